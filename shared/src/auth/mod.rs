@@ -1,0 +1,10 @@
+//! Authentication: access tokens (JWT, HS256 pinned), password hashing (bcrypt), and the
+//! signed, opaque pagination tokens that share the same secret.
+
+mod cursor;
+mod password;
+mod token;
+
+pub use cursor::CursorCodec;
+pub use password::PasswordHasher;
+pub use token::{Claims, TokenError, TokenKeys, bearer_token};

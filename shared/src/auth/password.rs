@@ -1,0 +1,100 @@
+//! bcrypt hashing with a configurable cost, run off the async threads (it is deliberate,
+//! CPU-bound work). Inputs over 72 bytes never reach bcrypt: `Password` rejects them and
+//! `verify` refuses them, so bcrypt's own truncation can never apply. (The crate's
+//! "non-truncating" mode counts the C terminator and would refuse a 72-byte password.)
+
+use crate::model::Password;
+use tokio::sync::OnceCell;
+
+#[derive(Debug)]
+pub struct PasswordHasher {
+    cost: u32,
+    /// A hash of nothing anyone knows, verified against when the user does not exist, so
+    /// that an unknown userId costs the same time as a wrong password. Made on first use.
+    decoy: OnceCell<String>,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: u32) -> Self {
+        Self {
+            cost,
+            decoy: OnceCell::new(),
+        }
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, String> {
+        let pw = password.expose().to_owned();
+        let cost = self.cost;
+        tokio::task::spawn_blocking(move || bcrypt::hash(pw, cost))
+            .await
+            .map_err(|e| format!("hash task failed: {e}"))?
+            .map_err(|e| format!("bcrypt failed: {e}"))
+    }
+
+    /// Whether `password` matches `hash`. Any malformed hash or oversize input is a mismatch.
+    pub async fn verify(&self, password: &str, hash: &str) -> bool {
+        if password.len() > Password::MAX_BYTES {
+            return false;
+        }
+        let pw = password.to_owned();
+        let hash = hash.to_owned();
+        tokio::task::spawn_blocking(move || bcrypt::verify(pw, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Spends the same time as `verify` against a real user, then says no.
+    pub async fn verify_decoy(&self, password: &str) -> bool {
+        let cost = self.cost;
+        let decoy = self
+            .decoy
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    let nonce = ulid::Ulid::generate().to_string();
+                    bcrypt::hash(nonce, cost).unwrap_or_default()
+                })
+                .await
+                .unwrap_or_default()
+            })
+            .await;
+        let _ = self.verify(password, decoy).await;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_with_the_configured_cost_and_verifies() {
+        let h = PasswordHasher::new(4);
+        let pw = Password::parse("crmService@1").unwrap();
+        let hash = h.hash(&pw).await.unwrap();
+        assert!(hash.starts_with("$2b$04$"));
+        assert!(!hash.contains("crmService@1"));
+        assert!(h.verify("crmService@1", &hash).await);
+        assert!(!h.verify("crmService@2", &hash).await);
+        assert!(!h.verify("crmService@1", "not a hash").await);
+    }
+
+    #[tokio::test]
+    async fn decoy_always_says_no() {
+        let h = PasswordHasher::new(4);
+        assert!(!h.verify_decoy("crmService@1").await);
+        assert!(!h.verify_decoy("").await);
+    }
+
+    #[tokio::test]
+    async fn passwords_longer_than_72_bytes_never_match_a_prefix() {
+        let h = PasswordHasher::new(4);
+        let pw = Password::parse(&format!("Aa1@{}", "x".repeat(68))).unwrap();
+        let hash = h.hash(&pw).await.unwrap();
+        assert!(h.verify(pw.expose(), &hash).await);
+        assert!(!h.verify(&format!("{}y", pw.expose()), &hash).await);
+    }
+}

@@ -1,0 +1,336 @@
+//! Typed settings from the environment (SPEC §5), checked once at start-up. A missing or
+//! invalid value is one `ConfigError` that names the variable.
+
+use std::fmt;
+
+/// Where the process runs: decides the defaults that differ between the cloud and a laptop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Cloud,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Ses,
+    Http,
+    Log,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Ses => "ses",
+            Transport::Http => "http",
+            Transport::Log => "log",
+        }
+    }
+}
+
+/// A secret string whose Debug output is redacted, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}: {}", self.var, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub queue_url: Option<String>,
+    /// Absent in the cloud when the secret comes from SSM (`jwt_secret_parameter`), and
+    /// locally when `crm serve` keeps its own in the data dir.
+    pub jwt_secret: Option<Secret>,
+    pub jwt_secret_parameter: Option<String>,
+    pub token_ttl_seconds: u64,
+    pub bcrypt_cost: u32,
+    pub notifier_transport: Transport,
+    pub notification_service_url: Option<String>,
+    pub mail_from: String,
+    /// Origins allowed by CORS; empty means CORS is off.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env(profile: Profile) -> Result<Self, ConfigError> {
+        Self::from_lookup(profile, |k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(
+        profile: Profile,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let table_name = get("CRM_TABLE_NAME").unwrap_or_else(|| "crm".into());
+        if table_name.len() < 3
+            || table_name.len() > 255
+            || !table_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(err(
+                "CRM_TABLE_NAME",
+                "must be 3-255 characters of A-Z a-z 0-9 _ - .",
+            ));
+        }
+
+        let queue_url = get("CRM_QUEUE_URL");
+        if let Some(u) = &queue_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(err("CRM_QUEUE_URL", "must be an http(s) URL"));
+        }
+
+        let jwt_secret = get("CRM_JWT_SECRET").map(Secret::new);
+        if let Some(s) = &jwt_secret
+            && s.expose().len() < MIN_SECRET_BYTES
+        {
+            return Err(err(
+                "CRM_JWT_SECRET",
+                format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+            ));
+        }
+        let jwt_secret_parameter = get("CRM_JWT_SECRET_PARAMETER");
+
+        let token_ttl_seconds = match get("CRM_TOKEN_TTL_SECONDS") {
+            None => 3600,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=31 * 24 * 3600).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "CRM_TOKEN_TTL_SECONDS",
+                        format!("must be a whole number of seconds from 1 to 2678400 (got {v:?})"),
+                    )
+                })?,
+        };
+
+        let bcrypt_cost = match get("CRM_BCRYPT_COST") {
+            None => 10,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (4..=31).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "CRM_BCRYPT_COST",
+                        format!("must be an integer from 4 to 31 (got {v:?})"),
+                    )
+                })?,
+        };
+
+        let notifier_transport = match get("CRM_NOTIFIER_TRANSPORT").as_deref() {
+            None => match profile {
+                Profile::Cloud => Transport::Ses,
+                Profile::Local => Transport::Log,
+            },
+            Some("ses") => Transport::Ses,
+            Some("http") => Transport::Http,
+            Some("log") => Transport::Log,
+            Some(other) => {
+                return Err(err(
+                    "CRM_NOTIFIER_TRANSPORT",
+                    format!("must be one of ses, http, log (got {other:?})"),
+                ));
+            }
+        };
+
+        let notification_service_url = get("CRM_NOTIFICATION_SERVICE_URL");
+        match (&notification_service_url, notifier_transport) {
+            (Some(u), _) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                return Err(err(
+                    "CRM_NOTIFICATION_SERVICE_URL",
+                    "must be an http(s) URL",
+                ));
+            }
+            (None, Transport::Http) => {
+                return Err(err(
+                    "CRM_NOTIFICATION_SERVICE_URL",
+                    "is required when CRM_NOTIFIER_TRANSPORT=http",
+                ));
+            }
+            _ => {}
+        }
+
+        let mail_from = get("CRM_MAIL_FROM").unwrap_or_else(|| "no-reply@crm.local".into());
+        crate::model::Email::parse(&mail_from)
+            .map_err(|_| err("CRM_MAIL_FROM", "must be a valid email address"))?;
+
+        let cors_allowed_origins = get("CRM_CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = cors_allowed_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(err(
+                "CRM_CORS_ALLOWED_ORIGINS",
+                format!("each origin must be an http(s) origin (got {bad:?})"),
+            ));
+        }
+
+        Ok(Self {
+            table_name,
+            queue_url,
+            jwt_secret,
+            jwt_secret_parameter,
+            token_ttl_seconds,
+            bcrypt_cost,
+            notifier_transport,
+            notification_service_url,
+            mail_from,
+            cors_allowed_origins,
+        })
+    }
+
+    pub fn require_queue_url(&self) -> Result<&str, ConfigError> {
+        self.queue_url
+            .as_deref()
+            .ok_or_else(|| err("CRM_QUEUE_URL", "is required"))
+    }
+
+    /// The secret itself, or a ConfigError naming CRM_JWT_SECRET when there is none.
+    pub fn require_jwt_secret(&self) -> Result<&Secret, ConfigError> {
+        self.jwt_secret.as_ref().ok_or_else(|| {
+            err(
+                "CRM_JWT_SECRET",
+                "is required (or CRM_JWT_SECRET_PARAMETER naming an SSM SecureString)",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(profile: Profile, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(profile, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_spec_table() {
+        let c = load(Profile::Cloud, &[]).unwrap();
+        assert_eq!(c.table_name, "crm");
+        assert_eq!(c.token_ttl_seconds, 3600);
+        assert_eq!(c.bcrypt_cost, 10);
+        assert_eq!(c.notifier_transport, Transport::Ses);
+        assert_eq!(c.mail_from, "no-reply@crm.local");
+        assert!(c.cors_allowed_origins.is_empty());
+        assert_eq!(load(Profile::Local, &[]).unwrap().notifier_transport, Transport::Log);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable_in_one_line() {
+        let cases: &[(&str, &str)] = &[
+            ("CRM_TOKEN_TTL_SECONDS", "soon"),
+            ("CRM_TOKEN_TTL_SECONDS", "0"),
+            ("CRM_BCRYPT_COST", "3"),
+            ("CRM_BCRYPT_COST", "32"),
+            ("CRM_NOTIFIER_TRANSPORT", "smtp"),
+            ("CRM_JWT_SECRET", "short"),
+            ("CRM_TABLE_NAME", "a b"),
+            ("CRM_QUEUE_URL", "queue"),
+            ("CRM_MAIL_FROM", "nobody"),
+            ("CRM_NOTIFICATION_SERVICE_URL", "ftp://x"),
+            ("CRM_CORS_ALLOWED_ORIGINS", "example.com"),
+        ];
+        for (var, value) in cases {
+            let e = load(Profile::Cloud, &[(var, value)]).unwrap_err();
+            assert_eq!(e.var, *var, "{var}={value}");
+            let line = e.to_string();
+            assert!(line.contains(var) && !line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn http_transport_requires_the_notification_url() {
+        let e = load(Profile::Local, &[("CRM_NOTIFIER_TRANSPORT", "http")]).unwrap_err();
+        assert_eq!(e.var, "CRM_NOTIFICATION_SERVICE_URL");
+        let c = load(
+            Profile::Local,
+            &[
+                ("CRM_NOTIFIER_TRANSPORT", "http"),
+                ("CRM_NOTIFICATION_SERVICE_URL", "http://127.0.0.1:9/notify"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.notifier_transport, Transport::Http);
+    }
+
+    #[test]
+    fn required_values_are_reported_by_name() {
+        let c = load(Profile::Cloud, &[]).unwrap();
+        assert_eq!(c.require_queue_url().unwrap_err().var, "CRM_QUEUE_URL");
+        assert_eq!(c.require_jwt_secret().unwrap_err().var, "CRM_JWT_SECRET");
+    }
+
+    #[test]
+    fn cors_list_is_split_and_trimmed() {
+        let c = load(
+            Profile::Cloud,
+            &[("CRM_CORS_ALLOWED_ORIGINS", " https://a.example/ , http://b.example ")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.cors_allowed_origins,
+            vec!["https://a.example", "http://b.example"]
+        );
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let c = load(Profile::Cloud, &[("CRM_JWT_SECRET", &"s".repeat(40))]).unwrap();
+        assert!(!format!("{c:?}").contains("ssss"));
+    }
+}

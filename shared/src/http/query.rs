@@ -1,0 +1,92 @@
+//! Query strings: decoded pairs, each name at most once (a repeated filter is a 400 rather
+//! than a silent pick), and the shared `limit` / `nextToken` parameters.
+
+use crate::ApiError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            if pairs.iter().any(|(n, _)| *n == k) {
+                return Err(ApiError::bad_request(
+                    "INVALID_QUERY",
+                    format!("Query parameter {k} is given more than once."),
+                ));
+            }
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Self(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Parses a present parameter with `f`; its error names the parameter.
+    pub fn parsed<T>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&str) -> Result<T, crate::model::Invalid>,
+    ) -> Result<Option<T>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                f(v).map_err(|e| ApiError::invalid(name, e.message).with_query_code())
+            })
+            .transpose()
+    }
+
+    /// `limit`: 1–100, default 100.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(100),
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid("limit", "limit must be an integer from 1 to 100.")
+                        .with_query_code()
+                }),
+        }
+    }
+
+    pub fn next_token(&self) -> Option<&str> {
+        self.get("nextToken")
+    }
+}
+
+impl ApiError {
+    fn with_query_code(mut self) -> Self {
+        self.code = "INVALID_QUERY";
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_pairs_and_rejects_repeats() {
+        let q = QueryParams::parse(Some("title=printer%20error&status=OPEN&x=a+b")).unwrap();
+        assert_eq!(q.get("title"), Some("printer error"));
+        assert_eq!(q.get("x"), Some("a b"));
+        assert_eq!(q.get("nope"), None);
+        let e = QueryParams::parse(Some("status=OPEN&status=CLOSED")).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "INVALID_QUERY"));
+    }
+
+    #[test]
+    fn limit_defaults_to_100_and_is_bounded() {
+        assert_eq!(QueryParams::parse(None).unwrap().limit().unwrap(), 100);
+        assert_eq!(QueryParams::parse(Some("limit=1")).unwrap().limit().unwrap(), 1);
+        for bad in ["0", "101", "-1", "x", "1.5", ""] {
+            let q = QueryParams::parse(Some(&format!("limit={bad}"))).unwrap();
+            assert_eq!(q.limit().unwrap_err().field, Some("limit"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The one place a request becomes a response: route matching (SPEC's 404), CORS (off
+//! unless an allow-list is configured), the handler (a panic becomes a 500), error rendering
+//! (internals logged with the request id, never sent), security headers, and the access log.
+
+use super::{ApiRequest, ApiResponse, Route};
+use crate::ApiError;
+use futures_util::FutureExt;
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    success: bool,
+    message: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+/// Renders an error: status, envelope, Retry-After, WWW-Authenticate for 401s. The request
+/// id is included for 5xx so a user can quote it.
+pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = ApiResponse::json(
+        status,
+        &ErrorBody {
+            success: false,
+            message: &e.message,
+            code: e.code,
+            field: e.field,
+            request_id: (e.status >= 500).then_some(request_id),
+        },
+    );
+    if let Some(s) = e.retry_after {
+        r = r.with_header(header::RETRY_AFTER, &s.to_string());
+    }
+    if e.status == 401 {
+        r = r.with_header(header::WWW_AUTHENTICATE, "Bearer");
+    }
+    r
+}
+
+fn allowed_origin<'a>(req: &'a ApiRequest, allow: &[String]) -> Option<&'a str> {
+    let origin = req.header("origin")?;
+    allow.iter().any(|o| o == origin).then_some(origin)
+}
+
+/// Serves one request with `handler`, which receives the matched route.
+pub async fn respond<F, Fut>(req: ApiRequest, cors_allow: &[String], handler: F) -> ApiResponse
+where
+    F: FnOnce(Route, ApiRequest) -> Fut,
+    Fut: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let started = Instant::now();
+    let request_id = req.request_id.clone();
+    let method = req.method.clone();
+    let origin = allowed_origin(&req, cors_allow).map(str::to_owned);
+
+    let (route_name, result) = if method == Method::OPTIONS && origin.is_some() {
+        ("preflight", Ok(preflight()))
+    } else {
+        match Route::parse(&req.method, &req.path) {
+            None => ("-", Err(ApiError::no_route())),
+            Some(route) => {
+                let name = route.name();
+                let out = AssertUnwindSafe(handler(route, req)).catch_unwind().await;
+                (
+                    name,
+                    out.unwrap_or_else(|_| Err(ApiError::internal("handler panicked"))),
+                )
+            }
+        }
+    };
+
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::error!(
+                    request_id = %request_id,
+                    route = route_name,
+                    status = e.status,
+                    code = e.code,
+                    detail = e.internal.as_deref().unwrap_or(""),
+                    "request failed"
+                );
+            }
+            error_response(&e, &request_id)
+        }
+    };
+
+    let set = |r: &mut ApiResponse, n: HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            r.headers.retain(|(h, _)| *h != n);
+            r.headers.push((n, v));
+        }
+    };
+    set(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    // Every response is per-user, and most carry user data or tokens: none may be cached.
+    set(&mut resp, header::CACHE_CONTROL, "no-store");
+    set(&mut resp, HeaderName::from_static("x-request-id"), &request_id);
+    if let Some(o) = &origin {
+        set(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        set(&mut resp, header::VARY, "Origin");
+        set(&mut resp, header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location, Retry-After, X-Request-Id");
+    }
+
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        route = route_name,
+        status = resp.status.as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+fn preflight() -> ApiResponse {
+    ApiResponse {
+        status: StatusCode::NO_CONTENT,
+        headers: vec![
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PUT"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type, Authorization, X-Access-Token"),
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
+        ],
+        body: bytes::Bytes::new(),
+    }
+}
+
+/// Small conveniences for handlers.
+pub trait ResponseExt {
+    fn created_at(self, location: &str) -> Self;
+}
+
+impl ResponseExt for ApiResponse {
+    fn created_at(self, location: &str) -> Self {
+        self.with_header(header::LOCATION, location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &ApiResponse) -> serde_json::Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    async fn ok(_: Route, _: ApiRequest) -> Result<ApiResponse, ApiError> {
+        Ok(ApiResponse::data(StatusCode::OK, None, &1))
+    }
+
+    #[tokio::test]
+    async fn unknown_route_gets_the_exact_404_body() {
+        let r = respond(ApiRequest::new(Method::DELETE, "/crmService/api/v1/tickets/x"), &[], ok).await;
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"success": false, "message": "The requested endpoint doesn't exists.", "code": "NOT_FOUND"})
+        );
+    }
+
+    #[tokio::test]
+    async fn security_headers_on_every_response() {
+        for path in ["/crmService/api/v1/users", "/nope"] {
+            let r = respond(ApiRequest::new(Method::GET, path), &[], ok).await;
+            assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+            assert!(r.header("x-request-id").is_some());
+            assert_eq!(r.header("access-control-allow-origin"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_detail_and_carry_the_request_id() {
+        let req = ApiRequest::new(Method::GET, "/crmService/api/v1/users");
+        let id = req.request_id.clone();
+        let r = respond(req, &[], |_, _| async {
+            Err::<ApiResponse, _>(ApiError::internal("SELECT * FROM secret_table failed"))
+        })
+        .await;
+        assert_eq!(r.status, 500);
+        let b = body(&r);
+        assert_eq!(b["requestId"], id.as_str());
+        assert!(!String::from_utf8_lossy(&r.body).contains("secret_table"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500() {
+        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
+            if true {
+                panic!("boom");
+            }
+            Ok(ApiResponse::data(StatusCode::OK, None, &1))
+        })
+        .await;
+        assert_eq!(r.status, 500);
+        assert!(!String::from_utf8_lossy(&r.body).contains("boom"));
+    }
+
+    #[tokio::test]
+    async fn retry_after_and_www_authenticate() {
+        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
+            Err::<ApiResponse, _>(ApiError::unavailable("table down"))
+        })
+        .await;
+        assert_eq!((r.status.as_u16(), r.header("retry-after")), (503, Some("1")));
+        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
+            Err::<ApiResponse, _>(ApiError::unauthorized("NO_TOKEN", "x"))
+        })
+        .await;
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+
+    #[tokio::test]
+    async fn cors_only_for_allowed_origins() {
+        let allow = vec!["https://app.example".to_owned()];
+        let mut req = ApiRequest::new(Method::OPTIONS, "/crmService/api/v1/users");
+        req.headers.insert("origin", HeaderValue::from_static("https://app.example"));
+        let r = respond(req.clone(), &allow, ok).await;
+        assert_eq!(r.status, 204);
+        assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+        let r = respond(req.clone(), &[], ok).await;
+        assert_eq!(r.status, 404);
+        req.headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+        let r = respond(req, &allow, ok).await;
+        assert_eq!((r.status.as_u16(), r.header("access-control-allow-origin")), (404, None));
+    }
+}

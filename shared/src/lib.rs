@@ -1,0 +1,14 @@
+//! Everything the CRM functions have in common: configuration, the one error type, domain
+//! types, authentication, the role policy, the single-table store with its two backends,
+//! the use cases and the HTTP glue that every Lambda (and the local server) shares.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod policy;
+pub mod service;
+pub mod store;
+
+pub use error::ApiError;

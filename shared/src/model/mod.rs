@@ -1,0 +1,32 @@
+//! Domain types. Input is parsed into these at the edge ("parse, don't validate"), so an
+//! invalid userId, email or password cannot exist past the handler.
+
+mod time;
+mod user;
+
+pub use time::Timestamp;
+pub use user::{Email, Name, Password, UserId, UserStatus, UserType};
+
+/// Why a value was rejected: the field it came from and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Invalid {}

@@ -1,0 +1,67 @@
+//! Timestamps: RFC 3339 UTC with milliseconds on the wire (`2022-08-05T12:35:23.673Z`),
+//! epoch milliseconds inside sort keys.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(Utc::now().timestamp_millis())
+    }
+
+    pub fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    pub fn plus_seconds(self, s: i64) -> Self {
+        Self(self.0.saturating_add(s.saturating_mul(1000)))
+    }
+
+    /// `2022-08-05T12:35:23.673Z`.
+    pub fn rfc3339(self) -> String {
+        match DateTime::<Utc>::from_timestamp_millis(self.0) {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+            None => String::from("1970-01-01T00:00:00.000Z"),
+        }
+    }
+
+    /// Zero-padded milliseconds, so that string order is time order (valid until year 2286).
+    pub fn sort_key(self) -> String {
+        format!("{:013}", self.0.max(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_with_millis_in_utc() {
+        assert_eq!(
+            Timestamp::from_millis(1_659_702_923_673).rfc3339(),
+            "2022-08-05T12:35:23.673Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(1_659_702_923_000).rfc3339(),
+            "2022-08-05T12:35:23.000Z"
+        );
+    }
+
+    #[test]
+    fn sort_keys_order_like_time() {
+        let a = Timestamp::from_millis(999).sort_key();
+        let b = Timestamp::from_millis(1_000).sort_key();
+        assert!(a < b);
+        assert_eq!(b.len(), 13);
+    }
+}

@@ -1,0 +1,239 @@
+//! Who may read or change what (SPEC §2, §3): pure functions over the caller, as read fresh
+//! from the store on every request, and the target. No I/O here; table-driven tests below.
+
+use crate::model::{UserId, UserStatus, UserType};
+
+/// The authenticated caller: the token's user as the store has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: UserId,
+    pub user_type: UserType,
+    pub status: UserStatus,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.user_type == UserType::Admin && self.status == UserStatus::Approved
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == UserStatus::Approved
+    }
+}
+
+/// Why an action is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// Only an approved ADMIN may do this.
+    AdminOnly,
+    /// Only an approved ADMIN or the user themself.
+    AdminOrSelf,
+    /// Only an approved ADMIN may change userStatus.
+    StatusChangeAdminOnly,
+    /// The ticket is not the caller's.
+    NotConcerned,
+    /// Only an approved ADMIN may change a ticket's assignee.
+    ReassignAdminOnly,
+}
+
+pub fn list_users(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOnly)
+}
+
+/// Read one user: admins, or the user themself. Checked before existence, so a non-admin
+/// cannot probe which userIds exist.
+pub fn view_user(caller: &Caller, target: &UserId) -> Result<(), Denied> {
+    (caller.is_admin() || &caller.id == target)
+        .then_some(())
+        .ok_or(Denied::AdminOrSelf)
+}
+
+/// Update one user; `changes_status` when the body carries userStatus.
+pub fn update_user(caller: &Caller, target: &UserId, changes_status: bool) -> Result<(), Denied> {
+    view_user(caller, target)?;
+    if changes_status && !caller.is_admin() {
+        return Err(Denied::StatusChangeAdminOnly);
+    }
+    Ok(())
+}
+
+/// The (type, status) a user ends with after a PUT (SPEC §2): becoming ENGINEER or ADMIN
+/// means PENDING, becoming CUSTOMER means APPROVED, unless an explicit status is also sent
+/// (only admins may send one; `update_user` checks that). Sending the current type is not a
+/// change.
+pub fn next_type_and_status(
+    current: (UserType, UserStatus),
+    new_type: Option<UserType>,
+    new_status: Option<UserStatus>,
+) -> (UserType, UserStatus) {
+    let (mut t, mut s) = current;
+    if let Some(nt) = new_type
+        && nt != t
+    {
+        t = nt;
+        s = nt.initial_status();
+    }
+    if let Some(ns) = new_status {
+        s = ns;
+    }
+    (t, s)
+}
+
+/// Whether this (type, status) counts as an approved admin (for the last-admin rule).
+pub fn is_approved_admin(t: UserType, s: UserStatus) -> bool {
+    t == UserType::Admin && s == UserStatus::Approved
+}
+
+/// Whether this (type, status) takes tickets by auto-assignment and may be made assignee.
+pub fn is_assignable(t: UserType, s: UserStatus) -> bool {
+    t == UserType::Engineer && s == UserStatus::Approved
+}
+
+/// Whether the caller may see (and so update) a ticket with this reporter and assignee:
+/// admins every ticket, engineers what they reported or are assigned, customers what they
+/// reported.
+pub fn concerned(caller: &Caller, reporter: &UserId, assignee: Option<&UserId>) -> Result<(), Denied> {
+    let ok = match caller.user_type {
+        UserType::Admin => caller.is_admin(),
+        UserType::Engineer => reporter == &caller.id || assignee == Some(&caller.id),
+        UserType::Customer => reporter == &caller.id,
+    };
+    ok.then_some(()).ok_or(Denied::NotConcerned)
+}
+
+/// Whether the caller may change a ticket's assignee.
+pub fn reassign(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::ReassignAdminOnly)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use UserStatus::*;
+    use UserType::*;
+
+    fn caller(id: &str, t: UserType, s: UserStatus) -> Caller {
+        Caller {
+            id: UserId::parse(id).unwrap(),
+            user_type: t,
+            status: s,
+        }
+    }
+
+    fn uid(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn only_approved_admins_list_users() {
+        let table = [
+            (Admin, Approved, true),
+            (Admin, Pending, false),
+            (Admin, Rejected, false),
+            (Engineer, Approved, false),
+            (Customer, Approved, false),
+        ];
+        for (t, s, ok) in table {
+            assert_eq!(list_users(&caller("u", t, s)).is_ok(), ok, "{t} {s}");
+        }
+    }
+
+    #[test]
+    fn view_user_admin_or_self() {
+        let table = [
+            ("admin", Admin, "bob", true),
+            ("bob", Customer, "bob", true),
+            ("bob", Customer, "alice", false),
+            ("eng", Engineer, "bob", false),
+            ("eng", Engineer, "eng", true),
+        ];
+        for (who, t, target, ok) in table {
+            assert_eq!(
+                view_user(&caller(who, t, Approved), &uid(target)).is_ok(),
+                ok,
+                "{who} -> {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_admins_change_user_status_even_their_own() {
+        let table = [
+            ("admin", Admin, "eng", true, Ok(())),
+            ("admin", Admin, "admin", true, Ok(())),
+            ("eng", Engineer, "eng", true, Err(Denied::StatusChangeAdminOnly)),
+            ("eng", Engineer, "eng", false, Ok(())),
+            ("bob", Customer, "eng", false, Err(Denied::AdminOrSelf)),
+            ("bob", Customer, "eng", true, Err(Denied::AdminOrSelf)),
+        ];
+        for (who, t, target, status, want) in table {
+            assert_eq!(
+                update_user(&caller(who, t, Approved), &uid(target), status),
+                want,
+                "{who} -> {target} status={status}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_changes_set_status_per_spec() {
+        let table = [
+            // (current, new type, new status) -> result
+            ((Customer, Approved), Some(Engineer), None, (Engineer, Pending)),
+            ((Customer, Approved), Some(Admin), None, (Admin, Pending)),
+            ((Engineer, Approved), Some(Customer), None, (Customer, Approved)),
+            ((Engineer, Rejected), Some(Customer), None, (Customer, Approved)),
+            ((Customer, Approved), Some(Engineer), Some(Approved), (Engineer, Approved)),
+            ((Engineer, Approved), Some(Engineer), None, (Engineer, Approved)),
+            ((Engineer, Pending), None, Some(Approved), (Engineer, Approved)),
+            ((Engineer, Approved), None, Some(Rejected), (Engineer, Rejected)),
+            ((Admin, Approved), None, None, (Admin, Approved)),
+        ];
+        for (cur, t, s, want) in table {
+            assert_eq!(next_type_and_status(cur, t, s), want, "{cur:?} {t:?} {s:?}");
+        }
+    }
+
+    #[test]
+    fn ticket_visibility_per_role() {
+        let rep = uid("cust");
+        let eng = uid("eng");
+        let table = [
+            (caller("admin", Admin, Approved), Some(&eng), true),
+            (caller("admin", Admin, Pending), Some(&eng), false),
+            (caller("cust", Customer, Approved), Some(&eng), true),
+            (caller("other", Customer, Approved), Some(&eng), false),
+            (caller("eng", Engineer, Approved), Some(&eng), true),
+            (caller("eng2", Engineer, Approved), Some(&eng), false),
+            (caller("eng2", Engineer, Approved), None, false),
+        ];
+        for (c, assignee, ok) in table {
+            assert_eq!(concerned(&c, &rep, assignee).is_ok(), ok, "{c:?}");
+        }
+        let own = caller("eng2", Engineer, Approved);
+        assert!(concerned(&own, &uid("eng2"), None).is_ok(), "engineer as reporter");
+    }
+
+    #[test]
+    fn only_approved_admins_reassign() {
+        assert!(reassign(&caller("a", Admin, Approved)).is_ok());
+        assert_eq!(
+            reassign(&caller("e", Engineer, Approved)),
+            Err(Denied::ReassignAdminOnly)
+        );
+        assert_eq!(
+            reassign(&caller("c", Customer, Approved)),
+            Err(Denied::ReassignAdminOnly)
+        );
+    }
+
+    #[test]
+    fn assignable_means_approved_engineer() {
+        for t in UserType::ALL {
+            for s in UserStatus::ALL {
+                assert_eq!(is_assignable(*t, *s), *t == Engineer && *s == Approved);
+                assert_eq!(is_approved_admin(*t, *s), *t == Admin && *s == Approved);
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Item keys and index keys of the single-table model: every prefix in one place.
+//!
+//! | item | pk | sk | gsi1 | gsi2 | gsi3 | gsi4 (N) |
+//! |---|---|---|---|---|---|---|
+//! | user | `USER#<id>` | `PROFILE` | `USERS` / created#id | `USERS#<TYPE>#<STATUS>` / created#id | | `ENGINEERS` / load (approved engineers only) |
+//! | email sentinel | `EMAIL#<email>` | `EMAIL` | | | | |
+//! | admin counter | `META` | `ADMINS` | | | | |
+//! | sign-in failures | `SIGNIN#<id>` | `FAILURES` | | | | |
+//! | ticket | `TICKET#<ulid>` | `TICKET` | `REPORTER#<id>` / ulid | `ASSIGNEE#<id>` or `UNASSIGNED` / ulid | `STATUS#<status>` / ulid | |
+//! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
+//! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
+//! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
+
+use super::backend::Key;
+use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
+
+pub const USER_SK: &str = "PROFILE";
+pub const USERS_ALL: &str = "USERS";
+pub const ENGINEERS_BY_LOAD: &str = "ENGINEERS";
+
+/// The load key is `open tickets × LOAD_STEP + approval time (ms)`: ordering by it orders
+/// engineers by load, ties going to the earliest approved. Adding ±LOAD_STEP keeps it exact
+/// without reading it.
+pub const LOAD_STEP: i64 = 10_000_000_000_000;
+
+pub fn user(id: &UserId) -> Key {
+    Key::new(format!("USER#{id}"), USER_SK)
+}
+
+pub fn email(e: &Email) -> Key {
+    Key::new(format!("EMAIL#{e}"), "EMAIL")
+}
+
+pub fn admin_counter() -> Key {
+    Key::new("META", "ADMINS")
+}
+
+pub fn signin_failures(id: &UserId) -> Key {
+    Key::new(format!("SIGNIN#{id}"), "FAILURES")
+}
+
+pub fn users_by(t: UserType, s: UserStatus) -> String {
+    format!("USERS#{t}#{s}")
+}
+
+/// Creation order, then userId: the order of every user listing.
+pub fn user_order(created: Timestamp, id: &UserId) -> String {
+    format!("{}#{id}", created.sort_key())
+}
+
+pub fn load_key(open_tickets: i64, tie_break_ms: i64) -> i64 {
+    open_tickets
+        .saturating_mul(LOAD_STEP)
+        .saturating_add(tie_break_ms.rem_euclid(LOAD_STEP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_keys_order_by_count_then_approval_time() {
+        let early = 1_700_000_000_000;
+        let late = 1_800_000_000_000;
+        assert!(load_key(0, late) < load_key(1, early));
+        assert!(load_key(3, early) < load_key(3, late));
+        assert_eq!(load_key(2, early) + LOAD_STEP, load_key(3, early));
+    }
+
+    #[test]
+    fn user_order_sorts_by_time_then_id() {
+        let a = UserId::parse("b").unwrap();
+        let b = UserId::parse("a").unwrap();
+        assert!(user_order(Timestamp::from_millis(1), &a) < user_order(Timestamp::from_millis(2), &b));
+        assert!(user_order(Timestamp::from_millis(1), &b) < user_order(Timestamp::from_millis(1), &a));
+    }
+}

@@ -1,0 +1,147 @@
+//! The single-table model, written once over the item-level `backend` interface, and the two
+//! backends behind it: DynamoDB in the cloud, SQLite on one machine.
+
+mod backend;
+mod dynamo;
+pub mod keys;
+mod paging;
+pub mod schema;
+mod signin;
+mod sqlite;
+mod stats;
+mod users;
+
+pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+pub use dynamo::DynamoBackend;
+pub use paging::Listing;
+pub use signin::SigninFailures;
+pub use sqlite::SqliteBackend;
+pub use stats::{Cost, Stats};
+pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord};
+
+use stats::CallKind;
+use std::sync::Arc;
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqliteBackend),
+    Dynamo(DynamoBackend),
+}
+
+/// The store: the model's operations over one backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    stats: Option<Arc<Stats>>,
+}
+
+impl Store {
+    pub fn sqlite(b: SqliteBackend) -> Self {
+        Self {
+            backend: Backend::Sqlite(b),
+            stats: None,
+        }
+    }
+
+    pub fn dynamo(b: DynamoBackend) -> Self {
+        Self {
+            backend: Backend::Dynamo(b),
+            stats: None,
+        }
+    }
+
+    /// Counts every round trip from now on (tests and benchmarks).
+    pub fn with_stats(mut self) -> (Self, Arc<Stats>) {
+        let s = Arc::new(Stats::default());
+        self.stats = Some(s.clone());
+        (self, s)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "embedded",
+            Backend::Dynamo(_) => "dynamodb",
+        }
+    }
+
+    pub fn as_sqlite(&self) -> Option<&SqliteBackend> {
+        match &self.backend {
+            Backend::Sqlite(b) => Some(b),
+            Backend::Dynamo(_) => None,
+        }
+    }
+
+    pub fn as_dynamo(&self) -> Option<&DynamoBackend> {
+        match &self.backend {
+            Backend::Dynamo(b) => Some(b),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        kind: CallKind,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match &self.stats {
+            None => f.await,
+            Some(s) => {
+                let start = s.start();
+                let out = f.await;
+                s.finish(kind, start);
+                out
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.timed(CallKind::Get, async {
+            match &self.backend {
+                Backend::Sqlite(b) => b.get(key).await,
+                Backend::Dynamo(b) => b.get(key).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn query(&self, q: &Query) -> Result<QueryPage, StoreError> {
+        self.timed(CallKind::Query, async {
+            match &self.backend {
+                Backend::Sqlite(b) => b.query(q).await,
+                Backend::Dynamo(b) => b.query(q).await,
+            }
+        })
+        .await
+    }
+
+    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.timed(CallKind::Write, async {
+            match &self.backend {
+                Backend::Sqlite(b) => b.transact(writes).await,
+                Backend::Dynamo(b) => b.transact(writes).await,
+            }
+        })
+        .await
+    }
+}
+
+/// Serializes a record and adds its keys: the one way items are made from records.
+pub(crate) fn to_item<T: serde::Serialize>(
+    record: &T,
+    keys: &[(&'static str, serde_json::Value)],
+) -> Result<Item, StoreError> {
+    let mut item = match serde_json::to_value(record) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) => return Err(StoreError::Internal("record is not an object".into())),
+        Err(e) => return Err(StoreError::Internal(format!("encode record: {e}"))),
+    };
+    for (k, v) in keys {
+        item.insert((*k).to_owned(), v.clone());
+    }
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::Object(item))
+        .map_err(|e| StoreError::Internal(format!("decode record: {e}")))
+}

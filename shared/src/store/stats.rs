@@ -1,0 +1,102 @@
+//! Counts the store's round trips per operation, and how many of them had to wait for
+//! another (the sequential depth), for tests and benchmarks. Off unless enabled.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Get,
+    Query,
+    Write,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    kind: CallKind,
+    start: u64,
+    end: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    clock: AtomicU64,
+    calls: Mutex<Vec<Call>>,
+}
+
+/// What a stretch of work cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub gets: usize,
+    pub queries: usize,
+    pub writes: usize,
+    /// Longest chain of calls each started after the previous one finished.
+    pub depth: usize,
+}
+
+impl Cost {
+    pub fn reads(&self) -> usize {
+        self.gets + self.queries
+    }
+
+    pub fn total(&self) -> usize {
+        self.gets + self.queries + self.writes
+    }
+}
+
+impl Stats {
+    pub(crate) fn start(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub(crate) fn finish(&self, kind: CallKind, start: u64) {
+        let end = self.clock.fetch_add(1, Ordering::SeqCst);
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Call { kind, start, end });
+    }
+
+    /// The cost of everything since the last `take`, and a fresh start.
+    pub fn take(&self) -> Cost {
+        let mut calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()));
+        calls.sort_by_key(|c| c.start);
+        let mut depth = vec![0usize; calls.len()];
+        for i in 0..calls.len() {
+            let before = (0..i)
+                .filter(|&j| calls[j].end < calls[i].start)
+                .map(|j| depth[j])
+                .max()
+                .unwrap_or(0);
+            depth[i] = before + 1;
+        }
+        let count = |k| calls.iter().filter(|c| c.kind == k).count();
+        Cost {
+            gets: count(CallKind::Get),
+            queries: count(CallKind::Query),
+            writes: count(CallKind::Write),
+            depth: depth.into_iter().max().unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_calls_share_a_level_and_chained_calls_add_one() {
+        let s = Stats::default();
+        let a = s.start();
+        let b = s.start();
+        s.finish(CallKind::Get, a);
+        s.finish(CallKind::Query, b);
+        let c = s.start();
+        s.finish(CallKind::Write, c);
+        assert_eq!(
+            s.take(),
+            Cost { gets: 1, queries: 1, writes: 1, depth: 2 }
+        );
+        assert_eq!(s.take(), Cost::default());
+    }
+}

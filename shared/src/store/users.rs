@@ -1,0 +1,262 @@
+//! User items: the user, its email sentinel (uniqueness without check-then-insert), the
+//! approved-admin counter (the last admin cannot go), and the indexes that list users and
+//! rank approved engineers by load.
+
+use super::backend::{Cond, Item, StoreError, Write};
+use super::keys::{self, ENGINEERS_BY_LOAD, USERS_ALL};
+use super::paging::{Listing, Source, Spec};
+use super::schema::{Index, TABLE};
+use super::{Store, from_item, to_item};
+use crate::model::{Email, Name, Timestamp, UserId, UserStatus, UserType};
+use crate::policy;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub name: Name,
+    pub email: Email,
+    pub user_type: UserType,
+    pub user_status: UserStatus,
+    pub password_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub created_ms: i64,
+    /// OPEN tickets assigned to this user (kept for every user, shown for staff).
+    pub tickets_working_on_count: i64,
+    /// `count × LOAD_STEP + approval ms`: the engineers-by-load sort key (GSI4).
+    #[serde(rename = "gsi4sk")]
+    pub load_key: i64,
+    pub version: i64,
+}
+
+impl UserRecord {
+    /// A new user as of `now`, not yet stored.
+    pub fn new(
+        user_id: UserId,
+        name: Name,
+        email: Email,
+        user_type: UserType,
+        user_status: UserStatus,
+        password_hash: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            user_id,
+            name,
+            email,
+            user_type,
+            user_status,
+            password_hash,
+            created_at: now.rfc3339(),
+            updated_at: now.rfc3339(),
+            created_ms: now.millis(),
+            tickets_working_on_count: 0,
+            load_key: keys::load_key(0, now.millis()),
+            version: 1,
+        }
+    }
+
+    pub fn is_approved_admin(&self) -> bool {
+        policy::is_approved_admin(self.user_type, self.user_status)
+    }
+
+    pub fn is_assignable(&self) -> bool {
+        policy::is_assignable(self.user_type, self.user_status)
+    }
+
+    pub fn caller(&self) -> policy::Caller {
+        policy::Caller {
+            id: self.user_id.clone(),
+            user_type: self.user_type,
+            status: self.user_status,
+        }
+    }
+
+    fn order_key(&self) -> String {
+        keys::user_order(Timestamp::from_millis(self.created_ms), &self.user_id)
+    }
+
+    fn to_item(&self) -> Result<Item, StoreError> {
+        let k = keys::user(&self.user_id);
+        let order = self.order_key();
+        let mut attrs = vec![
+            (TABLE.pk, Value::String(k.pk)),
+            (TABLE.sk, Value::String(k.sk)),
+            ("gsi1pk", Value::String(USERS_ALL.into())),
+            ("gsi1sk", Value::String(order.clone())),
+            ("gsi2pk", Value::String(keys::users_by(self.user_type, self.user_status))),
+            ("gsi2sk", Value::String(order)),
+        ];
+        if self.is_assignable() {
+            attrs.push(("gsi4pk", Value::String(ENGINEERS_BY_LOAD.into())));
+        }
+        to_item(self, &attrs)
+    }
+}
+
+/// Which users a listing returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub user_type: Option<UserType>,
+    pub user_status: Option<UserStatus>,
+}
+
+impl UserFilter {
+    /// The index partitions that hold exactly the matching users.
+    fn sources(&self) -> Vec<Source> {
+        let by = |t, s| Source::new(Index::Gsi2, keys::users_by(t, s));
+        match (self.user_type, self.user_status) {
+            (None, None) => vec![Source::new(Index::Gsi1, USERS_ALL)],
+            (Some(t), Some(s)) => vec![by(t, s)],
+            (Some(t), None) => UserStatus::ALL.iter().map(|s| by(t, *s)).collect(),
+            (None, Some(s)) => UserType::ALL.iter().map(|t| by(*t, s)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("userId taken")]
+    UserIdTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateUserError {
+    /// The user changed since it was read: re-read and re-apply.
+    #[error("user changed concurrently")]
+    Conflict,
+    /// The change would leave no approved admin.
+    #[error("last approved admin")]
+    LastAdmin,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const APPROVED_ADMINS: &str = "approvedAdmins";
+
+fn admin_delta(delta: i64) -> Write {
+    Write::Update {
+        key: keys::admin_counter(),
+        set: vec![],
+        add: vec![(APPROVED_ADMINS, delta)],
+        remove: vec![],
+        // Removing an approved admin needs another one to remain.
+        cond: if delta < 0 { Cond::Ge(APPROVED_ADMINS, 1 - delta) } else { Cond::Always },
+    }
+}
+
+impl Store {
+    pub async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.get(&keys::user(id)).await?.map(from_item).transpose()
+    }
+
+    /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
+    /// one transaction, so concurrent sign-ups cannot share a userId or an email.
+    pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {
+        let mut writes = vec![
+            Write::Put {
+                item: user.to_item()?,
+                cond: Cond::NotExists,
+            },
+            Write::Put {
+                item: to_item(
+                    &json!({ "userId": user.user_id }),
+                    &[
+                        (TABLE.pk, Value::String(keys::email(&user.email).pk)),
+                        (TABLE.sk, Value::String(keys::email(&user.email).sk)),
+                    ],
+                )?,
+                cond: Cond::NotExists,
+            },
+        ];
+        if user.is_approved_admin() {
+            writes.push(admin_delta(1));
+        }
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(CreateUserError::UserIdTaken),
+            Err(StoreError::ConditionFailed(f)) if f.contains(&1) => Err(CreateUserError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces `before` with `after` if nobody changed it since it was read (version
+    /// check), keeping the admin count (and so the last-admin rule) in the same write.
+    /// Returns the stored record (version bumped).
+    pub async fn update_user(
+        &self,
+        before: &UserRecord,
+        mut after: UserRecord,
+    ) -> Result<UserRecord, UpdateUserError> {
+        after.version = before.version + 1;
+        let mut writes = vec![Write::Put {
+            item: after.to_item()?,
+            cond: Cond::Eq("version", Value::from(before.version)),
+        }];
+        match (before.is_approved_admin(), after.is_approved_admin()) {
+            (true, false) => writes.push(admin_delta(-1)),
+            (false, true) => writes.push(admin_delta(1)),
+            _ => {}
+        }
+        match self.transact(writes).await {
+            Ok(()) => Ok(after),
+            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(UpdateUserError::Conflict),
+            Err(StoreError::ConditionFailed(_)) => Err(UpdateUserError::LastAdmin),
+            Err(StoreError::Contention) => Err(UpdateUserError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list_users(
+        &self,
+        filter: UserFilter,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Listing<UserRecord>, StoreError> {
+        let page = self
+            .list(Spec {
+                sources: filter.sources(),
+                after,
+                limit,
+                keep: None,
+                max_rounds: 1,
+            })
+            .await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<UserRecord>, _>>()?;
+        Ok(Listing { items, next: page.next })
+    }
+
+    pub async fn approved_admin_count(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .get(&keys::admin_counter())
+            .await?
+            .and_then(|i| i.get(APPROVED_ADMINS).and_then(Value::as_i64))
+            .unwrap_or(0))
+    }
+
+    /// The approved engineer with the fewest open tickets (ties: earliest approved): one
+    /// indexed read of one item.
+    pub async fn least_loaded_engineer(&self) -> Result<Option<UserRecord>, StoreError> {
+        let page = self
+            .query(&super::Query {
+                index: Index::Gsi4,
+                pk: ENGINEERS_BY_LOAD.into(),
+                range: super::Range::All,
+                limit: 1,
+            })
+            .await?;
+        page.items.into_iter().next().map(from_item).transpose()
+    }
+}
