@@ -3,6 +3,7 @@
 //! the use cases and the HTTP glue that every Lambda (and the local server) shares.
 
 pub mod auth;
+pub mod cloud;
 pub mod config;
 pub mod error;
 pub mod http;

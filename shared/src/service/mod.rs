@@ -1,1 +1,121 @@
-//! Use cases.
+//! The use cases: validation → policy → one atomic store write. Handlers parse HTTP into the
+//! inputs here and render what comes back; business rules live here and in `policy`.
+
+mod auth;
+mod users;
+mod views;
+
+pub use auth::{SigninInput, SignupInput, signin, signup};
+pub use users::{
+    UserUpdate, create_admin, ensure_default_admin, get_user, list_users, update_user,
+    DEFAULT_ADMIN,
+};
+pub use views::{SigninView, UserView};
+
+use crate::ApiError;
+use crate::auth::{Claims, CursorCodec, PasswordHasher, TokenKeys};
+use crate::config::Secret;
+use crate::model::{UserId, UserStatus};
+use crate::store::{Store, UserRecord};
+use http::HeaderMap;
+
+/// What every use case needs, built once at init and shared by all requests.
+pub struct Ctx {
+    pub store: Store,
+    pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+    pub cursors: CursorCodec,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Ctx {
+    pub fn new(store: Store, secret: &Secret, token_ttl_seconds: u64, bcrypt_cost: u32) -> Self {
+        Self {
+            store,
+            tokens: TokenKeys::new(secret, token_ttl_seconds),
+            passwords: PasswordHasher::new(bcrypt_cost),
+            cursors: CursorCodec::new(secret),
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+
+    /// The verified claims of the request's token (401 when missing, bad or expired).
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authed, ApiError> {
+        let token = crate::auth::bearer_token(headers)?;
+        let claims = self.tokens.verify(token)?;
+        let id = UserId::parse(&claims.id).map_err(|_| ApiError::from(crate::auth::TokenError::Invalid))?;
+        Ok(Authed { id, claims })
+    }
+
+    pub fn decode_cursor(&self, token: Option<&str>, scope: &str) -> Result<Option<String>, ApiError> {
+        match token {
+            None => Ok(None),
+            Some(t) => self.cursors.decode(t, scope).map(Some).ok_or_else(|| {
+                ApiError::bad_request("INVALID_NEXT_TOKEN", "nextToken is not valid for this listing.")
+            }),
+        }
+    }
+
+    pub fn encode_cursor(&self, after: Option<String>, scope: &str) -> Result<Option<String>, ApiError> {
+        after
+            .map(|a| self.cursors.encode(&a, scope).map_err(ApiError::internal))
+            .transpose()
+    }
+}
+
+/// A request whose token verified: who it claims to be. Whether that user may still act is
+/// checked against the store (`active`).
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub id: UserId,
+    pub claims: Claims,
+}
+
+impl Authed {
+    /// Whether the token says the user was an admin when it was issued (a planning hint only).
+    pub fn hints_admin(&self) -> bool {
+        self.claims.user_type == Some(crate::model::UserType::Admin)
+    }
+}
+
+/// The caller as stored now: it must exist and be APPROVED, or the token no longer works.
+pub fn active(user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
+    match user {
+        None => Err(ApiError::forbidden(
+            "USER_NOT_ACTIVE",
+            "The user of this token no longer exists.",
+        )),
+        Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
+            "USER_NOT_APPROVED",
+            format!(
+                "UserStatus is not approved yet. Current userStatus is - {}",
+                u.user_status
+            ),
+        )),
+        Some(u) => Ok(u),
+    }
+}
+
+/// Maps a policy refusal to its 403.
+pub fn denied(d: crate::policy::Denied) -> ApiError {
+    use crate::policy::Denied::*;
+    match d {
+        AdminOnly => ApiError::forbidden("FORBIDDEN", "Access Forbidden. Only an approved ADMIN may do this."),
+        AdminOrSelf => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Only an approved ADMIN or the user themself may do this.",
+        ),
+        StatusChangeAdminOnly => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Only an approved ADMIN may change userStatus.",
+        ),
+        NotConcerned => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. The ticket is not reported by or assigned to you.",
+        ),
+        ReassignAdminOnly => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Admin is only allowed to reassign a ticket.",
+        ),
+    }
+}

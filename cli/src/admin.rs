@@ -1,0 +1,39 @@
+//! `crm admin create`: an approved ADMIN written straight into the store, the only way
+//! admins come to exist. The password comes from standard input, never from argv.
+
+use crate::StoreArgs;
+use crate::local;
+use anyhow::{Context, bail};
+use crm_shared::config::Secret;
+use crm_shared::model::{Email, Name, Password, UserId};
+use crm_shared::service::{Ctx, create_admin};
+use std::io::{BufRead, IsTerminal};
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return rpassword::prompt_password("Password for the new admin: ")
+            .context("reading the password");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+pub async fn create(user_id: String, name: String, email: String, store: StoreArgs) -> anyhow::Result<()> {
+    let config = local::config()?;
+    let id = UserId::parse(&user_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let name = Name::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let password = Password::parse(&read_password()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = local::open_store(&store, &config).await?;
+    // Creating a user needs no token keys; any secret will do for the context.
+    let ctx = Ctx::new(s, &Secret::new("-".repeat(32)), 60, config.bcrypt_cost);
+    match create_admin(&ctx, id, name, email, &password).await {
+        Ok(u) => {
+            println!("created approved ADMIN {}", u.user_id);
+            Ok(())
+        }
+        Err(e) => bail!("{}", e.message),
+    }
+}

@@ -1,0 +1,81 @@
+//! What the local commands share: settings, logging, the JWT secret kept in the data dir,
+//! and opening the chosen store.
+
+use crate::{StoreArgs, StoreKind};
+use anyhow::{Context, bail};
+use crm_shared::config::{Config, Profile, Secret};
+use crm_shared::store::{DynamoBackend, SqliteBackend, Store};
+use std::io::Write;
+use std::path::Path;
+
+pub fn config() -> anyhow::Result<Config> {
+    Config::from_env(Profile::Local).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CRM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("CRM_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// CRM_JWT_SECRET, or the secret kept in `<data-dir>/jwt-secret` (made on first start,
+/// readable by the owner only).
+pub fn jwt_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Secret> {
+    if let Some(s) = &config.jwt_secret {
+        return Ok(s.clone());
+    }
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= crm_shared::config::MIN_SECRET_BYTES => {
+            return Ok(Secret::new(s.trim()));
+        }
+        Ok(_) => bail!("{} is too short; delete it to make a new one", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?
+    };
+    f.write_all(hex.as_bytes())?;
+    f.sync_all()?;
+    Ok(Secret::new(hex))
+}
+
+pub async fn open_store(args: &StoreArgs, config: &Config) -> anyhow::Result<Store> {
+    match args.store {
+        StoreKind::Embedded => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating {}", args.data_dir.display()))?;
+            let path = args.data_dir.join("crm.sqlite3");
+            let b = SqliteBackend::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            Ok(Store::sqlite(b))
+        }
+        StoreKind::Dynamodb => {
+            let sdk = crm_shared::cloud::sdk_config().await;
+            let b = DynamoBackend::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                config.table_name.clone(),
+            );
+            b.ensure_table()
+                .await
+                .with_context(|| format!("preparing DynamoDB table {}", config.table_name))?;
+            Ok(Store::dynamo(b))
+        }
+    }
+}

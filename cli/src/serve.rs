@@ -1,0 +1,159 @@
+//! `crm serve`: every function's router in one process on 127.0.0.1, over the embedded store
+//! (or DynamoDB), with the default admin made on first start and a clean stop on Ctrl-C or
+//! SIGTERM (in-flight requests finish; nothing committed is lost).
+
+use crate::StoreArgs;
+use crate::local;
+use anyhow::Context;
+use bytes::Bytes;
+use crm_shared::ApiError;
+use crm_shared::http::{ApiRequest, ApiResponse, Group, MAX_BODY_BYTES, Route, respond};
+use crm_shared::service::{Ctx, ensure_default_admin};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
+    local::init_logging();
+    let config = local::config()?;
+    std::fs::create_dir_all(&store_args.data_dir)
+        .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
+    let secret = local::jwt_secret(&config, &store_args.data_dir)?;
+    let store = local::open_store(&store_args, &config).await?;
+    let mut ctx = Ctx::new(store, &secret, config.token_ttl_seconds, config.bcrypt_cost);
+    ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
+    let ctx = Arc::new(ctx);
+
+    if ensure_default_admin(&ctx)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the default admin: {}", e.internal.unwrap_or(e.message.into_owned())))?
+    {
+        tracing::info!("created the default admin \"admin\" (change its password before real use)");
+    }
+
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let port = listener.local_addr()?.port();
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://127.0.0.1:{port}")?;
+        out.flush()?;
+    }
+    tracing::info!(port, store = ctx.store.backend_name(), "serving");
+
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let ctx = ctx.clone();
+                let svc = service_fn(move |req| {
+                    let ctx = ctx.clone();
+                    async move { Ok::<_, std::convert::Infallible>(serve_one(&ctx, req).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("stopping: waiting for in-flight requests");
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("gave up waiting for connections after 10 s"),
+    }
+    if let Some(b) = ctx.store.as_sqlite()
+        && let Err(e) = b.checkpoint().await
+    {
+        tracing::warn!(error = %e, "checkpoint on shutdown failed (the WAL keeps the data)");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// One HTTP request: read the body (at most 64 KiB), serve it like API Gateway would hand it
+/// to the function that owns the route.
+async fn serve_one(ctx: &Ctx, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let declared_too_large = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+    let mut api = ApiRequest::new(parts.method, "/");
+    api.path = parts.uri.path().to_owned();
+    api.query = parts.uri.query().map(str::to_owned);
+    api.headers = parts.headers;
+    let mut too_large = declared_too_large;
+    if !too_large {
+        match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => api.body = b.to_bytes(),
+            Err(_) => too_large = true,
+        }
+    }
+    let resp = respond(api, &ctx.cors_allowed_origins, |route, req| {
+        dispatch(ctx, route, req, too_large)
+    })
+    .await;
+    to_hyper(resp)
+}
+
+async fn dispatch(ctx: &Ctx, route: Route, req: ApiRequest, too_large: bool) -> Result<ApiResponse, ApiError> {
+    if too_large {
+        return Err(ApiError::payload_too_large());
+    }
+    match route.group() {
+        Group::Auth => crm_auth::handle(ctx, route, req).await,
+        Group::Users => crm_users::handle(ctx, route, req).await,
+        Group::Tickets => Err(ApiError::no_route()),
+    }
+}
+
+fn to_hyper(r: ApiResponse) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(r.body));
+    *resp.status_mut() = r.status;
+    for (k, v) in r.headers {
+        resp.headers_mut().append(k, v);
+    }
+    resp
+}

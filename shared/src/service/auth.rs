@@ -1,0 +1,110 @@
+//! Sign-up and sign-in (SPEC §2).
+
+use super::{Ctx, UserView, SigninView};
+use crate::ApiError;
+use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
+use crate::store::{CreateUserError, UserRecord};
+
+/// A parsed sign-up body.
+#[derive(Debug, Clone)]
+pub struct SignupInput {
+    pub name: Name,
+    pub user_id: UserId,
+    pub email: Email,
+    pub password: Password,
+    pub user_type: UserType,
+}
+
+/// A parsed sign-in body: taken as sent; a userId that could not exist simply fails.
+#[derive(Debug, Clone)]
+pub struct SigninInput {
+    pub user_id: String,
+    pub password: String,
+}
+
+pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError> {
+    if input.user_type == UserType::Admin {
+        return Err(ApiError::bad_request(
+            "ADMIN_SIGNUP_NOT_ALLOWED",
+            "User registration as ADMIN userType not allowed.",
+        ));
+    }
+    let hash = ctx.passwords.hash(&input.password).await.map_err(ApiError::internal)?;
+    let user = UserRecord::new(
+        input.user_id,
+        input.name,
+        input.email,
+        input.user_type,
+        input.user_type.initial_status(),
+        hash,
+        Timestamp::now(),
+    );
+    match ctx.store.create_user(&user).await {
+        Ok(()) => Ok(UserView::from(&user)),
+        Err(CreateUserError::UserIdTaken) => Err(ApiError::conflict(
+            "USER_ID_TAKEN",
+            "This userId is already taken.",
+        )),
+        Err(CreateUserError::EmailTaken) => Err(ApiError::conflict(
+            "EMAIL_TAKEN",
+            "This email is already registered.",
+        )),
+        Err(CreateUserError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::unauthorized("INVALID_CREDENTIALS", "Invalid userId or password.")
+}
+
+/// Signs in: one read of the user beside one read of its failure count, then bcrypt. An
+/// unknown userId and a wrong password get the same answer after the same work.
+pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiError> {
+    let now = Timestamp::now();
+    let Ok(id) = UserId::parse(&input.user_id) else {
+        // Cannot exist: spend the same time and say the same thing.
+        ctx.passwords.verify_decoy(&input.password).await;
+        return Err(bad_credentials());
+    };
+    let (user, failures) = tokio::try_join!(
+        ctx.store.get_user(&id),
+        ctx.store.get_signin_failures(&id)
+    )?;
+    if let Some(wait) = failures.and_then(|f| f.locked_for(now)) {
+        return Err(ApiError::too_many_requests(
+            wait,
+            "Too many failed sign-ins for this userId. Try again later.",
+        ));
+    }
+    let ok = match &user {
+        Some(u) => ctx.passwords.verify(&input.password, &u.password_hash).await,
+        None => ctx.passwords.verify_decoy(&input.password).await,
+    };
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => {
+            ctx.store.record_signin_failure(&id, failures, now).await?;
+            return Err(bad_credentials());
+        }
+    };
+    if user.user_status != UserStatus::Approved {
+        return Err(ApiError::forbidden(
+            "USER_NOT_APPROVED",
+            format!(
+                "UserStatus is not approved yet. Current userStatus is - {}",
+                user.user_status
+            ),
+        ));
+    }
+    if failures.is_some() {
+        ctx.store.clear_signin_failures(&id).await?;
+    }
+    let token = ctx
+        .tokens
+        .issue(&user.user_id, user.user_type, now)
+        .map_err(ApiError::internal)?;
+    Ok(SigninView {
+        user: UserView::from(&user),
+        access_token: token,
+    })
+}

@@ -1,0 +1,207 @@
+//! Reading and changing users (SPEC §2), and creating admins from the backend.
+
+use super::{Authed, Ctx, UserView, active, denied};
+use crate::ApiError;
+use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
+use crate::policy;
+use crate::store::{CreateUserError, Listing, UpdateUserError, UserFilter, UserRecord, keys};
+
+/// The seed's default admin, created by `crm serve` on first start when no admin exists.
+pub const DEFAULT_ADMIN: (&str, &str, &str, &str) =
+    ("admin", "crmService@1", "john@email.com", "John Doe");
+
+/// A parsed PUT /users/{userId} body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub name: Option<Name>,
+    pub user_type: Option<UserType>,
+    pub user_status: Option<UserStatus>,
+    /// The email as the client sent it back: refused (400) when it differs from the user's.
+    pub email: Option<Email>,
+}
+
+fn cursor_scope(f: &UserFilter) -> String {
+    format!(
+        "users|{}|{}",
+        f.user_type.map(|t| t.as_str()).unwrap_or("-"),
+        f.user_status.map(|s| s.as_str()).unwrap_or("-")
+    )
+}
+
+/// GET /users: approved admins only; the caller check runs beside the listing query when the
+/// token says admin.
+pub async fn list_users(
+    ctx: &Ctx,
+    who: &Authed,
+    filter: UserFilter,
+    next_token: Option<&str>,
+    limit: usize,
+) -> Result<Listing<UserView>, ApiError> {
+    let scope = cursor_scope(&filter);
+    let after = ctx.decode_cursor(next_token, &scope)?;
+    let (caller, page) = if who.hints_admin() {
+        let (c, p) = tokio::try_join!(
+            ctx.store.get_user(&who.id),
+            ctx.store.list_users(filter, after.clone(), limit)
+        )?;
+        (c, Some(p))
+    } else {
+        (ctx.store.get_user(&who.id).await?, None)
+    };
+    let caller = active(caller)?;
+    policy::list_users(&caller.caller()).map_err(denied)?;
+    let page = match page {
+        Some(p) => p,
+        None => ctx.store.list_users(filter, after, limit).await?,
+    };
+    let next = ctx.encode_cursor(page.next.clone(), &scope)?;
+    Ok(Listing {
+        items: page.items.iter().map(UserView::from).collect(),
+        next,
+    })
+}
+
+/// Reads the caller and (when different, and worth it) the target in one round.
+async fn caller_and_target(
+    ctx: &Ctx,
+    who: &Authed,
+    target: &UserId,
+) -> Result<(UserRecord, Option<UserRecord>), ApiError> {
+    if &who.id == target {
+        let me = active(ctx.store.get_user(&who.id).await?)?;
+        return Ok((me.clone(), Some(me)));
+    }
+    if who.hints_admin() {
+        let (c, t) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_user(target))?;
+        let c = active(c)?;
+        policy::view_user(&c.caller(), target).map_err(denied)?;
+        return Ok((c, t));
+    }
+    let c = active(ctx.store.get_user(&who.id).await?)?;
+    policy::view_user(&c.caller(), target).map_err(denied)?;
+    let t = ctx.store.get_user(target).await?;
+    Ok((c, t))
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found("USER_NOT_FOUND", "No user with this userId.")
+}
+
+/// GET /users/{userId}: admins, or the user themself; others get 403 before any lookup.
+pub async fn get_user(ctx: &Ctx, who: &Authed, target: &str) -> Result<UserView, ApiError> {
+    let target = UserId::parse(target)?;
+    let (_, t) = caller_and_target(ctx, who, &target).await?;
+    t.as_ref().map(UserView::from).ok_or_else(user_not_found)
+}
+
+/// PUT /users/{userId}: name, userType, userStatus, with SPEC §2's rules. Retries on a
+/// concurrent change of the same user (a ticket moving its count, another admin).
+pub async fn update_user(
+    ctx: &Ctx,
+    who: &Authed,
+    target: &str,
+    change: UserUpdate,
+) -> Result<UserView, ApiError> {
+    let target = UserId::parse(target)?;
+    let changes_status = change.user_status.is_some();
+    for attempt in 0..5 {
+        let (caller, t) = caller_and_target(ctx, who, &target).await?;
+        policy::update_user(&caller.caller(), &target, changes_status).map_err(denied)?;
+        let before = t.ok_or_else(user_not_found)?;
+        if change.email.as_ref().is_some_and(|e| *e != before.email) {
+            return Err(ApiError::invalid("email", "email cannot be changed."));
+        }
+        let (user_type, user_status) = policy::next_type_and_status(
+            (before.user_type, before.user_status),
+            change.user_type,
+            change.user_status,
+        );
+        let name = change.name.clone().unwrap_or_else(|| before.name.clone());
+        if name == before.name && user_type == before.user_type && user_status == before.user_status {
+            return Ok(UserView::from(&before));
+        }
+        let now = Timestamp::now();
+        let mut after = before.clone();
+        after.name = name;
+        after.user_type = user_type;
+        after.user_status = user_status;
+        after.updated_at = now.rfc3339();
+        if after.is_assignable() && !before.is_assignable() {
+            // Newly approved engineer: ranks after engineers approved before, at equal load.
+            after.load_key = keys::load_key(after.tickets_working_on_count, now.millis());
+        }
+        match ctx.store.update_user(&before, after).await {
+            Ok(stored) => return Ok(UserView::from(&stored)),
+            Err(UpdateUserError::Conflict) => {
+                tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
+            }
+            Err(UpdateUserError::LastAdmin) => {
+                return Err(ApiError::conflict(
+                    "LAST_ADMIN",
+                    "The last approved ADMIN cannot be demoted, set pending or rejected.",
+                ));
+            }
+            Err(UpdateUserError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "CONFLICT",
+        "The user was changed concurrently. Please retry.",
+    ))
+}
+
+/// Creates an approved ADMIN directly in the store (never through the API).
+pub async fn create_admin(
+    ctx: &Ctx,
+    user_id: UserId,
+    name: Name,
+    email: Email,
+    password: &Password,
+) -> Result<UserRecord, ApiError> {
+    let hash = ctx.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let user = UserRecord::new(
+        user_id,
+        name,
+        email,
+        UserType::Admin,
+        UserStatus::Approved,
+        hash,
+        Timestamp::now(),
+    );
+    match ctx.store.create_user(&user).await {
+        Ok(()) => Ok(user),
+        Err(CreateUserError::UserIdTaken) => Err(ApiError::conflict(
+            "USER_ID_TAKEN",
+            "This userId is already taken.",
+        )),
+        Err(CreateUserError::EmailTaken) => Err(ApiError::conflict(
+            "EMAIL_TAKEN",
+            "This email is already registered.",
+        )),
+        Err(CreateUserError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Creates the seed's default admin when there is no approved admin (local server only).
+/// Returns whether it was created.
+pub async fn ensure_default_admin(ctx: &Ctx) -> Result<bool, ApiError> {
+    if ctx.store.approved_admin_count().await? > 0 {
+        return Ok(false);
+    }
+    let (id, pw, email, name) = DEFAULT_ADMIN;
+    let parsed = (
+        UserId::parse(id),
+        Name::parse(name),
+        Email::parse(email),
+        Password::parse(pw),
+    );
+    let (Ok(id), Ok(name), Ok(email), Ok(pw)) = parsed else {
+        return Err(ApiError::internal("default admin does not validate"));
+    };
+    match create_admin(ctx, id, name, email, &pw).await {
+        Ok(_) => Ok(true),
+        // An "admin" user exists but is not an approved admin: leave it to the operator.
+        Err(e) if e.status == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
