@@ -16,11 +16,19 @@ fn read_password() -> anyhow::Result<String> {
             .context("reading the password");
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
-pub async fn create(user_id: String, name: String, email: String, store: StoreArgs) -> anyhow::Result<()> {
+pub async fn create(
+    user_id: String,
+    name: String,
+    email: String,
+    store: StoreArgs,
+) -> anyhow::Result<()> {
     let config = local::config()?;
     let id = UserId::parse(&user_id).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = Name::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;

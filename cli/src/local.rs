@@ -36,7 +36,10 @@ pub fn jwt_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Secret> {
         Ok(s) if s.trim().len() >= crm_shared::config::MIN_SECRET_BYTES => {
             return Ok(Secret::new(s.trim()));
         }
-        Ok(_) => bail!("{} is too short; delete it to make a new one", path.display()),
+        Ok(_) => bail!(
+            "{} is too short; delete it to make a new one",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }

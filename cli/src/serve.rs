@@ -31,10 +31,12 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
     let ctx = Arc::new(ctx);
 
-    if ensure_default_admin(&ctx)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the default admin: {}", e.internal.unwrap_or(e.message.into_owned())))?
-    {
+    if ensure_default_admin(&ctx).await.map_err(|e| {
+        anyhow::anyhow!(
+            "creating the default admin: {}",
+            e.internal.unwrap_or(e.message.into_owned())
+        )
+    })? {
         tracing::info!("created the default admin \"admin\" (change its password before real use)");
     }
 
@@ -138,7 +140,12 @@ async fn serve_one(ctx: &Ctx, req: hyper::Request<Incoming>) -> hyper::Response<
     to_hyper(resp)
 }
 
-async fn dispatch(ctx: &Ctx, route: Route, req: ApiRequest, too_large: bool) -> Result<ApiResponse, ApiError> {
+async fn dispatch(
+    ctx: &Ctx,
+    route: Route,
+    req: ApiRequest,
+    too_large: bool,
+) -> Result<ApiResponse, ApiError> {
     if too_large {
         return Err(ApiError::payload_too_large());
     }

@@ -98,7 +98,11 @@ impl Config {
         profile: Profile,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let table_name = get("CRM_TABLE_NAME").unwrap_or_else(|| "crm".into());
         if table_name.len() < 3
@@ -267,7 +271,10 @@ mod tests {
         assert_eq!(c.notifier_transport, Transport::Ses);
         assert_eq!(c.mail_from, "no-reply@crm.local");
         assert!(c.cors_allowed_origins.is_empty());
-        assert_eq!(load(Profile::Local, &[]).unwrap().notifier_transport, Transport::Log);
+        assert_eq!(
+            load(Profile::Local, &[]).unwrap().notifier_transport,
+            Transport::Log
+        );
     }
 
     #[test]
@@ -319,7 +326,10 @@ mod tests {
     fn cors_list_is_split_and_trimmed() {
         let c = load(
             Profile::Cloud,
-            &[("CRM_CORS_ALLOWED_ORIGINS", " https://a.example/ , http://b.example ")],
+            &[(
+                "CRM_CORS_ALLOWED_ORIGINS",
+                " https://a.example/ , http://b.example ",
+            )],
         )
         .unwrap();
         assert_eq!(

@@ -92,7 +92,11 @@ pub fn is_assignable(t: UserType, s: UserStatus) -> bool {
 /// Whether the caller may see (and so update) a ticket with this reporter and assignee:
 /// admins every ticket, engineers what they reported or are assigned, customers what they
 /// reported.
-pub fn concerned(caller: &Caller, reporter: &UserId, assignee: Option<&UserId>) -> Result<(), Denied> {
+pub fn concerned(
+    caller: &Caller,
+    reporter: &UserId,
+    assignee: Option<&UserId>,
+) -> Result<(), Denied> {
     let ok = match caller.user_type {
         UserType::Admin => caller.is_admin(),
         UserType::Engineer => reporter == &caller.id || assignee == Some(&caller.id),
@@ -103,7 +107,10 @@ pub fn concerned(caller: &Caller, reporter: &UserId, assignee: Option<&UserId>) 
 
 /// Whether the caller may change a ticket's assignee.
 pub fn reassign(caller: &Caller) -> Result<(), Denied> {
-    caller.is_admin().then_some(()).ok_or(Denied::ReassignAdminOnly)
+    caller
+        .is_admin()
+        .then_some(())
+        .ok_or(Denied::ReassignAdminOnly)
 }
 
 #[cfg(test)]
@@ -161,7 +168,13 @@ mod tests {
         let table = [
             ("admin", Admin, "eng", true, Ok(())),
             ("admin", Admin, "admin", true, Ok(())),
-            ("eng", Engineer, "eng", true, Err(Denied::StatusChangeAdminOnly)),
+            (
+                "eng",
+                Engineer,
+                "eng",
+                true,
+                Err(Denied::StatusChangeAdminOnly),
+            ),
             ("eng", Engineer, "eng", false, Ok(())),
             ("bob", Customer, "eng", false, Err(Denied::AdminOrSelf)),
             ("bob", Customer, "eng", true, Err(Denied::AdminOrSelf)),
@@ -179,14 +192,49 @@ mod tests {
     fn type_changes_set_status_per_spec() {
         let table = [
             // (current, new type, new status) -> result
-            ((Customer, Approved), Some(Engineer), None, (Engineer, Pending)),
+            (
+                (Customer, Approved),
+                Some(Engineer),
+                None,
+                (Engineer, Pending),
+            ),
             ((Customer, Approved), Some(Admin), None, (Admin, Pending)),
-            ((Engineer, Approved), Some(Customer), None, (Customer, Approved)),
-            ((Engineer, Rejected), Some(Customer), None, (Customer, Approved)),
-            ((Customer, Approved), Some(Engineer), Some(Approved), (Engineer, Approved)),
-            ((Engineer, Approved), Some(Engineer), None, (Engineer, Approved)),
-            ((Engineer, Pending), None, Some(Approved), (Engineer, Approved)),
-            ((Engineer, Approved), None, Some(Rejected), (Engineer, Rejected)),
+            (
+                (Engineer, Approved),
+                Some(Customer),
+                None,
+                (Customer, Approved),
+            ),
+            (
+                (Engineer, Rejected),
+                Some(Customer),
+                None,
+                (Customer, Approved),
+            ),
+            (
+                (Customer, Approved),
+                Some(Engineer),
+                Some(Approved),
+                (Engineer, Approved),
+            ),
+            (
+                (Engineer, Approved),
+                Some(Engineer),
+                None,
+                (Engineer, Approved),
+            ),
+            (
+                (Engineer, Pending),
+                None,
+                Some(Approved),
+                (Engineer, Approved),
+            ),
+            (
+                (Engineer, Approved),
+                None,
+                Some(Rejected),
+                (Engineer, Rejected),
+            ),
             ((Admin, Approved), None, None, (Admin, Approved)),
         ];
         for (cur, t, s, want) in table {
@@ -211,7 +259,10 @@ mod tests {
             assert_eq!(concerned(&c, &rep, assignee).is_ok(), ok, "{c:?}");
         }
         let own = caller("eng2", Engineer, Approved);
-        assert!(concerned(&own, &uid("eng2"), None).is_ok(), "engineer as reporter");
+        assert!(
+            concerned(&own, &uid("eng2"), None).is_ok(),
+            "engineer as reporter"
+        );
     }
 
     #[test]

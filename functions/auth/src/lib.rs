@@ -2,7 +2,7 @@
 //! types, calls the service, renders the result.
 
 use crm_shared::ApiError;
-use crm_shared::http::{ApiRequest, ApiResponse, Body, ResponseExt, Route, BASE_PATH};
+use crm_shared::http::{ApiRequest, ApiResponse, BASE_PATH, Body, ResponseExt, Route};
 use crm_shared::model::{Email, Name, Password, UserId, UserType};
 use crm_shared::service::{self, Ctx, SigninInput, SignupInput};
 use http::StatusCode;

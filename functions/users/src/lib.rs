@@ -44,7 +44,9 @@ fn parse_update(req: &ApiRequest, path_id: &str) -> Result<UserUpdate, ApiError>
         ));
     }
     if let Some(id) = b.str("userId")?
-        && UserId::parse(id).map(|u| u.as_str() != path_id).unwrap_or(true)
+        && UserId::parse(id)
+            .map(|u| u.as_str() != path_id)
+            .unwrap_or(true)
     {
         return Err(ApiError::invalid("userId", "userId cannot be changed."));
     }

@@ -1,6 +1,9 @@
 //! The users Lambda: build the context once, then serve API Gateway events.
 
-use crm_shared::{cloud, http::{ApiRequest, respond}};
+use crm_shared::{
+    cloud,
+    http::{ApiRequest, respond},
+};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]

@@ -54,7 +54,9 @@ impl CursorCodec {
         let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| format!("cursor signing failed: {e}"))?;
         // The header is always the same: leave it out to keep tokens short.
-        Ok(t.split_once('.').map(|(_, rest)| rest.to_owned()).unwrap_or(t))
+        Ok(t.split_once('.')
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or(t))
     }
 
     /// The sort key to continue after, if `token` is one of ours for this `scope`.
@@ -85,7 +87,9 @@ mod tests {
     #[test]
     fn round_trips_within_its_scope() {
         let c = codec();
-        let t = c.encode("01J0000000000000000000000Z", "tickets|bob|status=OPEN").unwrap();
+        let t = c
+            .encode("01J0000000000000000000000Z", "tickets|bob|status=OPEN")
+            .unwrap();
         assert_eq!(
             c.decode(&t, "tickets|bob|status=OPEN").as_deref(),
             Some("01J0000000000000000000000Z")
@@ -96,7 +100,10 @@ mod tests {
     fn header_constant_matches_what_encode_writes() {
         let t = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &CursorClaims { a: "x".into(), q: "y".into() },
+            &CursorClaims {
+                a: "x".into(),
+                q: "y".into(),
+            },
             &EncodingKey::from_secret(b"k"),
         )
         .unwrap();

@@ -68,7 +68,12 @@ impl TokenKeys {
         self.ttl_seconds
     }
 
-    pub fn issue(&self, user: &UserId, user_type: UserType, now: Timestamp) -> Result<String, String> {
+    pub fn issue(
+        &self,
+        user: &UserId,
+        user_type: UserType,
+        now: Timestamp,
+    ) -> Result<String, String> {
         let iat = now.seconds();
         let claims = Claims {
             id: user.as_str().to_owned(),
@@ -89,7 +94,11 @@ impl TokenKeys {
                 _ => TokenError::Invalid,
             })?;
         let c = data.claims;
-        if c.id != c.sub || UserId::parse(&c.id).map(|u| u.as_str() != c.id).unwrap_or(true) {
+        if c.id != c.sub
+            || UserId::parse(&c.id)
+                .map(|u| u.as_str() != c.id)
+                .unwrap_or(true)
+        {
             return Err(TokenError::Invalid);
         }
         Ok(c)
@@ -100,7 +109,11 @@ impl TokenKeys {
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, TokenError> {
     if let Some(v) = headers.get("x-access-token") {
         let t = v.to_str().map_err(|_| TokenError::Invalid)?.trim();
-        return if t.is_empty() { Err(TokenError::Missing) } else { Ok(t) };
+        return if t.is_empty() {
+            Err(TokenError::Missing)
+        } else {
+            Ok(t)
+        };
     }
     if let Some(v) = headers.get(http::header::AUTHORIZATION) {
         let v = v.to_str().map_err(|_| TokenError::Invalid)?.trim();
@@ -109,7 +122,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, TokenError> {
             return Err(TokenError::Invalid);
         }
         let t = rest.trim();
-        return if t.is_empty() { Err(TokenError::Missing) } else { Ok(t) };
+        return if t.is_empty() {
+            Err(TokenError::Missing)
+        } else {
+            Ok(t)
+        };
     }
     Err(TokenError::Missing)
 }
@@ -133,7 +150,10 @@ mod tests {
         let b = s.as_bytes();
         let mut out = String::new();
         for chunk in b.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -165,7 +185,9 @@ mod tests {
 
     #[test]
     fn wrong_secret_is_invalid() {
-        let t = keys().issue(&admin(), UserType::Admin, Timestamp::now()).unwrap();
+        let t = keys()
+            .issue(&admin(), UserType::Admin, Timestamp::now())
+            .unwrap();
         let other = TokenKeys::new(&Secret::new("z".repeat(40)), 3600);
         assert_eq!(other.verify(&t), Err(TokenError::Invalid));
     }
@@ -173,7 +195,9 @@ mod tests {
     #[test]
     fn tampered_payload_is_invalid() {
         let k = keys();
-        let t = k.issue(&admin(), UserType::Customer, Timestamp::now()).unwrap();
+        let t = k
+            .issue(&admin(), UserType::Customer, Timestamp::now())
+            .unwrap();
         let parts: Vec<&str> = t.split('.').collect();
         let now = Timestamp::now().seconds();
         let forged = b64(&format!(
@@ -214,7 +238,10 @@ mod tests {
             &EncodingKey::from_secret(k.expose().as_bytes()),
         )
         .unwrap();
-        assert_eq!(TokenKeys::new(&k, 3600).verify(&t), Err(TokenError::Invalid));
+        assert_eq!(
+            TokenKeys::new(&k, 3600).verify(&t),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -228,11 +255,17 @@ mod tests {
     fn token_comes_from_either_header() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer_token(&h), Err(TokenError::Missing));
-        h.insert("authorization", HeaderValue::from_static("Bearer abc.def.ghi"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer abc.def.ghi"),
+        );
         assert_eq!(bearer_token(&h), Ok("abc.def.ghi"));
         h.insert("authorization", HeaderValue::from_static("bearer   xyz"));
         assert_eq!(bearer_token(&h), Ok("xyz"));
-        h.insert("authorization", HeaderValue::from_static("Basic Zm9vOmJhcg=="));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Basic Zm9vOmJhcg=="),
+        );
         assert_eq!(bearer_token(&h), Err(TokenError::Invalid));
         h.insert("x-access-token", HeaderValue::from_static("tok"));
         assert_eq!(bearer_token(&h), Ok("tok"));

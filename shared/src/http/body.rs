@@ -35,11 +35,15 @@ impl Body {
             }
         }
         if !has_body {
-            return Err(ApiError::malformed_json("Request body must be a JSON object."));
+            return Err(ApiError::malformed_json(
+                "Request body must be a JSON object.",
+            ));
         }
         match serde_json::from_slice::<Value>(&req.body) {
             Ok(Value::Object(m)) => Ok(Self(m)),
-            Ok(_) => Err(ApiError::malformed_json("Request body must be a JSON object.")),
+            Ok(_) => Err(ApiError::malformed_json(
+                "Request body must be a JSON object.",
+            )),
             Err(e) => Err(ApiError::malformed_json(format!("Malformed JSON: {e}."))),
         }
     }
@@ -57,7 +61,10 @@ impl Body {
         match self.0.get(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid(field, format!("{field} must be a string."))),
+            Some(_) => Err(ApiError::invalid(
+                field,
+                format!("{field} must be a string."),
+            )),
         }
     }
 
@@ -75,10 +82,16 @@ impl Body {
                 Some(i) => Ok(Some(i)),
                 None => match n.as_f64() {
                     Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some(f as i64)),
-                    _ => Err(ApiError::invalid(field, format!("{field} must be an integer."))),
+                    _ => Err(ApiError::invalid(
+                        field,
+                        format!("{field} must be an integer."),
+                    )),
                 },
             },
-            Some(_) => Err(ApiError::invalid(field, format!("{field} must be an integer."))),
+            Some(_) => Err(ApiError::invalid(
+                field,
+                format!("{field} must be an integer."),
+            )),
         }
     }
 
@@ -98,7 +111,10 @@ mod tests {
     fn req(ct: Option<&str>, body: &[u8]) -> ApiRequest {
         let mut r = ApiRequest::new(Method::POST, "/x");
         if let Some(ct) = ct {
-            r.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            r.headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_str(ct).unwrap(),
+            );
         }
         r.body = Bytes::copy_from_slice(body);
         r
@@ -106,14 +122,25 @@ mod tests {
 
     #[test]
     fn accepts_json_or_no_content_type() {
-        for ct in [None, Some("application/json"), Some("application/json; charset=utf-8"), Some("Application/JSON"), Some("application/merge-patch+json")] {
+        for ct in [
+            None,
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("Application/JSON"),
+            Some("application/merge-patch+json"),
+        ] {
             assert!(Body::parse(&req(ct, br#"{"a":1}"#)).is_ok(), "{ct:?}");
         }
     }
 
     #[test]
     fn other_content_type_with_a_body_is_415() {
-        for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "\u{7f}"] {
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "\u{7f}",
+        ] {
             if let Ok(v) = HeaderValue::from_str(ct) {
                 let mut r = req(None, br#"{"a":1}"#);
                 r.headers.insert(http::header::CONTENT_TYPE, v);
@@ -125,7 +152,10 @@ mod tests {
     #[test]
     fn body_over_64_kib_is_413() {
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(Body::parse(&req(None, big.as_bytes())).unwrap_err().status, 413);
+        assert_eq!(
+            Body::parse(&req(None, big.as_bytes())).unwrap_err().status,
+            413
+        );
         let exact = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES - 8));
         assert_eq!(exact.len(), MAX_BODY_BYTES);
         assert!(Body::parse(&req(None, exact.as_bytes())).is_ok());
@@ -133,7 +163,17 @@ mod tests {
 
     #[test]
     fn malformed_or_non_object_json_is_400() {
-        for b in [&b"{"[..], b"[]", b"1", b"\"s\"", b"null", b"", b"  ", b"{\"a\":}", b"\xff"] {
+        for b in [
+            &b"{"[..],
+            b"[]",
+            b"1",
+            b"\"s\"",
+            b"null",
+            b"",
+            b"  ",
+            b"{\"a\":}",
+            b"\xff",
+        ] {
             let e = Body::parse(&req(Some("application/json"), b)).unwrap_err();
             assert_eq!((e.status, e.code), (400, "MALFORMED_JSON"), "{b:?}");
         }
@@ -142,12 +182,19 @@ mod tests {
     #[test]
     fn deep_nesting_is_a_400_not_a_crash() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(Body::parse(&req(None, deep.as_bytes())).unwrap_err().status, 400);
+        assert_eq!(
+            Body::parse(&req(None, deep.as_bytes())).unwrap_err().status,
+            400
+        );
     }
 
     #[test]
     fn typed_fields_name_the_field_on_error() {
-        let b = Body::parse(&req(None, br#"{"s":"x","n":2,"f":2.5,"t":"2","z":null,"w":2.0}"#)).unwrap();
+        let b = Body::parse(&req(
+            None,
+            br#"{"s":"x","n":2,"f":2.5,"t":"2","z":null,"w":2.0}"#,
+        ))
+        .unwrap();
         assert_eq!(b.str("s").unwrap(), Some("x"));
         assert_eq!(b.str("missing").unwrap(), None);
         assert_eq!(b.str("n").unwrap_err().field, Some("n"));
@@ -156,7 +203,10 @@ mod tests {
         assert_eq!(b.int("w").unwrap(), Some(2));
         assert_eq!(b.int("f").unwrap_err().field, Some("f"));
         assert_eq!(b.int("t").unwrap_err().field, Some("t"));
-        assert_eq!(b.required_str("missing").unwrap_err().message, "missing is required.");
+        assert_eq!(
+            b.required_str("missing").unwrap_err().message,
+            "missing is required."
+        );
         assert!(b.is_null("z") && !b.is_null("s"));
     }
 
@@ -182,7 +232,9 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
             "\\PC{0,20}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {

@@ -22,7 +22,10 @@ impl QueryParams {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Parses a present parameter with `f`; its error names the parameter.
@@ -32,9 +35,7 @@ impl QueryParams {
         f: impl FnOnce(&str) -> Result<T, crate::model::Invalid>,
     ) -> Result<Option<T>, ApiError> {
         self.get(name)
-            .map(|v| {
-                f(v).map_err(|e| ApiError::invalid(name, e.message).with_query_code())
-            })
+            .map(|v| f(v).map_err(|e| ApiError::invalid(name, e.message).with_query_code()))
             .transpose()
     }
 
@@ -83,7 +84,13 @@ mod tests {
     #[test]
     fn limit_defaults_to_100_and_is_bounded() {
         assert_eq!(QueryParams::parse(None).unwrap().limit().unwrap(), 100);
-        assert_eq!(QueryParams::parse(Some("limit=1")).unwrap().limit().unwrap(), 1);
+        assert_eq!(
+            QueryParams::parse(Some("limit=1"))
+                .unwrap()
+                .limit()
+                .unwrap(),
+            1
+        );
         for bad in ["0", "101", "-1", "x", "1.5", ""] {
             let q = QueryParams::parse(Some(&format!("limit={bad}"))).unwrap();
             assert_eq!(q.limit().unwrap_err().field, Some("limit"), "{bad}");

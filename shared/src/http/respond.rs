@@ -104,11 +104,19 @@ where
     set(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     // Every response is per-user, and most carry user data or tokens: none may be cached.
     set(&mut resp, header::CACHE_CONTROL, "no-store");
-    set(&mut resp, HeaderName::from_static("x-request-id"), &request_id);
+    set(
+        &mut resp,
+        HeaderName::from_static("x-request-id"),
+        &request_id,
+    );
     if let Some(o) = &origin {
         set(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         set(&mut resp, header::VARY, "Origin");
-        set(&mut resp, header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location, Retry-After, X-Request-Id");
+        set(
+            &mut resp,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            "Location, Retry-After, X-Request-Id",
+        );
     }
 
     tracing::info!(
@@ -134,7 +142,10 @@ fn preflight() -> ApiResponse {
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static("Content-Type, Authorization, X-Access-Token"),
             ),
-            (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
+            (
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            ),
         ],
         body: bytes::Bytes::new(),
     }
@@ -165,7 +176,12 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_route_gets_the_exact_404_body() {
-        let r = respond(ApiRequest::new(Method::DELETE, "/crmService/api/v1/tickets/x"), &[], ok).await;
+        let r = respond(
+            ApiRequest::new(Method::DELETE, "/crmService/api/v1/tickets/x"),
+            &[],
+            ok,
+        )
+        .await;
         assert_eq!(r.status, 404);
         assert_eq!(
             body(&r),
@@ -200,12 +216,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_handler_is_a_500() {
-        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
-            if true {
-                panic!("boom");
-            }
-            Ok(ApiResponse::data(StatusCode::OK, None, &1))
-        })
+        let r = respond(
+            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
+            &[],
+            |_, _| async {
+                if true {
+                    panic!("boom");
+                }
+                Ok(ApiResponse::data(StatusCode::OK, None, &1))
+            },
+        )
         .await;
         assert_eq!(r.status, 500);
         assert!(!String::from_utf8_lossy(&r.body).contains("boom"));
@@ -213,14 +233,21 @@ mod tests {
 
     #[tokio::test]
     async fn retry_after_and_www_authenticate() {
-        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
-            Err::<ApiResponse, _>(ApiError::unavailable("table down"))
-        })
+        let r = respond(
+            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
+            &[],
+            |_, _| async { Err::<ApiResponse, _>(ApiError::unavailable("table down")) },
+        )
         .await;
-        assert_eq!((r.status.as_u16(), r.header("retry-after")), (503, Some("1")));
-        let r = respond(ApiRequest::new(Method::GET, "/crmService/api/v1/users"), &[], |_, _| async {
-            Err::<ApiResponse, _>(ApiError::unauthorized("NO_TOKEN", "x"))
-        })
+        assert_eq!(
+            (r.status.as_u16(), r.header("retry-after")),
+            (503, Some("1"))
+        );
+        let r = respond(
+            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
+            &[],
+            |_, _| async { Err::<ApiResponse, _>(ApiError::unauthorized("NO_TOKEN", "x")) },
+        )
         .await;
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     }
@@ -229,14 +256,22 @@ mod tests {
     async fn cors_only_for_allowed_origins() {
         let allow = vec!["https://app.example".to_owned()];
         let mut req = ApiRequest::new(Method::OPTIONS, "/crmService/api/v1/users");
-        req.headers.insert("origin", HeaderValue::from_static("https://app.example"));
+        req.headers
+            .insert("origin", HeaderValue::from_static("https://app.example"));
         let r = respond(req.clone(), &allow, ok).await;
         assert_eq!(r.status, 204);
-        assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example")
+        );
         let r = respond(req.clone(), &[], ok).await;
         assert_eq!(r.status, 404);
-        req.headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+        req.headers
+            .insert("origin", HeaderValue::from_static("https://evil.example"));
         let r = respond(req, &allow, ok).await;
-        assert_eq!((r.status.as_u16(), r.header("access-control-allow-origin")), (404, None));
+        assert_eq!(
+            (r.status.as_u16(), r.header("access-control-allow-origin")),
+            (404, None)
+        );
     }
 }

@@ -37,16 +37,66 @@ pub struct RouteSpec {
 }
 
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { method: "POST", path: "/auth/signup", group: Group::Auth, name: "signup" },
-    RouteSpec { method: "POST", path: "/auth/signin", group: Group::Auth, name: "signin" },
-    RouteSpec { method: "GET", path: "/users", group: Group::Users, name: "listUsers" },
-    RouteSpec { method: "GET", path: "/users/{userId}", group: Group::Users, name: "getUser" },
-    RouteSpec { method: "PUT", path: "/users/{userId}", group: Group::Users, name: "updateUser" },
-    RouteSpec { method: "POST", path: "/tickets", group: Group::Tickets, name: "createTicket" },
-    RouteSpec { method: "GET", path: "/tickets", group: Group::Tickets, name: "listTickets" },
-    RouteSpec { method: "GET", path: "/tickets/{ticketId}", group: Group::Tickets, name: "getTicket" },
-    RouteSpec { method: "PUT", path: "/tickets/{ticketId}", group: Group::Tickets, name: "updateTicket" },
-    RouteSpec { method: "GET", path: "/tickets/{ticketId}/history", group: Group::Tickets, name: "ticketHistory" },
+    RouteSpec {
+        method: "POST",
+        path: "/auth/signup",
+        group: Group::Auth,
+        name: "signup",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/auth/signin",
+        group: Group::Auth,
+        name: "signin",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/users",
+        group: Group::Users,
+        name: "listUsers",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/users/{userId}",
+        group: Group::Users,
+        name: "getUser",
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/users/{userId}",
+        group: Group::Users,
+        name: "updateUser",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/tickets",
+        group: Group::Tickets,
+        name: "createTicket",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/tickets",
+        group: Group::Tickets,
+        name: "listTickets",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/tickets/{ticketId}",
+        group: Group::Tickets,
+        name: "getTicket",
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/tickets/{ticketId}",
+        group: Group::Tickets,
+        name: "updateTicket",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/tickets/{ticketId}/history",
+        group: Group::Tickets,
+        name: "ticketHistory",
+    },
 ];
 
 fn decode(segment: &str) -> String {
@@ -129,7 +179,10 @@ mod tests {
     #[test]
     fn every_table_row_parses_to_its_named_route_and_group() {
         for r in ROUTES {
-            let path = format!("{BASE_PATH}{}", r.path.replace("{userId}", "u1").replace("{ticketId}", "t1"));
+            let path = format!(
+                "{BASE_PATH}{}",
+                r.path.replace("{userId}", "u1").replace("{ticketId}", "t1")
+            );
             let route = p(r.method, &path).unwrap_or_else(|| panic!("{} {path}", r.method));
             assert_eq!(route.name(), r.name);
             assert_eq!(route.group(), r.group);
@@ -138,21 +191,39 @@ mod tests {
 
     #[test]
     fn fixed_segments_match_in_any_case_parameters_keep_theirs() {
-        assert_eq!(p("POST", "/crmservice/api/v1/auth/signup"), Some(Route::Signup));
-        assert_eq!(p("POST", "/CRMSERVICE/API/V1/AUTH/SIGNIN"), Some(Route::Signin));
-        assert_eq!(p("GET", "/crmService/api/v1/Users/Engineer1"), Some(Route::GetUser("Engineer1".into())));
-        assert_eq!(p("GET", "/crmService/api/v1/TICKETS/abc/HISTORY"), Some(Route::TicketHistory("abc".into())));
+        assert_eq!(
+            p("POST", "/crmservice/api/v1/auth/signup"),
+            Some(Route::Signup)
+        );
+        assert_eq!(
+            p("POST", "/CRMSERVICE/API/V1/AUTH/SIGNIN"),
+            Some(Route::Signin)
+        );
+        assert_eq!(
+            p("GET", "/crmService/api/v1/Users/Engineer1"),
+            Some(Route::GetUser("Engineer1".into()))
+        );
+        assert_eq!(
+            p("GET", "/crmService/api/v1/TICKETS/abc/HISTORY"),
+            Some(Route::TicketHistory("abc".into()))
+        );
     }
 
     #[test]
     fn a_trailing_slash_is_tolerated() {
-        assert_eq!(p("GET", "/crmService/api/v1/users/"), Some(Route::ListUsers));
+        assert_eq!(
+            p("GET", "/crmService/api/v1/users/"),
+            Some(Route::ListUsers)
+        );
     }
 
     #[test]
     fn unknown_paths_and_methods_are_none() {
         for (m, path) in [
-            ("DELETE", "/crmService/api/v1/tickets/62ed134ee134ad67c6c61e68"),
+            (
+                "DELETE",
+                "/crmService/api/v1/tickets/62ed134ee134ad67c6c61e68",
+            ),
             ("GET", "/crmService/api/v1/InvalidEndPoint"),
             ("PATCH", "/crmService/api/v1/users/x"),
             ("GET", "/crmService/api/v2/users"),
@@ -172,6 +243,9 @@ mod tests {
 
     #[test]
     fn parameters_are_percent_decoded() {
-        assert_eq!(p("GET", "/crmService/api/v1/users/a%2Eb"), Some(Route::GetUser("a.b".into())));
+        assert_eq!(
+            p("GET", "/crmService/api/v1/users/a%2Eb"),
+            Some(Route::GetUser("a.b".into()))
+        );
     }
 }

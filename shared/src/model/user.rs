@@ -197,7 +197,6 @@ macro_rules! string_enum {
     };
 }
 
-
 string_enum!(
     /// Who a user is.
     UserType, "userType" { Admin = "ADMIN", Engineer = "ENGINEER", Customer = "CUSTOMER" }
@@ -240,7 +239,10 @@ mod tests {
 
     #[test]
     fn user_id_is_case_sensitive() {
-        assert_ne!(UserId::parse("Admin").unwrap(), UserId::parse("admin").unwrap());
+        assert_ne!(
+            UserId::parse("Admin").unwrap(),
+            UserId::parse("admin").unwrap()
+        );
     }
 
     #[test]
@@ -334,7 +336,10 @@ mod tests {
         assert!(UserType::parse("engineer").is_err());
         assert!(UserType::parse("ROOT").is_err());
         let e = UserStatus::parse("x").unwrap_err();
-        assert_eq!(e.message, "userStatus must be one of: APPROVED PENDING REJECTED.");
+        assert_eq!(
+            e.message,
+            "userStatus must be one of: APPROVED PENDING REJECTED."
+        );
     }
 
     #[test]

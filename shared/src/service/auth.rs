@@ -1,6 +1,6 @@
 //! Sign-up and sign-in (SPEC §2).
 
-use super::{Ctx, UserView, SigninView};
+use super::{Ctx, SigninView, UserView};
 use crate::ApiError;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::store::{CreateUserError, UserRecord};
@@ -29,7 +29,11 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
             "User registration as ADMIN userType not allowed.",
         ));
     }
-    let hash = ctx.passwords.hash(&input.password).await.map_err(ApiError::internal)?;
+    let hash = ctx
+        .passwords
+        .hash(&input.password)
+        .await
+        .map_err(ApiError::internal)?;
     let user = UserRecord::new(
         input.user_id,
         input.name,
@@ -66,10 +70,8 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         ctx.passwords.verify_decoy(&input.password).await;
         return Err(bad_credentials());
     };
-    let (user, failures) = tokio::try_join!(
-        ctx.store.get_user(&id),
-        ctx.store.get_signin_failures(&id)
-    )?;
+    let (user, failures) =
+        tokio::try_join!(ctx.store.get_user(&id), ctx.store.get_signin_failures(&id))?;
     if let Some(wait) = failures.and_then(|f| f.locked_for(now)) {
         return Err(ApiError::too_many_requests(
             wait,
@@ -77,7 +79,11 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         ));
     }
     let ok = match &user {
-        Some(u) => ctx.passwords.verify(&input.password, &u.password_hash).await,
+        Some(u) => {
+            ctx.passwords
+                .verify(&input.password, &u.password_hash)
+                .await
+        }
         None => ctx.passwords.verify_decoy(&input.password).await,
     };
     let user = match (ok, user) {

@@ -7,8 +7,8 @@ mod views;
 
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use users::{
-    UserUpdate, create_admin, ensure_default_admin, get_user, list_users, update_user,
-    DEFAULT_ADMIN,
+    DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
+    update_user,
 };
 pub use views::{SigninView, UserView};
 
@@ -43,20 +43,32 @@ impl Ctx {
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authed, ApiError> {
         let token = crate::auth::bearer_token(headers)?;
         let claims = self.tokens.verify(token)?;
-        let id = UserId::parse(&claims.id).map_err(|_| ApiError::from(crate::auth::TokenError::Invalid))?;
+        let id = UserId::parse(&claims.id)
+            .map_err(|_| ApiError::from(crate::auth::TokenError::Invalid))?;
         Ok(Authed { id, claims })
     }
 
-    pub fn decode_cursor(&self, token: Option<&str>, scope: &str) -> Result<Option<String>, ApiError> {
+    pub fn decode_cursor(
+        &self,
+        token: Option<&str>,
+        scope: &str,
+    ) -> Result<Option<String>, ApiError> {
         match token {
             None => Ok(None),
             Some(t) => self.cursors.decode(t, scope).map(Some).ok_or_else(|| {
-                ApiError::bad_request("INVALID_NEXT_TOKEN", "nextToken is not valid for this listing.")
+                ApiError::bad_request(
+                    "INVALID_NEXT_TOKEN",
+                    "nextToken is not valid for this listing.",
+                )
             }),
         }
     }
 
-    pub fn encode_cursor(&self, after: Option<String>, scope: &str) -> Result<Option<String>, ApiError> {
+    pub fn encode_cursor(
+        &self,
+        after: Option<String>,
+        scope: &str,
+    ) -> Result<Option<String>, ApiError> {
         after
             .map(|a| self.cursors.encode(&a, scope).map_err(ApiError::internal))
             .transpose()
@@ -100,7 +112,10 @@ pub fn active(user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
 pub fn denied(d: crate::policy::Denied) -> ApiError {
     use crate::policy::Denied::*;
     match d {
-        AdminOnly => ApiError::forbidden("FORBIDDEN", "Access Forbidden. Only an approved ADMIN may do this."),
+        AdminOnly => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Only an approved ADMIN may do this.",
+        ),
         AdminOrSelf => ApiError::forbidden(
             "FORBIDDEN",
             "Access Forbidden. Only an approved ADMIN or the user themself may do this.",

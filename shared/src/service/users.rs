@@ -117,7 +117,8 @@ pub async fn update_user(
             change.user_status,
         );
         let name = change.name.clone().unwrap_or_else(|| before.name.clone());
-        if name == before.name && user_type == before.user_type && user_status == before.user_status {
+        if name == before.name && user_type == before.user_type && user_status == before.user_status
+        {
             return Ok(UserView::from(&before));
         }
         let now = Timestamp::now();
@@ -158,7 +159,11 @@ pub async fn create_admin(
     email: Email,
     password: &Password,
 ) -> Result<UserRecord, ApiError> {
-    let hash = ctx.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let hash = ctx
+        .passwords
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)?;
     let user = UserRecord::new(
         user_id,
         name,

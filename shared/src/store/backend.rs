@@ -73,7 +73,10 @@ pub enum Cond {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// Replace (or create) the whole item.
-    Put { item: Item, cond: Cond },
+    Put {
+        item: Item,
+        cond: Cond,
+    },
     /// Set, add to (numbers, missing counts as 0) and remove attributes of one item.
     Update {
         key: Key,
@@ -82,9 +85,15 @@ pub enum Write {
         remove: Vec<&'static str>,
         cond: Cond,
     },
-    Delete { key: Key, cond: Cond },
+    Delete {
+        key: Key,
+        cond: Cond,
+    },
     /// Only check a condition on an item the transaction does not change.
-    Check { key: Key, cond: Cond },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
 }
 
 impl Write {
@@ -160,8 +169,14 @@ pub fn apply_update(
 ) -> Result<Item, StoreError> {
     let mut item = current.unwrap_or_else(|| {
         let mut m = Item::new();
-        m.insert(super::schema::TABLE.pk.into(), Value::String(key.pk.clone()));
-        m.insert(super::schema::TABLE.sk.into(), Value::String(key.sk.clone()));
+        m.insert(
+            super::schema::TABLE.pk.into(),
+            Value::String(key.pk.clone()),
+        );
+        m.insert(
+            super::schema::TABLE.sk.into(),
+            Value::String(key.sk.clone()),
+        );
         m
     });
     for (a, v) in set {
@@ -170,9 +185,9 @@ pub fn apply_update(
     for (a, d) in add {
         let cur = match item.get(*a) {
             None => 0,
-            Some(v) => v.as_i64().ok_or_else(|| {
-                StoreError::Internal(format!("ADD on non-numeric attribute {a}"))
-            })?,
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| StoreError::Internal(format!("ADD on non-numeric attribute {a}")))?,
         };
         let next = cur
             .checked_add(*d)
@@ -237,7 +252,10 @@ mod tests {
             &["x"],
         )
         .unwrap();
-        assert_eq!(Value::Object(out), json!({"pk": "a", "sk": "b", "n": 3, "m": -1, "s": "v"}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"pk": "a", "sk": "b", "n": 3, "m": -1, "s": "v"})
+        );
         let fresh = apply_update(None, &k, &[], &[("n", 1)], &[]).unwrap();
         assert_eq!(Value::Object(fresh), json!({"pk": "a", "sk": "b", "n": 1}));
         assert!(apply_update(Some(item(json!({"n": "x"}))), &k, &[], &[("n", 1)], &[]).is_err());

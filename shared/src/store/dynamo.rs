@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType as DdbKeyType, Projection, ProjectionType,
-    Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType as DdbKeyType, Projection, ProjectionType, Put, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -150,7 +150,10 @@ where
 {
     match &e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("dynamodb: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
+            StoreError::Unavailable(format!(
+                "dynamodb: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
         }
         _ => match e.code() {
             Some("ConditionalCheckFailedException") => StoreError::ConditionFailed(vec![0]),
@@ -264,7 +267,15 @@ impl DynamoBackend {
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         match writes.len() {
             0 => Ok(()),
-            1 => self.single(writes.into_iter().next().ok_or_else(|| build_err("empty"))?).await,
+            1 => {
+                self.single(
+                    writes
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| build_err("empty"))?,
+                )
+                .await
+            }
             _ => self.multi(writes).await,
         }
     }
@@ -430,7 +441,13 @@ impl DynamoBackend {
     /// until it is ACTIVE. For emulators and `crm serve --store dynamodb`; the cloud table
     /// comes from template.yaml.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        match self.client.describe_table().table_name(&self.table).send().await {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(_) => return self.wait_active().await,
             Err(e) if e.code() == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(sdk_err(e)),
@@ -471,7 +488,11 @@ impl DynamoBackend {
                         .index_name(g.name)
                         .key_schema(key(g.pk, DdbKeyType::Hash)?)
                         .key_schema(key(g.sk, DdbKeyType::Range)?)
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
                         .build()
                         .map_err(build_err)?,
                 );
@@ -561,7 +582,10 @@ mod tests {
             cancellation(&["ConditionalCheckFailed", "ConditionalCheckFailed"]),
             StoreError::ConditionFailed(vec![0, 1])
         );
-        assert_eq!(cancellation(&["None", "TransactionConflict"]), StoreError::Contention);
+        assert_eq!(
+            cancellation(&["None", "TransactionConflict"]),
+            StoreError::Contention
+        );
         assert!(matches!(
             cancellation(&["ThrottlingError"]),
             StoreError::Unavailable(_)

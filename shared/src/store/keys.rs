@@ -71,7 +71,11 @@ mod tests {
     fn user_order_sorts_by_time_then_id() {
         let a = UserId::parse("b").unwrap();
         let b = UserId::parse("a").unwrap();
-        assert!(user_order(Timestamp::from_millis(1), &a) < user_order(Timestamp::from_millis(2), &b));
-        assert!(user_order(Timestamp::from_millis(1), &b) < user_order(Timestamp::from_millis(1), &a));
+        assert!(
+            user_order(Timestamp::from_millis(1), &a) < user_order(Timestamp::from_millis(2), &b)
+        );
+        assert!(
+            user_order(Timestamp::from_millis(1), &b) < user_order(Timestamp::from_millis(1), &a)
+        );
     }
 }

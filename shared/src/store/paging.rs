@@ -3,9 +3,9 @@
 //! ("continue after this sort key") that works for every source because they share one
 //! ordering. An unfiltered page costs one round of concurrent queries.
 
+use super::Store;
 use super::backend::{Item, Query, Range, SortKey, StoreError};
 use super::schema::Index;
-use super::Store;
 use std::collections::VecDeque;
 
 /// One key range: a partition of the table or of an index.
@@ -71,7 +71,11 @@ fn sort_key(index: Index, item: &Item) -> Result<String, StoreError> {
 
 impl Store {
     pub(crate) async fn list(&self, spec: Spec<'_>) -> Result<Listing<Item>, StoreError> {
-        let fetch = if spec.keep.is_some() { 100 } else { spec.limit.max(1) };
+        let fetch = if spec.keep.is_some() {
+            100
+        } else {
+            spec.limit.max(1)
+        };
         let mut cursors: Vec<Cursor> = spec
             .sources
             .into_iter()
@@ -114,7 +118,8 @@ impl Store {
                     })
                     .collect();
                 let pages =
-                    futures_util::future::try_join_all(queries.iter().map(|q| self.query(q))).await?;
+                    futures_util::future::try_join_all(queries.iter().map(|q| self.query(q)))
+                        .await?;
                 for (&i, page) in need.iter().zip(pages) {
                     let c = &mut cursors[i];
                     c.done = !page.more;
@@ -132,12 +137,18 @@ impl Store {
                 .filter_map(|c| c.buf.front().map(|(k, _)| k.clone()))
                 .min()
             else {
-                return Ok(Listing { items: out, next: None });
+                return Ok(Listing {
+                    items: out,
+                    next: None,
+                });
             };
             let mut taken = None;
             for c in cursors.iter_mut() {
                 if c.buf.front().is_some_and(|(k, _)| *k == min) {
-                    let (_, item) = c.buf.pop_front().ok_or_else(|| StoreError::Internal("empty".into()))?;
+                    let (_, item) = c
+                        .buf
+                        .pop_front()
+                        .ok_or_else(|| StoreError::Internal("empty".into()))?;
                     taken.get_or_insert(item);
                 }
             }

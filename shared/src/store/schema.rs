@@ -52,10 +52,30 @@ pub const TABLE: TableDef = TableDef {
     pk: "pk",
     sk: "sk",
     gsis: &[
-        IndexDef { name: "gsi1", pk: "gsi1pk", sk: "gsi1sk", sk_type: KeyType::S },
-        IndexDef { name: "gsi2", pk: "gsi2pk", sk: "gsi2sk", sk_type: KeyType::S },
-        IndexDef { name: "gsi3", pk: "gsi3pk", sk: "gsi3sk", sk_type: KeyType::S },
-        IndexDef { name: "gsi4", pk: "gsi4pk", sk: "gsi4sk", sk_type: KeyType::N },
+        IndexDef {
+            name: "gsi1",
+            pk: "gsi1pk",
+            sk: "gsi1sk",
+            sk_type: KeyType::S,
+        },
+        IndexDef {
+            name: "gsi2",
+            pk: "gsi2pk",
+            sk: "gsi2sk",
+            sk_type: KeyType::S,
+        },
+        IndexDef {
+            name: "gsi3",
+            pk: "gsi3pk",
+            sk: "gsi3sk",
+            sk_type: KeyType::S,
+        },
+        IndexDef {
+            name: "gsi4",
+            pk: "gsi4pk",
+            sk: "gsi4sk",
+            sk_type: KeyType::N,
+        },
     ],
     ttl_attribute: "ttl",
 };

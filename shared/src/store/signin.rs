@@ -40,7 +40,10 @@ impl Store {
         &self,
         id: &UserId,
     ) -> Result<Option<SigninFailures>, StoreError> {
-        self.get(&keys::signin_failures(id)).await?.map(from_item).transpose()
+        self.get(&keys::signin_failures(id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     /// Counts one failed sign-in: starts a new window when there is none (or it is over),
@@ -93,7 +96,9 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::Unavailable("sign-in failure count contended".into()))
+        Err(StoreError::Unavailable(
+            "sign-in failure count contended".into(),
+        ))
     }
 
     pub async fn clear_signin_failures(&self, id: &UserId) -> Result<(), StoreError> {
@@ -112,7 +117,10 @@ mod tests {
     #[test]
     fn locks_after_five_within_the_window_only() {
         let t0 = Timestamp::from_millis(1_000_000);
-        let f = SigninFailures { count: 5, window_start_ms: t0.millis() };
+        let f = SigninFailures {
+            count: 5,
+            window_start_ms: t0.millis(),
+        };
         assert_eq!(f.locked_for(t0), Some(900));
         assert_eq!(f.locked_for(t0.plus_seconds(899)), Some(1));
         assert_eq!(f.locked_for(t0.plus_seconds(900)), None);

@@ -2,9 +2,14 @@
 //! the DynamoDB table, with transactions as SQL transactions. One writer connection and a few
 //! reader connections; every call runs on tokio's blocking pool.
 
-use super::backend::{Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write, apply_update, holds, key_of};
+use super::backend::{
+    Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write, apply_update, holds, key_of,
+};
 use super::schema::{KeyType, TABLE};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter, types::Value as Sql};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter,
+    types::Value as Sql,
+};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,7 +95,8 @@ impl SqliteBackend {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(internal)?;
-            r.execute_batch("PRAGMA busy_timeout = 5000;").map_err(internal)?;
+            r.execute_batch("PRAGMA busy_timeout = 5000;")
+                .map_err(internal)?;
             readers.push(Mutex::new(r));
         }
         Ok(Self {
@@ -152,7 +158,10 @@ impl SqliteBackend {
     pub async fn purge_expired(&self, now_seconds: i64) -> Result<usize, StoreError> {
         self.write(move |c| {
             c.execute(
-                &format!("DELETE FROM items WHERE \"{t}\" IS NOT NULL AND \"{t}\" < ?1", t = TABLE.ttl_attribute),
+                &format!(
+                    "DELETE FROM items WHERE \"{t}\" IS NOT NULL AND \"{t}\" < ?1",
+                    t = TABLE.ttl_attribute
+                ),
                 [now_seconds],
             )
             .map_err(internal)
@@ -202,7 +211,9 @@ fn prefix_end(prefix: &str) -> Result<String, StoreError> {
             *b += 1;
             String::from_utf8(bytes).map_err(|e| StoreError::Internal(e.to_string()))
         }
-        _ => Err(StoreError::Internal(format!("unsupported prefix {prefix:?}"))),
+        _ => Err(StoreError::Internal(format!(
+            "unsupported prefix {prefix:?}"
+        ))),
     }
 }
 
@@ -310,7 +321,9 @@ fn transact(c: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
     let mut current = Vec::with_capacity(writes.len());
     let mut failed = Vec::new();
     for (i, w) in writes.iter().enumerate() {
-        let key = w.key().ok_or_else(|| StoreError::Internal("no key".into()))?;
+        let key = w
+            .key()
+            .ok_or_else(|| StoreError::Internal("no key".into()))?;
         let item = get_item(&tx, &key)?;
         let cond = match w {
             Write::Put { cond, .. }

@@ -95,7 +95,12 @@ mod tests {
         s.finish(CallKind::Write, c);
         assert_eq!(
             s.take(),
-            Cost { gets: 1, queries: 1, writes: 1, depth: 2 }
+            Cost {
+                gets: 1,
+                queries: 1,
+                writes: 1,
+                depth: 2
+            }
         );
         assert_eq!(s.take(), Cost::default());
     }

@@ -88,7 +88,10 @@ impl UserRecord {
             (TABLE.sk, Value::String(k.sk)),
             ("gsi1pk", Value::String(USERS_ALL.into())),
             ("gsi1sk", Value::String(order.clone())),
-            ("gsi2pk", Value::String(keys::users_by(self.user_type, self.user_status))),
+            (
+                "gsi2pk",
+                Value::String(keys::users_by(self.user_type, self.user_status)),
+            ),
             ("gsi2sk", Value::String(order)),
         ];
         if self.is_assignable() {
@@ -149,7 +152,11 @@ fn admin_delta(delta: i64) -> Write {
         add: vec![(APPROVED_ADMINS, delta)],
         remove: vec![],
         // Removing an approved admin needs another one to remain.
-        cond: if delta < 0 { Cond::Ge(APPROVED_ADMINS, 1 - delta) } else { Cond::Always },
+        cond: if delta < 0 {
+            Cond::Ge(APPROVED_ADMINS, 1 - delta)
+        } else {
+            Cond::Always
+        },
     }
 }
 
@@ -182,8 +189,12 @@ impl Store {
         }
         match self.transact(writes).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(CreateUserError::UserIdTaken),
-            Err(StoreError::ConditionFailed(f)) if f.contains(&1) => Err(CreateUserError::EmailTaken),
+            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
+                Err(CreateUserError::UserIdTaken)
+            }
+            Err(StoreError::ConditionFailed(f)) if f.contains(&1) => {
+                Err(CreateUserError::EmailTaken)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -235,7 +246,10 @@ impl Store {
             .into_iter()
             .map(from_item)
             .collect::<Result<Vec<UserRecord>, _>>()?;
-        Ok(Listing { items, next: page.next })
+        Ok(Listing {
+            items,
+            next: page.next,
+        })
     }
 
     pub async fn approved_admin_count(&self) -> Result<i64, StoreError> {

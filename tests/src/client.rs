@@ -1,0 +1,186 @@
+//! A client for the API with one helper per endpoint, so tests read like the user's story.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+}
+
+pub const PASSWORD: &str = "crmService@1";
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Any request: `path` is under the API base (or absolute when it starts with http).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = self
+            .http
+            .request(Method::from_bytes(method.as_bytes()).expect("method"), url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// A JSON request with an optional token (sent as x-access-token).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(t) = token {
+            headers.push(("x-access-token", t));
+        }
+        self.raw(
+            method,
+            path,
+            &headers,
+            body.map(|b| b.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn signup(&self, user_id: &str, user_type: Option<&str>) -> Resp {
+        let mut body = json!({
+            "name": user_id.to_uppercase(),
+            "userId": user_id,
+            "email": format!("{user_id}@email.com"),
+            "password": PASSWORD,
+        });
+        if let Some(t) = user_type {
+            body["userType"] = json!(t);
+        }
+        self.call("POST", "/auth/signup", None, Some(body)).await
+    }
+
+    pub async fn signin(&self, user_id: &str, password: &str) -> Resp {
+        self.call(
+            "POST",
+            "/auth/signin",
+            None,
+            Some(json!({"userId": user_id, "password": password})),
+        )
+        .await
+    }
+
+    /// Signs in and returns the access token (fails the test otherwise).
+    pub async fn token(&self, user_id: &str) -> String {
+        let r = self.signin(user_id, PASSWORD).await;
+        r.expect(200);
+        r.data()["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned()
+    }
+
+    /// The default admin's token.
+    pub async fn admin(&self) -> String {
+        self.token("admin").await
+    }
+
+    /// Signs up a customer and returns its token.
+    pub async fn customer(&self, user_id: &str) -> String {
+        self.signup(user_id, None).await.expect(201);
+        self.token(user_id).await
+    }
+
+    /// Signs up an engineer, has the admin approve it, returns its token.
+    pub async fn engineer(&self, admin: &str, user_id: &str) -> String {
+        self.signup(user_id, Some("ENGINEER")).await.expect(201);
+        self.put(
+            &format!("/users/{user_id}"),
+            admin,
+            json!({"userStatus": "APPROVED"}),
+        )
+        .await
+        .expect(200);
+        self.token(user_id).await
+    }
+}
