@@ -152,7 +152,7 @@ async fn dispatch(
     match route.group() {
         Group::Auth => crm_auth::handle(ctx, route, req).await,
         Group::Users => crm_users::handle(ctx, route, req).await,
-        Group::Tickets => Err(ApiError::no_route()),
+        Group::Tickets => crm_tickets::handle(ctx, route, req).await,
     }
 }
 

@@ -5,7 +5,9 @@
 pub mod auth;
 pub mod cloud;
 pub mod config;
+pub mod counters;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod model;
 pub mod policy;

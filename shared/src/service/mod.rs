@@ -2,10 +2,15 @@
 //! inputs here and render what comes back; business rules live here and in `policy`.
 
 mod auth;
+mod tickets;
 mod users;
 mod views;
 
 pub use auth::{SigninInput, SignupInput, signin, signup};
+pub use tickets::{
+    HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, get_ticket, list_tickets,
+    plan as plan_ticket_listing, ticket_history, update_ticket,
+};
 pub use users::{
     DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
     update_user,
@@ -26,6 +31,10 @@ pub struct Ctx {
     pub passwords: PasswordHasher,
     pub cursors: CursorCodec,
     pub cors_allowed_origins: Vec<String>,
+    /// Where committed ticket events are pushed.
+    pub publisher: crate::events::Publisher,
+    /// Ticket creations in this process take turns choosing an engineer (see tickets.rs).
+    pub assign_gate: tokio::sync::Mutex<()>,
 }
 
 impl Ctx {
@@ -36,6 +45,8 @@ impl Ctx {
             passwords: PasswordHasher::new(bcrypt_cost),
             cursors: CursorCodec::new(secret),
             cors_allowed_origins: Vec::new(),
+            publisher: crate::events::Publisher::default(),
+            assign_gate: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -79,3 +79,43 @@ mod tests {
         );
     }
 }
+
+pub const TICKET_SK: &str = "TICKET";
+/// History entries sort after the ticket item in its partition, so "after entry N" never
+/// reaches the ticket itself.
+pub const HISTORY_PREFIX: &str = "V#";
+pub const OUTBOX: &str = "OUTBOX";
+
+pub fn ticket(id: &crate::model::TicketId) -> Key {
+    Key::new(format!("TICKET#{id}"), TICKET_SK)
+}
+
+pub fn history(id: &crate::model::TicketId, version: i64) -> Key {
+    Key::new(
+        format!("TICKET#{id}"),
+        format!("{HISTORY_PREFIX}{version:010}"),
+    )
+}
+
+pub fn by_reporter(u: &UserId) -> String {
+    format!("REPORTER#{u}")
+}
+
+pub fn by_assignee(u: Option<&UserId>) -> String {
+    match u {
+        Some(u) => format!("ASSIGNEE#{u}"),
+        None => "UNASSIGNED".into(),
+    }
+}
+
+pub fn by_status(s: crate::model::TicketStatus) -> String {
+    format!("STATUS#{s}")
+}
+
+pub fn outbox(event_id: &str) -> Key {
+    Key::new(format!("EVENT#{event_id}"), OUTBOX)
+}
+
+pub fn delivery(event_id: &str) -> Key {
+    Key::new(format!("EVENT#{event_id}"), "DELIVERED")
+}

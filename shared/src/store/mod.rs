@@ -9,14 +9,20 @@ pub mod schema;
 mod signin;
 mod sqlite;
 mod stats;
+mod tickets;
 mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 pub use dynamo::DynamoBackend;
 pub use paging::Listing;
+pub use paging::Source;
 pub use signin::SigninFailures;
 pub use sqlite::SqliteBackend;
 pub use stats::{Cost, Stats};
+pub use tickets::{
+    HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,
+    status_source,
+};
 pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord};
 
 use stats::CallKind;

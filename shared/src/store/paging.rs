@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 /// One key range: a partition of the table or of an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Source {
+pub struct Source {
     pub index: Index,
     pub pk: String,
     /// Restricts the first page to sort keys with this prefix (later pages continue after
@@ -29,10 +29,19 @@ impl Source {
 }
 
 /// A page of items and the sort key to continue after, when more may follow.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            next: None,
+        }
+    }
 }
 
 impl<T> Listing<T> {
@@ -158,7 +167,13 @@ impl Store {
             {
                 out.push(item);
                 if out.len() == spec.limit {
-                    let more = cursors.iter().any(|c| !c.buf.is_empty() || !c.done);
+                    // More follow if a source has unread items, or (without another read)
+                    // if an already fetched item would be kept.
+                    let unread = cursors.iter().any(|c| !c.done);
+                    let buffered = cursors
+                        .iter()
+                        .any(|c| c.buf.iter().any(|(_, i)| spec.keep.is_none_or(|k| k(i))));
+                    let more = unread || buffered;
                     return Ok(Listing {
                         items: out,
                         next: more.then_some(min),

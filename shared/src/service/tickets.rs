@@ -1,0 +1,514 @@
+//! Tickets (SPEC §3): creation with load-based auto-assignment, scoped reads and listings,
+//! updates that keep the engineer counters exact, and each ticket's history. Every change
+//! is one transaction (ticket, counts, history, outbox), retried on a concurrent change.
+
+use super::{Authed, Ctx, active, denied};
+use crate::ApiError;
+use crate::counters::count_deltas;
+use crate::model::{
+    Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
+    TicketSnapshot, TicketStatus, Timestamp, Title, UserId, UserType, new_ulid,
+};
+use crate::policy::{self, Caller};
+use crate::store::{
+    HistoryEntry, Listing, Source, TicketChange, TicketRecord, TicketWriteError, UserRecord,
+    assignee_source, reporter_source, status_source,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
+const ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub title: Title,
+    pub description: Description,
+    pub priority: Option<Priority>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketPatch {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub priority: Option<Priority>,
+    pub status: Option<TicketStatus>,
+    pub assignee: Option<UserId>,
+}
+
+/// Listing filters. `assignee: Some(None)` means unassigned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    pub status: Option<TicketStatus>,
+    pub reporter: Option<UserId>,
+    pub assignee: Option<Option<UserId>>,
+    pub priority: Option<Priority>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+}
+
+impl TicketFilter {
+    fn is_empty(&self) -> bool {
+        *self == TicketFilter::default()
+    }
+
+    fn matches(&self, t: &TicketRecord) -> bool {
+        let contains = |hay: &str, needle: &Option<String>| {
+            needle
+                .as_ref()
+                .is_none_or(|n| hay.to_lowercase().contains(&n.to_lowercase()))
+        };
+        self.status.is_none_or(|s| t.status == s)
+            && self.reporter.as_ref().is_none_or(|r| &t.reporter == r)
+            && self.assignee.as_ref().is_none_or(|a| &t.assignee == a)
+            && self.priority.is_none_or(|p| t.ticket_priority == p)
+            && contains(t.title.as_str(), &self.title)
+            && contains(t.description.as_str(), &self.description)
+    }
+
+    /// A stable description, so a nextToken is only valid for the listing it came from.
+    fn scope(&self, caller: &UserId) -> String {
+        format!(
+            "tickets|{caller}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.status, self.reporter, self.assignee, self.priority, self.title, self.description
+        )
+    }
+}
+
+/// The index partitions that hold every ticket this caller may see that could match, and
+/// the filters the partitions do not already imply. None: nothing can match.
+pub fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)> {
+    let me = &caller.id;
+    let mut rest = f.clone();
+    let sources = match caller.user_type {
+        UserType::Customer => {
+            if f.reporter.as_ref().is_some_and(|r| r != me) {
+                return None;
+            }
+            rest.reporter = None;
+            vec![reporter_source(me)]
+        }
+        UserType::Engineer => {
+            let by_me = f.reporter.as_ref().map(|r| r == me);
+            let to_me = f.assignee.as_ref().map(|a| a.as_ref() == Some(me));
+            match (by_me, to_me) {
+                (Some(false), Some(false)) => return None,
+                (Some(true), _) => {
+                    rest.reporter = None;
+                    vec![reporter_source(me)]
+                }
+                (_, Some(true)) => {
+                    rest.assignee = None;
+                    vec![assignee_source(Some(me))]
+                }
+                (Some(false), None) => vec![assignee_source(Some(me))],
+                (None, Some(false)) => vec![reporter_source(me)],
+                (None, None) => vec![reporter_source(me), assignee_source(Some(me))],
+            }
+        }
+        UserType::Admin => {
+            if let Some(r) = &f.reporter {
+                rest.reporter = None;
+                vec![reporter_source(r)]
+            } else if let Some(a) = &f.assignee {
+                rest.assignee = None;
+                vec![assignee_source(a.as_ref())]
+            } else if let Some(s) = f.status {
+                rest.status = None;
+                vec![status_source(s)]
+            } else {
+                TicketStatus::ALL
+                    .iter()
+                    .map(|s| status_source(*s))
+                    .collect()
+            }
+        }
+    };
+    Some((sources, rest))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("TICKET_NOT_FOUND", "No ticket with this id.")
+}
+
+fn jitter(attempt: u32) -> Duration {
+    let cap = 2u64.saturating_pow(attempt.min(6)).min(50);
+    Duration::from_millis(rand::random_range(0..=cap))
+}
+
+fn event(
+    event_type: EventType,
+    actor: &UserId,
+    ticket: &TicketRecord,
+    changes: Vec<Change>,
+    previous_assignee: Option<&UserId>,
+    now: Timestamp,
+) -> TicketEvent {
+    TicketEvent {
+        schema_version: EVENT_SCHEMA_VERSION,
+        event_id: new_ulid().to_string(),
+        event_type,
+        occurred_at: now.rfc3339(),
+        actor: actor.as_str().to_owned(),
+        ticket: ticket.snapshot(),
+        changes,
+        previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
+    }
+}
+
+fn change(field: &str, from: Value, to: Value) -> Change {
+    Change {
+        field: field.to_owned(),
+        from,
+        to,
+    }
+}
+
+fn opt_user(u: Option<&UserId>) -> Value {
+    u.map(|u| json!(u.as_str())).unwrap_or(Value::Null)
+}
+
+/// POST /tickets: the caller reports; the least-loaded approved engineer is assigned (or
+/// nobody). The caller check runs beside the load query; then one transaction.
+pub async fn create_ticket(
+    ctx: &Ctx,
+    who: &Authed,
+    new: NewTicket,
+) -> Result<TicketSnapshot, ApiError> {
+    // Within one process, creations take turns choosing an engineer, so they do not all
+    // pick the same one and conflict; across processes the load-key condition decides.
+    let _turn = ctx.assign_gate.lock().await;
+    let (caller, mut engineer) = tokio::try_join!(
+        ctx.store.get_user(&who.id),
+        ctx.store.least_loaded_engineer()
+    )?;
+    let caller = active(caller)?;
+    for attempt in 0..ATTEMPTS {
+        let now = Timestamp::now();
+        let ticket = TicketRecord {
+            ticket_id: TicketId::new(),
+            title: new.title.clone(),
+            description: new.description.clone(),
+            ticket_priority: new.priority.unwrap_or(Priority::LOW),
+            status: TicketStatus::Open,
+            reporter: caller.user_id.clone(),
+            assignee: engineer.as_ref().map(|e| e.user_id.clone()),
+            created_at: now.rfc3339(),
+            updated_at: now.rfc3339(),
+            version: 1,
+        };
+        let mut changes = vec![
+            change("title", Value::Null, json!(ticket.title.as_str())),
+            change(
+                "description",
+                Value::Null,
+                json!(ticket.description.as_str()),
+            ),
+            change(
+                "ticketPriority",
+                Value::Null,
+                json!(ticket.ticket_priority.get()),
+            ),
+            change("status", Value::Null, json!(ticket.status.as_str())),
+            change("reporter", Value::Null, json!(ticket.reporter.as_str())),
+        ];
+        if let Some(a) = &ticket.assignee {
+            changes.push(change("assignee", Value::Null, json!(a.as_str())));
+        }
+        let history = HistoryEntry {
+            version: 1,
+            actor: caller.user_id.clone(),
+            at: now.rfc3339(),
+            changes: changes.clone(),
+        };
+        let ev = event(
+            EventType::TicketCreated,
+            &caller.user_id,
+            &ticket,
+            changes,
+            None,
+            now,
+        );
+        let deltas = count_deltas(None, (ticket.status, ticket.assignee.as_ref()));
+        let check = engineer.as_ref().map(|e| (&e.user_id, Some(e.load_key)));
+        match ctx
+            .store
+            .commit_ticket(TicketChange {
+                before: None,
+                after: &ticket,
+                deltas: &deltas,
+                assignee_check: check,
+                history: &history,
+                event: &ev,
+            })
+            .await
+        {
+            Ok(()) => {
+                ctx.publisher.publish(&ev).await;
+                return Ok(ticket.snapshot());
+            }
+            Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
+                tokio::time::sleep(jitter(attempt)).await;
+                engineer = ctx.store.least_loaded_engineer().await?;
+            }
+            Err(TicketWriteError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::unavailable("ticket creation kept conflicting").with_retry_after(1))
+}
+
+/// The caller (active) and the ticket (visible to them), read in one round.
+async fn caller_and_ticket(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &TicketId,
+) -> Result<(UserRecord, TicketRecord), ApiError> {
+    let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
+    let caller = active(caller)?;
+    let ticket = ticket.ok_or_else(not_found)?;
+    policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())
+        .map_err(denied)?;
+    Ok((caller, ticket))
+}
+
+/// GET /tickets/{ticketId}.
+pub async fn get_ticket(ctx: &Ctx, who: &Authed, id: &str) -> Result<TicketSnapshot, ApiError> {
+    let id = TicketId::parse(id)?;
+    let (_, t) = caller_and_ticket(ctx, who, &id).await?;
+    Ok(t.snapshot())
+}
+
+/// PUT /tickets/{ticketId}: returns the ticket as it now is.
+pub async fn update_ticket(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &str,
+    patch: TicketPatch,
+) -> Result<TicketSnapshot, ApiError> {
+    let id = TicketId::parse(id)?;
+    if patch.status.is_some() && patch.assignee.is_some() {
+        return Err(ApiError::bad_request(
+            "STATUS_AND_ASSIGNEE",
+            "status and assignee cannot be changed in the same request.",
+        ));
+    }
+    for attempt in 0..ATTEMPTS {
+        let ((caller, before), new_assignee) =
+            tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+                match &patch.assignee {
+                    Some(a) => Ok(ctx.store.get_user(a).await?),
+                    None => Ok::<_, ApiError>(None),
+                }
+            })?;
+        if patch.assignee.is_some() {
+            policy::reassign(&caller.caller()).map_err(denied)?;
+            if !new_assignee.as_ref().is_some_and(UserRecord::is_assignable) {
+                return Err(ApiError::invalid(
+                    "assignee",
+                    "assignee must be the userId of an approved ENGINEER.",
+                ));
+            }
+        }
+        let mut after = before.clone();
+        let mut changes = Vec::new();
+        if let Some(t) = &patch.title
+            && *t != before.title
+        {
+            changes.push(change(
+                "title",
+                json!(before.title.as_str()),
+                json!(t.as_str()),
+            ));
+            after.title = t.clone();
+        }
+        if let Some(d) = &patch.description
+            && *d != before.description
+        {
+            changes.push(change(
+                "description",
+                json!(before.description.as_str()),
+                json!(d.as_str()),
+            ));
+            after.description = d.clone();
+        }
+        if let Some(p) = patch.priority
+            && p != before.ticket_priority
+        {
+            changes.push(change(
+                "ticketPriority",
+                json!(before.ticket_priority.get()),
+                json!(p.get()),
+            ));
+            after.ticket_priority = p;
+        }
+        if let Some(s) = patch.status
+            && s != before.status
+        {
+            changes.push(change(
+                "status",
+                json!(before.status.as_str()),
+                json!(s.as_str()),
+            ));
+            after.status = s;
+        }
+        let mut previous_assignee = None;
+        if let Some(a) = &patch.assignee
+            && before.assignee.as_ref() != Some(a)
+        {
+            changes.push(change(
+                "assignee",
+                opt_user(before.assignee.as_ref()),
+                json!(a.as_str()),
+            ));
+            previous_assignee = before.assignee.clone();
+            after.assignee = Some(a.clone());
+        }
+        if changes.is_empty() {
+            return Ok(before.snapshot());
+        }
+        let now = Timestamp::now();
+        after.version = before.version + 1;
+        after.updated_at = now.rfc3339();
+        let history = HistoryEntry {
+            version: after.version,
+            actor: caller.user_id.clone(),
+            at: now.rfc3339(),
+            changes: changes.clone(),
+        };
+        let ev = event(
+            EventType::TicketUpdated,
+            &caller.user_id,
+            &after,
+            changes,
+            previous_assignee.as_ref(),
+            now,
+        );
+        let deltas = count_deltas(
+            Some((before.status, before.assignee.as_ref())),
+            (after.status, after.assignee.as_ref()),
+        );
+        // A new assignee must still be an approved engineer when the write commits.
+        let check = (after.assignee != before.assignee)
+            .then_some(after.assignee.as_ref())
+            .flatten()
+            .map(|a| (a, None));
+        match ctx
+            .store
+            .commit_ticket(TicketChange {
+                before: Some(&before),
+                after: &after,
+                deltas: &deltas,
+                assignee_check: check,
+                history: &history,
+                event: &ev,
+            })
+            .await
+        {
+            Ok(()) => {
+                ctx.publisher.publish(&ev).await;
+                return Ok(after.snapshot());
+            }
+            Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => {
+                tokio::time::sleep(jitter(attempt)).await;
+            }
+            Err(TicketWriteError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "CONFLICT",
+        "The ticket kept changing concurrently. Please retry.",
+    ))
+}
+
+/// GET /tickets: the caller's visible tickets matching the filters, oldest first. The read
+/// is planned from the token's user type beside the caller check, and re-planned in the
+/// rare case the type changed since the token was issued.
+pub async fn list_tickets(
+    ctx: &Ctx,
+    who: &Authed,
+    filter: TicketFilter,
+    next_token: Option<&str>,
+    limit: usize,
+) -> Result<Listing<TicketSnapshot>, ApiError> {
+    let scope = filter.scope(&who.id);
+    let after = ctx.decode_cursor(next_token, &scope)?;
+    let hinted = Caller {
+        id: who.id.clone(),
+        user_type: who.claims.user_type.unwrap_or(UserType::Customer),
+        status: crate::model::UserStatus::Approved,
+    };
+    let read = |caller: Caller| {
+        let filter = filter.clone();
+        let after = after.clone();
+        async move {
+            let Some((sources, rest)) = plan(&caller, &filter) else {
+                return Ok(Listing::default());
+            };
+            let keep = move |t: &TicketRecord| {
+                rest.matches(t)
+                    && policy::concerned(&caller, &t.reporter, t.assignee.as_ref()).is_ok()
+            };
+            let keep_ref: &(dyn Fn(&TicketRecord) -> bool + Sync) = &keep;
+            ctx.store
+                .list_tickets_from(
+                    sources,
+                    (!filter.is_empty()).then_some(keep_ref),
+                    after,
+                    limit,
+                )
+                .await
+        }
+    };
+    let (caller, page) = tokio::try_join!(ctx.store.get_user(&who.id), read(hinted.clone()))?;
+    let caller = active(caller)?.caller();
+    let page = if caller.user_type == hinted.user_type {
+        page
+    } else {
+        read(caller).await?
+    };
+    let next = ctx.encode_cursor(page.next.clone(), &scope)?;
+    Ok(Listing {
+        items: page.items.iter().map(TicketRecord::snapshot).collect(),
+        next,
+    })
+}
+
+/// One history entry as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryView {
+    pub version: i64,
+    pub actor: String,
+    pub at: String,
+    pub changes: Vec<Change>,
+}
+
+/// GET /tickets/{ticketId}/history: the first page is read beside the caller and ticket.
+pub async fn ticket_history(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &str,
+    next_token: Option<&str>,
+    limit: usize,
+) -> Result<Listing<HistoryView>, ApiError> {
+    let id = TicketId::parse(id)?;
+    let scope = format!("history|{id}");
+    let after = ctx.decode_cursor(next_token, &scope)?;
+    let (_, page) = tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+        Ok::<_, ApiError>(ctx.store.ticket_history(&id, after, limit).await?)
+    })?;
+    let next = ctx.encode_cursor(page.next.clone(), &scope)?;
+    Ok(Listing {
+        items: page
+            .items
+            .into_iter()
+            .map(|h| HistoryView {
+                version: h.version,
+                actor: h.actor.as_str().to_owned(),
+                at: h.at,
+                changes: h.changes,
+            })
+            .collect(),
+        next,
+    })
+}

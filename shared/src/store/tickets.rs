@@ -1,0 +1,292 @@
+//! Ticket items: the ticket (indexed by reporter, assignee and status), its history, and the
+//! one transaction that writes a ticket change together with every engineer count it
+//! implies, the history entry and the outbox event.
+
+use super::backend::{Cond, Item, StoreError, Write};
+use super::keys::{self, LOAD_STEP};
+use super::paging::{Listing, Source, Spec};
+use super::schema::{Index, TABLE};
+use super::{Store, from_item, to_item};
+use crate::model::{
+    Change, Description, Priority, TicketEvent, TicketId, TicketSnapshot, TicketStatus, Title,
+    UserId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A ticket as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketRecord {
+    pub ticket_id: TicketId,
+    pub title: Title,
+    pub description: Description,
+    pub ticket_priority: Priority,
+    pub status: TicketStatus,
+    pub reporter: UserId,
+    pub assignee: Option<UserId>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+impl TicketRecord {
+    pub fn snapshot(&self) -> TicketSnapshot {
+        TicketSnapshot {
+            id: self.ticket_id.as_str().to_owned(),
+            title: self.title.as_str().to_owned(),
+            ticket_priority: self.ticket_priority.get(),
+            description: self.description.as_str().to_owned(),
+            status: self.status.as_str().to_owned(),
+            reporter: self.reporter.as_str().to_owned(),
+            assignee: self.assignee.as_ref().map(|a| a.as_str().to_owned()),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+
+    fn to_item(&self) -> Result<Item, StoreError> {
+        let k = keys::ticket(&self.ticket_id);
+        let order = Value::String(self.ticket_id.as_str().to_owned());
+        to_item(
+            self,
+            &[
+                (TABLE.pk, Value::String(k.pk)),
+                (TABLE.sk, Value::String(k.sk)),
+                ("gsi1pk", Value::String(keys::by_reporter(&self.reporter))),
+                ("gsi1sk", order.clone()),
+                (
+                    "gsi2pk",
+                    Value::String(keys::by_assignee(self.assignee.as_ref())),
+                ),
+                ("gsi2sk", order.clone()),
+                ("gsi3pk", Value::String(keys::by_status(self.status))),
+                ("gsi3sk", order),
+            ],
+        )
+    }
+}
+
+/// One entry of a ticket's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub actor: UserId,
+    pub at: String,
+    pub changes: Vec<Change>,
+}
+
+/// A ticket write: the ticket before (None for a creation) and after, the count changes,
+/// the user that must be an approved engineer at commit time (a new assignee), and what to
+/// record beside it.
+#[derive(Debug, Clone)]
+pub struct TicketChange<'a> {
+    pub before: Option<&'a TicketRecord>,
+    pub after: &'a TicketRecord,
+    pub deltas: &'a [(UserId, i64)],
+    /// The new assignee, who must still be an approved engineer; with the load key the
+    /// assignment was chosen on (auto-assignment), which must also be unchanged.
+    pub assignee_check: Option<(&'a UserId, Option<i64>)>,
+    pub history: &'a HistoryEntry,
+    pub event: &'a TicketEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketWriteError {
+    /// The ticket changed since it was read: re-read and re-apply.
+    #[error("ticket changed concurrently")]
+    TicketChanged,
+    /// The assignee is no longer an approved engineer, or its load changed since it was
+    /// read: re-read and decide again.
+    #[error("assignee changed concurrently")]
+    AssigneeChanged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const COUNT: &str = "ticketsWorkingOnCount";
+
+impl Store {
+    pub async fn get_ticket(&self, id: &TicketId) -> Result<Option<TicketRecord>, StoreError> {
+        self.get(&keys::ticket(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Commits a ticket change in one transaction: the ticket (created, or replaced under a
+    /// version check), each engineer count (ADD, never read-modify-write), the history entry
+    /// and the outbox event.
+    pub async fn commit_ticket(&self, c: TicketChange<'_>) -> Result<(), TicketWriteError> {
+        let mut writes = vec![Write::Put {
+            item: c.after.to_item()?,
+            cond: match c.before {
+                None => Cond::NotExists,
+                Some(b) => Cond::Eq("version", Value::from(b.version)),
+            },
+        }];
+        let mut user_writes = Vec::new();
+        let assignable = |observed: Option<i64>| {
+            let mut conds = vec![Cond::Exists, Cond::AttrExists("gsi4pk")];
+            if let Some(k) = observed {
+                conds.push(Cond::Eq("gsi4sk", Value::from(k)));
+            }
+            Cond::All(conds)
+        };
+        for (user, delta) in c.deltas {
+            let cond = match c.assignee_check {
+                Some((a, observed)) if a == user => assignable(observed),
+                _ => Cond::Exists,
+            };
+            user_writes.push(Write::Update {
+                key: keys::user(user),
+                set: vec![],
+                add: vec![
+                    (COUNT, *delta),
+                    ("gsi4sk", delta * LOAD_STEP),
+                    ("version", 1),
+                ],
+                remove: vec![],
+                cond,
+            });
+        }
+        if let Some((a, observed)) = c.assignee_check
+            && !c.deltas.iter().any(|(u, _)| u == a)
+        {
+            user_writes.push(Write::Check {
+                key: keys::user(a),
+                cond: assignable(observed),
+            });
+        }
+        let users = 1..1 + user_writes.len();
+        writes.extend(user_writes);
+        let hist_key = keys::history(&c.after.ticket_id, c.history.version);
+        writes.push(Write::Put {
+            item: to_item(
+                c.history,
+                &[
+                    (TABLE.pk, Value::String(hist_key.pk)),
+                    (TABLE.sk, Value::String(hist_key.sk)),
+                ],
+            )?,
+            cond: Cond::NotExists,
+        });
+        writes.push(Write::Put {
+            item: outbox_item(c.event)?,
+            cond: Cond::NotExists,
+        });
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed(f))
+                if f.iter().any(|i| users.contains(i)) && !f.contains(&0) =>
+            {
+                Err(TicketWriteError::AssigneeChanged)
+            }
+            Err(StoreError::ConditionFailed(_)) => Err(TicketWriteError::TicketChanged),
+            Err(StoreError::Contention) => Err(TicketWriteError::TicketChanged),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A page of tickets from these index partitions, oldest first, keeping those `keep`
+    /// accepts (None: every item of the partitions).
+    pub(crate) async fn list_tickets_from(
+        &self,
+        sources: Vec<Source>,
+        keep: Option<&(dyn Fn(&TicketRecord) -> bool + Sync)>,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Listing<TicketRecord>, StoreError> {
+        let keep_item = keep.map(|k| {
+            move |item: &Item| {
+                from_item::<TicketRecord>(item.clone())
+                    .map(|t| k(&t))
+                    .unwrap_or(false)
+            }
+        });
+        let page = self
+            .list(Spec {
+                sources,
+                after,
+                limit,
+                keep: keep_item
+                    .as_ref()
+                    .map(|k| k as &(dyn Fn(&Item) -> bool + Sync)),
+                max_rounds: if keep.is_some() { 10 } else { 1 },
+            })
+            .await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<TicketRecord>, _>>()?;
+        Ok(Listing {
+            items,
+            next: page.next,
+        })
+    }
+
+    /// A page of a ticket's history, oldest first.
+    pub async fn ticket_history(
+        &self,
+        id: &TicketId,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Listing<HistoryEntry>, StoreError> {
+        let page = self
+            .list(Spec {
+                sources: vec![Source {
+                    index: Index::Table,
+                    pk: keys::ticket(id).pk,
+                    prefix: Some(keys::HISTORY_PREFIX.into()),
+                }],
+                after,
+                limit,
+                keep: None,
+                max_rounds: 1,
+            })
+            .await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<HistoryEntry>, _>>()?;
+        Ok(Listing {
+            items,
+            next: page.next,
+        })
+    }
+}
+
+/// The index partitions a ticket listing can read.
+pub fn reporter_source(u: &UserId) -> Source {
+    Source::new(Index::Gsi1, keys::by_reporter(u))
+}
+
+pub fn assignee_source(u: Option<&UserId>) -> Source {
+    Source::new(Index::Gsi2, keys::by_assignee(u))
+}
+
+pub fn status_source(s: TicketStatus) -> Source {
+    Source::new(Index::Gsi3, keys::by_status(s))
+}
+
+fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
+    let k = keys::outbox(&e.event_id);
+    let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
+    let mut item = Item::new();
+    item.insert(TABLE.pk.into(), Value::String(k.pk));
+    item.insert(TABLE.sk.into(), Value::String(k.sk));
+    item.insert("gsi1pk".into(), Value::String(keys::OUTBOX.into()));
+    item.insert(
+        "gsi1sk".into(),
+        Value::String(format!(
+            "{}#{}",
+            crate::model::Timestamp::now().sort_key(),
+            e.event_id
+        )),
+    );
+    item.insert("event".into(), event);
+    Ok(item)
+}
