@@ -3,6 +3,7 @@
 
 mod admin;
 mod local;
+mod notify;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -27,8 +27,15 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
     let store = local::open_store(&store_args, &config).await?;
-    let mut ctx = Ctx::new(store, &secret, config.token_ttl_seconds, config.bcrypt_cost);
+    let mut ctx = Ctx::new(
+        store.clone(),
+        &secret,
+        config.token_ttl_seconds,
+        config.bcrypt_cost,
+    );
     ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
+    let (publisher, notifier) = crate::notify::start(store, &config, &store_args.data_dir).await?;
+    ctx.publisher = publisher;
     let ctx = Arc::new(ctx);
 
     if ensure_default_admin(&ctx).await.map_err(|e| {
@@ -87,6 +94,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("gave up waiting for connections after 10 s"),
     }
+    notifier.stop().await;
     if let Some(b) = ctx.store.as_sqlite()
         && let Err(e) = b.checkpoint().await
     {

@@ -83,6 +83,8 @@ pub struct Config {
     pub mail_from: String,
     /// Origins allowed by CORS; empty means CORS is off.
     pub cors_allowed_origins: Vec<String>,
+    /// Outbox items older than this are re-pushed by the sweep.
+    pub outbox_sweep_age_seconds: i64,
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -218,6 +220,20 @@ impl Config {
             ));
         }
 
+        let outbox_sweep_age_seconds = match get("CRM_OUTBOX_SWEEP_AGE_SECONDS") {
+            None => 120,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "CRM_OUTBOX_SWEEP_AGE_SECONDS",
+                        format!("must be a whole number of seconds from 1 to 86400 (got {v:?})"),
+                    )
+                })?,
+        };
+
         Ok(Self {
             table_name,
             queue_url,
@@ -229,6 +245,7 @@ impl Config {
             notification_service_url,
             mail_from,
             cors_allowed_origins,
+            outbox_sweep_age_seconds,
         })
     }
 
@@ -271,6 +288,7 @@ mod tests {
         assert_eq!(c.notifier_transport, Transport::Ses);
         assert_eq!(c.mail_from, "no-reply@crm.local");
         assert!(c.cors_allowed_origins.is_empty());
+        assert_eq!(c.outbox_sweep_age_seconds, 120);
         assert_eq!(
             load(Profile::Local, &[]).unwrap().notifier_transport,
             Transport::Log
@@ -291,6 +309,7 @@ mod tests {
             ("CRM_MAIL_FROM", "nobody"),
             ("CRM_NOTIFICATION_SERVICE_URL", "ftp://x"),
             ("CRM_CORS_ALLOWED_ORIGINS", "example.com"),
+            ("CRM_OUTBOX_SWEEP_AGE_SECONDS", "0"),
         ];
         for (var, value) in cases {
             let e = load(Profile::Cloud, &[(var, value)]).unwrap_err();

@@ -67,7 +67,10 @@ pub enum Cond {
     AttrExists(&'static str),
     /// The numeric attribute is at least this.
     Ge(&'static str, i64),
+    /// The numeric attribute is below this.
+    Lt(&'static str, i64),
     All(Vec<Cond>),
+    Any(Vec<Cond>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +157,12 @@ pub fn holds(cond: &Cond, item: Option<&Item>) -> bool {
             .and_then(|i| i.get(*a))
             .and_then(Value::as_i64)
             .is_some_and(|v| v >= *n),
+        Cond::Lt(a, n) => item
+            .and_then(|i| i.get(*a))
+            .and_then(Value::as_i64)
+            .is_some_and(|v| v < *n),
         Cond::All(cs) => cs.iter().all(|c| holds(c, item)),
+        Cond::Any(cs) => cs.iter().any(|c| holds(c, item)),
     }
 }
 
@@ -225,6 +233,24 @@ mod tests {
             (Cond::Ge("n", 5), Some(&it), true),
             (Cond::Ge("n", 6), Some(&it), false),
             (Cond::Ge("pk", 0), Some(&it), false),
+            (Cond::Lt("n", 6), Some(&it), true),
+            (Cond::Lt("n", 5), Some(&it), false),
+            (Cond::Lt("n", 5), None, false),
+            (
+                Cond::Any(vec![Cond::NotExists, Cond::Lt("n", 6)]),
+                Some(&it),
+                true,
+            ),
+            (
+                Cond::Any(vec![Cond::NotExists, Cond::Lt("n", 5)]),
+                Some(&it),
+                false,
+            ),
+            (
+                Cond::Any(vec![Cond::NotExists, Cond::Lt("n", 5)]),
+                None,
+                true,
+            ),
             (
                 Cond::All(vec![Cond::Exists, Cond::Eq("n", json!(5))]),
                 Some(&it),

@@ -83,16 +83,31 @@ impl Expr {
                 let v = self.value(AttributeValue::N(x.to_string()));
                 Some(format!("{n} >= {v}"))
             }
-            Cond::All(cs) => {
-                let mut parts = Vec::new();
-                for c in cs {
-                    if let Some(p) = self.cond(c)? {
-                        parts.push(format!("({p})"));
-                    }
+            Cond::Lt(a, x) => {
+                let n = self.name(a);
+                let v = self.value(AttributeValue::N(x.to_string()));
+                Some(format!("{n} < {v}"))
+            }
+            Cond::All(cs) => self.join(cs, " AND ")?,
+            Cond::Any(cs) => {
+                // An always-true alternative makes the whole disjunction true.
+                if cs.iter().any(|c| *c == Cond::Always) {
+                    None
+                } else {
+                    self.join(cs, " OR ")?
                 }
-                (!parts.is_empty()).then(|| parts.join(" AND "))
             }
         })
+    }
+
+    fn join(&mut self, cs: &[Cond], op: &str) -> Result<Option<String>, StoreError> {
+        let mut parts = Vec::new();
+        for c in cs {
+            if let Some(p) = self.cond(c)? {
+                parts.push(format!("({p})"));
+            }
+        }
+        Ok((!parts.is_empty()).then(|| parts.join(op)))
     }
 
     fn names(&self) -> Option<HashMap<String, String>> {
@@ -614,6 +629,12 @@ mod tests {
         assert_eq!(e.names.get("#n1").map(String::as_str), Some("version"));
         assert_eq!(e.values.get(":v0"), Some(&AttributeValue::N("3".into())));
         assert_eq!(Expr::default().cond(&Cond::Always).unwrap(), None);
+        let mut e = Expr::default();
+        let c = e
+            .cond(&Cond::Any(vec![Cond::NotExists, Cond::Lt("lease", 5)]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c, "(attribute_not_exists(#n0)) OR (#n1 < :v0)");
     }
 
     #[test]

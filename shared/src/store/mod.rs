@@ -4,6 +4,7 @@
 mod backend;
 mod dynamo;
 pub mod keys;
+mod outbox;
 mod paging;
 pub mod schema;
 mod signin;
@@ -14,6 +15,7 @@ mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 pub use dynamo::DynamoBackend;
+pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::SigninFailures;

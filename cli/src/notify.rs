@@ -1,0 +1,189 @@
+//! The notification path inside `crm serve`: the same notifier code as the cloud Lambda,
+//! fed by an in-process queue instead of SQS, with the same outbox sweep. Deliveries retry
+//! with backoff (as SQS would redeliver) and end in `<data-dir>/dead-letter.log` (as in the
+//! DLQ) when they keep failing.
+
+use anyhow::Context;
+use crm_notifier::{DeliveryError, Notifier, Transport};
+use crm_shared::config::{Config, Transport as Kind};
+use crm_shared::events::Publisher;
+use crm_shared::model::{TicketEvent, Timestamp};
+use crm_shared::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Delays before each delivery attempt: 6 attempts over 15.5 s, longer than the local claim
+/// lease, so a delivery cut off by a crash is taken over within the retries.
+const RETRY_DELAYS_MS: [u64; 6] = [0, 500, 1_000, 2_000, 4_000, 8_000];
+const LOCAL_LEASE_SECONDS: i64 = 10;
+const CONCURRENCY: usize = 8;
+
+pub struct LocalNotifier {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn transport(
+    config: &Config,
+    data_dir: &Path,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<Transport> {
+    Ok(match config.notifier_transport {
+        Kind::Log => Transport::log(Some(data_dir.join("mail.log"))),
+        Kind::Http => {
+            let url = config
+                .notification_service_url
+                .clone()
+                .context("CRM_NOTIFICATION_SERVICE_URL is required for the http transport")?;
+            Transport::http(url).map_err(anyhow::Error::msg)?
+        }
+        Kind::Ses => Transport::Ses {
+            client: aws_sdk_sesv2::Client::new(sdk.context("SES needs the AWS configuration")?),
+            from: config.mail_from.clone(),
+        },
+    })
+}
+
+/// Starts the worker and the sweeper; returns the publisher the API should push to.
+pub async fn start(
+    store: Store,
+    config: &Config,
+    data_dir: &Path,
+) -> anyhow::Result<(Publisher, LocalNotifier)> {
+    let sdk = match config.notifier_transport {
+        Kind::Ses => Some(crm_shared::cloud::sdk_config().await),
+        _ => None,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let publisher = Publisher::Channel(tx);
+    let notifier = Arc::new(Notifier {
+        store,
+        transport: transport(config, data_dir, sdk.as_ref())?,
+        publisher: publisher.clone(),
+        lease_seconds: LOCAL_LEASE_SECONDS,
+        sweep_age_seconds: config.outbox_sweep_age_seconds,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let dead_letters = data_dir.join("dead-letter.log");
+    let worker = tokio::spawn(work(notifier.clone(), rx, stopped.clone(), dead_letters));
+    let sweeper = tokio::spawn(sweep(notifier, stopped));
+    Ok((
+        publisher,
+        LocalNotifier {
+            stop,
+            tasks: vec![worker, sweeper],
+        },
+    ))
+}
+
+impl LocalNotifier {
+    /// Stops taking events and lets deliveries in flight finish (what is left stays in the
+    /// outbox and goes out after the next start).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn work(
+    notifier: Arc<Notifier>,
+    mut rx: mpsc::UnboundedReceiver<TicketEvent>,
+    mut stopped: watch::Receiver<bool>,
+    dead_letters: PathBuf,
+) {
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let n = notifier.clone();
+                let dl = dead_letters.clone();
+                let stop = stopped.clone();
+                running.spawn(async move {
+                    deliver_with_retries(&n, &ev, &dl, stop).await;
+                    drop(slot);
+                });
+            }
+            _ = stopped.changed() => break,
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+    let drain = async { while running.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("deliveries still running at shutdown; the outbox keeps their events");
+    }
+}
+
+async fn deliver_with_retries(
+    n: &Notifier,
+    ev: &TicketEvent,
+    dead_letters: &Path,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last = String::new();
+    for delay in RETRY_DELAYS_MS {
+        if delay > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                // Stopping: leave the event in the outbox for the next start.
+                _ = stop.changed() => return,
+            }
+        }
+        match n.deliver(ev).await {
+            Ok(_) => return,
+            Err(DeliveryError::Retry(e)) => last = e,
+            Err(DeliveryError::Permanent(e)) => {
+                last = e;
+                break;
+            }
+        }
+    }
+    tracing::error!(event_id = %ev.event_id, error = %last, "delivery failed; dead-lettered");
+    let line = serde_json::json!({
+        "at": Timestamp::now().rfc3339(),
+        "eventId": ev.event_id,
+        "error": last,
+        "event": ev,
+    });
+    let written = async {
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dead_letters)
+            .await?;
+        f.write_all(format!("{line}\n").as_bytes()).await?;
+        f.flush().await
+    };
+    if let Err(e) = written.await {
+        tracing::error!(event_id = %ev.event_id, error = %e, "could not write the dead-letter log");
+    }
+}
+
+async fn sweep(notifier: Arc<Notifier>, mut stopped: watch::Receiver<bool>) {
+    // At start every outbox item is an orphan of an earlier run: push them all now.
+    if let Err(e) = notifier.sweep(0).await {
+        tracing::warn!(error = %e, "start-up outbox sweep failed");
+    }
+    let period = Duration::from_secs(notifier.sweep_age_seconds.clamp(1, 30) as u64);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {
+                if let Err(e) = notifier.sweep(notifier.sweep_age_seconds).await {
+                    tracing::warn!(error = %e, "outbox sweep failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The notifier: delivers each ticket event once to everyone concerned, and sweeps the
+//! outbox for events whose push was lost. The same code serves the SQS-triggered Lambda
+//! and `crm serve`'s in-process queue.
+
+pub mod mail;
+pub mod transport;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use crm_shared::events::Publisher;
+use crm_shared::model::{TicketEvent, Timestamp, UserId, new_ulid};
+use crm_shared::store::{Claim, Store, StoreError};
+use futures_util::future::{join_all, try_join_all};
+pub use mail::{Mail, render};
+use serde::Serialize;
+pub use transport::{SendError, Transport};
+
+/// A sweep re-pushes one outbox item at most this many times; after that it is parked
+/// (its copies are in the dead-letter queue for an operator to redrive).
+pub const MAX_SWEEPS: i64 = 5;
+/// Outbox items a sweep looks at per run.
+const SWEEP_BATCH: usize = 500;
+
+pub struct Notifier {
+    pub store: Store,
+    pub transport: Transport,
+    /// Where the sweep re-pushes events (the queue the notifier consumes).
+    pub publisher: Publisher,
+    /// How long a delivery claim holds before another delivery may take over.
+    pub lease_seconds: i64,
+    /// Outbox items older than this are re-pushed by the sweep.
+    pub sweep_age_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        tracking_id: Option<String>,
+        recipients: usize,
+    },
+    AlreadySent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// Try again later (the message returns to the queue).
+    Retry(String),
+    /// The transport refused the mail for good; retries end in the dead-letter queue.
+    Permanent(String),
+}
+
+impl From<StoreError> for DeliveryError {
+    fn from(e: StoreError) -> Self {
+        DeliveryError::Retry(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub stale: usize,
+    pub pushed: usize,
+    pub taken_by_others: usize,
+    pub parked: usize,
+    pub push_failures: usize,
+}
+
+impl Notifier {
+    /// Everyone concerned, each address once: the reporter, the assignee, the previous
+    /// assignee (on reassignment) and every approved ADMIN.
+    pub async fn recipients(&self, e: &TicketEvent) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<UserId> = Vec::new();
+        for id in [
+            Some(&e.ticket.reporter),
+            e.ticket.assignee.as_ref(),
+            e.previous_assignee.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Ok(u) = UserId::parse(id)
+                && !ids.contains(&u)
+            {
+                ids.push(u);
+            }
+        }
+        let (users, admins) = tokio::try_join!(
+            try_join_all(ids.iter().map(|id| self.store.get_user(id))),
+            self.store.approved_admins()
+        )?;
+        let mut out: Vec<String> = Vec::new();
+        for email in users
+            .into_iter()
+            .flatten()
+            .chain(admins)
+            .map(|u| u.email.as_str().to_owned())
+        {
+            if !out.contains(&email) {
+                out.push(email);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delivers one event at most once (see docs/events.md for the exact guarantee).
+    pub async fn deliver(&self, e: &TicketEvent) -> Result<Outcome, DeliveryError> {
+        let id = e.event_id.as_str();
+        let (seen, recipients) = tokio::try_join!(self.store.delivery(id), self.recipients(e))?;
+        let claim = new_ulid().to_string();
+        let now = Timestamp::now();
+        let recovered = match self
+            .store
+            .claim_delivery(id, seen.as_ref(), &claim, now, self.lease_seconds)
+            .await?
+        {
+            Claim::AlreadySent => {
+                self.store.forget_outbox(id).await?;
+                return Ok(Outcome::AlreadySent);
+            }
+            Claim::Busy => {
+                return Err(DeliveryError::Retry(
+                    "another delivery is in progress".into(),
+                ));
+            }
+            Claim::Granted { recovered } => recovered,
+        };
+        if recovered && self.transport.already_sent(id).await {
+            self.store
+                .finish_delivery(id, &claim, None, Timestamp::now())
+                .await?;
+            return Ok(Outcome::AlreadySent);
+        }
+        let count = recipients.len();
+        let mail = render(e, recipients);
+        let sent = if mail.recipients.is_empty() {
+            Ok(None)
+        } else {
+            self.transport.send(&mail, id).await
+        };
+        match sent {
+            Ok(tracking_id) => {
+                if !self
+                    .store
+                    .finish_delivery(id, &claim, tracking_id.clone(), Timestamp::now())
+                    .await?
+                {
+                    tracing::warn!(
+                        event_id = id,
+                        "delivery claim lapsed before it was recorded"
+                    );
+                }
+                tracing::info!(
+                    event_id = id,
+                    recipients = count,
+                    transport = self.transport.name(),
+                    "mail sent"
+                );
+                Ok(Outcome::Sent {
+                    tracking_id,
+                    recipients: count,
+                })
+            }
+            Err(err) => {
+                self.store.release_delivery(id, &claim).await?;
+                match err {
+                    SendError::Transient(m) => {
+                        tracing::warn!(event_id = id, error = %m, "mail not sent; will retry");
+                        Err(DeliveryError::Retry(m))
+                    }
+                    SendError::Permanent(m) => {
+                        tracing::error!(event_id = id, error = %m, "mail refused permanently");
+                        Err(DeliveryError::Permanent(m))
+                    }
+                }
+            }
+        }
+    }
+
+    /// One invocation: an SQS batch (`Records`) or the scheduled sweep (an EventBridge
+    /// "Scheduled Event", or `{"sweep": true}`).
+    pub async fn handle_event(
+        &self,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        if payload.get("Records").is_some() {
+            let batch: SqsEvent =
+                serde_json::from_value(payload).map_err(|e| format!("not an SQS event: {e}"))?;
+            let resp = Box::pin(self.handle_sqs(batch)).await;
+            return serde_json::to_value(resp).map_err(|e| e.to_string());
+        }
+        let scheduled = payload.get("detail-type").and_then(|v| v.as_str())
+            == Some("Scheduled Event")
+            || payload.get("sweep").and_then(|v| v.as_bool()) == Some(true);
+        if scheduled {
+            let report = Box::pin(self.sweep(self.sweep_age_seconds))
+                .await
+                .map_err(|e| e.to_string())?;
+            return serde_json::to_value(report).map_err(|e| e.to_string());
+        }
+        Err("unsupported event: expected SQS records or a scheduled sweep".into())
+    }
+
+    /// An SQS batch, concurrently; only the records that failed are returned for retry. A
+    /// record that is not a ticket event fails every time and so ends in the DLQ.
+    pub async fn handle_sqs(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let results = join_all(batch.records.iter().map(|r| async move {
+            let id = r.message_id.clone().unwrap_or_default();
+            let parsed = r
+                .body
+                .as_deref()
+                .ok_or_else(|| "empty message".to_owned())
+                .and_then(|b| serde_json::from_str::<TicketEvent>(b).map_err(|e| e.to_string()));
+            let ok = match parsed {
+                Err(e) => {
+                    tracing::error!(message_id = %id, error = %e, "not a ticket event");
+                    false
+                }
+                Ok(ev) => self.deliver(&ev).await.is_ok(),
+            };
+            (id, ok)
+        }))
+        .await;
+        let mut resp = SqsBatchResponse::default();
+        resp.batch_item_failures = results
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(id, _)| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                f
+            })
+            .collect();
+        resp
+    }
+
+    /// Re-pushes outbox items older than the sweep age. Safe beside deliveries and other
+    /// sweeps: each item's age key moves under a condition, so one sweep pushes it per
+    /// period, and the delivery marker makes any extra copy harmless.
+    pub async fn sweep(&self, age_seconds: i64) -> Result<SweepReport, StoreError> {
+        let now = Timestamp::now();
+        let stale = self
+            .store
+            .stale_outbox(now.plus_seconds(-age_seconds), SWEEP_BATCH)
+            .await?;
+        let mut report = SweepReport {
+            stale: stale.len(),
+            ..SweepReport::default()
+        };
+        for entry in stale {
+            if entry.sweeps >= MAX_SWEEPS {
+                if self.store.park_outbox(&entry).await? {
+                    tracing::error!(event_id = %entry.event.event_id, "event undeliverable after {MAX_SWEEPS} sweeps; parked (see the dead-letter queue)");
+                    report.parked += 1;
+                }
+                continue;
+            }
+            if !self.store.mark_outbox_pushed(&entry, now).await? {
+                report.taken_by_others += 1;
+                continue;
+            }
+            match self.publisher.push(&entry.event).await {
+                Ok(()) => report.pushed += 1,
+                Err(e) => {
+                    tracing::warn!(event_id = %entry.event.event_id, error = %e, "sweep push failed; next sweep retries");
+                    report.push_failures += 1;
+                }
+            }
+        }
+        if report.stale > 0 {
+            tracing::info!(?report, "outbox sweep");
+        }
+        Ok(report)
+    }
+}

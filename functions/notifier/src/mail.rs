@@ -1,0 +1,136 @@
+//! What a mail about a ticket event says: the ticket id, title, description, status,
+//! priority, reporter, assignee and, for updates, what changed.
+
+use crm_shared::model::{EventType, TicketEvent};
+use serde_json::Value;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub content: String,
+    pub recipients: Vec<String>,
+}
+
+fn priority_name(p: u8) -> &'static str {
+    match p {
+        1 => "extreme",
+        2 => "high",
+        3 => "medium",
+        _ => "low",
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
+    let t = &e.ticket;
+    let verb = match e.event_type {
+        EventType::TicketCreated => "created",
+        EventType::TicketUpdated => "updated",
+    };
+    let subject = format!("[CRM] Ticket {} {verb}: {}", t.id, t.title);
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "Ticket {} was {verb} by {} at {}.",
+        t.id, e.actor, e.occurred_at
+    );
+    let _ = writeln!(c);
+    let _ = writeln!(c, "Title:       {}", t.title);
+    let _ = writeln!(c, "Description: {}", t.description);
+    let _ = writeln!(c, "Status:      {}", t.status);
+    let _ = writeln!(
+        c,
+        "Priority:    {} ({})",
+        t.ticket_priority,
+        priority_name(t.ticket_priority)
+    );
+    let _ = writeln!(c, "Reporter:    {}", t.reporter);
+    let _ = writeln!(
+        c,
+        "Assignee:    {}",
+        t.assignee.as_deref().unwrap_or("(unassigned)")
+    );
+    if e.event_type == EventType::TicketUpdated && !e.changes.is_empty() {
+        let _ = writeln!(c);
+        let _ = writeln!(c, "What changed:");
+        for ch in &e.changes {
+            let _ = writeln!(c, "- {}: {} -> {}", ch.field, show(&ch.from), show(&ch.to));
+        }
+    }
+    Mail {
+        subject,
+        content: c,
+        recipients,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_shared::model::{Change, TicketSnapshot};
+    use serde_json::json;
+
+    fn event(t: EventType) -> TicketEvent {
+        TicketEvent {
+            schema_version: 1,
+            event_id: "01E".into(),
+            event_type: t,
+            occurred_at: "2022-08-05T12:55:42.348Z".into(),
+            actor: "admin".into(),
+            ticket: TicketSnapshot {
+                id: "01T".into(),
+                title: "Problem in printer".into(),
+                ticket_priority: 2,
+                description: "Printer shows error 254.".into(),
+                status: "CLOSED".into(),
+                reporter: "customer1".into(),
+                assignee: Some("engineer2".into()),
+                created_at: "a".into(),
+                updated_at: "b".into(),
+            },
+            changes: vec![Change {
+                field: "assignee".into(),
+                from: json!("engineer1"),
+                to: json!("engineer2"),
+            }],
+            previous_assignee: Some("engineer1".into()),
+        }
+    }
+
+    #[test]
+    fn carries_every_field_and_the_changes() {
+        let m = render(&event(EventType::TicketUpdated), vec!["a@b.co".into()]);
+        assert_eq!(m.subject, "[CRM] Ticket 01T updated: Problem in printer");
+        for want in [
+            "01T",
+            "Problem in printer",
+            "Printer shows error 254.",
+            "Status:      CLOSED",
+            "Priority:    2 (high)",
+            "Reporter:    customer1",
+            "Assignee:    engineer2",
+            "- assignee: engineer1 -> engineer2",
+        ] {
+            assert!(
+                m.content.contains(want),
+                "missing {want:?} in\n{}",
+                m.content
+            );
+        }
+    }
+
+    #[test]
+    fn creation_mail_has_no_change_list() {
+        let m = render(&event(EventType::TicketCreated), vec![]);
+        assert!(m.subject.contains("created"));
+        assert!(!m.content.contains("What changed"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The notifier Lambda: SQS batches (partial batch failures) and the scheduled outbox sweep.
+
+use crm_notifier::{Notifier, Transport};
+use crm_shared::cloud;
+use crm_shared::config::Transport as Kind;
+use crm_shared::events::Publisher;
+use crm_shared::store::{DynamoBackend, Store};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = cloud::config_or_exit();
+    let queue_url = match config.require_queue_url() {
+        Ok(q) => q.to_owned(),
+        Err(e) => cloud::exit_with(&e),
+    };
+    let sdk = cloud::sdk_config().await;
+    let transport = match config.notifier_transport {
+        Kind::Ses => Transport::Ses {
+            client: aws_sdk_sesv2::Client::new(&sdk),
+            from: config.mail_from.clone(),
+        },
+        Kind::Http => match config.notification_service_url.clone().map(Transport::http) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                eprintln!("configuration error: CRM_NOTIFICATION_SERVICE_URL: {e}");
+                std::process::exit(1)
+            }
+            None => {
+                eprintln!(
+                    "configuration error: CRM_NOTIFICATION_SERVICE_URL: is required when CRM_NOTIFIER_TRANSPORT=http"
+                );
+                std::process::exit(1)
+            }
+        },
+        Kind::Log => Transport::log(None),
+    };
+    let notifier = Notifier {
+        store: Store::dynamo(DynamoBackend::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.table_name.clone(),
+        )),
+        transport,
+        publisher: Publisher::Sqs {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            queue_url,
+        },
+        lease_seconds: 90,
+        sweep_age_seconds: config.outbox_sweep_age_seconds,
+    };
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(
+        move |ev: LambdaEvent<serde_json::Value>| async move {
+            notifier.handle_event(ev.payload).await.map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,211 @@
+//! How mail leaves: SES v2, the external notification API (the seed's notificationService
+//! contract), or a log (one JSON line per mail, locally also in `<data-dir>/mail.log`).
+
+use crate::mail::Mail;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// SES accepts at most 50 recipients per message.
+const SES_MAX_RECIPIENTS: usize = 50;
+const HTTP_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth retrying later (timeouts, 5xx, throttling).
+    Transient(String),
+    /// Retrying will not help (the request itself is refused).
+    Permanent(String),
+}
+
+pub enum Transport {
+    Ses {
+        client: aws_sdk_sesv2::Client,
+        from: String,
+    },
+    Http {
+        client: reqwest::Client,
+        url: String,
+    },
+    Log {
+        file: Option<PathBuf>,
+        lock: tokio::sync::Mutex<()>,
+    },
+}
+
+impl Transport {
+    pub fn http(url: String) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
+        Ok(Transport::Http { client, url })
+    }
+
+    pub fn log(file: Option<PathBuf>) -> Self {
+        Transport::Log {
+            file,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Ses { .. } => "ses",
+            Transport::Http { .. } => "http",
+            Transport::Log { .. } => "log",
+        }
+    }
+
+    /// Sends one mail; returns the tracking id when the transport gives one.
+    pub async fn send(&self, mail: &Mail, event_id: &str) -> Result<Option<String>, SendError> {
+        match self {
+            Transport::Ses { client, from } => send_ses(client, from, mail).await,
+            Transport::Http { client, url } => send_http(client, url, mail).await,
+            Transport::Log { file, lock } => {
+                let line = serde_json::json!({
+                    "eventId": event_id,
+                    "subject": mail.subject,
+                    "recipientEmails": mail.recipients,
+                    "content": mail.content,
+                })
+                .to_string();
+                tracing::info!(target: "crm::mail", event_id, mail = %line, "mail");
+                if let Some(path) = file {
+                    let _guard = lock.lock().await;
+                    let mut f = tokio::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .await
+                        .map_err(|e| SendError::Transient(format!("mail log: {e}")))?;
+                    f.write_all(format!("{line}\n").as_bytes())
+                        .await
+                        .map_err(|e| SendError::Transient(format!("mail log: {e}")))?;
+                    f.flush()
+                        .await
+                        .map_err(|e| SendError::Transient(format!("mail log: {e}")))?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether this event's mail provably went out already (after a delivery whose claim
+    /// lapsed): only the mail log can tell.
+    pub async fn already_sent(&self, event_id: &str) -> bool {
+        match self {
+            Transport::Log {
+                file: Some(path),
+                lock,
+            } => {
+                let _guard = lock.lock().await;
+                let needle = format!("\"eventId\":\"{event_id}\"");
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map(|s| s.contains(&needle))
+                    .unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+}
+
+async fn send_ses(
+    client: &aws_sdk_sesv2::Client,
+    from: &str,
+    mail: &Mail,
+) -> Result<Option<String>, SendError> {
+    let content = |s: &str| {
+        Content::builder()
+            .data(s)
+            .charset("UTF-8")
+            .build()
+            .map_err(|e| SendError::Permanent(format!("ses content: {e}")))
+    };
+    let mut ids = Vec::new();
+    for chunk in mail.recipients.chunks(SES_MAX_RECIPIENTS) {
+        let msg = Message::builder()
+            .subject(content(&mail.subject)?)
+            .body(Body::builder().text(content(&mail.content)?).build())
+            .build();
+        let out = client
+            .send_email()
+            .from_email_address(from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(msg).build())
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+                let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+                match &e {
+                    SdkError::ServiceError(_) => match e.code() {
+                        Some(
+                            "TooManyRequestsException"
+                            | "LimitExceededException"
+                            | "InternalFailure"
+                            | "ServiceUnavailable"
+                            | "ThrottlingException",
+                        ) => SendError::Transient(text),
+                        _ => SendError::Permanent(text),
+                    },
+                    _ => SendError::Transient(text),
+                }
+            })?;
+        if let Some(id) = out.message_id {
+            ids.push(id);
+        }
+    }
+    Ok((!ids.is_empty()).then(|| ids.join(",")))
+}
+
+async fn send_http(
+    client: &reqwest::Client,
+    url: &str,
+    mail: &Mail,
+) -> Result<Option<String>, SendError> {
+    let body = serde_json::json!({
+        "subject": mail.subject,
+        "recipientEmails": mail.recipients,
+        "content": mail.content,
+        "requester": "CRM Service API",
+    });
+    let mut last = String::new();
+    for attempt in 0..HTTP_ATTEMPTS {
+        if attempt > 0 {
+            let base = 200u64 * 3u64.pow(attempt - 1);
+            let jitter = rand::random_range(0..=base / 2);
+            tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+        }
+        match client.post(url).json(&body).send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                if status.is_success() {
+                    let tracking = resp
+                        .json::<serde_json::Value>()
+                        .await
+                        .ok()
+                        .and_then(|v| v.get("trackingId").cloned())
+                        .map(|v| match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        });
+                    return Ok(tracking);
+                }
+                last = format!("notification API answered {status}");
+                if status.is_client_error() && status.as_u16() != 429 {
+                    return Err(SendError::Permanent(last));
+                }
+            }
+            Err(e) => last = format!("notification API unreachable: {e}"),
+        }
+    }
+    Err(SendError::Transient(last))
+}

@@ -1,0 +1,296 @@
+//! The outbox and delivery markers. Every ticket change writes an outbox item in its own
+//! transaction; the notifier claims the event with a delivery marker (a lease, so two
+//! copies of one message never both send), sends, then records the marker as SENT and
+//! deletes the outbox item in one write. The sweep finds outbox items nobody delivered.
+
+use super::backend::{Cond, Item, Query, Range, SortKey, StoreError, Write};
+use super::keys::{self, OUTBOX};
+use super::schema::{Index, TABLE};
+use super::{Store, UserRecord, from_item, to_item};
+use crate::model::{TicketEvent, Timestamp, UserStatus, UserType};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where outbox items go when the sweep gives up on them (an operator's queue).
+pub const PARKED: &str = "OUTBOX#PARKED";
+
+/// How long a SENT marker is kept: longer than a message can live in SQS (14 days).
+pub const MARKER_TTL_SECONDS: i64 = 15 * 24 * 3600;
+
+/// An outbox item: an event committed with its ticket change and not yet delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub event: TicketEvent,
+    /// `<ms of the last push>#<eventId>`: the sweep's age key.
+    pub order: String,
+    /// How many times the sweep has re-pushed it.
+    pub sweeps: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryState {
+    Sending,
+    Sent,
+}
+
+/// The delivery marker of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub claim: String,
+    pub lease_until_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller may send. `recovered`: an earlier claim's lease ran out (its holder died
+    /// or gave up), so the mail may already have gone out once.
+    Granted { recovered: bool },
+    /// Delivered before: nothing to send.
+    AlreadySent,
+    /// Another delivery of the same event is in progress.
+    Busy,
+}
+
+fn marker_item(event_id: &str, d: &Delivery, now: Timestamp) -> Result<Item, StoreError> {
+    let k = keys::delivery(event_id);
+    to_item(
+        d,
+        &[
+            (TABLE.pk, Value::String(k.pk)),
+            (TABLE.sk, Value::String(k.sk)),
+            (
+                TABLE.ttl_attribute,
+                Value::from(now.seconds() + MARKER_TTL_SECONDS),
+            ),
+        ],
+    )
+}
+
+fn entry(item: Item) -> Result<OutboxEntry, StoreError> {
+    let order = item
+        .get("gsi1sk")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let sweeps = item.get("sweeps").and_then(Value::as_i64).unwrap_or(0);
+    let event = item
+        .get("event")
+        .cloned()
+        .ok_or_else(|| StoreError::Internal("outbox item without event".into()))?;
+    let event = serde_json::from_value(event)
+        .map_err(|e| StoreError::Internal(format!("outbox event: {e}")))?;
+    Ok(OutboxEntry {
+        event,
+        order,
+        sweeps,
+    })
+}
+
+impl Store {
+    /// Outbox items last pushed before `before`, oldest first.
+    pub async fn stale_outbox(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let page = self
+            .query(&Query {
+                index: Index::Gsi1,
+                pk: OUTBOX.into(),
+                range: Range::Before(SortKey::S(before.sort_key())),
+                limit,
+            })
+            .await?;
+        page.items.into_iter().map(entry).collect()
+    }
+
+    pub async fn outbox_entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        self.get(&keys::outbox(event_id))
+            .await?
+            .map(entry)
+            .transpose()
+    }
+
+    /// Takes the right to re-push an outbox item now: moves its age key to `now` if nobody
+    /// else did since it was read. False: another sweep took it (or it was delivered).
+    pub async fn mark_outbox_pushed(
+        &self,
+        e: &OutboxEntry,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let write = Write::Update {
+            key: keys::outbox(&e.event.event_id),
+            set: vec![(
+                "gsi1sk",
+                Value::String(format!("{}#{}", now.sort_key(), e.event.event_id)),
+            )],
+            add: vec![("sweeps", 1)],
+            remove: vec![],
+            cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
+        };
+        match self.transact(vec![write]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes an undeliverable item out of the sweep's way (into `OUTBOX#PARKED`).
+    pub async fn park_outbox(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
+        let write = Write::Update {
+            key: keys::outbox(&e.event.event_id),
+            set: vec![("gsi1pk", Value::String(PARKED.into()))],
+            add: vec![],
+            remove: vec![],
+            cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
+        };
+        match self.transact(vec![write]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delivery(&self, event_id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.get(&keys::delivery(event_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Claims the delivery of an event for `lease_seconds`, given the marker as last read.
+    pub async fn claim_delivery(
+        &self,
+        event_id: &str,
+        seen: Option<&Delivery>,
+        claim: &str,
+        now: Timestamp,
+        lease_seconds: i64,
+    ) -> Result<Claim, StoreError> {
+        let (cond, recovered) = match seen {
+            None => (Cond::NotExists, false),
+            Some(d) if d.state == DeliveryState::Sent => return Ok(Claim::AlreadySent),
+            Some(d) if d.lease_until_ms > now.millis() => return Ok(Claim::Busy),
+            Some(d) => (Cond::Eq("claim", Value::String(d.claim.clone())), true),
+        };
+        let marker = Delivery {
+            state: DeliveryState::Sending,
+            claim: claim.to_owned(),
+            lease_until_ms: now.plus_seconds(lease_seconds).millis(),
+            tracking_id: None,
+            sent_at: None,
+        };
+        match self
+            .transact(vec![Write::Put {
+                item: marker_item(event_id, &marker, now)?,
+                cond,
+            }])
+            .await
+        {
+            Ok(()) => Ok(Claim::Granted { recovered }),
+            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => {
+                match self.delivery(event_id).await? {
+                    Some(d) if d.state == DeliveryState::Sent => Ok(Claim::AlreadySent),
+                    _ => Ok(Claim::Busy),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records the event as sent and removes its outbox item, in one write. False when the
+    /// claim was lost meanwhile (its lease ran out and another delivery took over).
+    pub async fn finish_delivery(
+        &self,
+        event_id: &str,
+        claim: &str,
+        tracking_id: Option<String>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let marker = Delivery {
+            state: DeliveryState::Sent,
+            claim: claim.to_owned(),
+            lease_until_ms: now.millis(),
+            tracking_id,
+            sent_at: Some(now.rfc3339()),
+        };
+        let writes = vec![
+            Write::Put {
+                item: marker_item(event_id, &marker, now)?,
+                cond: Cond::Eq("claim", Value::String(claim.to_owned())),
+            },
+            Write::Delete {
+                key: keys::outbox(event_id),
+                cond: Cond::Always,
+            },
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives a claim back after a failed send, so a retry can claim at once.
+    pub async fn release_delivery(&self, event_id: &str, claim: &str) -> Result<(), StoreError> {
+        match self
+            .transact(vec![Write::Delete {
+                key: keys::delivery(event_id),
+                cond: Cond::All(vec![
+                    Cond::Eq("claim", Value::String(claim.to_owned())),
+                    Cond::Eq("state", Value::String("SENDING".into())),
+                ]),
+            }])
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes an outbox item whose event was delivered already.
+    pub async fn forget_outbox(&self, event_id: &str) -> Result<(), StoreError> {
+        self.transact(vec![Write::Delete {
+            key: keys::outbox(event_id),
+            cond: Cond::Always,
+        }])
+        .await
+    }
+
+    /// Every approved ADMIN (all pages of one index partition).
+    pub async fn approved_admins(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .query(&Query {
+                    index: Index::Gsi2,
+                    pk: keys::users_by(UserType::Admin, UserStatus::Approved),
+                    range: match &after {
+                        Some(a) => Range::After(SortKey::S(a.clone())),
+                        None => Range::All,
+                    },
+                    limit: 100,
+                })
+                .await?;
+            for item in page.items {
+                after = item
+                    .get("gsi2sk")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                out.push(from_item(item)?);
+            }
+            if !page.more || after.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
