@@ -1,0 +1,38 @@
+//! The notifications suite (SPEC §4), one test binary: the cloud path on the moto emulator
+//! (a real SQS queue with its DLQ, SES v2, DynamoDB), the notifier's rules and transports
+//! in-process (with a loopback stand-in for the notification API), and `crm serve`'s
+//! in-process queue through the real binary. The emulator must be running (scripts/test):
+//! without it the emulator tests fail, never skip.
+
+#[path = "notify/support.rs"]
+mod support;
+
+#[path = "notify/cloud.rs"]
+mod cloud;
+
+#[path = "notify/notification_api.rs"]
+mod notification_api;
+
+#[path = "notify/ses.rs"]
+mod ses;
+
+#[path = "notify/poison.rs"]
+mod poison;
+
+#[path = "notify/idempotency.rs"]
+mod idempotency;
+
+#[path = "notify/publish.rs"]
+mod publish;
+
+#[path = "notify/sweep.rs"]
+mod sweep;
+
+#[path = "notify/http_transport.rs"]
+mod http_transport;
+
+#[path = "notify/recipients.rs"]
+mod recipients;
+
+#[path = "notify/serve.rs"]
+mod serve;

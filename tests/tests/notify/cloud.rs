@@ -1,0 +1,270 @@
+//! The cloud side on the moto emulator: a real SQS queue with a dead-letter queue behind a
+//! redrive policy, SES v2 with a verified sender domain, the mail moto recorded as sent, and
+//! the Lambda runtime's part of an SQS trigger (receive, invoke, delete what succeeded).
+
+use super::support::sqs_event;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use crm_notifier::{Notifier, Transport};
+use crm_shared::events::Publisher;
+use crm_shared::model::TicketEvent;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub const MAIL_FROM: &str = "no-reply@crm.local";
+
+pub struct Queues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+    pub dlq_url: String,
+}
+
+impl Queues {
+    /// A fresh queue whose messages move to a fresh DLQ after `max_receives` receives.
+    pub async fn new(max_receives: u32, visibility_seconds: u32) -> Queues {
+        let sdk = crm_tests::emulator::sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let name = crm_tests::unique("crm-events");
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-dlq"))
+            .send()
+            .await
+            .expect("creating the DLQ on the emulator")
+            .queue_url
+            .expect("DLQ url");
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("DLQ attributes")
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .expect("DLQ arn");
+        let redrive = serde_json::json!({
+            "deadLetterTargetArn": dlq_arn,
+            "maxReceiveCount": max_receives.to_string(),
+        })
+        .to_string();
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_seconds.to_string(),
+            )
+            .send()
+            .await
+            .expect("creating the queue on the emulator")
+            .queue_url
+            .expect("queue url");
+        Queues { sqs, url, dlq_url }
+    }
+
+    pub fn publisher(&self) -> Publisher {
+        Publisher::Sqs {
+            client: self.sqs.clone(),
+            queue_url: self.url.clone(),
+        }
+    }
+
+    async fn receive_from(&self, url: &str, wait_seconds: i32) -> Vec<Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .expect("receiving from the emulator")
+            .messages
+            .unwrap_or_default()
+    }
+
+    /// One receive from the queue (waiting up to `wait_seconds` for a message).
+    pub async fn receive(&self, wait_seconds: i32) -> Vec<Message> {
+        self.receive_from(&self.url, wait_seconds).await
+    }
+
+    /// Receives until `n` messages came (fails after 10 s), then once more to make sure
+    /// no other message is there; deletes none of them.
+    pub async fn receive_exactly(&self, n: usize) -> Vec<Message> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut got: Vec<Message> = Vec::new();
+        while got.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} messages on the queue, got {}",
+                got.len()
+            );
+            got.extend(self.receive(1).await);
+        }
+        let more = self.receive(0).await;
+        assert!(
+            more.is_empty() && got.len() == n,
+            "expected exactly {n} messages, got {} and then {} more",
+            got.len(),
+            more.len()
+        );
+        got
+    }
+
+    /// The bodies now in the dead-letter queue.
+    pub async fn dead_letters(&self) -> Vec<String> {
+        self.receive_from(&self.dlq_url, 0)
+            .await
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
+    }
+
+    pub async fn delete(&self, m: &Message) {
+        self.sqs
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(m.receipt_handle.clone().expect("receipt handle"))
+            .send()
+            .await
+            .expect("deleting a message");
+    }
+
+    /// Receives the one message on the queue (the event a ticket change pushed), has the
+    /// notifier handle it as an SQS trigger would, deletes it; returns its event.
+    pub async fn deliver_next(&self, notifier: &Notifier) -> TicketEvent {
+        let msgs = self.receive_exactly(1).await;
+        let ev: TicketEvent = serde_json::from_str(msgs[0].body.as_deref().expect("a body"))
+            .expect("the message is a ticket event");
+        let resp = notifier.handle_sqs(event_of(&msgs)).await;
+        assert!(
+            resp.batch_item_failures.is_empty(),
+            "delivery of {} failed",
+            ev.event_id
+        );
+        self.delete(&msgs[0]).await;
+        ev
+    }
+
+    /// What the Lambda runtime does for one trigger: receive a batch, invoke the handler,
+    /// delete every message not reported as failed. Returns the failed message ids.
+    pub async fn pump(&self, notifier: &Notifier) -> (usize, Vec<String>) {
+        let msgs = self.receive(1).await;
+        if msgs.is_empty() {
+            return (0, Vec::new());
+        }
+        let resp = notifier.handle_sqs(event_of(&msgs)).await;
+        let failed = super::support::failed_ids(&resp);
+        for m in &msgs {
+            if !failed.contains(m.message_id.as_ref().expect("message id")) {
+                self.delete(m).await;
+            }
+        }
+        (msgs.len(), failed)
+    }
+}
+
+/// Hands SQS messages to the handler as the runtime would.
+pub fn event_of(msgs: &[Message]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<(&str, Option<&str>)> = msgs
+        .iter()
+        .map(|m| {
+            (
+                m.message_id.as_deref().expect("message id"),
+                m.body.as_deref(),
+            )
+        })
+        .collect();
+    sqs_event(&records)
+}
+
+/// An SQS client whose endpoint is a closed loopback port (and that does not retry):
+/// every push fails at once.
+pub async fn unreachable_publisher() -> Publisher {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("addr").port()
+    };
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let conf = aws_sdk_sqs::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+        .build();
+    Publisher::Sqs {
+        client: aws_sdk_sqs::Client::from_conf(conf),
+        queue_url: format!("http://127.0.0.1:{port}/123456789012/crm-events"),
+    }
+}
+
+/// SES v2 on the emulator with the sender's domain verified, as the notifier's transport.
+pub async fn ses_transport() -> Transport {
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let client = aws_sdk_sesv2::Client::new(&sdk);
+    if let Err(e) = client
+        .create_email_identity()
+        .email_identity("crm.local")
+        .send()
+        .await
+    {
+        use aws_sdk_sesv2::error::ProvideErrorMetadata;
+        assert_eq!(
+            e.code(),
+            Some("AlreadyExistsException"),
+            "creating the SES identity: {e:?}"
+        );
+    }
+    Transport::Ses {
+        client,
+        from: MAIL_FROM.into(),
+    }
+}
+
+/// A mail SES accepted, as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Every mail moto's SES has recorded (all tests share the emulator: filter by ticket id).
+pub async fn sent_mails() -> Vec<SentMail> {
+    let url = format!(
+        "{}/moto-api/data.json",
+        crm_tests::emulator::endpoint().trim_end_matches('/')
+    );
+    let data: Value = reqwest::get(&url)
+        .await
+        .expect("reading the emulator's state")
+        .json()
+        .await
+        .expect("the emulator's state is JSON");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| SentMail {
+            id: text(&m["id"]),
+            from: text(&m["source"]),
+            to: m["destinations"]["ToAddresses"]
+                .as_array()
+                .map(|a| a.iter().map(text).collect())
+                .unwrap_or_default(),
+            subject: text(&m["subject"]),
+            body: text(&m["body"]),
+        })
+        .collect()
+}
+
+/// The mails about one ticket (its id is in every subject).
+pub async fn mails_about(ticket_id: &str) -> Vec<SentMail> {
+    sent_mails()
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains(ticket_id) || m.body.contains(ticket_id))
+        .collect()
+}

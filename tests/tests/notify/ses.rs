@@ -1,0 +1,166 @@
+//! The cloud path end to end on the emulator: a ticket change commits on DynamoDB, its event
+//! goes to a real SQS queue, the notifier consumes it as the SQS trigger would and mails
+//! through SES v2; the mail is read back from what the emulator recorded.
+
+use super::cloud::{MAIL_FROM, Queues, SentMail, mails_about, ses_transport};
+use super::support::*;
+use crm_shared::model::{EventType, TicketEvent, UserStatus};
+use serde_json::{Value, json};
+
+/// The mails about a ticket that are not in `seen`; records them in `seen`.
+async fn new_mails(ticket_id: &str, seen: &mut Vec<String>) -> Vec<SentMail> {
+    let fresh: Vec<SentMail> = mails_about(ticket_id)
+        .await
+        .into_iter()
+        .filter(|m| !seen.contains(&m.id))
+        .collect();
+    seen.extend(fresh.iter().map(|m| m.id.clone()));
+    fresh
+}
+
+#[track_caller]
+fn assert_change_line(body: &str, field: &str, from: &str, to: &str) {
+    assert!(
+        body.lines().any(|l| l.contains(field)
+            && l.contains(from)
+            && l.contains(to)
+            && l.find(from) < l.rfind(to)),
+        "no line saying {field}: {from} -> {to} in\n{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
+    let queues = Queues::new(2, 30).await;
+    let desk = Desk::new(crm_tests::emulator::dynamo_store().await)
+        .await
+        .with_publisher(queues.publisher());
+    desk.admin_with_status("admin2", UserStatus::Approved).await;
+    desk.admin_with_status("waitingadmin", UserStatus::Pending)
+        .await;
+    desk.admin_with_status("refusedadmin", UserStatus::Rejected)
+        .await;
+    let customer = desk.customer("cust1").await;
+    desk.engineer("eng1").await;
+    let notifier = notifier(
+        desk.store().clone(),
+        ses_transport().await,
+        queues.publisher(),
+    );
+    let mut seen = Vec::new();
+
+    // Creation: auto-assigned to the only engineer.
+    let created = desk.create(&customer, "Printer shows error 254").await;
+    assert_eq!(created.assignee.as_deref(), Some("eng1"));
+    let msgs = queues.receive_exactly(1).await;
+    let ev: TicketEvent =
+        serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
+    let raw: Value = serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("json");
+    assert_eq!(raw["schemaVersion"], json!(1));
+    assert_eq!(raw["type"], json!("TICKET_CREATED"));
+    assert_eq!(ev.ticket, created);
+    assert_eq!(ev.actor, "cust1");
+    assert_eq!(ev.previous_assignee, None);
+    assert!(
+        ev.changes
+            .iter()
+            .any(|c| c.field == "status" && c.from.is_null() && c.to == json!("OPEN")),
+        "creation changes: {:?}",
+        ev.changes
+    );
+    assert!(
+        desk.store()
+            .outbox_entry(&ev.event_id)
+            .await
+            .expect("outbox read")
+            .is_some(),
+        "the outbox keeps the event until it is delivered"
+    );
+    let resp = notifier.handle_sqs(super::cloud::event_of(&msgs)).await;
+    assert_eq!(failed_ids(&resp), Vec::<String>::new());
+    queues.delete(&msgs[0]).await;
+    let mails = new_mails(&created.id, &mut seen).await;
+    assert_eq!(mails.len(), 1, "one mail for the creation: {mails:?}");
+    assert_eq!(mails[0].from, MAIL_FROM);
+    assert_recipients(
+        &mails[0].to,
+        &[
+            &email_of("cust1"),
+            &email_of("admin"),
+            &email_of("admin2"),
+            &email_of("eng1"),
+        ],
+    );
+    assert_mail_describes(&mails[0].subject, &mails[0].body, &created, &[]);
+    assert!(
+        desk.store()
+            .outbox_entry(&ev.event_id)
+            .await
+            .expect("outbox read")
+            .is_none(),
+        "the notifier removes the outbox item"
+    );
+
+    // A status change.
+    let blocked = desk
+        .update(&desk.admin, &created.id, status_patch("BLOCKED"))
+        .await;
+    let ev = queues.deliver_next(&notifier).await;
+    assert_eq!(ev.event_type, EventType::TicketUpdated);
+    assert_eq!(ev.ticket, blocked);
+    assert_eq!(ev.actor, "admin");
+    assert_eq!(ev.previous_assignee, None);
+    assert_eq!(
+        serde_json::to_value(&ev.changes).expect("changes"),
+        json!([{"field": "status", "from": "OPEN", "to": "BLOCKED"}])
+    );
+    let mails = new_mails(&created.id, &mut seen).await;
+    assert_eq!(mails.len(), 1, "one mail for the update: {mails:?}");
+    assert_recipients(
+        &mails[0].to,
+        &[
+            &email_of("cust1"),
+            &email_of("admin"),
+            &email_of("admin2"),
+            &email_of("eng1"),
+        ],
+    );
+    assert_mail_describes(&mails[0].subject, &mails[0].body, &blocked, &[]);
+    assert_change_line(&mails[0].body, "status", "OPEN", "BLOCKED");
+
+    // An update that changes nothing publishes nothing.
+    desk.update(&desk.admin, &created.id, status_patch("BLOCKED"))
+        .await;
+    assert!(
+        queues.receive(0).await.is_empty(),
+        "a no-op update pushed an event"
+    );
+
+    // A reassignment: the old and the new assignee are both mailed.
+    desk.engineer("eng2").await;
+    let moved = desk
+        .update(&desk.admin, &created.id, assignee_patch("eng2"))
+        .await;
+    let ev = queues.deliver_next(&notifier).await;
+    assert_eq!(ev.ticket, moved);
+    assert_eq!(ev.previous_assignee.as_deref(), Some("eng1"));
+    assert_eq!(
+        serde_json::to_value(&ev.changes).expect("changes"),
+        json!([{"field": "assignee", "from": "eng1", "to": "eng2"}])
+    );
+    let mails = new_mails(&created.id, &mut seen).await;
+    assert_eq!(mails.len(), 1, "one mail for the reassignment: {mails:?}");
+    assert_recipients(
+        &mails[0].to,
+        &[
+            &email_of("cust1"),
+            &email_of("admin"),
+            &email_of("admin2"),
+            &email_of("eng1"),
+            &email_of("eng2"),
+        ],
+    );
+    assert_mail_describes(&mails[0].subject, &mails[0].body, &moved, &[]);
+    assert_change_line(&mails[0].body, "assignee", "eng1", "eng2");
+    assert!(desk.outbox().await.is_empty(), "every event was delivered");
+}
