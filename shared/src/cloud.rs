@@ -3,7 +3,7 @@
 //! store, and the shared context. Done once per Lambda instance; no network call here
 //! except fetching the JWT secret when it comes from SSM.
 
-use crate::config::{Config, ConfigError, Profile};
+use crate::config::{Config, ConfigError, MIN_SECRET_BYTES, Profile, Secret};
 use crate::service::Ctx;
 use crate::store::{DynamoBackend, Store};
 use aws_config::BehaviorVersion;
@@ -41,10 +41,64 @@ pub fn exit_with(e: &ConfigError) -> ! {
     std::process::exit(1)
 }
 
-/// The context for an API function: DynamoDB store, token keys, hasher.
+/// The JWT secret: `CRM_JWT_SECRET` when set, else the SSM SecureString parameter named by
+/// `CRM_JWT_SECRET_PARAMETER`, fetched once (decrypted) with the instance's credentials.
+/// Neither set, or the fetch failing, is a `ConfigError` (one line, naming the variable).
+pub async fn jwt_secret(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Secret, ConfigError> {
+    if let Some(s) = &config.jwt_secret {
+        return Ok(s.clone());
+    }
+    match &config.jwt_secret_parameter {
+        Some(name) => fetch_ssm_secret(&aws_sdk_ssm::Client::new(sdk), name).await,
+        None => config.require_jwt_secret().cloned(),
+    }
+}
+
+/// Reads one SSM parameter with decryption and checks it is long enough to be an HS256
+/// secret. The value never appears in an error.
+pub async fn fetch_ssm_secret(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+) -> Result<Secret, ConfigError> {
+    const VAR: &str = "CRM_JWT_SECRET_PARAMETER";
+    let fail = |problem: String| ConfigError {
+        var: VAR,
+        problem: problem.replace(['\n', '\r'], " "),
+    };
+    let out = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "cannot read SSM parameter {name:?}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(&e)
+            ))
+        })?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| fail(format!("SSM parameter {name:?} has no value")))?;
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(fail(format!(
+            "SSM parameter {name:?} must hold at least {MIN_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(Secret::new(value))
+}
+
+/// The context for an API function: DynamoDB store, token keys, hasher. Exits with one line
+/// when the JWT secret is missing or cannot be fetched.
 pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
-    let secret = match config.require_jwt_secret() {
-        Ok(s) => s.clone(),
+    let secret = match jwt_secret(config, sdk).await {
+        Ok(s) => s,
         Err(e) => exit_with(&e),
     };
     let client = aws_sdk_dynamodb::Client::new(sdk);
