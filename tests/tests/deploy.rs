@@ -1,0 +1,19 @@
+//! The deployable stack, proven offline: template.yaml against the code (routes, table,
+//! IAM, queues), every file in events/ through its function's handler, docs/openapi.yaml
+//! against the route table and the error codes, and the JWT secret fetched from SSM on the
+//! emulator. YAML is read through the test venv's Python (see deploy/support.rs).
+
+#[path = "deploy/support.rs"]
+mod support;
+
+#[path = "deploy/template.rs"]
+mod template;
+
+#[path = "deploy/events.rs"]
+mod events;
+
+#[path = "deploy/openapi.rs"]
+mod openapi;
+
+#[path = "deploy/ssm.rs"]
+mod ssm;

@@ -1,0 +1,435 @@
+//! Every file in events/ goes through its function's handler in-process, exactly as the
+//! Lambda runtime would hand it over, and must get the answer its name promises. A file
+//! that does not follow the naming rule fails the test, so no event can go untested:
+//!
+//! - `events/<auth|users|tickets>/<status>-<what>.json`: an API Gateway HTTP API (payload
+//!   2.0) event; parsed by `lambda_http::request::from_str`, turned into an `ApiRequest`
+//!   and answered by `respond` with that function's `handle`; the response must have
+//!   `<status>`. Its `routeKey` must be one the template gives that function.
+//! - `events/notifier/sqs-<what>.json`: an SQS batch for `Notifier::handle_event`; exactly
+//!   the records whose messageId starts with `poison-` must be reported as failures.
+//! - `events/notifier/schedule-<what>.json`: the scheduled sweep; it must re-push every
+//!   stale outbox event.
+//!
+//! Placeholders, replaced before parsing: `{{token:<userId>}}` (a fresh access token of a
+//! seeded user) and `{{ticketId}}` (the seeded ticket). Each file runs on a freshly seeded
+//! embedded store: admin `admin`, approved `customer1` and `engineer1`, pending
+//! `engineer2`, and one ticket reported by customer1 and assigned to engineer1.
+
+use crate::support::{root, template, template_routes, yaml_tool_with_input};
+use crm_notifier::{Notifier, Transport};
+use crm_shared::config::Secret;
+use crm_shared::events::Publisher;
+use crm_shared::http::{ApiRequest, ApiResponse, ROUTES, Route, respond};
+use crm_shared::model::{
+    Description, Email, Name, Password, Timestamp, Title, UserId, UserStatus, UserType,
+};
+use crm_shared::service::{self, Ctx, NewTicket, SignupInput, UserUpdate};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const SECRET: &str = "events-test-secret-0123456789-abcdefghij";
+const PASSWORD: &str = "Customer@12345";
+
+struct World {
+    ctx: Ctx,
+    tokens: BTreeMap<String, String>,
+    ticket_id: String,
+}
+
+fn headers_with(token: &str) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    h
+}
+
+async fn world() -> World {
+    let ctx = Ctx::new(
+        crm_tests::emulator::sqlite_store(),
+        &Secret::new(SECRET),
+        3600,
+        4,
+    );
+    let id = |s: &str| UserId::parse(s).unwrap();
+    service::create_admin(
+        &ctx,
+        id("admin"),
+        Name::parse("Ada Admin").unwrap(),
+        Email::parse("ada@example.com").unwrap(),
+        &Password::parse("Admin@1234567").unwrap(),
+    )
+    .await
+    .expect("seeding the admin");
+    for (user, kind) in [
+        ("customer1", UserType::Customer),
+        ("engineer1", UserType::Engineer),
+        ("engineer2", UserType::Engineer),
+    ] {
+        service::signup(
+            &ctx,
+            SignupInput {
+                name: Name::parse(&format!("User {user}")).unwrap(),
+                user_id: id(user),
+                email: Email::parse(&format!("{user}@example.com")).unwrap(),
+                password: Password::parse(PASSWORD).unwrap(),
+                user_type: kind,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("seeding {user}: {e}"));
+    }
+    let mut tokens = BTreeMap::new();
+    for (user, kind) in [
+        ("admin", UserType::Admin),
+        ("customer1", UserType::Customer),
+        ("engineer1", UserType::Engineer),
+        ("engineer2", UserType::Engineer),
+    ] {
+        let t = ctx
+            .tokens
+            .issue(&id(user), kind, Timestamp::now())
+            .expect("minting a token");
+        tokens.insert(user.to_owned(), t);
+    }
+    let admin = ctx.authenticate(&headers_with(&tokens["admin"])).unwrap();
+    service::update_user(
+        &ctx,
+        &admin,
+        "engineer1",
+        UserUpdate {
+            user_status: Some(UserStatus::Approved),
+            ..UserUpdate::default()
+        },
+    )
+    .await
+    .expect("approving engineer1");
+    let customer = ctx
+        .authenticate(&headers_with(&tokens["customer1"]))
+        .unwrap();
+    let ticket = service::create_ticket(
+        &ctx,
+        &customer,
+        NewTicket {
+            title: Title::parse("Printer on fire").unwrap(),
+            description: Description::parse("The office printer on floor 3 is on fire.").unwrap(),
+            priority: None,
+        },
+    )
+    .await
+    .expect("seeding the ticket");
+    assert_eq!(ticket.assignee.as_deref(), Some("engineer1"));
+    World {
+        ctx,
+        tokens,
+        ticket_id: ticket.id,
+    }
+}
+
+impl World {
+    fn fill(&self, raw: &str) -> String {
+        let mut text = raw.replace("{{ticketId}}", &self.ticket_id);
+        for (user, token) in &self.tokens {
+            text = text.replace(&format!("{{{{token:{user}}}}}"), token);
+        }
+        text
+    }
+
+    fn notifier(&self) -> Notifier {
+        Notifier {
+            store: self.ctx.store.clone(),
+            transport: Transport::log(None),
+            publisher: Publisher::Outbox,
+            lease_seconds: 90,
+            // Everything in the outbox counts as stale, so the sweep has work to show.
+            sweep_age_seconds: 0,
+        }
+    }
+}
+
+/// Every file under events/, relative to it, sorted.
+fn event_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let base = root().join("events");
+    let mut out = Vec::new();
+    walk(&base, &mut out);
+    let mut rel: Vec<PathBuf> = out
+        .into_iter()
+        .map(|p| p.strip_prefix(&base).unwrap().to_path_buf())
+        .collect();
+    rel.sort();
+    rel
+}
+
+enum Kind {
+    Api { function: String, status: u16 },
+    Sqs,
+    Schedule,
+}
+
+/// What a file's path promises, or why it breaks the naming rule.
+fn classify(rel: &Path) -> Result<Kind, String> {
+    let parts: Vec<&str> = rel.iter().map(|s| s.to_str().unwrap()).collect();
+    let [dir, file] = parts.as_slice() else {
+        return Err("expected events/<function>/<file>.json".into());
+    };
+    let stem = file
+        .strip_suffix(".json")
+        .ok_or("event files end in .json")?;
+    match *dir {
+        "auth" | "users" | "tickets" => {
+            let (status, what) = stem
+                .split_once('-')
+                .ok_or("API event names are <status>-<what>.json")?;
+            let status: u16 = status
+                .parse()
+                .ok()
+                .filter(|s| (100..600).contains(s))
+                .ok_or("API event names start with an HTTP status")?;
+            if what.is_empty() {
+                return Err("API event names are <status>-<what>.json".into());
+            }
+            Ok(Kind::Api {
+                function: dir.to_string(),
+                status,
+            })
+        }
+        "notifier" if stem.starts_with("sqs-") => Ok(Kind::Sqs),
+        "notifier" if stem.starts_with("schedule-") => Ok(Kind::Schedule),
+        "notifier" => Err("notifier events are sqs-<what>.json or schedule-<what>.json".into()),
+        other => Err(format!(
+            "no function {other} (auth, users, tickets, notifier)"
+        )),
+    }
+}
+
+fn logical_id(function: &str) -> &'static str {
+    match function {
+        "auth" => "AuthFunction",
+        "users" => "UsersFunction",
+        "tickets" => "TicketsFunction",
+        other => panic!("no API function {other}"),
+    }
+}
+
+async fn call(w: &World, function: &str, req: ApiRequest) -> ApiResponse {
+    let ctx = &w.ctx;
+    let cors = &ctx.cors_allowed_origins;
+    match function {
+        "auth" => respond(req, cors, |r, q| crm_auth::handle(ctx, r, q)).await,
+        "users" => respond(req, cors, |r, q| crm_users::handle(ctx, r, q)).await,
+        "tickets" => respond(req, cors, |r, q| crm_tickets::handle(ctx, r, q)).await,
+        other => panic!("no API function {other}"),
+    }
+}
+
+/// Runs one API event; Ok is the response as `yaml_tool.py responses` checks it against
+/// docs/openapi.yaml, Err describes what was wrong.
+async fn run_api(function: &str, status: u16, raw: &str) -> Result<Value, String> {
+    let w = world().await;
+    let text = w.fill(raw);
+    if let Some(at) = text.find("{{") {
+        return Err(format!(
+            "unknown placeholder near {:?}",
+            &text[at..(at + 30).min(text.len())]
+        ));
+    }
+    let ev: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    if ev["version"] != "2.0" {
+        return Err("not a payload 2.0 (HTTP API) event".into());
+    }
+    if ev["rawPath"] != ev["requestContext"]["http"]["path"]
+        || ev["routeKey"] != ev["requestContext"]["routeKey"]
+    {
+        return Err("rawPath/routeKey disagree with requestContext".into());
+    }
+    let route_key = ev["routeKey"].as_str().unwrap_or_default();
+    let owner = template_routes(template())
+        .into_iter()
+        .find(|(k, _)| k == route_key)
+        .map(|(_, f)| f);
+    if owner.as_deref() != Some(logical_id(function)) {
+        return Err(format!(
+            "routeKey {route_key:?} is served by {owner:?} in template.yaml, not {}",
+            logical_id(function)
+        ));
+    }
+
+    let req = lambda_http::request::from_str(&text)
+        .map_err(|e| format!("lambda_http cannot parse it: {e}"))?;
+    let req = ApiRequest::from_lambda(req);
+    // The operation of docs/openapi.yaml this request is (or $default).
+    let (doc_path, doc_method) = match Route::parse(&req.method, &req.path) {
+        Some(r) => {
+            let row = ROUTES.iter().find(|row| row.name == r.name()).unwrap();
+            (row.path.to_owned(), row.method.to_lowercase())
+        }
+        None => ("$default".to_owned(), req.method.as_str().to_lowercase()),
+    };
+    let resp = call(&w, function, req).await;
+    let got = resp.status.as_u16();
+    let body: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("body: {e}"))?;
+    if got != status {
+        return Err(format!("status {got}, expected {status}: {body}"));
+    }
+    // The envelope of SPEC §1.
+    if body["success"] != (status < 400) {
+        return Err(format!("success does not match the status: {body}"));
+    }
+    if status >= 400 && !body["code"].is_string() {
+        return Err(format!("an error without a code: {body}"));
+    }
+    if status < 400 && body.get("data").is_none() {
+        return Err(format!("a success without data: {body}"));
+    }
+    if route_key == "$default"
+        && body
+            != json!({"success": false, "message": "The requested endpoint doesn't exists.", "code": "NOT_FOUND"})
+    {
+        return Err(format!("$default must answer SPEC's exact 404: {body}"));
+    }
+    // And the response converts to what the runtime sends back.
+    let out = resp.into_lambda();
+    if out.status().as_u16() != status {
+        return Err("into_lambda changed the status".into());
+    }
+    Ok(json!({"path": doc_path, "method": doc_method, "status": status, "body": body}))
+}
+
+async fn run_sqs(raw: &str) -> Result<(), String> {
+    let w = world().await;
+    let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
+    let ids: Vec<String> = ev["Records"]
+        .as_array()
+        .ok_or("no Records")?
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if ids.is_empty() {
+        return Err("an empty batch".into());
+    }
+    let expected: BTreeSet<String> = ids
+        .iter()
+        .filter(|i| i.starts_with("poison-"))
+        .cloned()
+        .collect();
+    let out = w
+        .notifier()
+        .handle_event(ev)
+        .await
+        .map_err(|e| format!("handle_event: {e}"))?;
+    let failed: BTreeSet<String> = out["batchItemFailures"]
+        .as_array()
+        .ok_or_else(|| format!("not an SqsBatchResponse: {out}"))?
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if failed != expected {
+        return Err(format!("failures {failed:?}, expected {expected:?}"));
+    }
+    Ok(())
+}
+
+async fn run_schedule(raw: &str) -> Result<(), String> {
+    let w = world().await;
+    // Outbox ages are in milliseconds and a sweep takes items strictly older than its
+    // cutoff: let the seeded ticket's event age past "now".
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
+    let out = w
+        .notifier()
+        .handle_event(ev)
+        .await
+        .map_err(|e| format!("handle_event: {e}"))?;
+    let stale = out["stale"]
+        .as_u64()
+        .ok_or(format!("not a sweep report: {out}"))?;
+    if stale == 0 || out["pushed"] != stale {
+        return Err(format!(
+            "the sweep should re-push the seeded ticket's event: {out}"
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_file_gets_the_answer_its_name_promises() {
+    let files = event_files();
+    assert!(!files.is_empty(), "events/ is empty");
+    let mut failures = Vec::new();
+    let mut responses = Vec::new();
+    for rel in &files {
+        let raw = std::fs::read_to_string(root().join("events").join(rel)).unwrap();
+        let result = match classify(rel) {
+            Err(e) => Err(e),
+            Ok(Kind::Api { function, status }) => run_api(&function, status, &raw)
+                .await
+                .map(|r| responses.push(r)),
+            Ok(Kind::Sqs) => run_sqs(&raw).await,
+            Ok(Kind::Schedule) => run_schedule(&raw).await,
+        };
+        if let Err(e) = result {
+            failures.push(format!("events/{}: {e}", rel.display()));
+        }
+    }
+    // The real responses have the shapes docs/openapi.yaml promises.
+    let doc = root().join("docs/openapi.yaml");
+    if let Err(e) = yaml_tool_with_input(
+        &["responses", doc.to_str().unwrap()],
+        &Value::Array(responses).to_string(),
+    ) {
+        failures.push(format!("responses differ from docs/openapi.yaml:\n{e}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} event files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_route_and_the_notifier_triggers_have_an_event() {
+    let mut route_keys = BTreeSet::new();
+    let mut kinds = BTreeSet::new();
+    for rel in event_files() {
+        match classify(&rel) {
+            Ok(Kind::Api { status, .. }) => {
+                let ev: Value = serde_json::from_str(
+                    &std::fs::read_to_string(root().join("events").join(&rel)).unwrap(),
+                )
+                .unwrap();
+                route_keys.insert(ev["routeKey"].as_str().unwrap_or_default().to_owned());
+                if status == 401 {
+                    kinds.insert("401");
+                }
+            }
+            Ok(Kind::Sqs) => {
+                kinds.insert("sqs");
+            }
+            Ok(Kind::Schedule) => {
+                kinds.insert("schedule");
+            }
+            Err(_) => {}
+        }
+    }
+    for r in ROUTES {
+        let key = crate::support::route_key(r);
+        assert!(route_keys.contains(&key), "no event for {key} ({})", r.name);
+    }
+    assert!(route_keys.contains("$default"), "no event for $default");
+    assert_eq!(kinds, ["401", "schedule", "sqs"].into());
+}

@@ -1,0 +1,521 @@
+//! template.yaml against the code: routes vs the route table, the table vs the store's
+//! key/index definition, each function's build, logs, tracing and least-privilege IAM, the
+//! queue, its dead-letter queue and the alarm, and the JWT secret (a parameter name only).
+
+use crate::support::{
+    FUNCTIONS, function_of, resource, root, route_key, template, template_routes, yaml_tool,
+};
+use crm_shared::http::ROUTES;
+use crm_shared::store::schema::{TABLE, table_json};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[test]
+fn template_routes_match_the_route_table() {
+    let t = template();
+    let mut want: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (route_key(r), function_of(r.group).to_owned()))
+        .collect();
+    // Everything else (other methods, differently cased literal segments) reaches the auth
+    // function, whose shared router answers SPEC's 404.
+    want.push(("$default".into(), "AuthFunction".into()));
+    want.sort();
+    assert_eq!(template_routes(t), want);
+}
+
+#[test]
+fn http_api_is_payload_v2_with_access_logs() {
+    let t = template();
+    let api = resource(t, "HttpApi");
+    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
+    let logs = &api["Properties"]["AccessLogSettings"];
+    assert_eq!(
+        logs["DestinationArn"],
+        json!({"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]})
+    );
+    // No PayloadFormatVersion override anywhere: SAM's HttpApi default is 2.0, the format
+    // lambda_http's apigw_http feature and events/ use.
+    for (_, res) in t["Resources"].as_object().unwrap() {
+        for ev in res["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            assert!(ev["Properties"].get("PayloadFormatVersion").is_none());
+        }
+    }
+}
+
+/// The template's table in the shape of `crm schema` (schema::table_json()).
+fn template_table_as_schema(props: &Value) -> Value {
+    let attr_types: BTreeMap<&str, &str> = props["AttributeDefinitions"]
+        .as_array()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap(),
+                a["AttributeType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let keys = |schema: &Value| -> (String, String) {
+        let mut hash = String::new();
+        let mut range = String::new();
+        for k in schema.as_array().expect("KeySchema") {
+            match k["KeyType"].as_str() {
+                Some("HASH") => hash = k["AttributeName"].as_str().unwrap().to_owned(),
+                Some("RANGE") => range = k["AttributeName"].as_str().unwrap().to_owned(),
+                other => panic!("unexpected KeyType {other:?}"),
+            }
+        }
+        (hash, range)
+    };
+    let (pk, sk) = keys(&props["KeySchema"]);
+    assert_eq!(attr_types.get(pk.as_str()), Some(&"S"), "table pk type");
+    assert_eq!(attr_types.get(sk.as_str()), Some(&"S"), "table sk type");
+    let gsis: Vec<Value> = props["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("GlobalSecondaryIndexes")
+        .iter()
+        .map(|g| {
+            let (gpk, gsk) = keys(&g["KeySchema"]);
+            assert_eq!(attr_types.get(gpk.as_str()), Some(&"S"), "{gpk} type");
+            json!({
+                "name": g["IndexName"],
+                "partitionKey": gpk,
+                "sortKey": gsk,
+                "sortKeyType": attr_types.get(gsk.as_str()).copied().unwrap_or("missing"),
+                "projection": g["Projection"]["ProjectionType"],
+            })
+        })
+        .collect();
+    // Every attribute definition is a key of the table or an index (CloudFormation refuses
+    // unused ones; this keeps the comparison honest).
+    let mut used: BTreeSet<&str> = [pk.as_str(), sk.as_str()].into();
+    for g in &gsis {
+        used.insert(g["partitionKey"].as_str().unwrap());
+        used.insert(g["sortKey"].as_str().unwrap());
+    }
+    assert_eq!(attr_types.keys().copied().collect::<BTreeSet<_>>(), used);
+    json!({
+        "partitionKey": pk,
+        "sortKey": sk,
+        "ttlAttribute": props["TimeToLiveSpecification"]["AttributeName"],
+        "globalSecondaryIndexes": gsis,
+    })
+}
+
+#[test]
+fn template_table_matches_the_store_schema() {
+    let t = template();
+    let table = resource(t, "Table");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    assert_eq!(template_table_as_schema(p), table_json());
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"],
+        TABLE.ttl_attribute
+    );
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        p["DeletionProtectionEnabled"],
+        json!({"Ref": "TableDeletionProtection"})
+    );
+    assert_eq!(
+        t["Parameters"]["TableDeletionProtection"]["Default"],
+        "true"
+    );
+    assert_eq!(table["DeletionPolicy"], "Retain");
+}
+
+/// The binary names declared in a crate's Cargo.toml ([[bin]] name = "...").
+fn bin_names(crate_dir: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(crate_dir).join("Cargo.toml")).unwrap();
+    let mut out = Vec::new();
+    let mut in_bin = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin && let Some(v) = line.strip_prefix("name") {
+            out.push(
+                v.trim_start_matches([' ', '='])
+                    .trim_matches('"')
+                    .to_owned(),
+            );
+        }
+    }
+    out
+}
+
+/// A function's property, with SAM Globals applied.
+fn prop<'a>(t: &'a Value, function: &str, name: &str) -> &'a Value {
+    let own = &resource(t, function)["Properties"][name];
+    if own.is_null() {
+        &t["Globals"]["Function"][name]
+    } else {
+        own
+    }
+}
+
+#[test]
+fn functions_are_rust_lambdas_with_json_logs_and_tracing() {
+    let t = template();
+    assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+    let mut functions = BTreeSet::new();
+    for (name, res) in t["Resources"].as_object().unwrap() {
+        if res["Type"] == "AWS::Serverless::Function" {
+            functions.insert(name.clone());
+        }
+    }
+    assert_eq!(
+        functions,
+        FUNCTIONS
+            .iter()
+            .map(|f| f.0.to_owned())
+            .collect::<BTreeSet<_>>()
+    );
+    for (name, _, crate_dir, bin) in FUNCTIONS {
+        let f = resource(t, name);
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], bin, "{name}");
+        assert!(
+            bin_names(crate_dir).contains(&bin.to_owned()),
+            "{name}: {crate_dir}/Cargo.toml declares no binary {bin}"
+        );
+        assert_eq!(prop(t, name, "Runtime"), "provided.al2023", "{name}");
+        assert_eq!(prop(t, name, "Handler"), "bootstrap", "{name}");
+        assert_eq!(
+            prop(t, name, "Architectures"),
+            &json!([{"Ref": "Architecture"}]),
+            "{name}"
+        );
+        assert_eq!(prop(t, name, "Tracing"), "Active", "{name}");
+        let mem = prop(t, name, "MemorySize").as_u64().unwrap();
+        let timeout = prop(t, name, "Timeout").as_u64().unwrap();
+        assert!((128..=512).contains(&mem), "{name}: {mem} MB");
+        assert!((1..=30).contains(&timeout), "{name}: {timeout} s");
+        let logging = prop(t, name, "LoggingConfig");
+        assert_eq!(logging["LogFormat"], "JSON", "{name}");
+        let group = logging["LogGroup"]["Ref"].as_str().expect("LogGroup: !Ref");
+        let lg = resource(t, group);
+        assert_eq!(lg["Type"], "AWS::Logs::LogGroup", "{name}");
+        assert_eq!(
+            lg["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"})
+        );
+    }
+}
+
+/// Every IAM statement of a function's inline policies (conditional ones included).
+fn statements(t: &Value, function: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let policies = resource(t, function)["Properties"]["Policies"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{function}: Policies"));
+    for p in policies {
+        let p = p.as_object().unwrap_or_else(|| {
+            panic!("{function}: only inline policy documents (no SAM policy templates)")
+        });
+        for s in p["Statement"].as_array().unwrap() {
+            match s.get("Fn::If") {
+                Some(branches) => {
+                    out.push(branches[1].clone());
+                    if branches[2] != json!({"Ref": "AWS::NoValue"}) {
+                        out.push(branches[2].clone());
+                    }
+                }
+                None => out.push(s.clone()),
+            }
+        }
+    }
+    out
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// action → resources, over all Allow statements of a function.
+fn grants(t: &Value, function: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in statements(t, function) {
+        assert_eq!(s["Effect"], "Allow", "{function}: {s}");
+        for a in as_list(&s["Action"]) {
+            let a = a.as_str().unwrap().to_owned();
+            for r in as_list(&s["Resource"]) {
+                out.entry(a.clone()).or_default().insert(r.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_function_gets_only_the_actions_it_uses() {
+    let t = template();
+    // What each function's code calls (see docs/deploy.md, "Permissions"): the store maps a
+    // one-item write to Put/Update/DeleteItem and several to TransactWriteItems, which IAM
+    // authorizes per item with the same actions (there is no TransactWriteItems action).
+    let api = ["ssm:GetParameter", "kms:Decrypt"];
+    let want: [(&str, &[&str]); 4] = [
+        (
+            "AuthFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+        ),
+        (
+            "UsersFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+        ),
+        (
+            "TicketsFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "sqs:SendMessage",
+            ],
+        ),
+        (
+            "NotifierFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sqs:SendMessage",
+                "ses:SendEmail",
+            ],
+        ),
+    ];
+    let table = json!({"Fn::GetAtt": ["Table", "Arn"]}).to_string();
+    let indexes = json!({"Fn::Sub": "${Table.Arn}/index/*"}).to_string();
+    let queue = json!({"Fn::GetAtt": ["EventQueue", "Arn"]}).to_string();
+    for (function, actions) in want {
+        let g = grants(t, function);
+        let mut expected: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
+        if function != "NotifierFunction" {
+            expected.extend(api.iter().map(|a| a.to_string()));
+        }
+        assert_eq!(
+            g.keys().cloned().collect::<BTreeSet<_>>(),
+            expected,
+            "{function}"
+        );
+        for (action, resources) in &g {
+            assert!(
+                !action.contains('*'),
+                "{function}: wildcard action {action}"
+            );
+            let want_res: BTreeSet<String> = match action.as_str() {
+                "dynamodb:Query" => [table.clone(), indexes.clone()].into(),
+                a if a.starts_with("dynamodb:") => [table.clone()].into(),
+                "sqs:SendMessage" => [queue.clone()].into(),
+                "ssm:GetParameter" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameterName}"}).to_string()].into(),
+                "kms:Decrypt" => [json!({"Ref": "JwtSecretKmsKeyArn"}).to_string()].into(),
+                "ses:SendEmail" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}).to_string()].into(),
+                other => panic!("{function}: unexpected action {other}"),
+            };
+            assert_eq!(resources, &want_res, "{function}: {action}");
+        }
+    }
+    // Conditions that narrow the two statements whose resource cannot be one ARN.
+    let notifier = statements(t, "NotifierFunction");
+    let ses = notifier
+        .iter()
+        .find(|s| s["Action"] == "ses:SendEmail")
+        .unwrap();
+    assert_eq!(
+        ses["Condition"]["StringEquals"]["ses:FromAddress"],
+        json!({"Ref": "MailFrom"})
+    );
+    for f in ["AuthFunction", "UsersFunction", "TicketsFunction"] {
+        let kms = statements(t, f)
+            .into_iter()
+            .find(|s| s["Action"] == "kms:Decrypt")
+            .unwrap();
+        assert_eq!(
+            kms["Condition"]["StringEquals"]["kms:ViaService"],
+            json!({"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"})
+        );
+    }
+}
+
+#[test]
+fn every_iam_action_exists() {
+    let t = template();
+    let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (f, ..) in FUNCTIONS {
+        for a in grants(t, f).keys() {
+            let (svc, name) = a.split_once(':').unwrap();
+            by_service
+                .entry(svc.to_owned())
+                .or_default()
+                .insert(name.to_lowercase());
+        }
+    }
+    let services: Vec<&str> = by_service.keys().map(String::as_str).collect();
+    let known: BTreeMap<String, BTreeSet<String>> = serde_json::from_str(
+        &yaml_tool(&["iam-actions", &services.join(",")]).expect("cfn-lint's IAM data"),
+    )
+    .unwrap();
+    for (svc, actions) in &by_service {
+        let k = &known[svc];
+        assert!(!k.is_empty(), "cfn-lint knows no actions of {svc}");
+        for a in actions {
+            assert!(k.contains(a), "{svc}:{a} is not an IAM action");
+        }
+    }
+}
+
+#[test]
+fn jwt_secret_comes_from_ssm_by_name_only() {
+    let t = template();
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert!(
+        !text.contains("CRM_JWT_SECRET:"),
+        "the secret itself never goes in the template"
+    );
+    let p = &t["Parameters"]["JwtSecretParameterName"];
+    assert_eq!(p["Type"], "String");
+    for f in ["AuthFunction", "UsersFunction", "TicketsFunction"] {
+        assert_eq!(
+            resource(t, f)["Properties"]["Environment"]["Variables"]["CRM_JWT_SECRET_PARAMETER"],
+            json!({"Ref": "JwtSecretParameterName"}),
+            "{f}"
+        );
+    }
+    assert!(
+        resource(t, "NotifierFunction")["Properties"]["Environment"]["Variables"]
+            .get("CRM_JWT_SECRET_PARAMETER")
+            .is_none(),
+        "the notifier needs no secret"
+    );
+}
+
+#[test]
+fn every_environment_variable_is_one_the_code_reads() {
+    let t = template();
+    let config = std::fs::read_to_string(root().join("shared/src/config.rs")).unwrap();
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    vars.extend(globals.keys().map(|k| ("Globals".to_owned(), k.clone())));
+    for (f, ..) in FUNCTIONS {
+        if let Some(v) = resource(t, f)["Properties"]["Environment"]["Variables"].as_object() {
+            vars.extend(v.keys().map(|k| (f.to_owned(), k.clone())));
+        }
+    }
+    for (owner, var) in vars {
+        assert!(
+            config.contains(&format!("\"{var}\"")),
+            "{owner}: {var} is not read by shared/src/config.rs"
+        );
+    }
+    // The functions that require a queue get one.
+    for f in ["TicketsFunction", "NotifierFunction"] {
+        assert_eq!(
+            resource(t, f)["Properties"]["Environment"]["Variables"]["CRM_QUEUE_URL"],
+            json!({"Ref": "EventQueue"}),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn queue_dead_letter_queue_schedule_and_alarm() {
+    let t = template();
+    let q = &resource(t, "EventQueue")["Properties"];
+    assert_eq!(
+        q["RedrivePolicy"],
+        json!({"deadLetterTargetArn": {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}, "maxReceiveCount": 5})
+    );
+    let timeout = prop(t, "NotifierFunction", "Timeout").as_u64().unwrap();
+    let visibility = q["VisibilityTimeout"].as_u64().unwrap();
+    assert!(
+        visibility >= 6 * timeout,
+        "VisibilityTimeout {visibility} < 6 x notifier Timeout {timeout}"
+    );
+    let events = &resource(t, "NotifierFunction")["Properties"]["Events"];
+    let sqs: Vec<&Value> = events
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "SQS")
+        .collect();
+    assert_eq!(sqs.len(), 1);
+    assert_eq!(
+        sqs[0]["Properties"]["Queue"],
+        json!({"Fn::GetAtt": ["EventQueue", "Arn"]})
+    );
+    assert_eq!(
+        sqs[0]["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    let schedule: Vec<&Value> = events
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "Schedule")
+        .collect();
+    assert_eq!(schedule.len(), 1);
+    let input: Value =
+        serde_json::from_str(schedule[0]["Properties"]["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, json!({"sweep": true}));
+    assert!(
+        schedule[0]["Properties"]["Schedule"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate(")
+    );
+
+    let alarm = &resource(t, "DeadLetterAlarm")["Properties"];
+    assert_eq!(alarm["Namespace"], "AWS/SQS");
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventDeadLetterQueue", "QueueName"]}}])
+    );
+}
+
+#[test]
+fn outputs_name_the_api_table_and_queues() {
+    let t = template();
+    let outputs: BTreeSet<&str> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        outputs,
+        ["ApiUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl"].into()
+    );
+    assert_eq!(t["Outputs"]["TableName"]["Value"], json!({"Ref": "Table"}));
+}
