@@ -519,3 +519,39 @@ fn outputs_name_the_api_table_and_queues() {
     );
     assert_eq!(t["Outputs"]["TableName"]["Value"], json!({"Ref": "Table"}));
 }
+
+#[test]
+fn samconfig_overrides_name_template_parameters_with_allowed_values() {
+    let t = template();
+    let path = root().join("samconfig.toml");
+    let cfg: Value = serde_json::from_str(
+        &yaml_tool(&["toml", path.to_str().unwrap()]).expect("samconfig.toml"),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (env, cmds) in cfg.as_object().unwrap() {
+        let Some(overrides) = cmds["deploy"]["parameters"]["parameter_overrides"].as_array() else {
+            continue;
+        };
+        assert_eq!(
+            cmds["deploy"]["parameters"]["capabilities"], "CAPABILITY_IAM",
+            "{env}"
+        );
+        for o in overrides {
+            let (name, value) = o.as_str().unwrap().split_once('=').unwrap();
+            let p = &t["Parameters"][name];
+            assert!(p.is_object(), "{env}: {name} is not a template parameter");
+            if let Some(allowed) = p["AllowedValues"].as_array() {
+                assert!(
+                    allowed.iter().any(|a| match a {
+                        Value::String(s) => s == value,
+                        other => other.to_string() == value,
+                    }),
+                    "{env}: {name}={value} is not among {allowed:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "samconfig.toml overrides nothing");
+}

@@ -6,6 +6,7 @@ openapi-spec-validator come with moto[server]; cfn-lint too).
   yaml_tool.py examples FILE    check every example of the OpenAPI document FILE against its schema
   yaml_tool.py responses FILE   check responses (a JSON list on stdin: path, method, status,
                                 body) against the OpenAPI document FILE
+  yaml_tool.py toml FILE        print FILE (TOML) as JSON
   yaml_tool.py iam-actions SVC  print the IAM actions cfn-lint knows for each service, as JSON
 
 CloudFormation short tags become their long JSON form (!Ref x -> {"Ref": "x"},
@@ -139,6 +140,12 @@ def main(argv):
     cmd, arg = argv[1], argv[2]
     if cmd == "json":
         json.dump(load(arg), sys.stdout, default=str)
+        return 0
+    if cmd == "toml":
+        import tomllib
+
+        with open(arg, "rb") as f:
+            json.dump(tomllib.load(f), sys.stdout)
         return 0
     if cmd == "openapi":
         from openapi_spec_validator import validate
