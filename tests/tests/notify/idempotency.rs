@@ -1,23 +1,25 @@
 //! One mail per event however often SQS hands the message over: one after the other, or
 //! two deliveries at once. The delivery marker ends SENT with a TTL, the outbox item gone.
+//! Concurrent deliveries run on the SQLite store: stock moto does not isolate concurrent
+//! DynamoDB transactions (two conditional claims can both pass), DynamoDB does.
 
 use super::cloud::{Queues, event_of, mails_about, ses_transport};
 use super::support::*;
 use crm_notifier::Notifier;
 use crm_shared::model::{TicketEvent, Timestamp};
-use crm_shared::store::{DeliveryState, MARKER_TTL_SECONDS, keys};
+use crm_shared::store::{DeliveryState, MARKER_TTL_SECONDS, Store, keys};
 
-/// A created ticket on DynamoDB whose event waits on a real queue; the notifier on SES.
-async fn one_event() -> (
+/// A created ticket on `store` whose event waits on a real queue; the notifier on SES.
+async fn one_event(
+    store: Store,
+) -> (
     Desk,
     Notifier,
     Vec<aws_sdk_sqs::types::Message>,
     TicketEvent,
 ) {
     let queues = Queues::new(5, 30).await;
-    let desk = Desk::new(crm_tests::emulator::dynamo_store().await)
-        .await
-        .with_publisher(queues.publisher());
+    let desk = Desk::new(store).await.with_publisher(queues.publisher());
     let customer = desk.customer("cust1").await;
     desk.engineer("eng1").await;
     desk.create(&customer, "Delivered more than once").await;
@@ -72,7 +74,7 @@ async fn assert_delivered_once(desk: &Desk, ev: &TicketEvent) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redelivered_message_sends_one_mail() {
-    let (desk, n, msgs, ev) = one_event().await;
+    let (desk, n, msgs, ev) = one_event(crm_tests::emulator::dynamo_store().await).await;
     for round in 0..3 {
         let resp = n.handle_sqs(event_of(&msgs)).await;
         assert_eq!(
@@ -88,7 +90,7 @@ async fn a_redelivered_message_sends_one_mail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliveries_of_one_message_send_one_mail() {
-    let (desk, n, msgs, ev) = one_event().await;
+    let (desk, n, msgs, ev) = one_event(crm_tests::emulator::sqlite_store()).await;
     let batch = || event_of(&msgs);
     let (a, b, c) = tokio::join!(
         n.handle_sqs(batch()),
@@ -108,7 +110,7 @@ async fn concurrent_deliveries_of_one_message_send_one_mail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliver_calls_of_one_event_send_one_mail() {
-    let (desk, n, _msgs, ev) = one_event().await;
+    let (desk, n, _msgs, ev) = one_event(crm_tests::emulator::sqlite_store()).await;
     let outcomes = futures_util::future::join_all((0..6).map(|_| n.deliver(&ev))).await;
     let sent = outcomes
         .iter()

@@ -61,6 +61,10 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
     assert_eq!(ev.ticket, created);
     assert_eq!(ev.actor, "cust1");
     assert_eq!(ev.previous_assignee, None);
+    assert_eq!(
+        ev.occurred_at, created.created_at,
+        "the event is the creation"
+    );
     assert!(
         ev.changes
             .iter()
@@ -109,6 +113,10 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
     assert_eq!(ev.event_type, EventType::TicketUpdated);
     assert_eq!(ev.ticket, blocked);
     assert_eq!(ev.actor, "admin");
+    assert_eq!(
+        ev.occurred_at, blocked.updated_at,
+        "the event is the update"
+    );
     assert_eq!(ev.previous_assignee, None);
     assert_eq!(
         serde_json::to_value(&ev.changes).expect("changes"),
@@ -163,4 +171,54 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
     assert_mail_describes(&mails[0].subject, &mails[0].body, &moved, &[]);
     assert_change_line(&mails[0].body, "assignee", "eng1", "eng2");
     assert!(desk.outbox().await.is_empty(), "every event was delivered");
+}
+
+/// SES refusing the mail (an unverified sender) is permanent: the claim is given back, the
+/// outbox keeps the event, and the record is reported failed so it ends in the DLQ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ses_refusal_is_permanent_and_reported() {
+    let queues = Queues::new(2, 30).await;
+    let desk = Desk::new(crm_tests::emulator::dynamo_store().await)
+        .await
+        .with_publisher(queues.publisher());
+    let customer = desk.customer("cust1").await;
+    let t = desk.create(&customer, "From an unverified sender").await;
+    let msgs = queues.receive_exactly(1).await;
+    let ev: TicketEvent =
+        serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
+    ses_transport().await; // the crm.local identity exists; this sender is elsewhere
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let n = notifier(
+        desk.store().clone(),
+        crm_notifier::Transport::Ses {
+            client: aws_sdk_sesv2::Client::new(&sdk),
+            from: format!("no-reply@{}.example", crm_tests::unique("unverified")),
+        },
+        queues.publisher(),
+    );
+    match n.deliver(&ev).await {
+        Err(crm_notifier::DeliveryError::Permanent(_)) => {}
+        other => panic!("expected a permanent refusal, got {other:?}"),
+    }
+    assert_eq!(
+        desk.store()
+            .delivery(&ev.event_id)
+            .await
+            .expect("marker read"),
+        None,
+        "the claim is given back"
+    );
+    assert!(
+        desk.store()
+            .outbox_entry(&ev.event_id)
+            .await
+            .expect("outbox")
+            .is_some()
+    );
+    let resp = n.handle_sqs(super::cloud::event_of(&msgs)).await;
+    assert_eq!(
+        failed_ids(&resp),
+        vec![msgs[0].message_id.clone().expect("id")]
+    );
+    assert!(mails_about(&t.id).await.is_empty());
 }
