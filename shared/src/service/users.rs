@@ -87,9 +87,26 @@ fn user_not_found() -> ApiError {
     ApiError::not_found("USER_NOT_FOUND", "No user with this userId.")
 }
 
+/// The path's userId, taken exactly as sent. One that no user can have is answered like any
+/// other unknown userId: 403 unless the caller is an approved admin (so the check still comes
+/// before existence), 404 for an admin.
+async fn target_id(ctx: &Ctx, who: &Authed, raw: &str) -> Result<UserId, ApiError> {
+    match UserId::parse(raw) {
+        Ok(id) if id.as_str() == raw => Ok(id),
+        _ => {
+            let caller = active(ctx.store.get_user(&who.id).await?)?;
+            if caller.is_approved_admin() {
+                Err(user_not_found())
+            } else {
+                Err(denied(policy::Denied::AdminOrSelf))
+            }
+        }
+    }
+}
+
 /// GET /users/{userId}: admins, or the user themself; others get 403 before any lookup.
 pub async fn get_user(ctx: &Ctx, who: &Authed, target: &str) -> Result<UserView, ApiError> {
-    let target = UserId::parse(target)?;
+    let target = target_id(ctx, who, target).await?;
     let (_, t) = caller_and_target(ctx, who, &target).await?;
     t.as_ref().map(UserView::from).ok_or_else(user_not_found)
 }
@@ -102,7 +119,7 @@ pub async fn update_user(
     target: &str,
     change: UserUpdate,
 ) -> Result<UserView, ApiError> {
-    let target = UserId::parse(target)?;
+    let target = target_id(ctx, who, target).await?;
     let changes_status = change.user_status.is_some();
     for attempt in 0..5 {
         let (caller, t) = caller_and_target(ctx, who, &target).await?;
@@ -187,10 +204,10 @@ pub async fn create_admin(
     }
 }
 
-/// Creates the seed's default admin when there is no approved admin (local server only).
+/// Creates the seed's default admin when no ADMIN exists at all (local server only).
 /// Returns whether it was created.
 pub async fn ensure_default_admin(ctx: &Ctx) -> Result<bool, ApiError> {
-    if ctx.store.approved_admin_count().await? > 0 {
+    if ctx.store.any_admin().await? {
         return Ok(false);
     }
     let (id, pw, email, name) = DEFAULT_ADMIN;

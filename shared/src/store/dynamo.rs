@@ -67,47 +67,56 @@ impl Expr {
         k
     }
 
+    /// The ConditionExpression for a write: None when it always holds.
     fn cond(&mut self, c: &Cond) -> Result<Option<String>, StoreError> {
+        match c {
+            Cond::Always => Ok(None),
+            other => self.expr(other).map(Some),
+        }
+    }
+
+    /// An expression equivalent to `c` (always-true and always-false parts are spelled out,
+    /// so that AND, OR and a lone check mean what `backend::holds` says).
+    fn expr(&mut self, c: &Cond) -> Result<String, StoreError> {
         Ok(match c {
-            Cond::Always => None,
-            Cond::Exists => Some(format!("attribute_exists({})", self.name(TABLE.pk))),
-            Cond::NotExists => Some(format!("attribute_not_exists({})", self.name(TABLE.pk))),
+            Cond::Always => {
+                let pk = self.name(TABLE.pk);
+                format!("attribute_exists({pk}) OR attribute_not_exists({pk})")
+            }
+            Cond::Exists => format!("attribute_exists({})", self.name(TABLE.pk)),
+            Cond::NotExists => format!("attribute_not_exists({})", self.name(TABLE.pk)),
             Cond::Eq(a, v) => {
                 let n = self.name(a);
                 let v = self.value(to_attr(v)?);
-                Some(format!("{n} = {v}"))
+                format!("{n} = {v}")
             }
-            Cond::AttrExists(a) => Some(format!("attribute_exists({})", self.name(a))),
+            Cond::AttrExists(a) => format!("attribute_exists({})", self.name(a)),
             Cond::Ge(a, x) => {
                 let n = self.name(a);
                 let v = self.value(AttributeValue::N(x.to_string()));
-                Some(format!("{n} >= {v}"))
+                format!("{n} >= {v}")
             }
             Cond::Lt(a, x) => {
                 let n = self.name(a);
                 let v = self.value(AttributeValue::N(x.to_string()));
-                Some(format!("{n} < {v}"))
+                format!("{n} < {v}")
+            }
+            Cond::All(cs) if cs.is_empty() => self.expr(&Cond::Always)?,
+            Cond::Any(cs) if cs.is_empty() => {
+                let pk = self.name(TABLE.pk);
+                format!("attribute_exists({pk}) AND attribute_not_exists({pk})")
             }
             Cond::All(cs) => self.join(cs, " AND ")?,
-            Cond::Any(cs) => {
-                // An always-true alternative makes the whole disjunction true.
-                if cs.iter().any(|c| *c == Cond::Always) {
-                    None
-                } else {
-                    self.join(cs, " OR ")?
-                }
-            }
+            Cond::Any(cs) => self.join(cs, " OR ")?,
         })
     }
 
-    fn join(&mut self, cs: &[Cond], op: &str) -> Result<Option<String>, StoreError> {
-        let mut parts = Vec::new();
+    fn join(&mut self, cs: &[Cond], op: &str) -> Result<String, StoreError> {
+        let mut parts = Vec::with_capacity(cs.len());
         for c in cs {
-            if let Some(p) = self.cond(c)? {
-                parts.push(format!("({p})"));
-            }
+            parts.push(format!("({})", self.expr(c)?));
         }
-        Ok((!parts.is_empty()).then(|| parts.join(op)))
+        Ok(parts.join(op))
     }
 
     fn names(&self) -> Option<HashMap<String, String>> {
@@ -409,9 +418,7 @@ impl DynamoBackend {
                         .build()
                 }
                 Write::Check { key, cond } => {
-                    let c = e
-                        .cond(&cond)?
-                        .ok_or_else(|| build_err("a check needs a condition"))?;
+                    let c = e.expr(&cond)?;
                     TransactWriteItem::builder()
                         .condition_check(
                             ConditionCheck::builder()
@@ -626,6 +633,7 @@ mod tests {
             c,
             "(attribute_exists(#n0)) AND (#n1 = :v0) AND (#n2 >= :v1)"
         );
+        assert_eq!(e.names.get("#n0").map(String::as_str), Some("pk"));
         assert_eq!(e.names.get("#n1").map(String::as_str), Some("version"));
         assert_eq!(e.values.get(":v0"), Some(&AttributeValue::N("3".into())));
         assert_eq!(Expr::default().cond(&Cond::Always).unwrap(), None);
@@ -635,6 +643,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(c, "(attribute_not_exists(#n0)) OR (#n1 < :v0)");
+        let mut e = Expr::default();
+        let c = e
+            .cond(&Cond::Any(vec![Cond::All(vec![]), Cond::Lt("n", 1)]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c,
+            "(attribute_exists(#n0) OR attribute_not_exists(#n0)) OR (#n1 < :v0)"
+        );
+        let never = Expr::default().cond(&Cond::Any(vec![])).unwrap().unwrap();
+        assert_eq!(never, "attribute_exists(#n0) AND attribute_not_exists(#n0)");
     }
 
     #[test]

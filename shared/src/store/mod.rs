@@ -86,50 +86,64 @@ impl Store {
         }
     }
 
-    async fn timed<T>(
+    /// Counts a call when stats are on. The start is taken when the call is made, not when
+    /// its future is first polled, and the finish only after yielding once, so calls joined
+    /// together count as concurrent even when one finishes within its first poll.
+    fn timed<'a, T: 'a>(
         &self,
         kind: CallKind,
-        f: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        match &self.stats {
-            None => f.await,
-            Some(s) => {
-                let start = s.start();
-                let out = f.await;
+        f: impl std::future::Future<Output = Result<T, StoreError>> + 'a,
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> + 'a {
+        let probe = self.stats.clone().map(|s| {
+            let start = s.start();
+            (s, start)
+        });
+        async move {
+            let out = f.await;
+            if let Some((s, start)) = probe {
+                // Let calls joined with this one start before it counts as finished (a fast
+                // backend can finish within the first poll, before its siblings are polled).
+                tokio::task::yield_now().await;
                 s.finish(kind, start);
-                out
             }
+            out
         }
     }
 
-    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.timed(CallKind::Get, async {
+    pub fn get<'a>(
+        &'a self,
+        key: &'a Key,
+    ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
+        self.timed(CallKind::Get, async move {
             match &self.backend {
                 Backend::Sqlite(b) => b.get(key).await,
                 Backend::Dynamo(b) => b.get(key).await,
             }
         })
-        .await
     }
 
-    pub async fn query(&self, q: &Query) -> Result<QueryPage, StoreError> {
-        self.timed(CallKind::Query, async {
+    pub fn query<'a>(
+        &'a self,
+        q: &'a Query,
+    ) -> impl std::future::Future<Output = Result<QueryPage, StoreError>> + 'a {
+        self.timed(CallKind::Query, async move {
             match &self.backend {
                 Backend::Sqlite(b) => b.query(q).await,
                 Backend::Dynamo(b) => b.query(q).await,
             }
         })
-        .await
     }
 
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.timed(CallKind::Write, async {
+    pub fn transact(
+        &self,
+        writes: Vec<Write>,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + '_ {
+        self.timed(CallKind::Write, async move {
             match &self.backend {
                 Backend::Sqlite(b) => b.transact(writes).await,
                 Backend::Dynamo(b) => b.transact(writes).await,
             }
         })
-        .await
     }
 }
 

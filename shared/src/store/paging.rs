@@ -80,6 +80,9 @@ fn sort_key(index: Index, item: &Item) -> Result<String, StoreError> {
 
 impl Store {
     pub(crate) async fn list(&self, spec: Spec<'_>) -> Result<Listing<Item>, StoreError> {
+        if spec.limit == 0 {
+            return Ok(Listing::default());
+        }
         let fetch = if spec.keep.is_some() {
             100
         } else {

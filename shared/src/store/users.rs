@@ -187,16 +187,25 @@ impl Store {
         if user.is_approved_admin() {
             writes.push(admin_delta(1));
         }
-        match self.transact(writes).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
-                Err(CreateUserError::UserIdTaken)
+        // A concurrent transaction on the same keys cancels with a conflict (DynamoDB);
+        // retrying then meets the other's item and reports it as taken.
+        for attempt in 0..4u64 {
+            match self.transact(writes.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
+                    return Err(CreateUserError::UserIdTaken);
+                }
+                Err(StoreError::ConditionFailed(f)) if f.contains(&1) => {
+                    return Err(CreateUserError::EmailTaken);
+                }
+                Err(StoreError::Contention) => {
+                    let ms = rand::random_range(1..=10 * (attempt + 1));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(StoreError::ConditionFailed(f)) if f.contains(&1) => {
-                Err(CreateUserError::EmailTaken)
-            }
-            Err(e) => Err(e.into()),
         }
+        Err(StoreError::Contention.into())
     }
 
     /// Replaces `before` with `after` if nobody changed it since it was read (version
@@ -250,6 +259,22 @@ impl Store {
             items,
             next: page.next,
         })
+    }
+
+    /// Whether any ADMIN exists, whatever its status (three one-item reads at once).
+    pub async fn any_admin(&self) -> Result<bool, StoreError> {
+        let queries: Vec<super::Query> = UserStatus::ALL
+            .iter()
+            .map(|s| super::Query {
+                index: Index::Gsi2,
+                pk: keys::users_by(UserType::Admin, *s),
+                range: super::Range::All,
+                limit: 1,
+            })
+            .collect();
+        let pages =
+            futures_util::future::try_join_all(queries.iter().map(|q| self.query(q))).await?;
+        Ok(pages.iter().any(|p| !p.items.is_empty()))
     }
 
     pub async fn approved_admin_count(&self) -> Result<i64, StoreError> {
