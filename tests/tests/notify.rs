@@ -4,6 +4,31 @@
 //! in-process queue through the real binary. The emulator must be running (scripts/test):
 //! without it the emulator tests fail, never skip.
 
+/// Generates, for each named `async fn case(store: Store)` of the calling module, one test
+/// on a fresh SQLite file and one on a fresh table of the serialized emulator (stock moto
+/// does not isolate concurrent DynamoDB transactions; DynamoDB does): the concurrent cases.
+macro_rules! on_both_stores {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crm_tests::emulator::sqlite_store()).await;
+                }
+            )+
+        }
+
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crm_tests::emulator::serialized_dynamo_store().await).await;
+                }
+            )+
+        }
+    };
+}
+
 #[path = "notify/support.rs"]
 mod support;
 

@@ -1,7 +1,6 @@
 //! One mail per event however often SQS hands the message over: one after the other, or
 //! two deliveries at once. The delivery marker ends SENT with a TTL, the outbox item gone.
-//! Concurrent deliveries run on the SQLite store: stock moto does not isolate concurrent
-//! DynamoDB transactions (two conditional claims can both pass), DynamoDB does.
+//! Concurrent deliveries run on SQLite and on the serialized emulator (`on_both_stores`).
 
 use super::cloud::{Queues, event_of, mails_about, ses_transport};
 use super::support::*;
@@ -88,9 +87,13 @@ async fn a_redelivered_message_sends_one_mail() {
     assert_eq!(n.deliver(&ev).await, Ok(crm_notifier::Outcome::AlreadySent));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_deliveries_of_one_message_send_one_mail() {
-    let (desk, n, msgs, ev) = one_event(crm_tests::emulator::sqlite_store()).await;
+on_both_stores!(
+    concurrent_deliveries_of_one_message_send_one_mail,
+    concurrent_deliver_calls_of_one_event_send_one_mail,
+);
+
+async fn concurrent_deliveries_of_one_message_send_one_mail(store: Store) {
+    let (desk, n, msgs, ev) = one_event(store).await;
     let batch = || event_of(&msgs);
     let (a, b, c) = tokio::join!(
         n.handle_sqs(batch()),
@@ -108,9 +111,8 @@ async fn concurrent_deliveries_of_one_message_send_one_mail() {
     assert_delivered_once(&desk, &ev).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_deliver_calls_of_one_event_send_one_mail() {
-    let (desk, n, _msgs, ev) = one_event(crm_tests::emulator::sqlite_store()).await;
+async fn concurrent_deliver_calls_of_one_event_send_one_mail(store: Store) {
+    let (desk, n, _msgs, ev) = one_event(store).await;
     let outcomes = futures_util::future::join_all((0..6).map(|_| n.deliver(&ev))).await;
     let sent = outcomes
         .iter()

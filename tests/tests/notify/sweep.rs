@@ -1,7 +1,7 @@
 //! No notification is lost when the push to SQS fails: the request still succeeds, the
 //! outbox keeps the event, and the sweep re-pushes it once per period, however many sweeps
-//! run at once and beside deliveries. The concurrent cases run on the SQLite store: stock
-//! moto does not isolate concurrent DynamoDB transactions, DynamoDB does.
+//! run at once and beside deliveries. The concurrent cases run on SQLite and on the
+//! serialized emulator (`on_both_stores`).
 
 use super::cloud::{Queues, event_of, mails_about, ses_transport, unreachable_publisher};
 use super::support::*;
@@ -9,7 +9,7 @@ use crm_notifier::{Notifier, SweepReport};
 use crm_shared::events::Publisher;
 use crm_shared::http::{ApiRequest, BASE_PATH, respond};
 use crm_shared::model::{Timestamp, UserType};
-use crm_shared::store::OutboxEntry;
+use crm_shared::store::{OutboxEntry, Store};
 use serde_json::{Value, json};
 
 /// Moves every outbox item's last push `seconds` into the past (as if nobody had pushed it
@@ -155,11 +155,9 @@ fn token_for_admin(desk: &Desk) -> String {
 }
 
 /// `n` tickets whose events only reached the outbox, aged past the sweep threshold.
-async fn stale_outbox(n: usize) -> (Desk, Queues) {
+async fn stale_outbox(n: usize, store: Store) -> (Desk, Queues) {
     let queues = Queues::new(5, 30).await;
-    let desk = Desk::new(crm_tests::emulator::sqlite_store())
-        .await
-        .with_publisher(Publisher::Outbox);
+    let desk = Desk::new(store).await.with_publisher(Publisher::Outbox);
     let customer = desk.customer("cust1").await;
     for i in 0..n {
         desk.create(&customer, &format!("Lost push {i}")).await;
@@ -190,9 +188,13 @@ fn ids_of(msgs: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
     ids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sweeps_push_each_stale_item_once() {
-    let (desk, queues) = stale_outbox(6).await;
+on_both_stores!(
+    concurrent_sweeps_push_each_stale_item_once,
+    a_sweep_beside_a_delivery_sends_no_second_mail,
+);
+
+async fn concurrent_sweeps_push_each_stale_item_once(store: Store) {
+    let (desk, queues) = stale_outbox(6, store).await;
     let mut want: Vec<String> = desk
         .outbox()
         .await
@@ -208,12 +210,9 @@ async fn concurrent_sweeps_push_each_stale_item_once() {
     assert_eq!(sweep_concurrently(&desk, &queues, 3, 60).await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sweep_beside_a_delivery_sends_no_second_mail() {
+async fn a_sweep_beside_a_delivery_sends_no_second_mail(store: Store) {
     let queues = Queues::new(5, 30).await;
-    let desk = Desk::new(crm_tests::emulator::sqlite_store())
-        .await
-        .with_publisher(queues.publisher());
+    let desk = Desk::new(store).await.with_publisher(queues.publisher());
     let customer = desk.customer("cust1").await;
     let t = desk.create(&customer, "Swept while delivered").await;
     let msgs = queues.receive_exactly(1).await;
