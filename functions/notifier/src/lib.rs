@@ -14,8 +14,9 @@ pub use mail::{Mail, render};
 use serde::Serialize;
 pub use transport::{SendError, Transport};
 
-/// A sweep re-pushes one outbox item at most this many times; after that it is parked
-/// (its copies are in the dead-letter queue for an operator to redrive).
+/// A sweep re-pushes one outbox item successfully at most this many times; after that it is
+/// parked (every copy reached the queue, so they are in the dead-letter queue for an
+/// operator to redrive). Failed pushes do not count: an outage parks nothing.
 pub const MAX_SWEEPS: i64 = 5;
 /// Outbox items a sweep looks at per run.
 const SWEEP_BATCH: usize = 500;
@@ -258,7 +259,10 @@ impl Notifier {
                 continue;
             }
             match self.publisher.push(&entry.event).await {
-                Ok(()) => report.pushed += 1,
+                Ok(()) => {
+                    self.store.record_outbox_push(&entry.event.event_id).await?;
+                    report.pushed += 1;
+                }
                 Err(e) => {
                     tracing::warn!(event_id = %entry.event.event_id, error = %e, "sweep push failed; next sweep retries");
                     report.push_failures += 1;

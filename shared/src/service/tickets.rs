@@ -178,7 +178,7 @@ pub async fn create_ticket(
 ) -> Result<TicketSnapshot, ApiError> {
     // Within one process, creations take turns choosing an engineer, so they do not all
     // pick the same one and conflict; across processes the load-key condition decides.
-    let _turn = ctx.assign_gate.lock().await;
+    let turn = ctx.assign_gate.lock().await;
     let (caller, mut engineer) = tokio::try_join!(
         ctx.store.get_user(&who.id),
         ctx.store.least_loaded_engineer()
@@ -245,6 +245,8 @@ pub async fn create_ticket(
             .await
         {
             Ok(()) => {
+                // The next creation may choose now; the push must not hold it up.
+                drop(turn);
                 ctx.publisher.publish(&ev).await;
                 return Ok(ticket.snapshot());
             }

@@ -120,7 +120,9 @@ impl Store {
     }
 
     /// Takes the right to re-push an outbox item now: moves its age key to `now` if nobody
-    /// else did since it was read. False: another sweep took it (or it was delivered).
+    /// else did since it was read. False: another sweep took it (or it was delivered). Only
+    /// a push that then succeeds counts towards parking (`record_outbox_push`), so a queue
+    /// that is down for hours parks nothing.
     pub async fn mark_outbox_pushed(
         &self,
         e: &OutboxEntry,
@@ -132,13 +134,28 @@ impl Store {
                 "gsi1sk",
                 Value::String(format!("{}#{}", now.sort_key(), e.event.event_id)),
             )],
-            add: vec![("sweeps", 1)],
+            add: vec![],
             remove: vec![],
             cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
         };
         match self.transact(vec![write]).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts one successful re-push of an outbox item (unless it was delivered meanwhile).
+    pub async fn record_outbox_push(&self, event_id: &str) -> Result<(), StoreError> {
+        let write = Write::Update {
+            key: keys::outbox(event_id),
+            set: vec![],
+            add: vec![("sweeps", 1)],
+            remove: vec![],
+            cond: Cond::Exists,
+        };
+        match self.transact(vec![write]).await {
+            Ok(()) | Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(()),
             Err(e) => Err(e),
         }
     }
