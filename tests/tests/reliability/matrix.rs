@@ -1,0 +1,823 @@
+//! The access-control matrix (SPEC §1–§3): every route of ROUTES × twelve callers × four
+//! targets, over HTTP against one `crm serve`. The expected status of each cell is written
+//! out below from SPEC, not computed from the product's policy code; the same table is
+//! rendered into docs/RELIABILITY.md (between the `matrix` markers) and the test fails when
+//! the document differs (`RELIABILITY_BLESS=1` rewrites it).
+//!
+//! Precedence where SPEC states no order (documented in docs/RELIABILITY.md): a missing token
+//! is 401; then the request's shape (body, query, a malformed ticket id) is 400; then a caller
+//! who is not APPROVED at request time is 403; then the role rules; then existence (404).
+//! A userId in a path is never "malformed": one that no user can have is an unknown userId
+//! (403 for non-admins, before existence; 404 for an admin).
+
+use super::support::*;
+use crm_shared::http::ROUTES;
+use crm_tests::{Client, Resp, ServerOptions};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The callers, in the matrix's row order.
+const CALLERS: [&str; 12] = [
+    "anonymous (no token)",
+    "admin",
+    "another approved admin",
+    "approved engineer, assignee",
+    "approved engineer, reporter",
+    "unrelated approved engineer",
+    "reporting customer",
+    "another customer",
+    "pending engineer",
+    "rejected user",
+    "engineer set PENDING after sign-in",
+    "admin demoted to CUSTOMER after sign-in",
+];
+
+const TARGETS: [&str; 4] = ["own", "other's", "unknown", "malformed"];
+
+/// What each target means per route.
+const TARGET_MEANING: &[(&str, [&str; 4])] = &[
+    (
+        "signup",
+        [
+            "a fresh userId",
+            "a taken userId",
+            "`userType: SUPERUSER`",
+            "a truncated JSON body",
+        ],
+    ),
+    (
+        "signin",
+        [
+            "the caller's own userId and password (anonymous: a customer's)",
+            "another user's userId, wrong password",
+            "a userId nobody has",
+            "`userId` as a number",
+        ],
+    ),
+    (
+        "listUsers",
+        [
+            "no filter",
+            "`?userType=ENGINEER`",
+            "`?userType=ADMIN&userStatus=REJECTED` (matches nobody)",
+            "`?userStatus=SLEEPY`",
+        ],
+    ),
+    (
+        "getUser",
+        [
+            "the caller",
+            "another user",
+            "a userId nobody has",
+            "`bad id!` (no user can have it)",
+        ],
+    ),
+    (
+        "updateUser",
+        [
+            "the caller, `{name}`",
+            "another user, `{name}`",
+            "a userId nobody has",
+            "`bad id!` (no user can have it)",
+        ],
+    ),
+    (
+        "createTicket",
+        [
+            "title and description",
+            "plus `reporter: <another user>` (ignored: the caller reports)",
+            "plus `assignee: <nobody>` (ignored)",
+            "`ticketPriority: \"2\"` (a string)",
+        ],
+    ),
+    (
+        "listTickets",
+        [
+            "no filter",
+            "`?reporter=<another user>`",
+            "`?assignee=<nobody>`",
+            "`?status=BOGUS`",
+        ],
+    ),
+    (
+        "getTicket",
+        [
+            "a ticket the caller reported or is assigned",
+            "a ticket they are not concerned with",
+            "a well-formed id of no ticket",
+            "`not-a-ticket-id`",
+        ],
+    ),
+    (
+        "updateTicket",
+        [
+            "as getTicket, `{description}`",
+            "as getTicket, `{description}`",
+            "as getTicket",
+            "as getTicket",
+        ],
+    ),
+    (
+        "ticketHistory",
+        [
+            "as getTicket",
+            "as getTicket",
+            "as getTicket",
+            "as getTicket",
+        ],
+    ),
+];
+
+/// The expected status per route, caller (row order of CALLERS) and target (own, other's,
+/// unknown, malformed), from SPEC.
+#[rustfmt::skip]
+const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
+    // Public: a token is ignored. A right password with a status other than APPROVED is 403;
+    // a wrong one is 401 whoever's userId it is.
+    ("signup", [
+        [201, 409, 400, 400], // anonymous
+        [201, 409, 400, 400], // admin
+        [201, 409, 400, 400], // another admin
+        [201, 409, 400, 400], // engineer, assignee
+        [201, 409, 400, 400], // engineer, reporter
+        [201, 409, 400, 400], // unrelated engineer
+        [201, 409, 400, 400], // reporting customer
+        [201, 409, 400, 400], // another customer
+        [201, 409, 400, 400], // pending engineer
+        [201, 409, 400, 400], // rejected
+        [201, 409, 400, 400], // engineer set PENDING
+        [201, 409, 400, 400], // admin demoted to CUSTOMER
+    ]),
+    ("signin", [
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [403, 401, 401, 400],
+        [403, 401, 401, 400],
+        [403, 401, 401, 400],
+        [200, 401, 401, 400],
+    ]),
+    // Approved ADMIN only; an invalid filter is 400 for any signed-in caller.
+    ("listUsers", [
+        [401, 401, 401, 401],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+    ]),
+    // Admin or self; not self and not admin is 403 before existence.
+    ("getUser", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 404],
+        [200, 200, 404, 404],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [200, 403, 403, 403],
+    ]),
+    ("updateUser", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 404],
+        [200, 200, 404, 404],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [200, 403, 403, 403],
+    ]),
+    // Any approved user.
+    ("createTicket", [
+        [401, 401, 401, 401],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [201, 201, 201, 400],
+    ]),
+    // Any approved user, scoped (a filter on someone else's tickets is an empty page).
+    ("listTickets", [
+        [401, 401, 401, 401],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 200, 200, 400],
+    ]),
+    // Concerned users; not visible 403, no such ticket 404, malformed id 400. The demoted
+    // admin is a customer now: their own report only, whatever the token says.
+    ("getTicket", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 403, 404, 400],
+    ]),
+    ("updateTicket", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 403, 404, 400],
+    ]),
+    ("ticketHistory", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 403, 404, 400],
+    ]),
+];
+
+const MARK_BEGIN: &str = "<!-- matrix:begin (generated by tests/tests/reliability/matrix.rs) -->";
+const MARK_END: &str = "<!-- matrix:end -->";
+
+/// The matrix as markdown: what each target means, then one table per route.
+pub fn render() -> String {
+    let mut s = String::new();
+    s.push_str("| route | own | other's | unknown | malformed |\n|---|---|---|---|---|\n");
+    for (name, m) in TARGET_MEANING {
+        let r = ROUTES.iter().find(|r| r.name == *name).expect("route");
+        s.push_str(&format!(
+            "| `{name}` {} {} | {} |\n",
+            r.method,
+            r.path,
+            m.join(" | ")
+        ));
+    }
+    for (name, rows) in EXPECTED {
+        let r = ROUTES.iter().find(|r| r.name == *name).expect("route");
+        s.push_str(&format!(
+            "\n**{} {}** (`{name}`)\n\n| caller | {} |\n|---|---|---|---|---|\n",
+            r.method,
+            r.path,
+            TARGETS.join(" | ")
+        ));
+        for (caller, cells) in CALLERS.iter().zip(rows) {
+            let cells: Vec<String> = cells.iter().map(u16::to_string).collect();
+            s.push_str(&format!("| {caller} | {} |\n", cells.join(" | ")));
+        }
+    }
+    s
+}
+
+fn doc_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/RELIABILITY.md")
+}
+
+#[test]
+fn the_documented_matrix_is_the_tested_one() {
+    let rendered = render();
+    let path = doc_path();
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let section = doc
+        .split_once(MARK_BEGIN)
+        .and_then(|(_, rest)| rest.split_once(MARK_END))
+        .map(|(m, _)| m.trim().to_owned());
+    if std::env::var_os("RELIABILITY_BLESS").is_some() {
+        let new = match doc.split_once(MARK_BEGIN) {
+            Some((head, rest)) => {
+                let tail = rest.split_once(MARK_END).map(|(_, t)| t).unwrap_or("");
+                format!("{head}{MARK_BEGIN}\n{}\n{MARK_END}{tail}", rendered.trim())
+            }
+            None => format!("{doc}\n{MARK_BEGIN}\n{}\n{MARK_END}\n", rendered.trim()),
+        };
+        std::fs::write(&path, new).expect("writing docs/RELIABILITY.md");
+        return;
+    }
+    assert_eq!(
+        section.as_deref(),
+        Some(rendered.trim()),
+        "docs/RELIABILITY.md's matrix differs from the one tested; regenerate it with \
+         RELIABILITY_BLESS=1 cargo test -p crm-tests --test reliability matrix"
+    );
+}
+
+#[test]
+fn every_route_has_a_row_and_a_meaning() {
+    let names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
+    let expected: Vec<&str> = EXPECTED.iter().map(|(n, _)| *n).collect();
+    let meanings: Vec<&str> = TARGET_MEANING.iter().map(|(n, _)| *n).collect();
+    assert_eq!(expected, names);
+    assert_eq!(meanings, names);
+}
+
+/// Everything a caller row needs.
+struct Row {
+    user_id: Option<String>,
+    token: Option<String>,
+    /// What this caller is now: "admin", "engineer", "customer" or "inactive".
+    now: &'static str,
+    own_ticket: String,
+    other_ticket: String,
+    other_user: String,
+    password_of_own: String,
+}
+
+struct Fixture {
+    c: Client,
+    rows: Vec<Row>,
+}
+
+async fn token_of(c: &Client, id: &str) -> String {
+    c.token(id).await
+}
+
+async fn create(c: &Client, token: &str, title: &str) -> String {
+    let r = c
+        .post(
+            "/tickets",
+            token,
+            json!({"title": title, "description": format!("About {title}")}),
+        )
+        .await;
+    r.expect(201);
+    id_of(r.data())
+}
+
+async fn reassign(c: &Client, admin: &str, ticket: &str, to: &str) {
+    let r = c
+        .put(
+            &format!("/tickets/{ticket}"),
+            admin,
+            json!({"assignee": to}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.data()["assignee"], to);
+}
+
+async fn promote_to_admin(c: &Client, admin: &str, id: &str) {
+    c.signup(id, None).await.expect(201);
+    c.put(
+        &format!("/users/{id}"),
+        admin,
+        json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
+    )
+    .await
+    .expect(200);
+}
+
+/// The world of the matrix: users of every kind with tokens issued while they were
+/// approved, and tickets with known reporters and assignees.
+async fn fixture(c: Client) -> Fixture {
+    let admin = c.admin().await;
+    promote_to_admin(&c, &admin, "admin2").await;
+    promote_to_admin(&c, &admin, "exadmin").await;
+    let admin2 = token_of(&c, "admin2").await;
+    let exadmin = token_of(&c, "exadmin").await;
+    let eng_a = c.engineer(&admin, "eng-assignee").await;
+    let eng_r = c.engineer(&admin, "eng-reporter").await;
+    let eng_x = c.engineer(&admin, "eng-other").await;
+    let eng_d = c.engineer(&admin, "eng-demoted").await;
+    let cust = c.customer("cust").await;
+    let cust2 = c.customer("cust-other").await;
+    let pending = c.customer("pending-eng").await;
+    let rejected = c.customer("rejected-user").await;
+    c.signup("walkin", None).await.expect(201);
+
+    let t_c = create(&c, &cust, "Customer's ticket").await;
+    let t_c2 = create(&c, &cust2, "Other customer's ticket").await;
+    let t_r = create(&c, &eng_r, "Engineer's report").await;
+    let t_a = create(&c, &admin, "Admin's ticket").await;
+    let t_a2 = create(&c, &admin2, "Other admin's ticket").await;
+    let t_p = create(&c, &pending, "Pending engineer's ticket").await;
+    let t_j = create(&c, &rejected, "Rejected user's ticket").await;
+    let t_d = create(&c, &eng_d, "Demoted engineer's ticket").await;
+    let t_m = create(&c, &exadmin, "Demoted admin's ticket").await;
+    for (t, to) in [
+        (&t_c, "eng-assignee"),
+        (&t_r, "eng-assignee"),
+        (&t_c2, "eng-other"),
+        (&t_a, "eng-other"),
+        (&t_a2, "eng-other"),
+        (&t_p, "eng-other"),
+        (&t_j, "eng-other"),
+        (&t_d, "eng-other"),
+        (&t_m, "eng-other"),
+    ] {
+        reassign(&c, &admin, t, to).await;
+    }
+
+    // Now the status changes, after the tokens were issued.
+    let r = c
+        .put(
+            "/users/pending-eng",
+            &pending,
+            json!({"userType": "ENGINEER"}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.data()["userStatus"], "PENDING");
+    c.put(
+        "/users/rejected-user",
+        &admin,
+        json!({"userStatus": "REJECTED"}),
+    )
+    .await
+    .expect(200);
+    c.put(
+        "/users/eng-demoted",
+        &admin,
+        json!({"userStatus": "PENDING"}),
+    )
+    .await
+    .expect(200);
+    let r = c
+        .put("/users/exadmin", &admin, json!({"userType": "CUSTOMER"}))
+        .await;
+    r.expect(200);
+    assert_eq!(
+        (&r.data()["userType"], &r.data()["userStatus"]),
+        (&json!("CUSTOMER"), &json!("APPROVED"))
+    );
+
+    let row = |id: Option<&str>,
+               token: Option<&String>,
+               now: &'static str,
+               own: &String,
+               other: &String,
+               other_user: &str| Row {
+        user_id: id.map(str::to_owned),
+        token: token.cloned(),
+        now,
+        own_ticket: own.clone(),
+        other_ticket: other.clone(),
+        other_user: other_user.to_owned(),
+        password_of_own: PASSWORD.to_owned(),
+    };
+    let rows = vec![
+        row(None, None, "anonymous", &t_c, &t_c2, "cust"),
+        row(
+            Some("admin"),
+            Some(&admin),
+            "admin",
+            &t_a,
+            &t_c,
+            "cust-other",
+        ),
+        row(
+            Some("admin2"),
+            Some(&admin2),
+            "admin",
+            &t_a2,
+            &t_c,
+            "cust-other",
+        ),
+        row(
+            Some("eng-assignee"),
+            Some(&eng_a),
+            "engineer",
+            &t_c,
+            &t_c2,
+            "cust",
+        ),
+        row(
+            Some("eng-reporter"),
+            Some(&eng_r),
+            "engineer",
+            &t_r,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("eng-other"),
+            Some(&eng_x),
+            "engineer",
+            &t_c2,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("cust"),
+            Some(&cust),
+            "customer",
+            &t_c,
+            &t_c2,
+            "cust-other",
+        ),
+        row(
+            Some("cust-other"),
+            Some(&cust2),
+            "customer",
+            &t_c2,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("pending-eng"),
+            Some(&pending),
+            "inactive",
+            &t_p,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("rejected-user"),
+            Some(&rejected),
+            "inactive",
+            &t_j,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("eng-demoted"),
+            Some(&eng_d),
+            "inactive",
+            &t_d,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("exadmin"),
+            Some(&exadmin),
+            "customer",
+            &t_m,
+            &t_c,
+            "cust",
+        ),
+    ];
+    Fixture { c, rows }
+}
+
+const NOBODY: &str = "nobody-here";
+const UNKNOWN_TICKET: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+
+/// Sends one cell's request.
+async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) -> Resp {
+    let c = &f.c;
+    let row = &f.rows[i];
+    let token = row.token.as_deref();
+    let me = row.user_id.clone().unwrap_or_else(|| "walkin".to_owned());
+    *n += 1;
+    let json_call = |method: &'static str, path: String, body: Option<Value>| async move {
+        c.call(method, &path, token, body).await
+    };
+    match route {
+        "signup" => {
+            let body = |id: &str, t: &str| {
+                json!({"name": "Matrix User", "userId": id, "email": format!("{id}@email.com"),
+                       "password": PASSWORD, "userType": t})
+            };
+            match target {
+                0 => {
+                    json_call(
+                        "POST",
+                        "/auth/signup".into(),
+                        Some(body(&format!("new-{i}"), "CUSTOMER")),
+                    )
+                    .await
+                }
+                1 => {
+                    json_call(
+                        "POST",
+                        "/auth/signup".into(),
+                        Some(body("cust", "CUSTOMER")),
+                    )
+                    .await
+                }
+                2 => {
+                    json_call(
+                        "POST",
+                        "/auth/signup".into(),
+                        Some(body(&format!("super-{i}"), "SUPERUSER")),
+                    )
+                    .await
+                }
+                _ => {
+                    raw(
+                        c,
+                        "POST",
+                        "/auth/signup",
+                        token,
+                        b"{\"name\": \"Matrix".to_vec(),
+                    )
+                    .await
+                }
+            }
+        }
+        "signin" => {
+            // Each userId gets at most one wrong password from the matrix (far from the
+            // lock-out at five): "other's" is the next row's user.
+            let victim = f.rows[(i + 1) % f.rows.len()]
+                .user_id
+                .clone()
+                .unwrap_or_else(|| "walkin".to_owned());
+            let body = match target {
+                0 => json!({"userId": me, "password": row.password_of_own}),
+                1 => json!({"userId": victim, "password": "Wrong-Password-1"}),
+                2 => json!({"userId": format!("ghost-{i}"), "password": PASSWORD}),
+                _ => json!({"userId": 5, "password": PASSWORD}),
+            };
+            json_call("POST", "/auth/signin".into(), Some(body)).await
+        }
+        "listUsers" => {
+            let q = [
+                "",
+                "?userType=ENGINEER",
+                "?userType=ADMIN&userStatus=REJECTED",
+                "?userStatus=SLEEPY",
+            ][target];
+            json_call("GET", format!("/users{q}"), None).await
+        }
+        "getUser" | "updateUser" => {
+            let id = match target {
+                0 => me.clone(),
+                1 => row.other_user.clone(),
+                2 => NOBODY.to_owned(),
+                _ => "bad%20id%21".to_owned(),
+            };
+            if route == "getUser" {
+                json_call("GET", format!("/users/{id}"), None).await
+            } else {
+                let name = format!("Renamed {n}");
+                json_call("PUT", format!("/users/{id}"), Some(json!({"name": name}))).await
+            }
+        }
+        "createTicket" => {
+            let mut body =
+                json!({"title": format!("Matrix {n}"), "description": "Made by the matrix."});
+            match target {
+                0 => {}
+                1 => body["reporter"] = json!(row.other_user),
+                2 => body["assignee"] = json!(NOBODY),
+                _ => body["ticketPriority"] = json!("2"),
+            }
+            json_call("POST", "/tickets".into(), Some(body)).await
+        }
+        "listTickets" => {
+            let q = match target {
+                0 => String::new(),
+                1 => format!("?reporter={}", row.other_user),
+                2 => format!("?assignee={NOBODY}"),
+                _ => "?status=BOGUS".to_owned(),
+            };
+            json_call("GET", format!("/tickets{q}"), None).await
+        }
+        "getTicket" | "updateTicket" | "ticketHistory" => {
+            let id = match target {
+                0 => row.own_ticket.clone(),
+                1 => row.other_ticket.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "not-a-ticket-id".to_owned(),
+            };
+            match route {
+                "getTicket" => json_call("GET", format!("/tickets/{id}"), None).await,
+                "ticketHistory" => json_call("GET", format!("/tickets/{id}/history"), None).await,
+                _ => {
+                    let body = json!({"description": format!("Edited by the matrix, cell {n}.")});
+                    json_call("PUT", format!("/tickets/{id}"), Some(body)).await
+                }
+            }
+        }
+        other => panic!("no request for route {other}"),
+    }
+}
+
+async fn raw(c: &Client, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> Resp {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(t) = token {
+        headers.push(("x-access-token", t));
+    }
+    c.raw(method, path, &headers, Some(body)).await
+}
+
+/// Checks beyond the status that a cell's response must pass.
+fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<String>) {
+    let row = &f.rows[i];
+    let ok = (200..300).contains(&r.status);
+    let mut fail = |what: String| problems.push(format!("{route} / {}: {what}", CALLERS[i]));
+    if r.body["success"] != json!(ok) {
+        fail(format!("success is not {ok}: {}", r.text));
+    }
+    if !ok && r.body["code"].as_str().is_none_or(str::is_empty) {
+        fail(format!("error without a code: {}", r.text));
+    }
+    if INTERNALS.iter().any(|w| r.text.contains(w)) {
+        fail(format!("internal detail in the body: {}", r.text));
+    }
+    if r.header("x-content-type-options") != Some("nosniff") {
+        fail("no nosniff".into());
+    }
+    if !ok {
+        return;
+    }
+    let me = row.user_id.as_deref().unwrap_or("");
+    match route {
+        "listTickets" => {
+            for t in r.data().as_array().cloned().unwrap_or_default() {
+                let visible = match row.now {
+                    "admin" => true,
+                    "engineer" => t["reporter"] == me || t["assignee"] == me,
+                    _ => t["reporter"] == me,
+                };
+                if !visible {
+                    fail(format!("lists a ticket it may not see: {t}"));
+                }
+            }
+        }
+        "createTicket" => {
+            if r.data()["reporter"] != me {
+                fail(format!("reporter is not the caller: {}", r.data()));
+            }
+            if r.data()["assignee"] == NOBODY {
+                fail("took the assignee from the body".into());
+            }
+        }
+        "getUser" | "updateUser" if r.text.contains("password") => {
+            fail("user object carries a password".into());
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_control_matrix_over_http() {
+    let server = start(ServerOptions::default());
+    let f = fixture(server.client()).await;
+    let mut mismatches = Vec::new();
+    let mut problems = Vec::new();
+    let mut n = 0;
+    let mut cells = 0;
+    let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
+    for (route, rows) in EXPECTED {
+        for (i, want) in rows.iter().enumerate() {
+            for (t, want) in want.iter().enumerate() {
+                let r = cell(&f, i, route, t, &mut n).await;
+                cells += 1;
+                *tally.entry(r.status).or_default() += 1;
+                if r.status != *want {
+                    mismatches.push(format!(
+                        "{route} / {} / {}: want {want}, got {} {}",
+                        CALLERS[i], TARGETS[t], r.status, r.text
+                    ));
+                }
+                check_body(&f, i, route, &r, &mut problems);
+            }
+        }
+    }
+    figure("matrix cells checked", cells);
+    figure("matrix statuses", format!("{tally:?}"));
+    assert!(
+        mismatches.is_empty() && problems.is_empty(),
+        "{} of {cells} cells differ from SPEC:\n{}\nother problems:\n{}",
+        mismatches.len(),
+        mismatches.join("\n"),
+        problems.join("\n")
+    );
+    let admin = f.c.admin().await;
+    assert_invariant(&f.c, &admin).await;
+}
