@@ -150,6 +150,35 @@ impl Client {
         .await
     }
 
+    /// POST /auth/signup with any body.
+    pub async fn signup_with(&self, body: Value) -> Resp {
+        self.call("POST", "/auth/signup", None, Some(body)).await
+    }
+
+    /// POST /auth/signin with any body.
+    pub async fn signin_with(&self, body: Value) -> Resp {
+        self.call("POST", "/auth/signin", None, Some(body)).await
+    }
+
+    /// GET /users with a query string (without the leading `?`; empty for none).
+    pub async fn list_users(&self, token: &str, query: &str) -> Resp {
+        if query.is_empty() {
+            self.get("/users", token).await
+        } else {
+            self.get(&format!("/users?{query}"), token).await
+        }
+    }
+
+    /// GET /users/{userId}.
+    pub async fn get_user(&self, token: &str, user_id: &str) -> Resp {
+        self.get(&format!("/users/{user_id}"), token).await
+    }
+
+    /// PUT /users/{userId}.
+    pub async fn update_user(&self, token: &str, user_id: &str, body: Value) -> Resp {
+        self.put(&format!("/users/{user_id}"), token, body).await
+    }
+
     /// Signs in and returns the access token (fails the test otherwise).
     pub async fn token(&self, user_id: &str) -> String {
         let r = self.signin(user_id, PASSWORD).await;

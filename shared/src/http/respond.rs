@@ -43,6 +43,11 @@ pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
     if e.status == 401 {
         r = r.with_header(header::WWW_AUTHENTICATE, "Bearer");
     }
+    if e.status == 413 {
+        // The oversized body is left unread, so the connection cannot carry another request:
+        // say so, or an HTTP/1.1 client reuses it and its next request fails mid-flight.
+        r = r.with_header(header::CONNECTION, "close");
+    }
     r
 }
 
@@ -250,6 +255,27 @@ mod tests {
         )
         .await;
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+
+    #[tokio::test]
+    async fn payload_too_large_closes_the_connection() {
+        let r = respond(
+            ApiRequest::new(Method::POST, "/crmService/api/v1/auth/signup"),
+            &[],
+            |_, _| async { Err::<ApiResponse, _>(ApiError::payload_too_large()) },
+        )
+        .await;
+        assert_eq!(
+            (r.status.as_u16(), r.header("connection")),
+            (413, Some("close"))
+        );
+        let r = respond(
+            ApiRequest::new(Method::POST, "/crmService/api/v1/auth/signup"),
+            &[],
+            |_, _| async { Err::<ApiResponse, _>(ApiError::unsupported_media_type()) },
+        )
+        .await;
+        assert_eq!(r.header("connection"), None);
     }
 
     #[tokio::test]

@@ -1,0 +1,407 @@
+//! SPEC §5, the local server and the admin command as processes: the listening line, data
+//! and the generated JWT secret across restarts, the default admin, a clean SIGTERM, settings
+//! refused at start-up, and `crm admin create`.
+
+use crate::support::*;
+use crm_tests::client::PASSWORD;
+use crm_tests::server::{crm_bin, temp_dir};
+use crm_tests::{Client, Server, ServerOptions};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `crm` binary with the harness's environment (fast bcrypt, no inherited secret or
+/// log level), run in `dir` so no stray `.env` is read.
+fn crm(dir: &Path) -> Command {
+    let mut cmd = Command::new(crm_bin());
+    cmd.env("CRM_BCRYPT_COST", "4")
+        .env_remove("CRM_JWT_SECRET")
+        .env_remove("CRM_LOG")
+        .env_remove("CRM_NOTIFIER_TRANSPORT")
+        .current_dir(dir);
+    cmd
+}
+
+/// Waits for the process to end, killing it (and failing) after `secs`.
+fn wait(child: &mut Child, secs: u64, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs a command to completion with `stdin` as its input; output goes through files so
+/// the child can never block on a full pipe.
+fn run(mut cmd: Command, stdin: &str, out_dir: &Path) -> Ran {
+    let tag = crm_tests::unique("run");
+    let out_path = out_dir.join(format!("{tag}.out"));
+    let err_path = out_dir.join(format!("{tag}.err"));
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawning crm");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let status = wait(&mut child, 60, "crm");
+    Ran {
+        status,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+/// `crm serve` started by hand: the child, every stdout line as it comes, the data dir.
+fn spawn_serve(extra: &[&str]) -> (Child, mpsc::Receiver<String>, PathBuf) {
+    let dir = temp_dir("crm-serve-own");
+    let mut child = crm(&dir)
+        .args(["serve", "--data-dir"])
+        .arg(&dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log"))
+        .spawn()
+        .expect("spawning crm serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx, dir)
+}
+
+#[tokio::test]
+async fn serve_prints_exactly_one_listening_line_and_stops_with_status_0_on_sigterm() {
+    let (mut child, lines, dir) = spawn_serve(&["--port", "0"]);
+    let first = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the listening line");
+    let port: u16 = first
+        .strip_prefix("listening on http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {first:?}"));
+    assert_ne!(port, 0);
+    assert_eq!(first, format!("listening on http://127.0.0.1:{port}"));
+
+    // It accepts connections as soon as the line is out.
+    let c = Client::new(&format!("http://127.0.0.1:{port}/crmService/api/v1"));
+    c.signup("jane", None).await.expect(201);
+    c.signin("jane", PASSWORD).await.expect(200);
+
+    sigterm(&child);
+    let status = wait(&mut child, 30, "crm serve after SIGTERM");
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    let rest: Vec<String> = lines.iter().collect();
+    assert!(
+        rest.is_empty(),
+        "more stdout after the listening line: {rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn serve_listens_on_the_port_given_with_dash_dash_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (mut child, lines, dir) = spawn_serve(&["--port", &port.to_string()]);
+    let first = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the listening line");
+    assert_eq!(first, format!("listening on http://127.0.0.1:{port}"));
+    let c = Client::new(&format!("http://127.0.0.1:{port}/crmService/api/v1"));
+    c.signin("admin", PASSWORD).await.expect(200);
+    sigterm(&child);
+    assert!(wait(&mut child, 30, "crm serve").success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn serve_creates_the_seed_default_admin_on_first_start() {
+    let server = Server::start();
+    let c = server.client();
+    let r = c.signin("admin", "crmService@1").await;
+    r.expect(200);
+    let u = r.data();
+    assert_eq!(u["name"], "John Doe");
+    assert_eq!(u["email"], "john@email.com");
+    assert_eq!(u["userType"], "ADMIN");
+    assert_eq!(u["userStatus"], "APPROVED");
+    let admin = u["accessToken"].as_str().expect("token");
+    let r = c.list_users(admin, "").await;
+    assert_eq!(ids(&r), ["admin"]);
+    // Its email is taken like any other.
+    let r = c
+        .signup_with(
+            json!({"name": "J", "userId": "john", "email": "JOHN@email.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "EMAIL_TAKEN");
+}
+
+#[tokio::test]
+async fn serve_keeps_users_tokens_and_the_generated_jwt_secret_across_a_restart() {
+    let mut first = Server::start();
+    let dir = first.keep_data().to_path_buf();
+    let c = first.client();
+    let admin = c.admin().await;
+    let jane = c.engineer(&admin, "jane").await;
+    let bob = c.customer("bob").await;
+    c.update_user(&admin, "admin", json!({"name": "Renamed Admin"}))
+        .await
+        .expect(200);
+    c.update_user(&bob, "bob", json!({"name": "Bob Before Stop"}))
+        .await
+        .expect(200);
+    let users_before = c.list_users(&admin, "").await.data().clone();
+    let secret_before = std::fs::read_to_string(dir.join("jwt-secret")).expect("jwt-secret");
+    assert!(secret_before.trim().len() >= 32, "a generated secret");
+    let status = first.signal_and_wait("TERM");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    drop(first);
+
+    let second = Server::start_with(ServerOptions {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    let c = second.client();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("jwt-secret")).expect("jwt-secret"),
+        secret_before
+    );
+    // Tokens issued before the restart still work.
+    c.get_user(&jane, "jane").await.expect(200);
+    let r = c.list_users(&admin, "").await;
+    r.expect(200);
+    assert_eq!(r.data(), &users_before, "the same users after the restart");
+    assert_eq!(
+        c.get_user(&bob, "bob").await.data()["name"],
+        "Bob Before Stop"
+    );
+    // The default admin is neither recreated nor duplicated nor reset.
+    let admins = c.list_users(&admin, "userType=ADMIN").await;
+    assert_eq!(ids(&admins), ["admin"]);
+    assert_eq!(admins.data()[0]["name"], "Renamed Admin");
+    c.signin("admin", PASSWORD).await.expect(200);
+    drop(second);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn signin_lock_is_kept_in_the_store_across_a_restart() {
+    let mut first = Server::start();
+    let dir = first.keep_data().to_path_buf();
+    let c = first.client();
+    c.signup("jane", None).await.expect(201);
+    for _ in 0..5 {
+        c.signin("jane", "wrongPassword@1").await.expect(401);
+    }
+    assert!(first.signal_and_wait("TERM").success());
+    drop(first);
+    let second = Server::start_with(ServerOptions {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    let r = second.client().signin("jane", PASSWORD).await;
+    assert_error(&r, 429, "TOO_MANY_REQUESTS");
+    assert!(r.header("retry-after").is_some());
+    drop(second);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn serve_refuses_an_invalid_setting_with_one_stderr_line_naming_it() {
+    let dir = temp_dir("crm-bad-config");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("CRM_BCRYPT_COST", "99")], "CRM_BCRYPT_COST"),
+        (&[("CRM_BCRYPT_COST", "cheap")], "CRM_BCRYPT_COST"),
+        (&[("CRM_TOKEN_TTL_SECONDS", "0")], "CRM_TOKEN_TTL_SECONDS"),
+        (
+            &[("CRM_TOKEN_TTL_SECONDS", "soon")],
+            "CRM_TOKEN_TTL_SECONDS",
+        ),
+        (&[("CRM_JWT_SECRET", "short")], "CRM_JWT_SECRET"),
+        (
+            &[("CRM_NOTIFIER_TRANSPORT", "smtp")],
+            "CRM_NOTIFIER_TRANSPORT",
+        ),
+        (
+            &[("CRM_NOTIFIER_TRANSPORT", "http")],
+            "CRM_NOTIFICATION_SERVICE_URL",
+        ),
+        (&[("CRM_MAIL_FROM", "nobody")], "CRM_MAIL_FROM"),
+        (&[("CRM_TABLE_NAME", "a b")], "CRM_TABLE_NAME"),
+        (
+            &[("CRM_CORS_ALLOWED_ORIGINS", "example.com")],
+            "CRM_CORS_ALLOWED_ORIGINS",
+        ),
+    ];
+    for (env, var) in cases {
+        let mut cmd = crm(&dir);
+        cmd.args(["serve", "--port", "0", "--data-dir"]).arg(&dir);
+        for (k, v) in *env {
+            cmd.env(k, v);
+        }
+        let ran = run(cmd, "", &dir);
+        assert!(!ran.status.success(), "{env:?} started: {}", ran.stdout);
+        assert!(!ran.stdout.contains("listening"), "{env:?}: {}", ran.stdout);
+        let lines: Vec<&str> = ran
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{env:?}: one line, got {:?}", ran.stderr);
+        assert!(
+            lines[0].contains(var),
+            "{env:?}: {:?} should name {var}",
+            lines[0]
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn admin_create(dir: &Path, user_id: &str, name: &str, email: &str, password: &str) -> Ran {
+    let mut cmd = crm(dir);
+    cmd.args([
+        "admin",
+        "create",
+        "--user-id",
+        user_id,
+        "--name",
+        name,
+        "--email",
+        email,
+    ])
+    .arg("--data-dir")
+    .arg(dir);
+    run(cmd, &format!("{password}\n"), dir)
+}
+
+#[tokio::test]
+async fn admin_create_reads_the_password_from_stdin_and_makes_an_approved_admin() {
+    let server = Server::start();
+    let c = server.client();
+    let ran = admin_create(
+        &server.data_dir,
+        "ops",
+        "Ops Person",
+        "Ops@Email.com",
+        "Opsword@2024",
+    );
+    assert!(ran.status.success(), "{}{}", ran.stdout, ran.stderr);
+    assert!(!ran.stdout.contains("Opsword"), "{}", ran.stdout);
+    assert!(!ran.stderr.contains("Opsword"), "{}", ran.stderr);
+
+    // The running server sees it at once (same embedded store).
+    let r = c.signin("ops", "Opsword@2024").await;
+    r.expect(200);
+    let token = r.data()["accessToken"].as_str().expect("token").to_owned();
+    let me = c.get_user(&token, "ops").await;
+    assert_user_object(me.data(), "ops", "ADMIN", "APPROVED");
+    assert_eq!(me.data()["name"], "Ops Person");
+    assert_eq!(me.data()["email"], "ops@email.com");
+    let admins = c
+        .list_users(&token, "userType=ADMIN&userStatus=APPROVED")
+        .await;
+    assert_eq!(ids(&admins), ["admin", "ops"]);
+    // With two approved admins, the default one may now step down.
+    let admin = c.admin().await;
+    c.update_user(&admin, "admin", json!({"userType": "CUSTOMER"}))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn admin_create_refuses_an_invalid_password_or_a_taken_user_id() {
+    let server = Server::start();
+    let c = server.client();
+    let admin = c.admin().await;
+    for (user_id, email, password) in [
+        ("ops", "ops@email.com", "short"),
+        ("ops", "ops@email.com", "no uppercase@1"),
+        ("ops", "ops@email.com", "Has Space@123"),
+        ("ops", "ops@email.com", ""),
+        ("ops", "ops@email.com", &format!("Aa1@{}", "x".repeat(69))),
+        ("admin", "other@email.com", "Opsword@2024"),
+        ("ops", "john@email.com", "Opsword@2024"),
+        ("bad id", "ops@email.com", "Opsword@2024"),
+    ] {
+        let ran = admin_create(&server.data_dir, user_id, "Ops", email, password);
+        assert!(
+            !ran.status.success(),
+            "{user_id}/{email}/{password:?} was accepted: {}",
+            ran.stdout
+        );
+        assert!(!ran.stderr.trim().is_empty());
+    }
+    c.get_user(&admin, "ops").await.expect(404);
+    let admins = c.list_users(&admin, "userType=ADMIN").await;
+    assert_eq!(ids(&admins), ["admin"]);
+    assert_eq!(
+        c.get_user(&admin, "admin").await.data()["email"],
+        "john@email.com"
+    );
+}
+
+#[test]
+fn env_sample_lists_every_setting_of_spec_5() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env.sample");
+    let text = std::fs::read_to_string(&path).expect(".env.sample at the repository root");
+    for var in [
+        "CRM_TABLE_NAME",
+        "CRM_QUEUE_URL",
+        "CRM_JWT_SECRET",
+        "CRM_TOKEN_TTL_SECONDS",
+        "CRM_BCRYPT_COST",
+        "CRM_NOTIFIER_TRANSPORT",
+        "CRM_NOTIFICATION_SERVICE_URL",
+        "CRM_MAIL_FROM",
+        "CRM_CORS_ALLOWED_ORIGINS",
+        "AWS_ENDPOINT_URL",
+    ] {
+        let listed = text.lines().any(|l| {
+            l.trim_start_matches(['#', ' '])
+                .split('=')
+                .next()
+                .is_some_and(|k| k.trim() == var)
+        });
+        assert!(listed, "{var} is not in .env.sample");
+    }
+}
