@@ -154,6 +154,40 @@ async fn serve_listens_on_the_port_given_with_dash_dash_port() {
 }
 
 #[tokio::test]
+async fn serve_keeps_its_data_in_dot_crm_by_default() {
+    let cwd = temp_dir("crm-serve-cwd");
+    let mut child = crm(&cwd)
+        .args(["serve", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning crm serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the listening line");
+    let url = line.trim().strip_prefix("listening on ").expect("line");
+    let c = Client::new(&format!("{url}/crmService/api/v1"));
+    c.signup("jane", None).await.expect(201);
+    sigterm(&child);
+    assert!(wait(&mut child, 30, "crm serve").success());
+    let data = cwd.join(".crm");
+    assert!(data.join("jwt-secret").is_file(), "{}", data.display());
+    assert!(
+        std::fs::read_dir(&data).expect(".crm").count() > 1,
+        "the store lives in .crm too"
+    );
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+#[tokio::test]
 async fn serve_creates_the_seed_default_admin_on_first_start() {
     let server = Server::start();
     let c = server.client();
