@@ -7,6 +7,7 @@
 use super::backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 use super::schema::{self, Index, TABLE};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -166,14 +167,25 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("request build: {e}"))
 }
 
-/// Maps an SDK failure: throttling, timeouts, dispatch and 5xx are `Unavailable`.
-fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
+/// Maps an SDK failure: throttling, timeouts, dispatch failures and any 5xx answer (even
+/// one without an error code) are `Unavailable`.
+fn sdk_err<E>(e: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
+    let server_error = match &e {
+        SdkError::ServiceError(ctx) => ctx.raw().status().is_server_error(),
+        SdkError::ResponseError(ctx) => ctx.raw().status().is_server_error(),
+        _ => false,
+    };
     match &e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!(
+                "dynamodb: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        }
+        _ if server_error && e.code() != Some("ConditionalCheckFailedException") => {
             StoreError::Unavailable(format!(
                 "dynamodb: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&e)

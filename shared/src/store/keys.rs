@@ -54,32 +54,6 @@ pub fn load_key(open_tickets: i64, tie_break_ms: i64) -> i64 {
         .saturating_add(tie_break_ms.rem_euclid(LOAD_STEP))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn load_keys_order_by_count_then_approval_time() {
-        let early = 1_700_000_000_000;
-        let late = 1_800_000_000_000;
-        assert!(load_key(0, late) < load_key(1, early));
-        assert!(load_key(3, early) < load_key(3, late));
-        assert_eq!(load_key(2, early) + LOAD_STEP, load_key(3, early));
-    }
-
-    #[test]
-    fn user_order_sorts_by_time_then_id() {
-        let a = UserId::parse("b").unwrap();
-        let b = UserId::parse("a").unwrap();
-        assert!(
-            user_order(Timestamp::from_millis(1), &a) < user_order(Timestamp::from_millis(2), &b)
-        );
-        assert!(
-            user_order(Timestamp::from_millis(1), &b) < user_order(Timestamp::from_millis(1), &a)
-        );
-    }
-}
-
 pub const TICKET_SK: &str = "TICKET";
 /// History entries sort after the ticket item in its partition, so "after entry N" never
 /// reaches the ticket itself.
@@ -118,4 +92,30 @@ pub fn outbox(event_id: &str) -> Key {
 
 pub fn delivery(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), "DELIVERED")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_keys_order_by_count_then_approval_time() {
+        let early = 1_700_000_000_000;
+        let late = 1_800_000_000_000;
+        assert!(load_key(0, late) < load_key(1, early));
+        assert!(load_key(3, early) < load_key(3, late));
+        assert_eq!(load_key(2, early) + LOAD_STEP, load_key(3, early));
+    }
+
+    #[test]
+    fn user_order_sorts_by_time_then_id() {
+        let a = UserId::parse("b").unwrap();
+        let b = UserId::parse("a").unwrap();
+        assert!(
+            user_order(Timestamp::from_millis(1), &a) < user_order(Timestamp::from_millis(2), &b)
+        );
+        assert!(
+            user_order(Timestamp::from_millis(1), &b) < user_order(Timestamp::from_millis(1), &a)
+        );
+    }
 }
