@@ -20,7 +20,7 @@ pub use paging::Listing;
 pub use paging::Source;
 pub use signin::SigninFailures;
 pub use sqlite::SqliteBackend;
-pub use stats::{Cost, Stats};
+pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
     HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,
     status_source,
@@ -92,6 +92,7 @@ impl Store {
     fn timed<'a, T: 'a>(
         &self,
         kind: CallKind,
+        items: impl FnOnce(&T) -> usize + 'a,
         f: impl std::future::Future<Output = Result<T, StoreError>> + 'a,
     ) -> impl std::future::Future<Output = Result<T, StoreError>> + 'a {
         let probe = self.stats.clone().map(|s| {
@@ -104,7 +105,7 @@ impl Store {
                 // Let calls joined with this one start before it counts as finished (a fast
                 // backend can finish within the first poll, before its siblings are polled).
                 tokio::task::yield_now().await;
-                s.finish(kind, start);
+                s.finish(kind, start, out.as_ref().map(items).unwrap_or(0));
             }
             out
         }
@@ -114,19 +115,23 @@ impl Store {
         &'a self,
         key: &'a Key,
     ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
-        self.timed(CallKind::Get, async move {
-            match &self.backend {
-                Backend::Sqlite(b) => b.get(key).await,
-                Backend::Dynamo(b) => b.get(key).await,
-            }
-        })
+        self.timed(
+            CallKind::Get,
+            |i: &Option<Item>| usize::from(i.is_some()),
+            async move {
+                match &self.backend {
+                    Backend::Sqlite(b) => b.get(key).await,
+                    Backend::Dynamo(b) => b.get(key).await,
+                }
+            },
+        )
     }
 
     pub fn query<'a>(
         &'a self,
         q: &'a Query,
     ) -> impl std::future::Future<Output = Result<QueryPage, StoreError>> + 'a {
-        self.timed(CallKind::Query, async move {
+        self.timed(CallKind::Query, |p: &QueryPage| p.items.len(), async move {
             match &self.backend {
                 Backend::Sqlite(b) => b.query(q).await,
                 Backend::Dynamo(b) => b.query(q).await,
@@ -138,7 +143,8 @@ impl Store {
         &self,
         writes: Vec<Write>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + '_ {
-        self.timed(CallKind::Write, async move {
+        let n = writes.len();
+        self.timed(CallKind::Write, move |_: &()| n, async move {
             match &self.backend {
                 Backend::Sqlite(b) => b.transact(writes).await,
                 Backend::Dynamo(b) => b.transact(writes).await,

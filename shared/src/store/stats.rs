@@ -16,6 +16,8 @@ struct Call {
     kind: CallKind,
     start: u64,
     end: u64,
+    /// Items returned (reads) or written (writes).
+    items: usize,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +36,16 @@ pub struct Cost {
     pub depth: usize,
 }
 
+/// A `Cost` and how many items the calls moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub cost: Cost,
+    /// Items returned by gets and queries.
+    pub items_read: usize,
+    /// Items put, updated, deleted or checked by writes.
+    pub items_written: usize,
+}
+
 impl Cost {
     pub fn reads(&self) -> usize {
         self.gets + self.queries
@@ -49,16 +61,26 @@ impl Stats {
         self.clock.fetch_add(1, Ordering::SeqCst)
     }
 
-    pub(crate) fn finish(&self, kind: CallKind, start: u64) {
+    pub(crate) fn finish(&self, kind: CallKind, start: u64, items: usize) {
         let end = self.clock.fetch_add(1, Ordering::SeqCst);
         self.calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(Call { kind, start, end });
+            .push(Call {
+                kind,
+                start,
+                end,
+                items,
+            });
     }
 
     /// The cost of everything since the last `take`, and a fresh start.
     pub fn take(&self) -> Cost {
+        self.take_usage().cost
+    }
+
+    /// The cost and item counts of everything since the last `take`, and a fresh start.
+    pub fn take_usage(&self) -> Usage {
         let mut calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()));
         calls.sort_by_key(|c| c.start);
         let mut depth = vec![0usize; calls.len()];
@@ -71,11 +93,22 @@ impl Stats {
             depth[i] = before + 1;
         }
         let count = |k| calls.iter().filter(|c| c.kind == k).count();
-        Cost {
-            gets: count(CallKind::Get),
-            queries: count(CallKind::Query),
-            writes: count(CallKind::Write),
-            depth: depth.into_iter().max().unwrap_or(0),
+        let items = |w: bool| {
+            calls
+                .iter()
+                .filter(|c| (c.kind == CallKind::Write) == w)
+                .map(|c| c.items)
+                .sum()
+        };
+        Usage {
+            cost: Cost {
+                gets: count(CallKind::Get),
+                queries: count(CallKind::Query),
+                writes: count(CallKind::Write),
+                depth: depth.into_iter().max().unwrap_or(0),
+            },
+            items_read: items(false),
+            items_written: items(true),
         }
     }
 }
@@ -89,17 +122,21 @@ mod tests {
         let s = Stats::default();
         let a = s.start();
         let b = s.start();
-        s.finish(CallKind::Get, a);
-        s.finish(CallKind::Query, b);
+        s.finish(CallKind::Get, a, 1);
+        s.finish(CallKind::Query, b, 7);
         let c = s.start();
-        s.finish(CallKind::Write, c);
+        s.finish(CallKind::Write, c, 3);
         assert_eq!(
-            s.take(),
-            Cost {
-                gets: 1,
-                queries: 1,
-                writes: 1,
-                depth: 2
+            s.take_usage(),
+            Usage {
+                cost: Cost {
+                    gets: 1,
+                    queries: 1,
+                    writes: 1,
+                    depth: 2
+                },
+                items_read: 8,
+                items_written: 3,
             }
         );
         assert_eq!(s.take(), Cost::default());
