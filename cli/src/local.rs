@@ -59,7 +59,9 @@ pub fn jwt_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Secret> {
     Ok(Secret::new(hex))
 }
 
-pub async fn open_store(args: &StoreArgs, config: &Config) -> anyhow::Result<Store> {
+/// Opens the store. `create` makes a missing DynamoDB table (the local server does, per
+/// SPEC §5); operator commands refuse a missing one instead of creating a stray table.
+pub async fn open_store(args: &StoreArgs, config: &Config, create: bool) -> anyhow::Result<Store> {
     match args.store {
         StoreKind::Embedded => {
             std::fs::create_dir_all(&args.data_dir)
@@ -75,9 +77,20 @@ pub async fn open_store(args: &StoreArgs, config: &Config) -> anyhow::Result<Sto
                 aws_sdk_dynamodb::Client::new(&sdk),
                 config.table_name.clone(),
             );
-            b.ensure_table()
+            if create {
+                b.ensure_table()
+                    .await
+                    .with_context(|| format!("preparing DynamoDB table {}", config.table_name))?;
+            } else if !b
+                .table_exists()
                 .await
-                .with_context(|| format!("preparing DynamoDB table {}", config.table_name))?;
+                .with_context(|| format!("looking up DynamoDB table {}", config.table_name))?
+            {
+                bail!(
+                    "DynamoDB table {} does not exist (check CRM_TABLE_NAME and the AWS region)",
+                    config.table_name
+                );
+            }
             Ok(Store::dynamo(b))
         }
     }

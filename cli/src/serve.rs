@@ -26,7 +26,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
-    let store = local::open_store(&store_args, &config).await?;
+    let store = local::open_store(&store_args, &config, true).await?;
     let mut ctx = Ctx::new(
         store.clone(),
         &secret,

@@ -471,6 +471,22 @@ impl DynamoBackend {
         }
     }
 
+    /// Whether the table exists (an operator command must not create a stray table from a
+    /// mistyped name).
+    pub async fn table_exists(&self) -> Result<bool, StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     /// Creates the table (keys, GSIs, TTL) from `schema::TABLE` unless it exists, and waits
     /// until it is ACTIVE. For emulators and `crm serve --store dynamodb`; the cloud table
     /// comes from template.yaml.

@@ -439,3 +439,62 @@ fn env_sample_lists_every_setting_of_spec_5() {
         assert!(listed, "{var} is not in .env.sample");
     }
 }
+
+#[tokio::test]
+async fn admin_create_on_dynamodb_refuses_a_missing_table_and_writes_into_an_existing_one() {
+    let dir = temp_dir("admin-ddb");
+    let table = crm_tests::unique("admin-tbl");
+    let with_emulator = |mut cmd: Command| {
+        for (k, v) in crm_tests::emulator::env() {
+            cmd.env(k, v);
+        }
+        cmd.env("CRM_TABLE_NAME", &table)
+            .args(["--store", "dynamodb"]);
+        cmd
+    };
+    let create = |dir: &Path| {
+        let mut cmd = crm(dir);
+        cmd.args([
+            "admin",
+            "create",
+            "--user-id",
+            "ops",
+            "--name",
+            "Ops",
+            "--email",
+            "ops@email.com",
+        ]);
+        cmd
+    };
+    // A mistyped table name must not make a stray table.
+    let ran = run(with_emulator(create(&dir)), "Opsword@2024\n", &dir);
+    assert!(!ran.status.success(), "{}", ran.stdout);
+    assert!(ran.stderr.contains("does not exist"), "{}", ran.stderr);
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    assert!(
+        ddb.describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .is_err(),
+        "admin create made a table"
+    );
+    // The local server creates the table; then the command writes the admin into it.
+    let server = Server::start_with(ServerOptions {
+        dynamodb: true,
+        env: crm_tests::emulator::env()
+            .into_iter()
+            .chain([("CRM_TABLE_NAME".to_owned(), table.clone())])
+            .collect(),
+        ..ServerOptions::default()
+    });
+    let ran = run(with_emulator(create(&dir)), "Opsword@2024\n", &dir);
+    assert!(ran.status.success(), "{}{}", ran.stdout, ran.stderr);
+    server
+        .client()
+        .signin("ops", "Opsword@2024")
+        .await
+        .expect(200);
+    let _ = std::fs::remove_dir_all(dir);
+}
