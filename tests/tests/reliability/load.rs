@@ -327,6 +327,16 @@ async fn sustained_mixed_load_no_5xx_invariant_and_flat_memory() {
         "unexpected statuses under load: {by_status:?}"
     );
     let (users, open) = assert_invariant(&c, &w.actors[0].token).await;
+    // The notifier keeps up: every change is mailed once, soon after the load stops.
+    let drained = Instant::now();
+    let mails = assert_mailed_exactly_once(
+        &c,
+        &w.actors[0].token,
+        &server.data_dir,
+        Duration::from_secs(90),
+    )
+    .await;
+    let lag = drained.elapsed();
 
     let mut lat: Vec<Duration> = log.records.iter().map(|r| r.took).collect();
     lat.sort();
@@ -368,9 +378,10 @@ async fn sustained_mixed_load_no_5xx_invariant_and_flat_memory() {
     figure(
         "load invariant",
         format!(
-            "{} tickets created, {} updates; {users} counted users match {open} OPEN assigned tickets",
+            "{} tickets created, {} updates; {users} counted users match {open} OPEN assigned tickets; {mails} mails, each change exactly once, the last {:.1} s after the load stopped",
             log.creates.len(),
-            log.updates.len()
+            log.updates.len(),
+            lag.as_secs_f64()
         ),
     );
 }
@@ -408,45 +419,38 @@ async fn sigterm_under_load_answers_what_was_sent_exits_0_and_keeps_everything()
     // Requests sent well before the signal were all answered; what failed was sent around
     // or after it (the listener is closed at once: connection refused, or a kept-alive
     // connection closed by the server before it read the request).
+    // What a client saw, by when it sent the request. `signalled` is taken just before
+    // `kill -TERM` runs, so "before" is conservative.
     const MARGIN: Duration = Duration::from_millis(50);
-    let before: Vec<_> = log
-        .records
-        .iter()
-        .filter(|r| r.started + MARGIN < signalled)
-        .collect();
-    let failed_before: Vec<_> = before
-        .iter()
-        .filter(|r| r.error.is_some())
-        .map(|r| (r.op, signalled - r.started, r.error.clone()))
-        .collect();
-    assert!(
-        failed_before.is_empty(),
-        "requests sent before SIGTERM got no answer: {failed_before:?}"
-    );
-    let fives: Vec<_> = log
-        .records
-        .iter()
-        .filter(|r| r.status.is_some_and(|s| s >= 500))
-        .map(|r| (r.op, r.status))
-        .collect();
-    assert!(fives.is_empty(), "5xx around SIGTERM: {fives:?}");
-    let in_flight = before
-        .iter()
-        .filter(|r| r.started + r.took > signalled)
-        .count();
-    let after: Vec<_> = log
-        .records
-        .iter()
-        .filter(|r| r.started + MARGIN >= signalled)
-        .collect();
-    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-    for r in &after {
-        let what = match (&r.status, &r.error) {
-            (Some(s), _) => format!("answered {s}"),
-            (None, Some(e)) => classify(e),
-            _ => "?".into(),
-        };
-        *seen.entry(what).or_default() += 1;
+    let outcome = |r: &Record| match (&r.status, &r.error) {
+        (Some(s), _) if *s >= 500 => panic!("{} answered {s} around SIGTERM", r.op),
+        (Some(s), _) => format!("answered {s}"),
+        (None, Some(e)) => classify(e),
+        _ => "?".into(),
+    };
+    let mut sent_before: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut sent_after: std::collections::BTreeMap<String, usize> = Default::default();
+    let (mut in_flight, mut lost_near, mut before) = (0, 0, 0);
+    for r in &log.records {
+        let what = outcome(r);
+        if r.started < signalled {
+            before += 1;
+            if r.started + r.took > signalled && r.status.is_some() {
+                in_flight += 1;
+            }
+            if let Some(e) = &r.error {
+                let ahead = signalled - r.started;
+                assert!(
+                    ahead <= MARGIN,
+                    "a {} sent {ahead:?} before SIGTERM got no answer: {e}",
+                    r.op
+                );
+                lost_near += 1;
+            }
+            *sent_before.entry(what).or_default() += 1;
+        } else {
+            *sent_after.entry(what).or_default() += 1;
+        }
     }
 
     // Restart: everything acknowledged is there, and the invariant holds.
@@ -474,9 +478,8 @@ async fn sigterm_under_load_answers_what_was_sent_exits_0_and_keeps_everything()
     figure(
         "SIGTERM under load",
         format!(
-            "exit 0 after {:.0} ms; {} requests sent before the signal all answered ({in_flight} of them in flight at the signal); from 50 ms before the signal on: {seen:?}; {} creates and {} updates acknowledged, all present after restart; {mails} mails exactly once",
+            "exit 0 after {:.0} ms; sent before the signal: {before} requests, {sent_before:?} ({in_flight} in flight at the signal and answered; {lost_near} unanswered, all sent within 50 ms of it); sent after it: {sent_after:?}; {} creates and {} updates acknowledged, all present after restart; {mails} mails exactly once",
             stopped_in.as_secs_f64() * 1000.0,
-            before.len(),
             log.creates.len(),
             log.updates.len()
         ),
