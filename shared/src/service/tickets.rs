@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
 const ATTEMPTS: u32 = 8;
+/// The longest a creation waits for its turn to choose an engineer.
+const TURN_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct NewTicket {
@@ -177,12 +179,16 @@ pub async fn create_ticket(
     new: NewTicket,
 ) -> Result<TicketSnapshot, ApiError> {
     // Within one process, creations take turns choosing an engineer, so they do not all
-    // pick the same one and conflict; across processes the load-key condition decides.
-    let turn = ctx.assign_gate.lock().await;
-    let (caller, mut engineer) = tokio::try_join!(
-        ctx.store.get_user(&who.id),
-        ctx.store.least_loaded_engineer()
-    )?;
+    // pick the same one and conflict; across processes the load-key condition decides. The
+    // wait for a turn is bounded: behind a stuck store a creation goes ahead on its own
+    // (the condition still keeps it correct) rather than queueing without limit.
+    let (caller, (turn, mut engineer)) = tokio::try_join!(ctx.store.get_user(&who.id), async {
+        let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
+            .await
+            .ok();
+        let engineer = ctx.store.least_loaded_engineer().await?;
+        Ok::<_, crate::store::StoreError>((turn, engineer))
+    })?;
     let caller = active(caller)?;
     for attempt in 0..ATTEMPTS {
         let now = Timestamp::now();

@@ -545,7 +545,7 @@ fn samconfig_overrides_name_template_parameters_with_allowed_values() {
                 assert!(
                     allowed.iter().any(|a| match a {
                         Value::String(s) => s == value,
-                        other => other.to_string() == value,
+                        other => serde_json::from_str::<Value>(value).ok().as_ref() == Some(other),
                     }),
                     "{env}: {name}={value} is not among {allowed:?}"
                 );
