@@ -20,8 +20,10 @@ use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
 const ATTEMPTS: u32 = 8;
-/// The longest a creation waits for its turn to choose an engineer.
-const TURN_WAIT: Duration = Duration::from_millis(500);
+/// The longest a creation waits for its turn to choose an engineer: one store operation's
+/// budget (shared/src/cloud.rs), so a turn held by a creation stuck on the store delays the
+/// next by at most that, while normal turns (a read and a write) never come near it.
+const TURN_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct NewTicket {

@@ -61,8 +61,9 @@ async fn check(w: &World, extra: &[&str]) -> Vec<i64> {
     let counts = w.assert_invariant(&refs).await;
     let mut out = Vec::new();
     for e in ENGINEERS {
-        // Read back as the engineer, or as the admin for one no longer approved.
-        let reader = if w.user(e).await.user_status == UserStatus::Approved {
+        // Read back as the engineer, or as the admin for one that is no longer an approved
+        // engineer (a customer does not see tickets assigned to them).
+        let reader = if w.user(e).await.is_assignable() {
             w.as_user(e, UserType::Engineer)
         } else {
             w.admin.clone()
