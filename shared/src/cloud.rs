@@ -107,3 +107,46 @@ pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
     ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
     ctx
 }
+
+/// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
+/// context (built once), then API Gateway events through `respond` and the function's
+/// `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
+#[macro_export]
+macro_rules! lambda_api_main {
+    ($handle:path) => {
+        $crate::lambda_api_main!($handle, queue = false);
+    };
+    ($handle:path, queue = $queue:expr) => {
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_http::Error> {
+            lambda_http::tracing::init_default_subscriber();
+            let config = $crate::cloud::config_or_exit();
+            let sdk = $crate::cloud::sdk_config().await;
+            let mut ctx = $crate::cloud::api_ctx(&config, &sdk).await;
+            if $queue {
+                ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
+            }
+            let ctx = &ctx;
+            lambda_http::run(lambda_http::service_fn(move |event| async move {
+                let req = $crate::http::ApiRequest::from_lambda(event);
+                let resp = $crate::http::respond(req, &ctx.cors_allowed_origins, |route, req| {
+                    $handle(ctx, route, req)
+                })
+                .await;
+                Ok::<_, std::convert::Infallible>(resp.into_lambda())
+            }))
+            .await
+        }
+    };
+}
+
+/// The SQS publisher for `CRM_QUEUE_URL`; exits with one line when it is not set.
+pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::events::Publisher {
+    match config.require_queue_url() {
+        Ok(q) => crate::events::Publisher::Sqs {
+            client: aws_sdk_sqs::Client::new(sdk),
+            queue_url: q.to_owned(),
+        },
+        Err(e) => exit_with(&e),
+    }
+}

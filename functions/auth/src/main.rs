@@ -1,25 +1,3 @@
 //! The auth Lambda: build the context once, then serve API Gateway events.
 
-use crm_shared::{
-    cloud,
-    http::{ApiRequest, respond},
-};
-use lambda_http::{Error, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let config = cloud::config_or_exit();
-    let sdk = cloud::sdk_config().await;
-    let ctx = cloud::api_ctx(&config, &sdk).await;
-    let ctx = &ctx;
-    lambda_http::run(service_fn(move |event| async move {
-        let req = ApiRequest::from_lambda(event);
-        let resp = respond(req, &ctx.cors_allowed_origins, |route, req| {
-            crm_auth::handle(ctx, route, req)
-        })
-        .await;
-        Ok::<_, std::convert::Infallible>(resp.into_lambda())
-    }))
-    .await
-}
+crm_shared::lambda_api_main!(crm_auth::handle);

@@ -3,7 +3,6 @@
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
 use crm_shared::config::Transport as Kind;
-use crm_shared::events::Publisher;
 use crm_shared::store::{DynamoBackend, Store};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -11,10 +10,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = cloud::config_or_exit();
-    let queue_url = match config.require_queue_url() {
-        Ok(q) => q.to_owned(),
-        Err(e) => cloud::exit_with(&e),
-    };
     let sdk = cloud::sdk_config().await;
     let transport = match config.notifier_transport {
         Kind::Ses => Transport::Ses {
@@ -42,10 +37,7 @@ async fn main() -> Result<(), Error> {
             config.table_name.clone(),
         )),
         transport,
-        publisher: Publisher::Sqs {
-            client: aws_sdk_sqs::Client::new(&sdk),
-            queue_url,
-        },
+        publisher: cloud::sqs_publisher(&config, &sdk),
         lease_seconds: 90,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
     };

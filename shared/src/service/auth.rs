@@ -3,7 +3,7 @@
 use super::{Ctx, SigninView, UserView};
 use crate::ApiError;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
-use crate::store::{CreateUserError, UserRecord};
+use crate::store::UserRecord;
 
 /// A parsed sign-up body.
 #[derive(Debug, Clone)]
@@ -43,18 +43,8 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
         hash,
         Timestamp::now(),
     );
-    match ctx.store.create_user(&user).await {
-        Ok(()) => Ok(UserView::from(&user)),
-        Err(CreateUserError::UserIdTaken) => Err(ApiError::conflict(
-            "USER_ID_TAKEN",
-            "This userId is already taken.",
-        )),
-        Err(CreateUserError::EmailTaken) => Err(ApiError::conflict(
-            "EMAIL_TAKEN",
-            "This email is already registered.",
-        )),
-        Err(CreateUserError::Store(e)) => Err(e.into()),
-    }
+    ctx.store.create_user(&user).await?;
+    Ok(UserView::from(&user))
 }
 
 fn bad_credentials() -> ApiError {

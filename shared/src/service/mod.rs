@@ -119,6 +119,17 @@ pub fn active(user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
     }
 }
 
+impl From<crate::store::CreateUserError> for ApiError {
+    fn from(e: crate::store::CreateUserError) -> Self {
+        use crate::store::CreateUserError::*;
+        match e {
+            UserIdTaken => ApiError::conflict("USER_ID_TAKEN", "This userId is already taken."),
+            EmailTaken => ApiError::conflict("EMAIL_TAKEN", "This email is already registered."),
+            Store(e) => e.into(),
+        }
+    }
+}
+
 /// Maps a policy refusal to its 403.
 pub fn denied(d: crate::policy::Denied) -> ApiError {
     use crate::policy::Denied::*;

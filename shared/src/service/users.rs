@@ -4,7 +4,7 @@ use super::{Authed, Ctx, UserView, active, denied};
 use crate::ApiError;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
-use crate::store::{CreateUserError, Listing, UpdateUserError, UserFilter, UserRecord, keys};
+use crate::store::{Listing, UpdateUserError, UserFilter, UserRecord, keys};
 
 /// The seed's default admin, created by `crm serve` on first start when no admin exists.
 pub const DEFAULT_ADMIN: (&str, &str, &str, &str) =
@@ -190,18 +190,8 @@ pub async fn create_admin(
         hash,
         Timestamp::now(),
     );
-    match ctx.store.create_user(&user).await {
-        Ok(()) => Ok(user),
-        Err(CreateUserError::UserIdTaken) => Err(ApiError::conflict(
-            "USER_ID_TAKEN",
-            "This userId is already taken.",
-        )),
-        Err(CreateUserError::EmailTaken) => Err(ApiError::conflict(
-            "EMAIL_TAKEN",
-            "This email is already registered.",
-        )),
-        Err(CreateUserError::Store(e)) => Err(e.into()),
-    }
+    ctx.store.create_user(&user).await?;
+    Ok(user)
 }
 
 /// Creates the seed's default admin when no ADMIN exists at all (local server only).

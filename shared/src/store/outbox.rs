@@ -128,12 +128,25 @@ impl Store {
         e: &OutboxEntry,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let age = format!("{}#{}", now.sort_key(), e.event.event_id);
+        self.move_outbox(e, ("gsi1sk", Value::String(age))).await
+    }
+
+    /// Takes an undeliverable item out of the sweep's way (into `OUTBOX#PARKED`).
+    pub async fn park_outbox(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
+        self.move_outbox(e, ("gsi1pk", Value::String(PARKED.into())))
+            .await
+    }
+
+    /// Sets one index attribute of an outbox item if its age key is still the one read.
+    async fn move_outbox(
+        &self,
+        e: &OutboxEntry,
+        set: (&'static str, Value),
+    ) -> Result<bool, StoreError> {
         let write = Write::Update {
             key: keys::outbox(&e.event.event_id),
-            set: vec![(
-                "gsi1sk",
-                Value::String(format!("{}#{}", now.sort_key(), e.event.event_id)),
-            )],
+            set: vec![set],
             add: vec![],
             remove: vec![],
             cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
@@ -156,22 +169,6 @@ impl Store {
         };
         match self.transact(vec![write]).await {
             Ok(()) | Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Takes an undeliverable item out of the sweep's way (into `OUTBOX#PARKED`).
-    pub async fn park_outbox(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
-        let write = Write::Update {
-            key: keys::outbox(&e.event.event_id),
-            set: vec![("gsi1pk", Value::String(PARKED.into()))],
-            add: vec![],
-            remove: vec![],
-            cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
-        };
-        match self.transact(vec![write]).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -44,6 +44,21 @@ impl<T> Default for Listing<T> {
     }
 }
 
+impl Listing<Item> {
+    /// The page's items as records.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(self) -> Result<Listing<T>, StoreError> {
+        let items = self
+            .items
+            .into_iter()
+            .map(super::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Listing {
+            items,
+            next: self.next,
+        })
+    }
+}
+
 impl<T> Listing<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
         Listing {

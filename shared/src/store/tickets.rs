@@ -216,15 +216,7 @@ impl Store {
                 max_rounds: if keep.is_some() { 10 } else { 1 },
             })
             .await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<TicketRecord>, _>>()?;
-        Ok(Listing {
-            items,
-            next: page.next,
-        })
+        page.decode()
     }
 
     /// A page of a ticket's history, oldest first.
@@ -247,15 +239,7 @@ impl Store {
                 max_rounds: 1,
             })
             .await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<HistoryEntry>, _>>()?;
-        Ok(Listing {
-            items,
-            next: page.next,
-        })
+        page.decode()
     }
 }
 

@@ -250,15 +250,7 @@ impl Store {
                 max_rounds: 1,
             })
             .await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<UserRecord>, _>>()?;
-        Ok(Listing {
-            items,
-            next: page.next,
-        })
+        page.decode()
     }
 
     /// Whether any ADMIN exists, whatever its status (three one-item reads at once).
