@@ -113,10 +113,9 @@ impl Notifier {
             .claim_delivery(id, seen.as_ref(), &claim, now, self.lease_seconds)
             .await?
         {
-            Claim::AlreadySent => {
-                self.store.forget_outbox(id).await?;
-                return Ok(Outcome::AlreadySent);
-            }
+            // SENT is only ever written together with the outbox item's deletion, so a copy
+            // of a delivered event has nothing left to clean up.
+            Claim::AlreadySent => return Ok(Outcome::AlreadySent),
             Claim::Busy => {
                 return Err(DeliveryError::Retry(
                     "another delivery is in progress".into(),

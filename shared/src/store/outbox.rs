@@ -270,15 +270,6 @@ impl Store {
         }
     }
 
-    /// Removes an outbox item whose event was delivered already.
-    pub async fn forget_outbox(&self, event_id: &str) -> Result<(), StoreError> {
-        self.transact(vec![Write::Delete {
-            key: keys::outbox(event_id),
-            cond: Cond::Always,
-        }])
-        .await
-    }
-
     /// Every approved ADMIN (all pages of one index partition).
     pub async fn approved_admins(&self) -> Result<Vec<UserRecord>, StoreError> {
         let mut out = Vec::new();
