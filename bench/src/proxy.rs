@@ -1,0 +1,223 @@
+//! A counting HTTP proxy in front of the AWS emulator: every request that reaches "AWS" is
+//! counted by operation (DynamoDB GetItem, SQS SendMessage, SES SendEmail, ...) with the
+//! items a read returned, and every TCP connection made to it is counted. It is the wire's
+//! view, to check the store's own counts against (an SDK retry or an extra page of a query
+//! would show here) and to see that a function's init opens no connection.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// One request as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `dynamodb:GetItem`, `sqs:SendMessage`, `ses:SendEmail`, ...
+    pub op: String,
+    /// Items a DynamoDB read returned (`Count` of a Query, 0/1 for a GetItem).
+    pub items: usize,
+}
+
+#[derive(Default)]
+struct Counts {
+    connections: AtomicUsize,
+    calls: Mutex<Vec<Call>>,
+}
+
+pub struct Proxy {
+    pub url: String,
+    pub port: u16,
+    counts: Arc<Counts>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a stretch of calls was, by operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wire {
+    pub by_op: BTreeMap<String, usize>,
+    pub items_read: usize,
+}
+
+impl Wire {
+    pub fn count(&self, prefix: &str) -> usize {
+        self.by_op
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `GetItem 2, Query 1` for the DynamoDB calls.
+    pub fn dynamodb_summary(&self) -> String {
+        let parts: Vec<String> = self
+            .by_op
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("dynamodb:").map(|op| format!("{op} {v}")))
+            .collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy on a free loopback port forwarding to `upstream` (`http://host:port`).
+    pub async fn start(upstream: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let counts = Arc::new(Counts::default());
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let c = counts.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                c.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nodelay(true);
+                let (c, client, upstream) = (c.clone(), client.clone(), upstream.clone());
+                let svc = service_fn(move |req| {
+                    let (c, client, upstream) = (c.clone(), client.clone(), upstream.clone());
+                    async move { forward(&c, &client, &upstream, req).await }
+                });
+                tokio::spawn(async move {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            counts,
+            task,
+        })
+    }
+
+    pub fn connections(&self) -> usize {
+        self.counts.connections.load(Ordering::SeqCst)
+    }
+
+    /// The calls since the last `take`.
+    pub fn take(&self) -> Wire {
+        let calls =
+            std::mem::take(&mut *self.counts.calls.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut w = Wire::default();
+        for c in calls {
+            *w.by_op.entry(c.op).or_default() += 1;
+            w.items_read += c.items;
+        }
+        w
+    }
+}
+
+fn op_name(req: &hyper::Request<Incoming>) -> String {
+    if let Some(t) = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        let (svc, op) = t.split_once('.').unwrap_or(("", t));
+        let svc = if svc.starts_with("DynamoDB") {
+            "dynamodb"
+        } else if svc.starts_with("AmazonSQS") {
+            "sqs"
+        } else {
+            svc
+        };
+        return format!("{svc}:{op}");
+    }
+    let path = req.uri().path();
+    if path.starts_with("/v2/email/outbound-emails") {
+        return "ses:SendEmail".into();
+    }
+    format!("other:{} {path}", req.method())
+}
+
+fn items_in(op: &str, body: &[u8]) -> usize {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return 0;
+    };
+    match op {
+        "dynamodb:GetItem" => usize::from(v.get("Item").is_some_and(|i| !i.is_null())),
+        "dynamodb:Query" | "dynamodb:Scan" => {
+            v.get("Count").and_then(|c| c.as_u64()).unwrap_or(0) as usize
+        }
+        _ => 0,
+    }
+}
+
+async fn forward(
+    counts: &Counts,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let op = op_name(&req);
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut out = hyper::Request::builder()
+        .method(parts.method)
+        .uri(format!("{upstream}{pq}"));
+    for (k, v) in &parts.headers {
+        if !matches!(
+            k.as_str(),
+            "connection" | "transfer-encoding" | "keep-alive"
+        ) {
+            out = out.header(k, v);
+        }
+    }
+    let Ok(out) = out.body(Full::new(body)) else {
+        return Ok(bad_gateway());
+    };
+    let Ok(resp) = client.request(out).await else {
+        return Ok(bad_gateway());
+    };
+    let (mut parts, body) = resp.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    for hop in ["connection", "transfer-encoding", "keep-alive"] {
+        parts.headers.remove(hop);
+    }
+    let items = items_in(&op, &body);
+    counts
+        .calls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Call { op, items });
+    Ok(hyper::Response::from_parts(parts, Full::new(body)))
+}
+
+fn bad_gateway() -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"proxy: upstream failed")));
+    *r.status_mut() = http::StatusCode::BAD_GATEWAY;
+    r
+}
