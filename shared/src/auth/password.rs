@@ -4,21 +4,25 @@
 //! "non-truncating" mode counts the C terminator and would refuse a 72-byte password.)
 
 use crate::model::Password;
-use tokio::sync::OnceCell;
+
+/// Salt and checksum of a fixed bcrypt hash. With the configured cost put in front, checking
+/// a password against it costs exactly what checking a real user's hash costs, and nothing
+/// has to be computed to make it (not even on a cold start).
+const DECOY_SALT_AND_HASH: &str = "EgKGU0sQ6Zgo7FLsunwI3ey3Ju.tP4c/kqBBI9FtTAweA1UQsDhO6";
 
 #[derive(Debug)]
 pub struct PasswordHasher {
     cost: u32,
-    /// A hash of nothing anyone knows, verified against when the user does not exist, so
-    /// that an unknown userId costs the same time as a wrong password. Made on first use.
-    decoy: OnceCell<String>,
+    /// Verified against when the user does not exist, so that an unknown userId costs the
+    /// same time as a wrong password.
+    decoy: String,
 }
 
 impl PasswordHasher {
     pub fn new(cost: u32) -> Self {
         Self {
             cost,
-            decoy: OnceCell::new(),
+            decoy: format!("$2b${cost:02}${DECOY_SALT_AND_HASH}"),
         }
     }
 
@@ -49,19 +53,7 @@ impl PasswordHasher {
 
     /// Spends the same time as `verify` against a real user, then says no.
     pub async fn verify_decoy(&self, password: &str) -> bool {
-        let cost = self.cost;
-        let decoy = self
-            .decoy
-            .get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || {
-                    let nonce = ulid::Ulid::generate().to_string();
-                    bcrypt::hash(nonce, cost).unwrap_or_default()
-                })
-                .await
-                .unwrap_or_default()
-            })
-            .await;
-        let _ = self.verify(password, decoy).await;
+        let _ = self.verify(password, &self.decoy).await;
         false
     }
 }
@@ -80,6 +72,20 @@ mod tests {
         assert!(h.verify("crmService@1", &hash).await);
         assert!(!h.verify("crmService@2", &hash).await);
         assert!(!h.verify("crmService@1", "not a hash").await);
+    }
+
+    #[test]
+    fn decoy_is_a_well_formed_hash_of_the_configured_cost() {
+        for cost in [4, 10, 12] {
+            let h = PasswordHasher::new(cost);
+            assert!(h.decoy.starts_with(&format!("$2b${cost:02}$")));
+            assert_eq!(h.decoy.len(), 60);
+        }
+        // bcrypt parses it (a mismatch, not a format error).
+        assert_eq!(
+            bcrypt::verify("x", &PasswordHasher::new(4).decoy).ok(),
+            Some(false)
+        );
     }
 
     #[tokio::test]
