@@ -433,8 +433,8 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
     m.record(
         "notifier: the same message again",
         1,
-        (2, 5),
-        "A redelivered copy: the marker says SENT, nothing is sent. The write is the outbox delete of the `Claim::AlreadySent` branch (crm-notifier's `deliver`), and it can go: SENT is only ever written by the transaction that also deletes the outbox item (`finish_delivery`), and no later write can re-create that item (the sweep's updates are conditioned on it), so this delete never finds anything. The recipient reads are wasted too (they run beside the marker read so that a first delivery stays at three levels).",
+        (1, 4),
+        "A redelivered copy: the marker says SENT, nothing is sent and nothing is written (SENT is only ever written by the transaction that also deletes the outbox item, so there is nothing to clean up). At the floor depth; the recipient reads are wasted here (they run beside the marker read so that a first delivery stays at three levels).",
     );
 
     if let Some(re) = events
