@@ -99,7 +99,7 @@ pub fn venv_python() -> std::path::PathBuf {
 
 /// moto's server app behind one lock: requests are handled one at a time. Exits when its
 /// standard input closes, that is when the test process that started it ends.
-const SERIALIZED_MOTO: &str = r#"
+pub const SERIALIZED_MOTO: &str = r#"
 import os, sys, threading
 from werkzeug.serving import make_server
 from moto.moto_server.werkzeug_app import (

@@ -13,6 +13,7 @@
 //! each event and then writes it to `<data-dir>/dead-letter.log`.
 
 use super::support::*;
+use crm_tests::emulator::SERIALIZED_MOTO;
 use crm_tests::{Client, ServerOptions};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -110,34 +111,6 @@ async fn pipe(
 async fn wait_for(mode: &mut watch::Receiver<Mode>, want: Mode) {
     let _ = mode.wait_for(|m| *m == want).await;
 }
-
-/// moto's server app behind one lock (requests one at a time), on a free port; exits when
-/// its standard input closes. As tests/src/emulator.rs explains, stock moto does not isolate
-/// concurrent TransactWriteItems.
-const SERIALIZED_MOTO: &str = r#"
-import os, sys, threading
-from werkzeug.serving import make_server
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
-
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
-
-def serialized(environ, start_response):
-    with lock:
-        return list(app(environ, start_response))
-
-def exit_with_parent():
-    sys.stdin.read()
-    os._exit(0)
-
-server = make_server("127.0.0.1", 0, serialized, threaded=True,
-                     request_handler=MotoRequestHandler)
-os.environ["MOTO_PORT"] = str(server.server_port)
-threading.Thread(target=exit_with_parent, daemon=True).start()
-print(server.server_port, flush=True)
-server.serve_forever()
-"#;
 
 struct Moto {
     addr: String,
