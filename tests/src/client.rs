@@ -44,6 +44,41 @@ impl Resp {
 
 pub const PASSWORD: &str = "crmService@1";
 
+/// Asserts an error answer: status, `success: false`, the code, a non-empty message.
+#[track_caller]
+pub fn assert_error(r: &Resp, status: u16, code: &str) {
+    r.expect(status);
+    assert_eq!(r.body["success"], false, "{}", r.text);
+    assert_eq!(r.code(), code, "{}", r.text);
+    assert!(
+        r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.text
+    );
+}
+
+/// Asserts a 400 that names `field`, in the body and in the message.
+#[track_caller]
+pub fn assert_invalid(r: &Resp, field: &str) {
+    assert_error(r, 400, "VALIDATION_FAILED");
+    assert_eq!(r.body["field"], field, "{}", r.text);
+    let msg = r.body["message"].as_str().unwrap_or_default();
+    assert!(msg.contains(field), "message should name {field}: {msg}");
+}
+
+/// Percent-encodes a query value.
+pub fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 impl Client {
     pub fn new(base: &str) -> Self {
         Self {
@@ -211,5 +246,44 @@ impl Client {
         .await
         .expect(200);
         self.token(user_id).await
+    }
+
+    /// Every page of a paginated GET of `path` (`query` without `?`, may be empty) at
+    /// `limit`, following nextToken. Each page must be 200, within the limit and counted
+    /// right. Returns the page sizes and the items in order.
+    pub async fn walk(
+        &self,
+        token: &str,
+        path: &str,
+        query: &str,
+        limit: usize,
+    ) -> (Vec<usize>, Vec<Value>) {
+        let (mut sizes, mut all) = (Vec::new(), Vec::new());
+        let mut next: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut q = format!("limit={limit}");
+            if !query.is_empty() {
+                q = format!("{query}&{q}");
+            }
+            if let Some(t) = &next {
+                q = format!("{q}&nextToken={}", enc(t));
+            }
+            let r = self.get(&format!("{path}?{q}"), token).await;
+            r.expect(200);
+            let items = r
+                .data()
+                .as_array()
+                .unwrap_or_else(|| panic!("data is not a list: {}", r.text))
+                .clone();
+            assert_eq!(r.body["documentResultsCount"], items.len(), "{}", r.text);
+            assert!(items.len() <= limit, "page over the limit: {}", r.text);
+            sizes.push(items.len());
+            all.extend(items);
+            match r.body["nextToken"].as_str() {
+                Some(t) => next = Some(t.to_owned()),
+                None => return (sizes, all),
+            }
+        }
+        panic!("more than 10,000 pages of {path}");
     }
 }

@@ -2,6 +2,7 @@
 //! unsigned), reading a token's claims, the user-object shape, and walking every page.
 
 use crm_tests::{Client, Resp, Server, ServerOptions};
+pub use crm_tests::{assert_error, assert_invalid, enc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -175,37 +176,6 @@ pub fn assert_user_object(u: &Value, user_id: &str, user_type: &str, user_status
     assert!(!text.to_lowercase().contains("password"), "{text}");
 }
 
-/// Asserts an error response: status, `success: false`, and the code.
-#[track_caller]
-pub fn assert_error(r: &Resp, status: u16, code: &str) {
-    r.expect(status);
-    assert_eq!(r.body["success"], false, "{}", r.text);
-    assert_eq!(r.code(), code, "{}", r.text);
-    assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
-}
-
-/// Asserts a 400 naming `field`.
-#[track_caller]
-pub fn assert_invalid(r: &Resp, field: &str) {
-    assert_error(r, 400, "VALIDATION_FAILED");
-    assert_eq!(r.body["field"], field, "{}", r.text);
-    let msg = r.body["message"].as_str().unwrap_or_default();
-    assert!(msg.contains(field), "message should name {field}: {msg}");
-}
-
-/// Percent-encodes a query value.
-pub fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The userIds of a list page.
 pub fn ids(r: &Resp) -> Vec<String> {
     r.data()
@@ -224,29 +194,12 @@ pub async fn walk_users(
     query: &str,
     limit: usize,
 ) -> (Vec<usize>, Vec<String>) {
-    let (mut sizes, mut all) = (Vec::new(), Vec::new());
-    let mut next: Option<String> = None;
-    for _ in 0..1000 {
-        let mut q = format!("limit={limit}");
-        if !query.is_empty() {
-            q = format!("{query}&{q}");
-        }
-        if let Some(t) = &next {
-            q = format!("{q}&nextToken={}", enc(t));
-        }
-        let r = c.list_users(token, &q).await;
-        r.expect(200);
-        let page = ids(&r);
-        assert_eq!(r.body["documentResultsCount"], page.len(), "{}", r.text);
-        assert!(page.len() <= limit, "page over the limit: {}", r.text);
-        sizes.push(page.len());
-        all.extend(page);
-        match r.body["nextToken"].as_str() {
-            Some(t) => next = Some(t.to_owned()),
-            None => return (sizes, all),
-        }
-    }
-    panic!("more than 1000 pages");
+    let (sizes, users) = c.walk(token, "/users", query, limit).await;
+    let ids = users
+        .iter()
+        .map(|u| u["userId"].as_str().expect("userId").to_owned())
+        .collect();
+    (sizes, ids)
 }
 
 /// Signs up a user with its own email and the harness's password; returns the response.

@@ -113,37 +113,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Every page of a listing (`path` may carry a query already).
+/// Every item of a listing, 100 to a page.
 pub async fn walk(c: &Client, token: &str, path: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = match &next {
-            Some(t) => format!("{path}{sep}limit=100&nextToken={}", enc(t)),
-            None => format!("{path}{sep}limit=100"),
-        };
-        let r = c.get(&url, token).await;
-        r.expect(200);
-        out.extend(r.data().as_array().cloned().unwrap_or_default());
-        match r.body["nextToken"].as_str() {
-            Some(t) => next = Some(t.to_owned()),
-            None => return out,
-        }
-    }
-}
-
-/// Percent-encodes a query value.
-pub fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    c.walk(token, path, "", 100).await.1
 }
 
 pub fn id_of(t: &Value) -> String {

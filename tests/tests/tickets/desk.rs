@@ -3,6 +3,7 @@
 //! from the admin's listing).
 
 use crm_tests::{Client, Resp, Server, ServerOptions};
+pub use crm_tests::{assert_error, assert_invalid, enc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -28,39 +29,6 @@ pub struct Desk {
     pub admin: String,
 }
 
-/// Percent-encodes a query value.
-pub fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// Asserts an error answer: status, `success: false`, the code, a message.
-#[track_caller]
-pub fn assert_error(r: &Resp, status: u16, code: &str) {
-    r.expect(status);
-    assert_eq!(r.body["success"], false, "{}", r.text);
-    assert_eq!(r.code(), code, "{}", r.text);
-    assert!(
-        r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{}",
-        r.text
-    );
-}
-
-/// Asserts a 400 naming `field`.
-#[track_caller]
-pub fn assert_invalid(r: &Resp, field: &str) {
-    assert_error(r, 400, "VALIDATION_FAILED");
-    assert_eq!(r.body["field"], field, "{}", r.text);
-}
-
 /// Asserts the exact ticket object shape.
 #[track_caller]
 pub fn assert_ticket_object(t: &Value) {
@@ -78,12 +46,18 @@ pub fn assert_ticket_object(t: &Value) {
     assert!(t["assignee"].is_null() || t["assignee"].is_string(), "{t}");
 }
 
+/// A ticket's id.
+pub fn id_of(t: &Value) -> String {
+    t["_id"].as_str().expect("_id").to_owned()
+}
+
+/// The ticket ids of a list page.
 pub fn ids(r: &Resp) -> Vec<String> {
     r.data()
         .as_array()
         .unwrap_or_else(|| panic!("data is not a list: {}", r.text))
         .iter()
-        .map(|t| t["_id"].as_str().expect("_id").to_owned())
+        .map(id_of)
         .collect()
 }
 
@@ -170,46 +144,8 @@ impl Desk {
 
     /// Every page of a listing at `limit`: the page sizes and the ids in order.
     pub async fn walk(&self, token: &str, query: &str, limit: usize) -> (Vec<usize>, Vec<String>) {
-        let (sizes, items) = self.walk_items(token, "/tickets", query, limit).await;
-        let ids = items
-            .iter()
-            .map(|t| t["_id"].as_str().expect("_id").to_owned())
-            .collect();
-        (sizes, ids)
-    }
-
-    /// Every page of a paginated GET at `limit`, following nextToken: the page sizes and
-    /// the items in order.
-    pub async fn walk_items(
-        &self,
-        token: &str,
-        path: &str,
-        query: &str,
-        limit: usize,
-    ) -> (Vec<usize>, Vec<Value>) {
-        let (mut sizes, mut all) = (Vec::new(), Vec::new());
-        let mut next: Option<String> = None;
-        for _ in 0..1000 {
-            let mut q = format!("limit={limit}");
-            if !query.is_empty() {
-                q = format!("{query}&{q}");
-            }
-            if let Some(t) = &next {
-                q = format!("{q}&nextToken={}", enc(t));
-            }
-            let r = self.c.get(&format!("{path}?{q}"), token).await;
-            r.expect(200);
-            let items = r.data().as_array().expect("a list").clone();
-            assert_eq!(r.body["documentResultsCount"], items.len(), "{}", r.text);
-            assert!(items.len() <= limit, "{}", r.text);
-            sizes.push(items.len());
-            all.extend(items);
-            match r.body["nextToken"].as_str() {
-                Some(t) => next = Some(t.to_owned()),
-                None => return (sizes, all),
-            }
-        }
-        panic!("more than 1000 pages");
+        let (sizes, items) = self.c.walk(token, "/tickets", query, limit).await;
+        (sizes, items.iter().map(id_of).collect())
     }
 
     pub async fn history(&self, token: &str, id: &str, query: &str) -> Resp {
@@ -232,21 +168,7 @@ impl Desk {
 
     /// Every ticket, from the admin's listing.
     pub async fn all_tickets(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let q = match &next {
-                Some(t) => format!("limit=100&nextToken={}", enc(t)),
-                None => "limit=100".into(),
-            };
-            let r = self.list(&self.admin, &q).await;
-            r.expect(200);
-            out.extend(r.data().as_array().expect("a list").iter().cloned());
-            match r.body["nextToken"].as_str() {
-                Some(t) => next = Some(t.to_owned()),
-                None => return out,
-            }
-        }
+        self.c.walk(&self.admin, "/tickets", "", 100).await.1
     }
 
     /// The counter invariant through the API: every user that shows a count (staff) has as

@@ -73,9 +73,9 @@ async fn parallel_creates_spread_and_count_exactly() {
 
 /// Replays a ticket's history over HTTP: each change's `from` is the state before it.
 async fn assert_history_replays(d: &Desk, id: &str) {
-    let (_, h) = d
-        .walk_items(&d.admin, &format!("/tickets/{id}/history"), "", 100)
-        .await;
+    let (_, h) =
+        d.c.walk(&d.admin, &format!("/tickets/{id}/history"), "", 100)
+            .await;
     let mut state: BTreeMap<String, Value> = BTreeMap::new();
     for (i, e) in h.iter().enumerate() {
         assert_eq!(e["version"], i + 1, "contiguous versions");

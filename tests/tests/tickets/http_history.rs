@@ -73,14 +73,14 @@ async fn history_oldest_first_creation_first_paginated() {
     assert_eq!(h[3]["at"], last["updatedAt"]);
 
     // Paginated like listings.
-    let (sizes, walked) = d
-        .walk_items(&cust, &format!("/tickets/{id}/history"), "", 3)
-        .await;
+    let (sizes, walked) =
+        d.c.walk(&cust, &format!("/tickets/{id}/history"), "", 3)
+            .await;
     assert_eq!(sizes, [3, 1]);
     assert_eq!(walked, h);
-    let (_, walked) = d
-        .walk_items(&d.admin, &format!("/tickets/{id}/history"), "", 1)
-        .await;
+    let (_, walked) =
+        d.c.walk(&d.admin, &format!("/tickets/{id}/history"), "", 1)
+            .await;
     assert_eq!(walked, h);
     let r = d.history(&cust, &id, "limit=2").await;
     let token = r.body["nextToken"].as_str().expect("nextToken").to_owned();
