@@ -491,16 +491,8 @@ impl DynamoBackend {
     /// until it is ACTIVE. For emulators and `crm serve --store dynamodb`; the cloud table
     /// comes from template.yaml.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
-            Ok(_) => return self.wait_active().await,
-            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
-            Err(e) => return Err(sdk_err(e)),
+        if self.table_exists().await? {
+            return self.wait_active().await;
         }
         let attr = |name: &str, ty: schema::KeyType| {
             AttributeDefinition::builder()
