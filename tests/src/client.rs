@@ -66,6 +66,19 @@ pub fn assert_invalid(r: &Resp, field: &str) {
     assert!(msg.contains(field), "message should name {field}: {msg}");
 }
 
+/// The sorted keys of a JSON object.
+#[track_caller]
+pub fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
 /// Percent-encodes a query value.
 pub fn enc(v: &str) -> String {
     v.bytes()
@@ -242,6 +255,19 @@ impl Client {
             &format!("/users/{user_id}"),
             admin,
             json!({"userStatus": "APPROVED"}),
+        )
+        .await
+        .expect(200);
+        self.token(user_id).await
+    }
+
+    /// Signs up a user, has the admin make it an approved ADMIN, returns its token.
+    pub async fn second_admin(&self, admin: &str, user_id: &str) -> String {
+        self.signup(user_id, None).await.expect(201);
+        self.update_user(
+            admin,
+            user_id,
+            json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
         )
         .await
         .expect(200);

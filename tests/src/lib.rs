@@ -6,7 +6,7 @@ pub mod client;
 pub mod emulator;
 pub mod server;
 
-pub use client::{Client, Resp, assert_error, assert_invalid, enc};
+pub use client::{Client, Resp, assert_error, assert_invalid, enc, keys};
 pub use server::{Server, ServerOptions};
 
 /// A unique suffix for names (tables, users) so tests can share one emulator.

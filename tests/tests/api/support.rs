@@ -2,7 +2,7 @@
 //! unsigned), reading a token's claims, the user-object shape, and walking every page.
 
 use crm_tests::{Client, Resp, Server, ServerOptions};
-pub use crm_tests::{assert_error, assert_invalid, enc};
+pub use crm_tests::{assert_error, assert_invalid, enc, keys};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -110,18 +110,6 @@ pub fn unsigned(header: &Value, payload: &Value) -> String {
         b64url(header.to_string().as_bytes()),
         b64url(payload.to_string().as_bytes())
     )
-}
-
-/// The sorted keys of a JSON object.
-pub fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect();
-    k.sort();
-    k
 }
 
 /// `2022-08-05T12:35:23.673Z`: RFC 3339, UTC, milliseconds.

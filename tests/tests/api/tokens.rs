@@ -251,15 +251,7 @@ async fn a_demoted_admins_live_token_loses_admin_rights_on_the_very_next_request
     let server = server_with_secret();
     let c = server.client();
     let admin = c.admin().await;
-    c.signup("boss", None).await.expect(201);
-    c.update_user(
-        &admin,
-        "boss",
-        json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
-    )
-    .await
-    .expect(200);
-    let boss = c.token("boss").await;
+    let boss = c.second_admin(&admin, "boss").await;
     c.list_users(&boss, "").await.expect(200);
     c.get_user(&boss, "admin").await.expect(200);
 

@@ -758,15 +758,7 @@ async fn with_two_approved_admins_one_may_demote_themself_and_the_other_becomes_
     let server = Server::start();
     let c = server.client();
     let admin = c.admin().await;
-    c.signup("boss", None).await.expect(201);
-    c.update_user(
-        &admin,
-        "boss",
-        json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
-    )
-    .await
-    .expect(200);
-    let boss = c.token("boss").await;
+    let boss = c.second_admin(&admin, "boss").await;
     let r = c
         .update_user(&admin, "admin", json!({"userType": "CUSTOMER"}))
         .await;
@@ -791,15 +783,7 @@ async fn two_admins_demoting_themselves_at_once_leave_one_approved_admin() {
     let admin = c.admin().await;
     for round in 0..5 {
         let other = format!("boss{round}");
-        c.signup(&other, None).await.expect(201);
-        c.update_user(
-            &admin,
-            &other,
-            json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
-        )
-        .await
-        .expect(200);
-        let other_token = c.token(&other).await;
+        let other_token = c.second_admin(&admin, &other).await;
         let (a, b) = tokio::join!(
             c.update_user(&admin, "admin", json!({"userType": "CUSTOMER"})),
             c.update_user(&other_token, &other, json!({"userStatus": "REJECTED"})),
@@ -849,15 +833,7 @@ async fn two_admins_rejecting_each_other_at_once_leave_one_approved_admin() {
     let server = Server::start();
     let c = server.client();
     let admin = c.admin().await;
-    c.signup("boss", None).await.expect(201);
-    c.update_user(
-        &admin,
-        "boss",
-        json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
-    )
-    .await
-    .expect(200);
-    let boss = c.token("boss").await;
+    let boss = c.second_admin(&admin, "boss").await;
     let (a, b) = tokio::join!(
         c.update_user(&admin, "boss", json!({"userStatus": "REJECTED"})),
         c.update_user(&boss, "admin", json!({"userStatus": "REJECTED"})),

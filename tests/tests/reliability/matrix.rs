@@ -372,10 +372,6 @@ struct Fixture {
     rows: Vec<Row>,
 }
 
-async fn token_of(c: &Client, id: &str) -> String {
-    c.token(id).await
-}
-
 async fn create(c: &Client, token: &str, title: &str) -> String {
     let r = c
         .post(
@@ -400,25 +396,12 @@ async fn reassign(c: &Client, admin: &str, ticket: &str, to: &str) {
     assert_eq!(r.data()["assignee"], to);
 }
 
-async fn promote_to_admin(c: &Client, admin: &str, id: &str) {
-    c.signup(id, None).await.expect(201);
-    c.put(
-        &format!("/users/{id}"),
-        admin,
-        json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
-    )
-    .await
-    .expect(200);
-}
-
 /// The world of the matrix: users of every kind with tokens issued while they were
 /// approved, and tickets with known reporters and assignees.
 async fn fixture(c: Client) -> Fixture {
     let admin = c.admin().await;
-    promote_to_admin(&c, &admin, "admin2").await;
-    promote_to_admin(&c, &admin, "exadmin").await;
-    let admin2 = token_of(&c, "admin2").await;
-    let exadmin = token_of(&c, "exadmin").await;
+    let admin2 = c.second_admin(&admin, "admin2").await;
+    let exadmin = c.second_admin(&admin, "exadmin").await;
     let eng_a = c.engineer(&admin, "eng-assignee").await;
     let eng_r = c.engineer(&admin, "eng-reporter").await;
     let eng_x = c.engineer(&admin, "eng-other").await;

@@ -3,7 +3,7 @@
 //! from the admin's listing).
 
 use crm_tests::{Client, Resp, Server, ServerOptions};
-pub use crm_tests::{assert_error, assert_invalid, enc};
+pub use crm_tests::{assert_error, assert_invalid, enc, keys};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -32,14 +32,7 @@ pub struct Desk {
 /// Asserts the exact ticket object shape.
 #[track_caller]
 pub fn assert_ticket_object(t: &Value) {
-    let mut keys: Vec<&str> = t
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {t}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    assert_eq!(keys, TICKET_FIELDS, "{t}");
+    assert_eq!(keys(t), TICKET_FIELDS, "{t}");
     let id = t["_id"].as_str().expect("_id");
     assert_eq!(id.len(), 26, "a ULID: {id}");
     assert!(t["ticketPriority"].is_u64(), "{t}");

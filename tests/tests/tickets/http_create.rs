@@ -1,6 +1,6 @@
 //! POST /tickets over HTTP (SPEC §3), starting with the seed README's ticket walk-through.
 
-use crate::desk::{BASE, Desk, assert_error, assert_invalid, assert_ticket_object};
+use crate::desk::{BASE, Desk, assert_error, assert_invalid, assert_ticket_object, keys};
 use serde_json::{Value, json};
 
 const PRINTER: &str = "Printer is not working, showing error 254 while printing and stopped.";
@@ -95,15 +95,7 @@ async fn create_answers_201_with_message_data_and_location() {
         )
         .await;
     r.expect(201);
-    let mut keys: Vec<&str> = r
-        .body
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    assert_eq!(keys, ["data", "message", "success"], "{}", r.text);
+    assert_eq!(keys(&r.body), ["data", "message", "success"], "{}", r.text);
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["message"], "Ticket successfully created.");
     let t = r.data().clone();

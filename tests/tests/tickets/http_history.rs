@@ -1,7 +1,7 @@
 //! GET /tickets/{id}/history over HTTP (SPEC §3): oldest first, creation first, each entry
 //! exactly {version, actor, at, changes:[{field, from, to}]}, paginated like listings.
 
-use crate::desk::{Desk, assert_error, enc};
+use crate::desk::{Desk, assert_error, enc, keys};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -30,23 +30,9 @@ async fn history_oldest_first_creation_first_paginated() {
     assert!(r.body["nextToken"].is_null());
     let h = r.data().as_array().expect("a list").clone();
     for e in &h {
-        let mut keys: Vec<&str> = e
-            .as_object()
-            .expect("entry")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort();
-        assert_eq!(keys, ["actor", "at", "changes", "version"], "{e}");
+        assert_eq!(keys(e), ["actor", "at", "changes", "version"], "{e}");
         for c in e["changes"].as_array().expect("changes") {
-            let mut keys: Vec<&str> = c
-                .as_object()
-                .expect("change")
-                .keys()
-                .map(String::as_str)
-                .collect();
-            keys.sort();
-            assert_eq!(keys, ["field", "from", "to"], "{c}");
+            assert_eq!(keys(c), ["field", "from", "to"], "{c}");
         }
     }
     let strip = |e: &Value| json!([e["version"], e["actor"], e["changes"]]);

@@ -3,7 +3,7 @@
 //! never together (400), field validation (400), the updated ticket in a 200 with the
 //! seed's message, and an update that changes nothing is 200 with no history entry.
 
-use crate::desk::{Desk, assert_error, assert_invalid, assert_ticket_object};
+use crate::desk::{Desk, assert_error, assert_invalid, assert_ticket_object, keys};
 use serde_json::{Value, json};
 
 const REASSIGN_MESSAGE: &str = "Access Forbidden. Admin is only allowed to reassign a ticket.";
@@ -152,15 +152,7 @@ async fn update_answers_200_with_the_message_and_the_updated_ticket() {
         )
         .await;
     r.expect(200);
-    let mut keys: Vec<&str> = r
-        .body
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    assert_eq!(keys, ["data", "message", "success"], "{}", r.text);
+    assert_eq!(keys(&r.body), ["data", "message", "success"], "{}", r.text);
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["message"], "Ticket successfully updated.");
     let u = r.data().clone();
