@@ -4,6 +4,7 @@
 //! "non-truncating" mode counts the C terminator and would refuse a 72-byte password.)
 
 use crate::model::Password;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Salt and checksum of a fixed bcrypt hash. With the configured cost put in front, checking
 /// a password against it costs exactly what checking a real user's hash costs, and nothing
@@ -16,6 +17,8 @@ pub struct PasswordHasher {
     /// Verified against when the user does not exist, so that an unknown userId costs the
     /// same time as a wrong password.
     decoy: String,
+    /// Password checks run so far (decoys included): what the lock-out limits.
+    checks: AtomicU64,
 }
 
 impl PasswordHasher {
@@ -23,11 +26,17 @@ impl PasswordHasher {
         Self {
             cost,
             decoy: format!("$2b${cost:02}${DECOY_SALT_AND_HASH}"),
+            checks: AtomicU64::new(0),
         }
     }
 
     pub fn cost(&self) -> u32 {
         self.cost
+    }
+
+    /// How many passwords this hasher has checked (tests and benchmarks).
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, String> {
@@ -44,6 +53,7 @@ impl PasswordHasher {
         if password.len() > Password::MAX_BYTES {
             return false;
         }
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let pw = password.to_owned();
         let hash = hash.to_owned();
         tokio::task::spawn_blocking(move || bcrypt::verify(pw, &hash).unwrap_or(false))

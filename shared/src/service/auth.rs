@@ -3,7 +3,7 @@
 use super::{Ctx, SigninView, UserView};
 use crate::ApiError;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
-use crate::store::UserRecord;
+use crate::store::{Attempt, UserRecord};
 
 /// A parsed sign-up body.
 #[derive(Debug, Clone)]
@@ -47,12 +47,21 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
     Ok(UserView::from(&user))
 }
 
+/// The answer to a userId whose window of password checks is used up.
+pub(crate) fn locked(retry_after: u64) -> ApiError {
+    ApiError::too_many_requests(
+        retry_after,
+        "Too many failed sign-ins for this userId. Try again later.",
+    )
+}
+
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized("INVALID_CREDENTIALS", "Invalid userId or password.")
 }
 
-/// Signs in: one read of the user beside one read of its failure count, then bcrypt. An
-/// unknown userId and a wrong password get the same answer after the same work.
+/// Signs in: one read of the user beside the reservation of one password check (SPEC §2:
+/// the lock-out holds under any concurrency), then bcrypt. An unknown userId and a wrong
+/// password get the same answer after the same work; a locked userId gets `429` without any.
 pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiError> {
     let now = Timestamp::now();
     let Ok(id) = UserId::parse(&input.user_id) else {
@@ -60,13 +69,12 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         ctx.passwords.verify_decoy(&input.password).await;
         return Err(bad_credentials());
     };
-    let (user, failures) =
-        tokio::try_join!(ctx.store.get_user(&id), ctx.store.get_signin_failures(&id))?;
-    if let Some(wait) = failures.and_then(|f| f.locked_for(now)) {
-        return Err(ApiError::too_many_requests(
-            wait,
-            "Too many failed sign-ins for this userId. Try again later.",
-        ));
+    let (user, attempt) = tokio::try_join!(
+        ctx.store.get_user(&id),
+        ctx.store.reserve_signin_attempt(&id, now)
+    )?;
+    if let Attempt::Locked { retry_after } = attempt {
+        return Err(locked(retry_after));
     }
     let ok = match &user {
         Some(u) => {
@@ -76,13 +84,12 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         }
         None => ctx.passwords.verify_decoy(&input.password).await,
     };
+    // A wrong password keeps its reservation: that is the failure count.
     let user = match (ok, user) {
         (true, Some(u)) => u,
-        _ => {
-            ctx.store.record_signin_failure(&id, failures, now).await?;
-            return Err(bad_credentials());
-        }
+        _ => return Err(bad_credentials()),
     };
+    ctx.store.release_signin_attempt(&id, now).await?;
     if user.user_status != UserStatus::Approved {
         return Err(ApiError::forbidden(
             "USER_NOT_APPROVED",
@@ -91,9 +98,6 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
                 user.user_status
             ),
         ));
-    }
-    if failures.is_some() {
-        ctx.store.clear_signin_failures(&id).await?;
     }
     let token = ctx
         .tokens

@@ -18,7 +18,7 @@ pub use dynamo::DynamoBackend;
 pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
-pub use signin::SigninFailures;
+pub use signin::{Attempt, SigninFailures};
 pub use sqlite::SqliteBackend;
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{

@@ -15,6 +15,19 @@ pub struct SigninFailures {
     pub window_start_ms: i64,
 }
 
+/// The attribute names of the failures item.
+const COUNT: &str = "count";
+const WINDOW_START: &str = "windowStartMs";
+
+/// What a reservation of one password check gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password may be checked; a failure keeps the reservation as its count.
+    Reserved,
+    /// The window is at the limit: refuse without checking, for this many seconds.
+    Locked { retry_after: u64 },
+}
+
 impl SigninFailures {
     pub const LIMIT: i64 = 5;
     pub const WINDOW_SECONDS: i64 = 15 * 60;
@@ -29,10 +42,6 @@ impl SigninFailures {
         (self.count >= Self::LIMIT && now < end)
             .then(|| ((end.millis() - now.millis() + 999) / 1000).max(1) as u64)
     }
-
-    fn current(&self, now: Timestamp) -> bool {
-        now < self.window_end()
-    }
 }
 
 impl Store {
@@ -46,59 +55,102 @@ impl Store {
             .transpose()
     }
 
-    /// Counts one failed sign-in: starts a new window when there is none (or it is over),
-    /// else adds one to the current window. Safe under concurrent failures.
-    pub async fn record_signin_failure(
+    /// Reserves one password check for this userId before bcrypt runs (SPEC §2): a
+    /// conditional ADD that holds only while the window has fewer than `LIMIT` attempts, so
+    /// however many sign-ins arrive at once, on however many instances, at most `LIMIT`
+    /// passwords are checked per window. A wrong password keeps its reservation (it is the
+    /// failure count); a right one gives it back with `release_signin_attempt`. Usually one
+    /// write and no read.
+    pub async fn reserve_signin_attempt(
         &self,
         id: &UserId,
-        mut seen: Option<SigninFailures>,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Attempt, StoreError> {
         let key = keys::signin_failures(id);
-        for _ in 0..5 {
-            let write = match seen.filter(|s| s.current(now)) {
-                Some(s) => Write::Update {
-                    key: key.clone(),
-                    set: vec![],
-                    add: vec![("count", 1)],
-                    remove: vec![],
-                    cond: Cond::Eq("windowStartMs", Value::from(s.window_start_ms)),
-                },
-                None => {
-                    let fresh = SigninFailures {
-                        count: 1,
-                        window_start_ms: now.millis(),
-                    };
-                    Write::Put {
-                        item: to_item(
-                            &fresh,
-                            &[
-                                (TABLE.pk, Value::String(key.pk.clone())),
-                                (TABLE.sk, Value::String(key.sk.clone())),
-                                (
-                                    TABLE.ttl_attribute,
-                                    Value::from(fresh.window_end().seconds() + 60),
-                                ),
-                            ],
-                        )?,
-                        cond: match seen {
-                            Some(s) => Cond::Eq("windowStartMs", Value::from(s.window_start_ms)),
-                            None => Cond::NotExists,
-                        },
-                    }
-                }
+        // The window still open at `now` started after this.
+        let open_since = now.millis() - SigninFailures::WINDOW_SECONDS * 1000;
+        let fresh = SigninFailures {
+            count: 1,
+            window_start_ms: now.millis(),
+        };
+        let start_window = Write::Put {
+            item: to_item(
+                &fresh,
+                &[
+                    (TABLE.pk, Value::String(key.pk.clone())),
+                    (TABLE.sk, Value::String(key.sk.clone())),
+                    (
+                        TABLE.ttl_attribute,
+                        Value::from(fresh.window_end().seconds() + 60),
+                    ),
+                ],
+            )?,
+            // No window yet, or the last one is over.
+            cond: Cond::Any(vec![
+                Cond::NotExists,
+                Cond::Lt(WINDOW_START, open_since + 1),
+            ]),
+        };
+        for _ in 0..3 {
+            let add = Write::Update {
+                key: key.clone(),
+                set: vec![],
+                add: vec![(COUNT, 1)],
+                remove: vec![],
+                cond: Cond::All(vec![
+                    Cond::Ge(WINDOW_START, open_since + 1),
+                    Cond::Lt(COUNT, SigninFailures::LIMIT),
+                ]),
             };
-            match self.transact(vec![write]).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::ConditionFailed(_) | StoreError::Contention) => {
-                    seen = self.get_signin_failures(id).await?;
-                }
+            match self.transact(vec![add]).await {
+                Ok(()) => return Ok(Attempt::Reserved),
+                Err(StoreError::ConditionFailed(_)) => {}
                 Err(e) => return Err(e),
+            }
+            match self.transact(vec![start_window.clone()]).await {
+                Ok(()) => return Ok(Attempt::Reserved),
+                Err(StoreError::ConditionFailed(_)) => {}
+                Err(e) => return Err(e),
+            }
+            // Neither: an open window at the limit (locked), or one that opened between the
+            // two writes (try again).
+            if let Some(f) = self.get_signin_failures(id).await?
+                && let Some(wait) = f.locked_for(now)
+            {
+                return Ok(Attempt::Locked { retry_after: wait });
             }
         }
         Err(StoreError::Unavailable(
-            "sign-in failure count contended".into(),
+            "sign-in attempt reservation contended".into(),
         ))
+    }
+
+    /// Gives back a reservation after a right password, so only failures count. Nothing to
+    /// do when its window is already over. (A reservation made in the last moment of a
+    /// window that another request then replaced would give back one of the new window's:
+    /// at worst one more check in that window, never a lock-out.)
+    pub async fn release_signin_attempt(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let open_since = now.millis() - SigninFailures::WINDOW_SECONDS * 1000;
+        match self
+            .transact(vec![Write::Update {
+                key: keys::signin_failures(id),
+                set: vec![],
+                add: vec![(COUNT, -1)],
+                remove: vec![],
+                cond: Cond::All(vec![
+                    Cond::Ge(WINDOW_START, open_since + 1),
+                    Cond::Ge(COUNT, 1),
+                ]),
+            }])
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn clear_signin_failures(&self, id: &UserId) -> Result<(), StoreError> {

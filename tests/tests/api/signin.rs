@@ -237,3 +237,23 @@ async fn signin_failures_below_the_limit_do_not_lock_and_concurrent_failures_all
     assert_eq!(set.join_all().await, vec![401; 5]);
     assert_locked(&c.signin("bob", PASSWORD).await);
 }
+
+/// Issue 11 item 1 over HTTP: 59 wrong passwords in flight at once against one `crm serve`.
+/// At most five answers are not 429 (before the fix: 57 were 401), and the right password
+/// after them is refused.
+#[tokio::test]
+async fn a_burst_of_signins_checks_at_most_five_passwords() {
+    let server = Server::start();
+    let c = server.client();
+    c.signup("jane", None).await.expect(201);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..59 {
+        let c = c.clone();
+        set.spawn(async move { c.signin("jane", "wrongPassword@1").await.status });
+    }
+    let statuses = set.join_all().await;
+    let checked = statuses.iter().filter(|s| **s != 429).count();
+    assert!(checked <= 5, "{checked} checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429));
+    assert_locked(&c.signin("jane", PASSWORD).await);
+}

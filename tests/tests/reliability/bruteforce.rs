@@ -76,3 +76,33 @@ async fn five_failures_on_one_process_lock_the_user_id_on_the_other() {
         "5 failures on process A, 429 with Retry-After on process B (and A), same for an unknown userId",
     );
 }
+
+/// Issue 11 item 1 across instances: 60 wrong passwords for one userId, half through each of
+/// two processes on one table, all at once. At most five are checked (every other answer is
+/// 429), and the right password afterwards is refused on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_across_two_processes_checks_at_most_five_passwords() {
+    let table = crm_tests::unique("crm-rel-burst");
+    let a = dynamo_server(&table);
+    let b = dynamo_server(&table);
+    let (ca, cb) = (a.client(), b.client());
+    ca.signup("victim", None).await.expect(201);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let c = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        set.spawn(async move { c.signin("victim", "Wrong-Password-1").await.status });
+    }
+    let statuses = set.join_all().await;
+    let checked = statuses.iter().filter(|s| **s != 429).count();
+    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    ca.signin("victim", PASSWORD).await.expect(429);
+    cb.signin("victim", PASSWORD).await.expect(429);
+    figure(
+        "brute-force burst",
+        format!("60 concurrent wrong sign-ins over two processes: {checked} checked, the rest 429"),
+    );
+}

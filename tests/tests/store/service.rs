@@ -259,7 +259,7 @@ async fn five_failures_lock_the_user_id_even_for_the_right_password() {
 }
 
 #[tokio::test]
-async fn a_successful_signin_clears_the_failures() {
+async fn a_right_password_gives_back_its_attempt_and_keeps_the_failures() {
     let ctx = ctx();
     signup(&ctx, "ann", Customer).await;
     for _ in 0..SigninFailures::LIMIT - 1 {
@@ -267,17 +267,54 @@ async fn a_successful_signin_clears_the_failures() {
             .await
             .expect_err("wrong");
     }
-    signin(&ctx, "ann", PASSWORD).await.expect("right");
-    assert_eq!(ctx.store.get_signin_failures(&uid("ann")).await, Ok(None));
-    // So the count starts again from zero.
-    for _ in 0..SigninFailures::LIMIT - 1 {
-        signin(&ctx, "ann", "crmService@2")
-            .await
-            .expect_err("wrong");
+    // Right passwords never lock anyone out...
+    for _ in 0..3 {
+        signin(&ctx, "ann", PASSWORD).await.expect("right");
     }
-    signin(&ctx, "ann", PASSWORD)
+    assert_eq!(
+        ctx.store
+            .get_signin_failures(&uid("ann"))
+            .await
+            .expect("get")
+            .map(|f| f.count),
+        Some(SigninFailures::LIMIT - 1)
+    );
+    // ...but do not wipe out the failures either: one more wrong one locks the window.
+    signin(&ctx, "ann", "crmService@2")
         .await
-        .expect("still not locked");
+        .expect_err("wrong");
+    let e = signin(&ctx, "ann", PASSWORD).await.expect_err("locked");
+    assert_eq!(e.status, 429);
+}
+
+/// Issue 11 item 1: 60 wrong passwords at once for one userId. At most five passwords are
+/// checked (bcrypt runs at most five times), every other answer is 429 without a check, and
+/// the right password, after the fifth failure, is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_concurrent_signins_checks_at_most_five_passwords() {
+    let ctx = std::sync::Arc::new(ctx());
+    signup(&ctx, "ann", Customer).await;
+    let before = ctx.passwords.checks();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(60));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..60 {
+        let (ctx, b) = (ctx.clone(), barrier.clone());
+        set.spawn(async move {
+            b.wait().await;
+            signin(&ctx, "ann", "crmService@2").await.map(|_| ())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(r) = set.join_next().await {
+        statuses.push(r.expect("task").expect_err("wrong password").status);
+    }
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(wrong + statuses.iter().filter(|s| **s == 429).count(), 60);
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(ctx.passwords.checks() - before, 5, "bcrypt runs");
+    let e = signin(&ctx, "ann", PASSWORD).await.map(|_| ()).unwrap_err();
+    assert_eq!(e.status, 429);
+    assert_eq!(ctx.passwords.checks() - before, 5, "no check when locked");
 }
 
 #[tokio::test]

@@ -1,17 +1,18 @@
-//! Failed sign-ins per userId: the lock after five, the window, clearing, and counting
-//! under concurrent failures.
+//! Sign-in attempts per userId: a password check is reserved atomically before bcrypt, five
+//! per window; the window, release after a right password, clearing, and the limit under a
+//! burst of concurrent attempts (SPEC §2, issue 11 item 1).
 
 use super::uid;
 use crm_shared::model::Timestamp;
-use crm_shared::store::{SigninFailures, Store};
+use crm_shared::store::{Attempt, SigninFailures, Store};
 
 on_both_backends!(
-    five_failures_lock_the_user_id,
-    a_failure_after_the_window_starts_a_new_one,
+    five_reservations_lock_the_user_id,
+    a_reservation_after_the_window_starts_a_new_one,
+    a_release_gives_back_one_attempt_only,
     clear_forgets_the_failures,
-    a_stale_or_missing_read_still_counts,
     #[concurrent]
-    concurrent_failures_are_all_counted,
+    a_burst_of_concurrent_attempts_reserves_exactly_the_limit,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -23,20 +24,22 @@ async fn failures(store: &Store, id: &str) -> Option<SigninFailures> {
         .expect("get failures")
 }
 
-/// Records one failure the way sign-in does: with what it read beforehand.
-async fn fail(store: &Store, id: &str, now: Timestamp) {
-    let seen = failures(store, id).await;
+async fn reserve(store: &Store, id: &str, now: Timestamp) -> Attempt {
     store
-        .record_signin_failure(&uid(id), seen, now)
+        .reserve_signin_attempt(&uid(id), now)
         .await
-        .expect("record failure");
+        .expect("reserve")
 }
 
-async fn five_failures_lock_the_user_id(store: Store) {
+async fn five_reservations_lock_the_user_id(store: Store) {
     let t0 = Timestamp::from_millis(T0);
     assert_eq!(failures(&store, "ann").await, None);
-    for i in 1..=4 {
-        fail(&store, "ann", t0.plus_seconds(i)).await;
+    for i in 1..=5 {
+        assert_eq!(
+            reserve(&store, "ann", t0.plus_seconds(i)).await,
+            Attempt::Reserved,
+            "attempt {i}"
+        );
         let f = failures(&store, "ann").await.expect("recorded");
         assert_eq!(
             f,
@@ -45,29 +48,33 @@ async fn five_failures_lock_the_user_id(store: Store) {
                 window_start_ms: T0 + 1_000
             }
         );
-        assert_eq!(f.locked_for(t0.plus_seconds(i)), None, "after {i}");
     }
-    fail(&store, "ann", t0.plus_seconds(5)).await;
-    let f = failures(&store, "ann").await.expect("recorded");
-    assert_eq!(f.count, 5);
-    // The window opened at the first failure (t0 + 1 s) and lasts 15 minutes.
-    assert_eq!(f.locked_for(t0.plus_seconds(5)), Some(896));
-    assert!(f.locked_for(t0.plus_seconds(900)).is_some());
-    assert_eq!(f.locked_for(t0.plus_seconds(901)), None);
+    // The window opened at the first attempt (t0 + 1 s) and lasts 15 minutes.
+    assert_eq!(
+        reserve(&store, "ann", t0.plus_seconds(5)).await,
+        Attempt::Locked { retry_after: 896 }
+    );
+    assert_eq!(
+        reserve(&store, "ann", t0.plus_seconds(900)).await,
+        Attempt::Locked { retry_after: 1 }
+    );
+    // A refused attempt is not counted.
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(5));
     // Another userId is not affected.
-    assert_eq!(failures(&store, "bob").await, None);
+    assert_eq!(reserve(&store, "bob", t0).await, Attempt::Reserved);
 }
 
-async fn a_failure_after_the_window_starts_a_new_one(store: Store) {
+async fn a_reservation_after_the_window_starts_a_new_one(store: Store) {
     let t0 = Timestamp::from_millis(T0);
     for _ in 0..5 {
-        fail(&store, "ann", t0).await;
+        reserve(&store, "ann", t0).await;
     }
-    let locked = failures(&store, "ann").await.expect("recorded");
-    assert_eq!(locked.locked_for(t0), Some(900));
+    assert!(matches!(
+        reserve(&store, "ann", t0).await,
+        Attempt::Locked { .. }
+    ));
     let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS);
-    assert_eq!(locked.locked_for(later), None, "window over");
-    fail(&store, "ann", later).await;
+    assert_eq!(reserve(&store, "ann", later).await, Attempt::Reserved);
     assert_eq!(
         failures(&store, "ann").await,
         Some(SigninFailures {
@@ -77,12 +84,41 @@ async fn a_failure_after_the_window_starts_a_new_one(store: Store) {
     );
 }
 
+async fn a_release_gives_back_one_attempt_only(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    for _ in 0..5 {
+        reserve(&store, "ann", t0).await;
+    }
+    store
+        .release_signin_attempt(&uid("ann"), t0)
+        .await
+        .expect("release");
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(4));
+    assert_eq!(reserve(&store, "ann", t0).await, Attempt::Reserved);
+    assert!(matches!(
+        reserve(&store, "ann", t0).await,
+        Attempt::Locked { .. }
+    ));
+    // Releasing where nothing is reserved (or the window is over) changes nothing.
+    store
+        .release_signin_attempt(&uid("nobody"), t0)
+        .await
+        .expect("release nothing");
+    assert_eq!(failures(&store, "nobody").await, None);
+    let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS);
+    store
+        .release_signin_attempt(&uid("ann"), later)
+        .await
+        .expect("release after the window");
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(5));
+}
+
 async fn clear_forgets_the_failures(store: Store) {
     let t0 = Timestamp::from_millis(T0);
     for _ in 0..5 {
-        fail(&store, "ann", t0).await;
+        reserve(&store, "ann", t0).await;
     }
-    fail(&store, "bob", t0).await;
+    reserve(&store, "bob", t0).await;
     store
         .clear_signin_failures(&uid("ann"))
         .await
@@ -94,54 +130,35 @@ async fn clear_forgets_the_failures(store: Store) {
         .clear_signin_failures(&uid("carl"))
         .await
         .expect("clear nothing");
-    fail(&store, "ann", t0).await;
+    assert_eq!(reserve(&store, "ann", t0).await, Attempt::Reserved);
     assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(1));
 }
 
-async fn a_stale_or_missing_read_still_counts(store: Store) {
+/// 48 attempts at once for one userId: exactly five are reserved, the rest are locked out
+/// without a password check, and the count is exactly the limit.
+async fn a_burst_of_concurrent_attempts_reserves_exactly_the_limit(store: Store) {
     let t0 = Timestamp::from_millis(T0);
-    let id = uid("ann");
-    store
-        .record_signin_failure(&id, None, t0)
-        .await
-        .expect("first");
-    // Claims there is nothing yet, though there is.
-    store
-        .record_signin_failure(&id, None, t0)
-        .await
-        .expect("missing read");
-    // Claims an older window than the stored one.
-    let stale = SigninFailures {
-        count: 4,
-        window_start_ms: T0 - 5,
-    };
-    store
-        .record_signin_failure(&id, Some(stale), t0)
-        .await
-        .expect("stale read");
-    assert_eq!(
-        failures(&store, "ann").await,
-        Some(SigninFailures {
-            count: 3,
-            window_start_ms: T0
-        })
-    );
-}
-
-async fn concurrent_failures_are_all_counted(store: Store) {
-    let t0 = Timestamp::from_millis(T0);
+    const N: usize = 48;
     let mut set = tokio::task::JoinSet::new();
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(5));
-    for _ in 0..5 {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    for _ in 0..N {
         let store = store.clone();
         let b = barrier.clone();
         set.spawn(async move {
             b.wait().await;
-            store.record_signin_failure(&uid("ann"), None, t0).await
+            store.reserve_signin_attempt(&uid("ann"), t0).await
         });
     }
+    let mut reserved = 0;
     while let Some(r) = set.join_next().await {
-        r.expect("task").expect("record failure");
+        match r.expect("task").expect("reserve") {
+            Attempt::Reserved => reserved += 1,
+            Attempt::Locked { retry_after } => assert_eq!(retry_after, 900),
+        }
     }
-    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(5));
+    assert_eq!(reserved, SigninFailures::LIMIT);
+    assert_eq!(
+        failures(&store, "ann").await.map(|f| f.count),
+        Some(SigninFailures::LIMIT)
+    );
 }
