@@ -1,6 +1,7 @@
 //! What a mail about a ticket event says: the ticket id, title, description, status,
 //! priority, reporter, assignee and, for updates, what changed.
 
+use crm_shared::model::text::one_line;
 use crm_shared::model::{EventType, TicketEvent};
 use serde_json::Value;
 use std::fmt::Write;
@@ -35,7 +36,12 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         EventType::TicketCreated => "created",
         EventType::TicketUpdated => "updated",
     };
-    let subject = format!("[CRM] Ticket {} {verb}: {}", t.id, t.title);
+    // One header line whatever is stored (SPEC §1): items from before the text rules too.
+    let subject = format!(
+        "[CRM] Ticket {} {verb}: {}",
+        one_line(&t.id),
+        one_line(&t.title)
+    );
     let mut c = String::new();
     let _ = writeln!(
         c,
@@ -132,5 +138,31 @@ mod tests {
         let m = render(&event(EventType::TicketCreated), vec![]);
         assert!(m.subject.contains("created"));
         assert!(!m.content.contains("What changed"));
+    }
+
+    #[test]
+    fn a_stored_title_with_line_breaks_still_makes_a_one_line_subject() {
+        let mut e = event(EventType::TicketCreated);
+        e.ticket.title = "line1\r\nBcc: evil@x.com".into();
+        let m = render(&e, vec![]);
+        assert_eq!(
+            m.subject,
+            "[CRM] Ticket 01T created: line1  Bcc: evil@x.com"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_rendered_subject_is_one_line(title in proptest::prelude::any::<String>(), id in proptest::prelude::any::<String>()) {
+            let mut e = event(EventType::TicketUpdated);
+            e.ticket.title = title;
+            e.ticket.id = id;
+            let m = render(&e, vec![]);
+            let breaks = m.subject.chars().any(|c| {
+                c.is_control()
+                    || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            });
+            proptest::prop_assert!(!breaks, "{:?}", m.subject);
+        }
     }
 }

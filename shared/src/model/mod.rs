@@ -2,6 +2,7 @@
 //! invalid userId, email or password cannot exist past the handler.
 
 mod event;
+pub mod text;
 mod ticket;
 mod time;
 mod user;

@@ -1,6 +1,7 @@
 //! Ticket input types (SPEC §3): ids are ULIDs, so ids order by creation time.
 
 use super::Invalid;
+use super::text::{Lines, parse_text};
 use super::user::string_enum;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -59,28 +60,14 @@ impl fmt::Display for TicketId {
     }
 }
 
-fn bounded(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err(Invalid::new(field, format!("{field} must not be empty.")));
-    }
-    if s.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            format!("{field} must be at most {max} characters."),
-        ));
-    }
-    Ok(s.to_owned())
-}
-
-/// 1–200 characters.
+/// 1–200 characters on one line (SPEC §1 text rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Title(String);
 
 impl Title {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded("title", raw, 200).map(Self)
+        parse_text("title", raw, 200, Lines::One).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,14 +75,14 @@ impl Title {
     }
 }
 
-/// 1–5000 characters.
+/// 1–5000 characters; line breaks and tabs allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded("description", raw, 5000).map(Self)
+        parse_text("description", raw, 5000, Lines::Many).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

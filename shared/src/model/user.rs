@@ -1,6 +1,7 @@
 //! User input types: each `parse` enforces SPEC §2's rules, so a value of the type is valid.
 
 use super::Invalid;
+use super::text::{Lines, parse_text};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -95,20 +96,7 @@ impl Name {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let s = raw.trim();
-        if s.is_empty() {
-            return Err(Invalid::new("name", "name must not be empty."));
-        }
-        if s.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid::new("name", "name must be at most 100 characters."));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "name",
-                "name must not contain control characters.",
-            ));
-        }
-        Ok(Self(s.to_owned()))
+        parse_text("name", raw, Self::MAX_CHARS, Lines::One).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
