@@ -34,7 +34,7 @@ pub async fn create(
     let name = Name::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let password = Password::parse(&read_password()?).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let s = local::open_store(&store, &config, false).await?;
+    let (s, _) = local::open_store(&store, &config, false).await?;
     // Creating a user needs no token keys; any secret will do for the context.
     let ctx = Ctx::new(s, &Secret::new("-".repeat(32)), 60, config.bcrypt_cost);
     match create_admin(&ctx, id, name, email, &password).await {

@@ -61,7 +61,15 @@ pub fn jwt_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Secret> {
 
 /// Opens the store. `create` makes a missing DynamoDB table (the local server does, per
 /// SPEC §5); operator commands refuse a missing one instead of creating a stray table.
-pub async fn open_store(args: &StoreArgs, config: &Config, create: bool) -> anyhow::Result<Store> {
+/// Opens the store; with `create`, a missing DynamoDB table is created. Also says whether
+/// the store is new enough to be given the default admin (SPEC §5): the embedded store
+/// always (its data dir is the local server's own), a DynamoDB table only when this call
+/// has just created it, so an existing table never gets a known password.
+pub async fn open_store(
+    args: &StoreArgs,
+    config: &Config,
+    create: bool,
+) -> anyhow::Result<(Store, bool)> {
     match args.store {
         StoreKind::Embedded => {
             std::fs::create_dir_all(&args.data_dir)
@@ -69,7 +77,7 @@ pub async fn open_store(args: &StoreArgs, config: &Config, create: bool) -> anyh
             let path = args.data_dir.join("crm.sqlite3");
             let b = SqliteBackend::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
-            Ok(Store::sqlite(b))
+            Ok((Store::sqlite(b), true))
         }
         StoreKind::Dynamodb => {
             let sdk = crm_shared::cloud::sdk_config().await;
@@ -77,10 +85,10 @@ pub async fn open_store(args: &StoreArgs, config: &Config, create: bool) -> anyh
                 aws_sdk_dynamodb::Client::new(&sdk),
                 config.table_name.clone(),
             );
-            if create {
+            let created = if create {
                 b.ensure_table()
                     .await
-                    .with_context(|| format!("preparing DynamoDB table {}", config.table_name))?;
+                    .with_context(|| format!("preparing DynamoDB table {}", config.table_name))?
             } else if !b
                 .table_exists()
                 .await
@@ -90,8 +98,10 @@ pub async fn open_store(args: &StoreArgs, config: &Config, create: bool) -> anyh
                     "DynamoDB table {} does not exist (check CRM_TABLE_NAME and the AWS region)",
                     config.table_name
                 );
-            }
-            Ok(Store::dynamo(b))
+            } else {
+                false
+            };
+            Ok((Store::dynamo(b), created))
         }
     }
 }

@@ -26,7 +26,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
-    let store = local::open_store(&store_args, &config, true).await?;
+    let (store, new_store) = local::open_store(&store_args, &config, true).await?;
     let mut ctx = Ctx::new(
         store.clone(),
         &secret,
@@ -38,7 +38,12 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     ctx.publisher = publisher;
     let ctx = Arc::new(ctx);
 
-    if ensure_default_admin(&ctx).await.map_err(|e| {
+    // SPEC §5: the known default password goes only into a store this server owns.
+    if !new_store {
+        tracing::info!(
+            "existing DynamoDB table: no default admin is created (use `crm admin create`)"
+        );
+    } else if ensure_default_admin(&ctx).await.map_err(|e| {
         anyhow::anyhow!(
             "creating the default admin: {}",
             e.internal.unwrap_or(e.message.into_owned())

@@ -488,11 +488,12 @@ impl DynamoBackend {
     }
 
     /// Creates the table (keys, GSIs, TTL) from `schema::TABLE` unless it exists, and waits
-    /// until it is ACTIVE. For emulators and `crm serve --store dynamodb`; the cloud table
-    /// comes from template.yaml.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+    /// until it is ACTIVE; true when this call created it. For emulators and `crm serve
+    /// --store dynamodb`; the cloud table comes from template.yaml.
+    pub async fn ensure_table(&self) -> Result<bool, StoreError> {
         if self.table_exists().await? {
-            return self.wait_active().await;
+            self.wait_active().await?;
+            return Ok(false);
         }
         let attr = |name: &str, ty: schema::KeyType| {
             AttributeDefinition::builder()
@@ -539,11 +540,12 @@ impl DynamoBackend {
                         .map_err(build_err)?,
                 );
         }
-        match req.send().await {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceInUseException") => {}
+        let created = match req.send().await {
+            Ok(_) => true,
+            // A concurrent creator got there first: the table is theirs.
+            Err(e) if e.code() == Some("ResourceInUseException") => false,
             Err(e) => return Err(sdk_err(e)),
-        }
+        };
         self.wait_active().await?;
         let ttl = TimeToLiveSpecification::builder()
             .enabled(true)
@@ -558,9 +560,9 @@ impl DynamoBackend {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(created),
             // Already enabled (a concurrent creator got there first).
-            Err(e) if e.code() == Some("ValidationException") => Ok(()),
+            Err(e) if e.code() == Some("ValidationException") => Ok(created),
             Err(e) => Err(sdk_err(e)),
         }
     }

@@ -205,3 +205,25 @@ async fn dynamodb_store_keeps_user_id_and_email_unique_under_concurrent_signups(
         .unwrap_or_default();
     c.signup(&free_id, None).await.expect(201);
 }
+
+/// Issue 11 item 6 (SPEC §5): pointed at a table that already exists and has no ADMIN,
+/// `crm serve --store dynamodb` writes no known password: the default admin cannot sign in
+/// and the table holds no user at all.
+#[tokio::test]
+async fn an_existing_table_never_gets_the_default_admin() {
+    let table = crm_tests::unique("tbl-existing");
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let backend =
+        crm_shared::store::DynamoBackend::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+    assert!(backend.ensure_table().await.expect("create the table"));
+    let store = crm_shared::store::Store::dynamo(backend);
+
+    let server = dynamo_server(&table, None);
+    let c = server.client();
+    c.signin("admin", PASSWORD).await.expect(401);
+    let admin = crm_shared::model::UserId::parse("admin").expect("id");
+    assert_eq!(store.get_user(&admin).await.expect("read"), None);
+    assert_eq!(store.approved_admin_count().await.expect("count"), 0);
+    // The API itself works: sign-up goes through.
+    c.signup("cust", None).await.expect(201);
+}
