@@ -34,6 +34,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         config.bcrypt_cost,
     );
     ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
+    let purge = tokio::spawn(purge_expired_every(store.clone(), PURGE_PERIOD));
     let (publisher, notifier) = crate::notify::start(store, &config, &store_args.data_dir).await?;
     ctx.publisher = publisher;
     let ctx = Arc::new(ctx);
@@ -100,6 +101,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("gave up waiting for connections after 10 s"),
     }
     notifier.stop().await;
+    purge.abort();
     if let Some(b) = ctx.store.as_sqlite()
         && let Err(e) = b.checkpoint().await
     {
@@ -107,6 +109,33 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the embedded store drops items whose TTL has passed (DynamoDB's own TTL does
+/// this in the cloud): failed-sign-in windows, delivery markers and the like.
+const PURGE_PERIOD: Duration = Duration::from_secs(300);
+
+/// Purges expired items at start and then every `period`; a failure is logged and retried
+/// at the next tick.
+async fn purge_expired_every(store: crm_shared::store::Store, period: Duration) {
+    let Some(b) = store.as_sqlite().cloned() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match b
+            .purge_expired(crm_shared::model::Timestamp::now().seconds())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "purged expired items"),
+            Err(e) => {
+                tracing::warn!(error = %e, "purging expired items failed; next period retries")
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

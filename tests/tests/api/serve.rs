@@ -280,6 +280,66 @@ async fn signin_lock_is_kept_in_the_store_across_a_restart() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Issue 11 item 7: the embedded store drops items whose TTL has passed, on a schedule that
+/// starts with the server. An expired item and a live one are put in the data dir while the
+/// server is down; after the restart the expired one is gone and the live one is kept.
+#[tokio::test]
+async fn serve_purges_expired_items_from_the_embedded_store() {
+    use crm_shared::store::{Cond, Key, SqliteBackend, Write};
+    let mut first = Server::start();
+    let dir = first.keep_data().to_path_buf();
+    assert!(first.signal_and_wait("TERM").success());
+    drop(first);
+    let now = crm_shared::model::Timestamp::now().seconds();
+    let item = |pk: &str, ttl: i64| {
+        let mut m = crm_shared::store::Item::new();
+        m.insert("pk".into(), json!(pk));
+        m.insert("sk".into(), json!("FAILURES"));
+        m.insert("ttl".into(), json!(ttl));
+        m
+    };
+    let db = dir.join("crm.sqlite3");
+    {
+        let b = SqliteBackend::open(&db).expect("open the data dir's store");
+        b.transact(vec![
+            Write::Put {
+                item: item("SIGNIN#expired", now - 10),
+                cond: Cond::Always,
+            },
+            Write::Put {
+                item: item("SIGNIN#live", now + 3600),
+                cond: Cond::Always,
+            },
+        ])
+        .await
+        .expect("seed items");
+    }
+    let second = Server::start_with(ServerOptions {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    let b = SqliteBackend::open(&db).expect("open again");
+    let expired = Key::new("SIGNIN#expired", "FAILURES");
+    let mut gone = false;
+    for _ in 0..100 {
+        if b.get(&expired).await.expect("read").is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the expired item is still there after 5 s");
+    assert!(
+        b.get(&Key::new("SIGNIN#live", "FAILURES"))
+            .await
+            .expect("read")
+            .is_some(),
+        "a live item was purged"
+    );
+    drop(second);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn serve_refuses_an_invalid_setting_with_one_stderr_line_naming_it() {
     let dir = temp_dir("crm-bad-config");
