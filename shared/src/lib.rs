@@ -2,6 +2,7 @@
 //! types, authentication, the role policy, the single-table store with its two backends,
 //! the use cases and the HTTP glue that every Lambda (and the local server) shares.
 
+pub mod assignment;
 pub mod auth;
 pub mod cloud;
 pub mod config;

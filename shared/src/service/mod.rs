@@ -35,6 +35,9 @@ pub struct Ctx {
     pub publisher: crate::events::Publisher,
     /// Ticket creations in this process take turns choosing an engineer (see tickets.rs).
     pub assign_gate: tokio::sync::Mutex<()>,
+    /// Most open tickets auto-assigned to one engineer (`CRM_ENGINEER_CAPACITY`; None:
+    /// unlimited).
+    pub engineer_capacity: Option<i64>,
 }
 
 impl Ctx {
@@ -47,6 +50,7 @@ impl Ctx {
             cors_allowed_origins: Vec::new(),
             publisher: crate::events::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
+            engineer_capacity: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use super::{Authed, Ctx, active, denied};
 use crate::ApiError;
+use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
 use crate::model::{
     Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
@@ -174,26 +175,29 @@ fn opt_user(u: Option<&UserId>) -> Value {
 }
 
 /// POST /tickets: the caller reports; the least-loaded approved engineer is assigned (or
-/// nobody). The caller check runs beside the load query; then one transaction.
+/// nobody), by the rule in shared/src/assignment.rs. The caller check runs beside the read
+/// of the load index; then one transaction. A write whose assignment bound no longer holds
+/// re-reads the few candidates consistently (the index may lag) and chooses again.
 pub async fn create_ticket(
     ctx: &Ctx,
     who: &Authed,
     new: NewTicket,
 ) -> Result<TicketSnapshot, ApiError> {
     // Within one process, creations take turns choosing an engineer, so they do not all
-    // pick the same one and conflict; across processes the load-key condition decides. The
-    // wait for a turn is bounded: behind a stuck store a creation goes ahead on its own
-    // (the condition still keeps it correct) rather than queueing without limit.
-    let (caller, (turn, mut engineer)) = tokio::try_join!(ctx.store.get_user(&who.id), async {
+    // pick the same one; across processes the bound keeps the spread. The wait for a turn
+    // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
+    // keeps it correct) rather than queueing without limit.
+    let (caller, (turn, mut candidates)) = tokio::try_join!(ctx.store.get_user(&who.id), async {
         let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
             .await
             .ok();
-        let engineer = ctx.store.least_loaded_engineer().await?;
-        Ok::<_, crate::store::StoreError>((turn, engineer))
+        let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
+        Ok::<_, crate::store::StoreError>((turn, candidates))
     })?;
     let caller = active(caller)?;
     for attempt in 0..ATTEMPTS {
         let now = Timestamp::now();
+        let pick = choose(&candidates, ctx.engineer_capacity);
         let ticket = TicketRecord {
             ticket_id: TicketId::new(),
             title: new.title.clone(),
@@ -201,7 +205,7 @@ pub async fn create_ticket(
             ticket_priority: new.priority.unwrap_or(Priority::LOW),
             status: TicketStatus::Open,
             reporter: caller.user_id.clone(),
-            assignee: engineer.as_ref().map(|e| e.user_id.clone()),
+            assignee: pick.map(|p| p.engineer.user_id.clone()),
             created_at: now.rfc3339(),
             updated_at: now.rfc3339(),
             version: 1,
@@ -239,7 +243,7 @@ pub async fn create_ticket(
             now,
         );
         let deltas = count_deltas(None, (ticket.status, ticket.assignee.as_ref()));
-        let check = engineer.as_ref().map(|e| (&e.user_id, Some(e.load_key)));
+        let check = pick.map(|p| (&p.engineer.user_id, Some(p.below)));
         match ctx
             .store
             .commit_ticket(TicketChange {
@@ -260,12 +264,34 @@ pub async fn create_ticket(
             }
             Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
                 tokio::time::sleep(jitter(attempt)).await;
-                engineer = ctx.store.least_loaded_engineer().await?;
+                candidates = refreshed(ctx, candidates).await?;
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
     }
     Err(ApiError::unavailable("ticket creation kept conflicting").with_retry_after(1))
+}
+
+/// The candidates as the table has them now (strongly consistent reads, concurrently: one
+/// round), least loaded first; the ones that left are dropped. When none is left, the index
+/// is asked again.
+async fn refreshed(
+    ctx: &Ctx,
+    candidates: Vec<UserRecord>,
+) -> Result<Vec<UserRecord>, crate::store::StoreError> {
+    let mut fresh: Vec<UserRecord> = futures_util::future::try_join_all(
+        candidates.iter().map(|c| ctx.store.get_user(&c.user_id)),
+    )
+    .await?
+    .into_iter()
+    .flatten()
+    .filter(UserRecord::is_assignable)
+    .collect();
+    if fresh.is_empty() {
+        return ctx.store.least_loaded_engineers(CANDIDATES).await;
+    }
+    fresh.sort_by_key(|u| u.load_key);
+    Ok(fresh)
 }
 
 /// The caller (active) and the ticket (visible to them), read in one round.

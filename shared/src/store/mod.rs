@@ -4,6 +4,7 @@
 mod backend;
 mod dynamo;
 pub mod keys;
+mod lag;
 mod outbox;
 mod paging;
 pub mod schema;
@@ -15,6 +16,7 @@ mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 pub use dynamo::DynamoBackend;
+pub use lag::IndexLag;
 pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
@@ -41,6 +43,8 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     stats: Option<Arc<Stats>>,
+    /// Index queries answered from a lagging view (tests: DynamoDB's GSIs lag, emulators not).
+    lag: Option<Arc<IndexLag>>,
 }
 
 impl Store {
@@ -48,6 +52,7 @@ impl Store {
         Self {
             backend: Backend::Sqlite(b),
             stats: None,
+            lag: None,
         }
     }
 
@@ -55,6 +60,7 @@ impl Store {
         Self {
             backend: Backend::Dynamo(b),
             stats: None,
+            lag: None,
         }
     }
 
@@ -63,6 +69,13 @@ impl Store {
         let s = Arc::new(Stats::default());
         self.stats = Some(s.clone());
         (self, s)
+    }
+
+    /// Answers index queries from a view up to `lag` old from now on, as DynamoDB's
+    /// eventually consistent GSIs may (tests and benchmarks; see lag.rs).
+    pub fn with_index_lag(mut self, lag: std::time::Duration) -> Self {
+        self.lag = Some(Arc::new(IndexLag::new(lag)));
+        self
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -132,10 +145,21 @@ impl Store {
         q: &'a Query,
     ) -> impl std::future::Future<Output = Result<QueryPage, StoreError>> + 'a {
         self.timed(CallKind::Query, |p: &QueryPage| p.items.len(), async move {
-            match &self.backend {
+            let lag = self
+                .lag
+                .as_ref()
+                .filter(|_| q.index != schema::Index::Table);
+            if let Some(page) = lag.and_then(|l| l.view(q)) {
+                return Ok(page);
+            }
+            let page = match &self.backend {
                 Backend::Sqlite(b) => b.query(q).await,
                 Backend::Dynamo(b) => b.query(q).await,
+            }?;
+            if let Some(l) = lag {
+                l.remember(q, &page);
             }
+            Ok(page)
         })
     }
 

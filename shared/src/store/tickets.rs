@@ -85,8 +85,8 @@ pub struct TicketChange<'a> {
     pub before: Option<&'a TicketRecord>,
     pub after: &'a TicketRecord,
     pub deltas: &'a [(UserId, i64)],
-    /// The new assignee, who must still be an approved engineer; with the load key the
-    /// assignment was chosen on (auto-assignment), which must also be unchanged.
+    /// The new assignee, who must still be an approved engineer; for auto-assignment also
+    /// the bound their open count must still be below (shared/src/assignment.rs).
     pub assignee_check: Option<(&'a UserId, Option<i64>)>,
     pub history: &'a HistoryEntry,
     pub event: &'a TicketEvent,
@@ -97,8 +97,8 @@ pub enum TicketWriteError {
     /// The ticket changed since it was read: re-read and re-apply.
     #[error("ticket changed concurrently")]
     TicketChanged,
-    /// The assignee is no longer an approved engineer, or its load changed since it was
-    /// read: re-read and decide again.
+    /// The assignee is no longer an approved engineer, or its load is no longer below the
+    /// bound it was chosen under: re-read and decide again.
     #[error("assignee changed concurrently")]
     AssigneeChanged,
     #[error(transparent)]
@@ -127,16 +127,16 @@ impl Store {
             },
         }];
         let mut user_writes = Vec::new();
-        let assignable = |observed: Option<i64>| {
+        let assignable = |below: Option<i64>| {
             let mut conds = vec![Cond::Exists, Cond::AttrExists("gsi4pk")];
-            if let Some(k) = observed {
-                conds.push(Cond::Eq("gsi4sk", Value::from(k)));
+            if let Some(n) = below {
+                conds.push(Cond::Lt(COUNT, n));
             }
             Cond::All(conds)
         };
         for (user, delta) in c.deltas {
             let cond = match c.assignee_check {
-                Some((a, observed)) if a == user => assignable(observed),
+                Some((a, below)) if a == user => assignable(below),
                 _ => Cond::Exists,
             };
             user_writes.push(Write::Update {
@@ -151,12 +151,12 @@ impl Store {
                 cond,
             });
         }
-        if let Some((a, observed)) = c.assignee_check
+        if let Some((a, below)) = c.assignee_check
             && !c.deltas.iter().any(|(u, _)| u == a)
         {
             user_writes.push(Write::Check {
                 key: keys::user(a),
-                cond: assignable(observed),
+                cond: assignable(below),
             });
         }
         let users = 1..1 + user_writes.len();

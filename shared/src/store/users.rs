@@ -280,14 +280,23 @@ impl Store {
     /// The approved engineer with the fewest open tickets (ties: earliest approved): one
     /// indexed read of one item.
     pub async fn least_loaded_engineer(&self) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.least_loaded_engineers(1).await?.into_iter().next())
+    }
+
+    /// The `limit` approved engineers with the fewest open tickets, least loaded first: one
+    /// indexed read (eventually consistent on DynamoDB: it may lag the user items).
+    pub async fn least_loaded_engineers(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UserRecord>, StoreError> {
         let page = self
             .query(&super::Query {
                 index: Index::Gsi4,
                 pk: ENGINEERS_BY_LOAD.into(),
                 range: super::Range::All,
-                limit: 1,
+                limit,
             })
             .await?;
-        page.items.into_iter().next().map(from_item).transpose()
+        page.items.into_iter().map(from_item).collect()
     }
 }

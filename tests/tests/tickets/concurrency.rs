@@ -15,6 +15,7 @@ use std::sync::Arc;
 on_both_backends!(concurrent:
     parallel_creates_spread_and_count_exactly,
     parallel_creates_from_two_processes_count_exactly,
+    parallel_creates_on_a_lagging_load_index_all_succeed_and_count_exactly,
     parallel_conflicting_updates_answer_ok_or_409_on_fresh_state,
     parallel_creates_while_engineers_change_keep_the_index_exact,
 );
@@ -121,24 +122,64 @@ async fn parallel_creates_from_two_processes_count_exactly(store: Store) {
             service::create_ticket(&w.ctx, &who, new_ticket(&format!("t{i}"))).await
         }));
     }
-    let mut created = 0;
     for t in tasks {
-        match t.await.expect("task") {
-            Ok(_) => created += 1,
-            Err(e) => {
-                assert_eq!((e.status, e.retry_after), (503, Some(1)), "{e:?}");
-            }
-        }
+        t.await.expect("task").expect("every creation succeeds");
     }
-    assert!(created > 0);
-    assert_eq!(w.all_tickets().await.len(), created as usize);
+    assert_eq!(w.all_tickets().await.len(), 40);
     let counts = check(&w, &[]).await;
-    assert_eq!(counts.iter().sum::<i64>(), created);
+    assert_eq!(counts.iter().sum::<i64>(), 40);
+    assert_spread(&counts);
+}
+
+/// Every engineer within `SKEW + 1` tickets of the least loaded (shared/src/assignment.rs).
+fn assert_spread(counts: &[i64]) {
     let (min, max) = (counts.iter().min(), counts.iter().max());
     assert!(
-        max.zip(min).is_some_and(|(a, b)| a - b <= 1),
+        max.zip(min)
+            .is_some_and(|(a, b)| a - b <= 1 + crm_shared::assignment::SKEW),
         "spread: {counts:?}"
     );
+}
+
+/// Issue 11 item 5: the load index lags the table (as DynamoDB's GSIs may; the emulators do
+/// not, so each "process" here reads the index through its own view up to 300 ms old).
+/// Before the fix every creation conditioned on the exact load key it read, re-read the same
+/// stale key on each retry and answered 503 after 8 attempts. Now all 40 creations, from two
+/// processes at once, succeed; the counts are exact and the load is spread.
+async fn parallel_creates_on_a_lagging_load_index_all_succeed_and_count_exactly(store: Store) {
+    let lag = std::time::Duration::from_millis(300);
+    let (w, customers) = staffed(store.clone().with_index_lag(lag)).await;
+    let other = Arc::new(World::attach(store.clone().with_index_lag(lag)));
+    // The checks read through no lag.
+    let plain = World::attach(store);
+    // Both views see the four engineers idle, and keep seeing that for 300 ms.
+    w.ctx
+        .store
+        .least_loaded_engineers(4)
+        .await
+        .expect("warm the view");
+    other
+        .ctx
+        .store
+        .least_loaded_engineers(4)
+        .await
+        .expect("warm the view");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let w = if i % 2 == 0 { w.clone() } else { other.clone() };
+        let who = customers[i % customers.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            service::create_ticket(&w.ctx, &who, new_ticket(&format!("t{i}"))).await
+        }));
+    }
+    for t in tasks {
+        let t = t.await.expect("task").expect("every creation succeeds");
+        assert!(t.assignee.is_some());
+    }
+    assert_eq!(plain.all_tickets().await.len(), 40);
+    let counts = check(&plain, &[]).await;
+    assert_eq!(counts.iter().sum::<i64>(), 40);
+    assert_spread(&counts);
 }
 
 /// Replays a ticket's history: every change's `from` must be the value the previous entries

@@ -1,9 +1,10 @@
 //! Conflicts that never resolve (SPEC §3, one atomic write with version conditions): a
 //! creation retries a bounded number of times, then answers 503 with Retry-After; an update
 //! then answers 409. Nothing is half-written either way. The endless conflict is staged
-//! with items the API cannot make: an index entry that never matches its user item (as if
-//! the chosen engineer's load changed before every commit), and an approved engineer the
-//! load index lacks (as if the new assignee stopped being assignable before every commit).
+//! with items the API cannot make: an index entry for an approved engineer whose own item
+//! the load index lacks (as if the chosen engineer stopped being assignable before every
+//! commit; a consistent re-read still shows them approved), and an approved engineer the
+//! load index lacks as an admin's new assignee.
 
 use crate::world::{World, assert_err, assignee_patch, staged_user_item};
 use crm_shared::store::{Cond, Key, Store, Write};
@@ -17,8 +18,11 @@ async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
     let w = World::new(store).await;
     let c = w.customer("cust").await;
     w.engineer("eng1").await;
-    // Ranks first (load 0) and names `ghost`, whose own item does not exist.
+    // Ranks first (load 0) and names `ghost`, whose own item says approved engineer but is
+    // not in the index, so the commit's condition fails on it every time.
     w.put_raw(staged_user_item("ghost", "USER#ghost-decoy", true, 0))
+        .await;
+    w.put_raw(staged_user_item("ghost", "USER#ghost", false, 0))
         .await;
     let started = std::time::Instant::now();
     let e = assert_err(
@@ -34,11 +38,12 @@ async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
 
     w.store()
         .transact(vec![Write::Delete {
-            key: Key::new("USER#ghost-decoy", "PROFILE"),
+            key: Key::new("USER#ghost", "PROFILE"),
             cond: Cond::Exists,
         }])
         .await
-        .expect("removing the decoy");
+        .expect("removing the staged engineer");
+    // A stale index entry of a user who no longer exists is skipped after one re-read.
     let t = w.create(&c, "t").await;
     assert_eq!(t.assignee.as_deref(), Some("eng1"));
     w.assert_invariant(&["admin", "cust", "eng1"]).await;
