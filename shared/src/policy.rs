@@ -48,6 +48,13 @@ pub fn view_user(caller: &Caller, target: &UserId) -> Result<(), Denied> {
         .ok_or(Denied::AdminOrSelf)
 }
 
+/// Set another user's password without knowing it (a reset): approved admins only; the
+/// answer names "admin or self", since the user themself may change theirs (with the current
+/// password). Checked before existence.
+pub fn reset_password(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOrSelf)
+}
+
 /// Update one user; `changes_status` when the body carries userStatus.
 pub fn update_user(caller: &Caller, target: &UserId, changes_status: bool) -> Result<(), Denied> {
     view_user(caller, target)?;
@@ -285,6 +292,26 @@ mod tests {
                 assert_eq!(is_assignable(*t, *s), *t == Engineer && *s == Approved);
                 assert_eq!(is_approved_admin(*t, *s), *t == Admin && *s == Approved);
             }
+        }
+    }
+
+    #[test]
+    fn only_an_approved_admin_resets_another_users_password() {
+        use UserStatus::*;
+        use UserType::*;
+        for (t, st, ok) in [
+            (Admin, Approved, true),
+            (Admin, Pending, false),
+            (Admin, Rejected, false),
+            (Engineer, Approved, false),
+            (Customer, Approved, false),
+        ] {
+            let c = Caller {
+                id: UserId::parse("c").unwrap(),
+                user_type: t,
+                status: st,
+            };
+            assert_eq!(reset_password(&c).is_ok(), ok, "{t:?} {st:?}");
         }
     }
 }

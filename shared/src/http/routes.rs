@@ -17,9 +17,11 @@ pub enum Group {
 pub enum Route {
     Signup,
     Signin,
+    Signout,
     ListUsers,
     GetUser(String),
     UpdateUser(String),
+    ChangePassword(String),
     CreateTicket,
     ListTickets,
     GetTicket(String),
@@ -50,6 +52,12 @@ pub const ROUTES: &[RouteSpec] = &[
         name: "signin",
     },
     RouteSpec {
+        method: "POST",
+        path: "/auth/signout",
+        group: Group::Auth,
+        name: "signout",
+    },
+    RouteSpec {
         method: "GET",
         path: "/users",
         group: Group::Users,
@@ -66,6 +74,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/users/{userId}",
         group: Group::Users,
         name: "updateUser",
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/users/{userId}/password",
+        group: Group::Users,
+        name: "changePassword",
     },
     RouteSpec {
         method: "POST",
@@ -125,9 +139,13 @@ impl Route {
         Some(match rest.as_slice() {
             [a, b] if is(a, "auth") && is(b, "signup") && m == "POST" => Route::Signup,
             [a, b] if is(a, "auth") && is(b, "signin") && m == "POST" => Route::Signin,
+            [a, b] if is(a, "auth") && is(b, "signout") && m == "POST" => Route::Signout,
             [a] if is(a, "users") && m == "GET" => Route::ListUsers,
             [a, id] if is(a, "users") && m == "GET" => Route::GetUser(decode(id)),
             [a, id] if is(a, "users") && m == "PUT" => Route::UpdateUser(decode(id)),
+            [a, id, p] if is(a, "users") && is(p, "password") && m == "PUT" => {
+                Route::ChangePassword(decode(id))
+            }
             [a] if is(a, "tickets") && m == "POST" => Route::CreateTicket,
             [a] if is(a, "tickets") && m == "GET" => Route::ListTickets,
             [a, id] if is(a, "tickets") && m == "GET" => Route::GetTicket(decode(id)),
@@ -141,8 +159,11 @@ impl Route {
 
     pub fn group(&self) -> Group {
         match self {
-            Route::Signup | Route::Signin => Group::Auth,
-            Route::ListUsers | Route::GetUser(_) | Route::UpdateUser(_) => Group::Users,
+            Route::Signup | Route::Signin | Route::Signout => Group::Auth,
+            Route::ListUsers
+            | Route::GetUser(_)
+            | Route::UpdateUser(_)
+            | Route::ChangePassword(_) => Group::Users,
             Route::CreateTicket
             | Route::ListTickets
             | Route::GetTicket(_)
@@ -156,9 +177,11 @@ impl Route {
         match self {
             Route::Signup => "signup",
             Route::Signin => "signin",
+            Route::Signout => "signout",
             Route::ListUsers => "listUsers",
             Route::GetUser(_) => "getUser",
             Route::UpdateUser(_) => "updateUser",
+            Route::ChangePassword(_) => "changePassword",
             Route::CreateTicket => "createTicket",
             Route::ListTickets => "listTickets",
             Route::GetTicket(_) => "getTicket",

@@ -1,11 +1,13 @@
 //! The use cases: validation → policy → one atomic store write. Handlers parse HTTP into the
 //! inputs here and render what comes back; business rules live here and in `policy`.
 
+mod accounts;
 mod auth;
 mod tickets;
 mod users;
 mod views;
 
+pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use tickets::{
     HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, get_ticket, list_tickets,
@@ -103,23 +105,27 @@ impl Authed {
     pub fn hints_admin(&self) -> bool {
         self.claims.user_type == Some(crate::model::UserType::Admin)
     }
-}
 
-/// The caller as stored now: it must exist and be APPROVED, or the token no longer works.
-pub fn active(user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
-    match user {
-        None => Err(ApiError::forbidden(
-            "USER_NOT_ACTIVE",
-            "The user of this token no longer exists.",
-        )),
-        Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
-            "USER_NOT_APPROVED",
-            format!(
-                "UserStatus is not approved yet. Current userStatus is - {}",
-                u.user_status
-            ),
-        )),
-        Some(u) => Ok(u),
+    /// The caller as stored now: the token must be of the user's current generation (else
+    /// 401 `TOKEN_REVOKED`), and the user must exist and be APPROVED (else 403).
+    pub fn active(&self, user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
+        match user {
+            None => Err(ApiError::forbidden(
+                "USER_NOT_ACTIVE",
+                "The user of this token no longer exists.",
+            )),
+            Some(u) if u.token_generation != self.claims.generation => {
+                Err(crate::auth::TokenError::Revoked.into())
+            }
+            Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
+                "USER_NOT_APPROVED",
+                format!(
+                    "UserStatus is not approved yet. Current userStatus is - {}",
+                    u.user_status
+                ),
+            )),
+            Some(u) => Ok(u),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! updates that keep the engineer counters exact, and each ticket's history. Every change
 //! is one transaction (ticket, counts, history, outbox), retried on a concurrent change.
 
-use super::{Authed, Ctx, active, denied};
+use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
@@ -194,7 +194,7 @@ pub async fn create_ticket(
         let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
         Ok::<_, crate::store::StoreError>((turn, candidates))
     })?;
-    let caller = active(caller)?;
+    let caller = who.active(caller)?;
     for attempt in 0..ATTEMPTS {
         let now = Timestamp::now();
         let pick = choose(&candidates, ctx.engineer_capacity);
@@ -301,7 +301,7 @@ async fn caller_and_ticket(
     id: &TicketId,
 ) -> Result<(UserRecord, TicketRecord), ApiError> {
     let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
-    let caller = active(caller)?;
+    let caller = who.active(caller)?;
     let ticket = ticket.ok_or_else(not_found)?;
     policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())
         .map_err(denied)?;
@@ -497,7 +497,7 @@ pub async fn list_tickets(
         }
     };
     let (caller, page) = tokio::try_join!(ctx.store.get_user(&who.id), read(hinted.clone()))?;
-    let caller = active(caller)?.caller();
+    let caller = who.active(caller)?.caller();
     let page = if caller.user_type == hinted.user_type {
         page
     } else {
