@@ -224,7 +224,8 @@ pub async fn ses_transport() -> Transport {
 pub struct SentMail {
     pub id: String,
     pub from: String,
-    pub to: Vec<String>,
+    /// Every destination address: To, Cc and Bcc.
+    pub destinations: Vec<String>,
     pub subject: String,
     pub body: String,
 }
@@ -250,10 +251,16 @@ pub async fn sent_mails() -> Vec<SentMail> {
         .map(|m| SentMail {
             id: text(&m["id"]),
             from: text(&m["source"]),
-            to: m["destinations"]["ToAddresses"]
-                .as_array()
-                .map(|a| a.iter().map(text).collect())
-                .unwrap_or_default(),
+            destinations: ["ToAddresses", "CcAddresses", "BccAddresses"]
+                .iter()
+                .flat_map(|k| {
+                    m["destinations"][*k]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .map(|v| text(&v))
+                .collect(),
             subject: text(&m["subject"]),
             body: text(&m["body"]),
         })
@@ -267,4 +274,24 @@ pub async fn mails_about(ticket_id: &str) -> Vec<SentMail> {
         .into_iter()
         .filter(|m| m.subject.contains(ticket_id) || m.body.contains(ticket_id))
         .collect()
+}
+
+/// The addresses mailed about one ticket, after asserting that every SES message about it
+/// has exactly one destination (nobody sees another's address) and that no address got two.
+pub async fn one_mail_each(ticket_id: &str) -> std::collections::BTreeSet<String> {
+    let mails = mails_about(ticket_id).await;
+    let mut out = std::collections::BTreeSet::new();
+    for m in &mails {
+        assert_eq!(
+            m.destinations.len(),
+            1,
+            "an SES message with more than one destination: {m:?}"
+        );
+        assert!(
+            out.insert(m.destinations[0].clone()),
+            "{} got two mails: {mails:?}",
+            m.destinations[0]
+        );
+    }
+    out
 }
