@@ -269,7 +269,9 @@ async fn a_long_sqs_outage_still_ends_in_a_pushed_and_mailed_event() {
         queues.receive(0).await.is_empty(),
         "nothing reached the queue"
     );
-    // The queue is back: the next sweep pushes the event, which is then mailed.
+    // The queue is back: the next sweep pushes the event, which is then mailed. (A sweep
+    // takes items last pushed strictly before its start: let a millisecond pass first.)
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let n = sweeper(&desk, &queues, ses_transport().await);
     let report = n.sweep(0).await.expect("sweep");
     let entry = desk.store().outbox_entry(&event_id).await.expect("outbox");
