@@ -236,12 +236,23 @@ pub async fn sent_mails() -> Vec<SentMail> {
         "{}/moto-api/data.json",
         crm_tests::emulator::endpoint().trim_end_matches('/')
     );
-    let data: Value = reqwest::get(&url)
-        .await
-        .expect("reading the emulator's state")
-        .json()
-        .await
-        .expect("the emulator's state is JSON");
+    // moto's data.json dumps every service's state, and fails now and then (a 500: "keys
+    // must be str ..., not DynamoType") while another test's DynamoDB call is half-way: ask
+    // again.
+    let mut attempts = 0;
+    let data: Value = loop {
+        attempts += 1;
+        let resp = reqwest::get(&url)
+            .await
+            .expect("reading the emulator's state");
+        let status = resp.status();
+        let body = resp.text().await.expect("the emulator's state");
+        match serde_json::from_str(&body) {
+            Ok(v) if status.is_success() => break v,
+            _ if attempts < 40 => tokio::time::sleep(Duration::from_millis(50)).await,
+            _ => panic!("the emulator's state is not JSON after {attempts} reads ({status})"),
+        }
+    };
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     data["ses"]["Message"]
         .as_array()
