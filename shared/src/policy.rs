@@ -112,6 +112,34 @@ pub fn concerned(
     ok.then_some(()).ok_or(Denied::NotConcerned)
 }
 
+/// How a user is concerned with a ticket event, for mail (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailRole {
+    Reporter,
+    Assignee,
+    /// The assignee before a reassignment.
+    PreviousAssignee,
+    /// Every approved ADMIN.
+    Admin,
+}
+
+/// Whether a user concerned in this role, with this (type, status) at send time, is mailed
+/// (SPEC §4): only APPROVED users who may see the ticket. The reporter sees what they
+/// reported; an assignee (or the previous one) only while staff (ENGINEER or ADMIN); the
+/// admins' role only while ADMIN. A user with several roles is mailed if one allows it.
+pub fn may_be_mailed(role: MailRole, t: UserType, s: UserStatus) -> bool {
+    if s != UserStatus::Approved {
+        return false;
+    }
+    match role {
+        MailRole::Reporter => true,
+        MailRole::Assignee | MailRole::PreviousAssignee => {
+            matches!(t, UserType::Engineer | UserType::Admin)
+        }
+        MailRole::Admin => t == UserType::Admin,
+    }
+}
+
 /// Whether the caller may change a ticket's assignee.
 pub fn reassign(caller: &Caller) -> Result<(), Denied> {
     caller
@@ -312,6 +340,33 @@ mod tests {
                 status: st,
             };
             assert_eq!(reset_password(&c).is_ok(), ok, "{t:?} {st:?}");
+        }
+    }
+
+    #[test]
+    fn only_approved_users_who_may_see_the_ticket_are_mailed() {
+        use MailRole as R;
+        // (role, type) → mailed while APPROVED; never while PENDING or REJECTED.
+        let table = [
+            (R::Reporter, Customer, true),
+            (R::Reporter, Engineer, true),
+            (R::Reporter, Admin, true),
+            (R::Assignee, Customer, false),
+            (R::Assignee, Engineer, true),
+            (R::Assignee, Admin, true),
+            (R::PreviousAssignee, Customer, false),
+            (R::PreviousAssignee, Engineer, true),
+            (R::PreviousAssignee, Admin, true),
+            (R::Admin, Customer, false),
+            (R::Admin, Engineer, false),
+            (R::Admin, Admin, true),
+        ];
+        assert_eq!(table.len(), 4 * UserType::ALL.len(), "every role and type");
+        for (role, t, ok) in table {
+            for s in UserStatus::ALL {
+                let want = ok && *s == Approved;
+                assert_eq!(may_be_mailed(role, t, *s), want, "{role:?} {t} {s}");
+            }
         }
     }
 }

@@ -61,3 +61,12 @@ mod recipients;
 
 #[path = "notify/serve.rs"]
 mod serve;
+
+#[path = "notify/standin.rs"]
+mod standin;
+
+#[path = "notify/privacy.rs"]
+mod privacy;
+
+#[path = "notify/unpushable.rs"]
+mod unpushable;

@@ -10,6 +10,7 @@
 //! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
 //! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
+//! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
 
 use super::backend::Key;
 use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
@@ -92,6 +93,22 @@ pub fn outbox(event_id: &str) -> Key {
 
 pub fn delivery(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), "DELIVERED")
+}
+
+/// The sort-key prefix of an event's recipient markers (beside its delivery marker).
+pub const MAILED_PREFIX: &str = "MAILED#";
+
+/// The marker saying this address got its own message about this event.
+pub fn mailed(event_id: &str, address: &str) -> Key {
+    Key::new(
+        format!("EVENT#{event_id}"),
+        format!("{MAILED_PREFIX}{address}"),
+    )
+}
+
+/// The partition of an event (its outbox item and markers).
+pub fn event_partition(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ mod users;
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 pub use dynamo::DynamoBackend;
 pub use lag::IndexLag;
-pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, OutboxEntry};
+pub use outbox::{
+    Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry, outbox_age_key,
+};
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
