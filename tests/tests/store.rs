@@ -42,6 +42,8 @@ macro_rules! on_both_backends {
     };
 }
 
+#[path = "store/accounts.rs"]
+mod accounts;
 #[path = "store/items.rs"]
 mod items;
 #[path = "store/query.rs"]

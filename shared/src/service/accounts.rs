@@ -75,8 +75,15 @@ pub async fn change_password(
             "currentPassword is not the password of this user.",
         ));
     }
-    // The change clears the failures, this reservation with them.
-    set_password(ctx, &caller, &change.new).await
+    // The change clears the failures, this reservation with them; if it fails, the right
+    // password gives its reservation back as a sign-in does.
+    let changed = set_password(ctx, &caller, &change.new).await;
+    if changed.is_err() {
+        ctx.store
+            .release_signin_attempt(&caller.user_id, now)
+            .await?;
+    }
+    changed
 }
 
 /// Hashes and stores a new password for `user`, revoking their tokens and clearing their
