@@ -52,12 +52,6 @@ pub const ROUTES: &[RouteSpec] = &[
         name: "signin",
     },
     RouteSpec {
-        method: "POST",
-        path: "/auth/signout",
-        group: Group::Auth,
-        name: "signout",
-    },
-    RouteSpec {
         method: "GET",
         path: "/users",
         group: Group::Users,
@@ -74,12 +68,6 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/users/{userId}",
         group: Group::Users,
         name: "updateUser",
-    },
-    RouteSpec {
-        method: "PUT",
-        path: "/users/{userId}/password",
-        group: Group::Users,
-        name: "changePassword",
     },
     RouteSpec {
         method: "POST",
@@ -110,6 +98,20 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/tickets/{ticketId}/history",
         group: Group::Tickets,
         name: "ticketHistory",
+    },
+    // Last: the access-control matrix runs the routes in this order, and these two revoke
+    // the caller's tokens.
+    RouteSpec {
+        method: "PUT",
+        path: "/users/{userId}/password",
+        group: Group::Users,
+        name: "changePassword",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/auth/signout",
+        group: Group::Auth,
+        name: "signout",
     },
 ];
 

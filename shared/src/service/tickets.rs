@@ -253,6 +253,7 @@ pub async fn create_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
+                extra: vec![],
             })
             .await
         {
@@ -265,6 +266,9 @@ pub async fn create_ticket(
             Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
                 tokio::time::sleep(jitter(attempt)).await;
                 candidates = refreshed(ctx, candidates).await?;
+            }
+            Err(TicketWriteError::ExtraRefused(_)) => {
+                return Err(ApiError::internal("a write without extras refused one"));
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
@@ -438,6 +442,7 @@ pub async fn update_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
+                extra: vec![],
             })
             .await
         {
@@ -447,6 +452,9 @@ pub async fn update_ticket(
             }
             Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => {
                 tokio::time::sleep(jitter(attempt)).await;
+            }
+            Err(TicketWriteError::ExtraRefused(_)) => {
+                return Err(ApiError::internal("a write without extras refused one"));
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
