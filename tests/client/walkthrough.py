@@ -11,8 +11,7 @@ response is parsed into the document's types, and every error into `ErrorEnvelop
 It expects a fresh server (the default admin `admin` / `crmService@1` and no other engineer),
 so that the auto-assignment and the counts it checks are exact.
 
-The story is a list of steps (STEPS, at the end) sharing one `Story`. Password change and
-comments are not endpoints yet: when they are, their steps go in STEPS where the comments say.
+The story is a list of steps (STEPS, at the end) sharing one `Story`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from http import HTTPStatus
 from typing import TypeVar
 
 from crm_client import AuthenticatedClient, Client
-from crm_client.api.auth import signin, signup
+from crm_client.api.auth import signin, signout, signup
 from crm_client.api.tickets import (
     create_ticket,
     get_ticket,
@@ -33,13 +32,15 @@ from crm_client.api.tickets import (
     ticket_history,
     update_ticket,
 )
-from crm_client.api.users import get_user, list_users, update_user
+from crm_client.api.users import change_password, get_user, list_users, update_user
 from crm_client.models import (
     ChangeField,
     ErrorCode,
     ErrorEnvelope,
     HistoryEntry,
     HistoryListEnvelope,
+    MessageEnvelope,
+    PasswordChangeRequest,
     SigninEnvelope,
     SigninRequest,
     SignedInUser,
@@ -385,12 +386,53 @@ def error_codes(s: Story) -> None:
     assert [e.version for e in expect(hist, HTTPStatus.OK, HistoryListEnvelope).data] == [1]
 
 
+def retry_a_creation(s: Story) -> None:
+    """A creation sent twice with one Idempotency-Key: one ticket, the answer replayed; the
+    key with another body: 422."""
+    customer = s.as_user(s.customer)
+    body = TicketCreateRequest(title=f"Retried {s.run}", description="Sent twice.")
+    key = f"walk-{s.run}"
+    first = create_ticket.sync_detailed(client=customer, body=body, idempotency_key=key)
+    made = expect(first, HTTPStatus.CREATED, TicketMessageEnvelope).data
+    assert "idempotent-replayed" not in first.headers, first.headers
+    again = create_ticket.sync_detailed(client=customer, body=body, idempotency_key=key)
+    replayed = expect(again, HTTPStatus.CREATED, TicketMessageEnvelope).data
+    assert replayed.field_id == made.field_id, (replayed, made)
+    assert again.headers["idempotent-replayed"] == "true", again.headers
+    assert again.headers["location"] == first.headers["location"], again.headers
+    other = TicketCreateRequest(title=f"Other {s.run}", description="Another body.")
+    resp = create_ticket.sync_detailed(client=customer, body=other, idempotency_key=key)
+    fails(resp, HTTPStatus.UNPROCESSABLE_ENTITY, ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    s.tickets.append(made)
+
+
+def change_password_and_sign_out(s: Story) -> None:
+    """A wrong current password is 403; a change revokes the old token (401 TOKEN_REVOKED);
+    the new password signs in; a sign-out revokes that token too."""
+    old = s.as_user(s.customer)
+    resp = change_password.sync_detailed(
+        s.customer,
+        client=old,
+        body=PasswordChangeRequest(new_password="N3w@walk-pw", current_password="Wrong@pass123"),
+    )
+    fails(resp, HTTPStatus.FORBIDDEN, ErrorCode.WRONG_PASSWORD)
+    resp = change_password.sync_detailed(
+        s.customer,
+        client=old,
+        body=PasswordChangeRequest(new_password="N3w@walk-pw", current_password=PASSWORD),
+    )
+    assert expect(resp, HTTPStatus.OK, MessageEnvelope).message == "Password changed."
+    fails(get_user.sync_detailed(s.customer, client=old), HTTPStatus.UNAUTHORIZED, ErrorCode.TOKEN_REVOKED)
+    s.sign_in(s.customer, "N3w@walk-pw")
+    fresh = s.as_user(s.customer)
+    expect(signout.sync_detailed(client=fresh), HTTPStatus.OK, MessageEnvelope)
+    fails(get_user.sync_detailed(s.customer, client=fresh), HTTPStatus.UNAUTHORIZED, ErrorCode.TOKEN_REVOKED)
+
+
 # The story, in order. When the endpoints exist, add (issue 19):
 # - `comments` after `history`: POST/GET /tickets/{ticketId}/comments (a customer's public
 #   comment, an engineer's internal note the customer does not see, a 403 for a customer's
 #   internal: true);
-# - `change_password` after `error_codes`: PUT /users/{userId}/password (403 WRONG_PASSWORD,
-#   then the old token's 401 TOKEN_REVOKED and a sign-in with the new password).
 STEPS: list[Callable[[Story], None]] = [
     sign_up,
     sign_in,
@@ -400,6 +442,8 @@ STEPS: list[Callable[[Story], None]] = [
     update,
     history,
     error_codes,
+    retry_a_creation,
+    change_password_and_sign_out,
 ]
 
 

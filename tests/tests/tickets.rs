@@ -96,6 +96,9 @@ mod http_listing;
 #[path = "tickets/http_history.rs"]
 mod http_history;
 
+#[path = "tickets/http_idempotency.rs"]
+mod http_idempotency;
+
 #[path = "tickets/http_conflicts.rs"]
 mod http_conflicts;
 
@@ -116,6 +119,9 @@ mod service_listing;
 
 #[path = "tickets/service_history.rs"]
 mod service_history;
+
+#[path = "tickets/service_idempotency.rs"]
+mod service_idempotency;
 
 #[path = "tickets/service_conflicts.rs"]
 mod service_conflicts;

@@ -2,12 +2,14 @@
 //! invalid userId, email or password cannot exist past the handler.
 
 mod event;
+mod idempotency;
 pub mod text;
 mod ticket;
 mod time;
 mod user;
 
 pub use event::{Change, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketSnapshot};
+pub use idempotency::IdempotencyKey;
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
 pub use time::Timestamp;
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};

@@ -10,8 +10,8 @@ mod views;
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use tickets::{
-    HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, get_ticket, list_tickets,
-    plan as plan_ticket_listing, ticket_history, update_ticket,
+    Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
+    get_ticket, list_tickets, plan as plan_ticket_listing, ticket_history, update_ticket,
 };
 pub use users::{
     DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
@@ -40,6 +40,8 @@ pub struct Ctx {
     /// Most open tickets auto-assigned to one engineer (`CRM_ENGINEER_CAPACITY`; None:
     /// unlimited).
     pub engineer_capacity: Option<i64>,
+    /// How long an `Idempotency-Key` is remembered (24 hours; tests shorten it).
+    pub idempotency_ttl_seconds: i64,
 }
 
 impl Ctx {
@@ -53,6 +55,7 @@ impl Ctx {
             publisher: crate::events::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
             engineer_capacity: None,
+            idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
         }
     }
 

@@ -6,14 +6,15 @@ use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
+use crate::model::IdempotencyKey;
 use crate::model::{
     Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
     TicketSnapshot, TicketStatus, Timestamp, Title, UserId, UserType, new_ulid,
 };
 use crate::policy::{self, Caller};
 use crate::store::{
-    HistoryEntry, Listing, Source, TicketChange, TicketRecord, TicketWriteError, UserRecord,
-    assignee_source, reporter_source, status_source,
+    HistoryEntry, IdempotencyRecord, Listing, Source, TicketChange, TicketRecord, TicketWriteError,
+    UserRecord, assignee_source, reporter_source, status_source,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -183,18 +184,56 @@ pub async fn create_ticket(
     who: &Authed,
     new: NewTicket,
 ) -> Result<TicketSnapshot, ApiError> {
+    create_ticket_once(ctx, who, new, None)
+        .await
+        .map(Created::into_inner)
+}
+
+/// POST /tickets with an optional `Idempotency-Key` (SPEC §3): the key's record is one more
+/// item of the creation's transaction, so a retry of a creation that committed (answered or
+/// not) replays the original answer; the same key with another body is `422`. The record is
+/// read beside the caller and the load index, so a creation without a replay keeps its
+/// depth, and a replay writes nothing and records no event.
+pub async fn create_ticket_once(
+    ctx: &Ctx,
+    who: &Authed,
+    new: NewTicket,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created<TicketSnapshot>, ApiError> {
+    let fingerprint = fingerprint(&json!({
+        "title": new.title.as_str(),
+        "description": new.description.as_str(),
+        "ticketPriority": new.priority.unwrap_or(Priority::LOW).get(),
+    }));
+    let seen = || async move {
+        match key {
+            Some(k) => {
+                ctx.store
+                    .get_idempotency(&who.id, k, Timestamp::now())
+                    .await
+            }
+            None => Ok(None),
+        }
+    };
     // Within one process, creations take turns choosing an engineer, so they do not all
     // pick the same one; across processes the bound keeps the spread. The wait for a turn
     // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
     // keeps it correct) rather than queueing without limit.
-    let (caller, (turn, mut candidates)) = tokio::try_join!(ctx.store.get_user(&who.id), async {
-        let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
-            .await
-            .ok();
-        let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
-        Ok::<_, crate::store::StoreError>((turn, candidates))
-    })?;
+    let (caller, (turn, mut candidates), record) = tokio::try_join!(
+        ctx.store.get_user(&who.id),
+        async {
+            let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
+                .await
+                .ok();
+            let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
+            Ok::<_, crate::store::StoreError>((turn, candidates))
+        },
+        seen()
+    )?;
     let caller = who.active(caller)?;
+    if let Some(r) = record {
+        return replay(r, &fingerprint);
+    }
     for attempt in 0..ATTEMPTS {
         let now = Timestamp::now();
         let pick = choose(&candidates, ctx.engineer_capacity);
@@ -244,6 +283,23 @@ pub async fn create_ticket(
         );
         let deltas = count_deltas(None, (ticket.status, ticket.assignee.as_ref()));
         let check = pick.map(|p| (&p.engineer.user_id, Some(p.below)));
+        let extra = match key {
+            Some(k) => vec![
+                ctx.store.idempotency_write(
+                    &caller.user_id,
+                    k,
+                    &IdempotencyRecord {
+                        fingerprint: fingerprint.clone(),
+                        location: ticket_location(&ticket.ticket_id),
+                        data: serde_json::to_value(ticket.snapshot())
+                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                        expires_at: now.seconds() + ctx.idempotency_ttl_seconds,
+                    },
+                    now,
+                )?,
+            ],
+            None => vec![],
+        };
         match ctx
             .store
             .commit_ticket(TicketChange {
@@ -253,7 +309,7 @@ pub async fn create_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
-                extra: vec![],
+                extra,
             })
             .await
         {
@@ -261,19 +317,76 @@ pub async fn create_ticket(
                 // The next creation may choose now; the push must not hold it up.
                 drop(turn);
                 ctx.publisher.publish(&ev).await;
-                return Ok(ticket.snapshot());
+                return Ok(Created::New(ticket.snapshot()));
+            }
+            // The key was taken meanwhile (a concurrent request with it): its answer.
+            Err(TicketWriteError::ExtraRefused(_)) => {
+                if let Some(r) = seen().await? {
+                    return replay(r, &fingerprint);
+                }
+                tokio::time::sleep(jitter(attempt)).await;
             }
             Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
+                // On DynamoDB a concurrent request with the same key cancels this one with
+                // a conflict rather than a failed condition.
+                if let Some(r) = seen().await? {
+                    return replay(r, &fingerprint);
+                }
                 tokio::time::sleep(jitter(attempt)).await;
                 candidates = refreshed(ctx, candidates).await?;
-            }
-            Err(TicketWriteError::ExtraRefused(_)) => {
-                return Err(ApiError::internal("a write without extras refused one"));
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
     }
     Err(ApiError::unavailable("ticket creation kept conflicting").with_retry_after(1))
+}
+
+/// What a creation with an `Idempotency-Key` answers: a new item, or the original answer to
+/// the same request again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    New(T),
+    Replayed { data: T, location: String },
+}
+
+impl<T> Created<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Created::New(t) | Created::Replayed { data: t, .. } => t,
+        }
+    }
+}
+
+/// The request as parsed, hashed: what a reused key is compared on.
+pub(crate) fn fingerprint(request: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(request.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The original answer for the same request, or 422 for another request under the key.
+pub(crate) fn replay<T: serde::de::DeserializeOwned>(
+    r: IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<Created<T>, ApiError> {
+    if r.fingerprint != fingerprint {
+        return Err(ApiError::unprocessable(
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used with a different request.",
+        ));
+    }
+    let data = serde_json::from_value(r.data)
+        .map_err(|e| ApiError::internal(format!("idempotency record: {e}")))?;
+    Ok(Created::Replayed {
+        data,
+        location: r.location,
+    })
+}
+
+pub fn ticket_location(id: &TicketId) -> String {
+    format!("{}/tickets/{id}", crate::http::BASE_PATH)
 }
 
 /// The candidates as the table has them now (strongly consistent reads, concurrently: one

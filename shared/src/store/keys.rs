@@ -10,6 +10,7 @@
 //! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
 //! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
+//! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
 //! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
 
 use super::backend::Key;
@@ -89,6 +90,11 @@ pub fn by_status(s: crate::model::TicketStatus) -> String {
 
 pub fn outbox(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), OUTBOX)
+}
+
+/// The caller's record of one `Idempotency-Key` (visible ASCII; a userId holds no `#`).
+pub fn idempotency(caller: &UserId, key: &str) -> Key {
+    Key::new(format!("IDEM#{caller}"), format!("KEY#{key}"))
 }
 
 pub fn delivery(event_id: &str) -> Key {
