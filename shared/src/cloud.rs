@@ -103,9 +103,7 @@ pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
     };
     let client = aws_sdk_dynamodb::Client::new(sdk);
     let store = Store::dynamo(DynamoBackend::new(client, config.table_name.clone()));
-    let mut ctx = Ctx::new(store, &secret, config.token_ttl_seconds, config.bcrypt_cost);
-    ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
-    ctx
+    Ctx::configured(store, &secret, config)
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the

@@ -59,6 +59,15 @@ impl Ctx {
         }
     }
 
+    /// The context an entry point serves with: every setting from `config`, built once.
+    pub fn configured(store: Store, secret: &Secret, config: &crate::config::Config) -> Self {
+        Self {
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
+            engineer_capacity: config.engineer_capacity,
+            ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
+        }
+    }
+
     /// The verified claims of the request's token (401 when missing, bad or expired).
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authed, ApiError> {
         let token = crate::auth::bearer_token(headers)?;
