@@ -29,8 +29,10 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     let (store, new_store) = local::open_store(&store_args, &config, true).await?;
     let mut ctx = Ctx::configured(store.clone(), &secret, &config);
     let purge = tokio::spawn(purge_expired_every(store.clone(), PURGE_PERIOD));
-    let (publisher, notifier) = crate::notify::start(store, &config, &store_args.data_dir).await?;
+    let (publisher, jobs, notifier) =
+        crate::notify::start(store, &config, &store_args.data_dir).await?;
     ctx.publisher = publisher;
+    ctx.jobs = jobs;
     let ctx = Arc::new(ctx);
 
     // SPEC §5: the known default password goes only into a store this server owns.

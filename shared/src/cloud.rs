@@ -123,6 +123,8 @@ macro_rules! lambda_api_main {
             let mut ctx = $crate::cloud::api_ctx(&config, &sdk).await;
             if $queue {
                 ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
+                // Workload jobs travel on the events' queue; the notifier runs them.
+                ctx.jobs = $crate::events::JobQueue::beside(&ctx.publisher);
             }
             let ctx = &ctx;
             lambda_http::run(lambda_http::service_fn(move |event| async move {

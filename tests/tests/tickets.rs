@@ -123,6 +123,9 @@ mod service_history;
 #[path = "tickets/service_idempotency.rs"]
 mod service_idempotency;
 
+#[path = "tickets/service_workload.rs"]
+mod service_workload;
+
 #[path = "tickets/service_conflicts.rs"]
 mod service_conflicts;
 

@@ -6,9 +6,10 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::events::{Publisher, PushError};
-use crm_shared::model::{TicketEvent, Timestamp, UserId, new_ulid};
+use crm_shared::events::{JobQueue, Publisher, PushError};
+use crm_shared::model::{Job, QueueMessage, TicketEvent, Timestamp, UserId, new_ulid};
 use crm_shared::policy::{self, MailRole};
+use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, outbox_age_key};
 use futures_util::future::{join_all, try_join_all};
 pub use mail::{Mail, render};
@@ -36,6 +37,10 @@ pub struct Notifier {
     pub lease_seconds: i64,
     /// Outbox items older than this are re-pushed by the sweep.
     pub sweep_age_seconds: i64,
+    /// Where the sweep re-pushes interrupted workload jobs.
+    pub jobs: JobQueue,
+    /// `CRM_ENGINEER_CAPACITY`, for the jobs this notifier runs.
+    pub capacity: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +76,8 @@ pub struct SweepReport {
     pub push_failures: usize,
     /// Items the queue refused for good (their event can never be pushed): parked at once.
     pub refused: usize,
+    /// Interrupted workload jobs pushed again.
+    pub jobs_resumed: usize,
 }
 
 impl Notifier {
@@ -281,13 +288,22 @@ impl Notifier {
                 .body
                 .as_deref()
                 .ok_or_else(|| "empty message".to_owned())
-                .and_then(|b| serde_json::from_str::<TicketEvent>(b).map_err(|e| e.to_string()));
+                .and_then(|b| {
+                    serde_json::from_str::<QueueMessage>(b).map_err(|e| e.to_string())
+                });
             let ok = match parsed {
                 Err(e) => {
-                    tracing::error!(message_id = %id, error = %e, "not a ticket event");
+                    tracing::error!(message_id = %id, error = %e, "neither a ticket event nor a job");
                     false
                 }
-                Ok(ev) => self.deliver(&ev).await.is_ok(),
+                Ok(QueueMessage::Event(ev)) => self.deliver(&ev).await.is_ok(),
+                Ok(QueueMessage::Job(job)) => match self.run_job(&job).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(job_id = %job.job_id, error = %e, "job failed; the queue retries it");
+                        false
+                    }
+                },
             };
             (id, ok)
         }))
@@ -303,6 +319,20 @@ impl Notifier {
             })
             .collect();
         resp
+    }
+
+    /// Runs one workload job (service/workload.rs); the ticket events it makes are pushed
+    /// like any other.
+    pub async fn run_job(&self, job: &Job) -> Result<JobReport, StoreError> {
+        run_job(
+            &Workload {
+                store: &self.store,
+                capacity: self.capacity,
+                publisher: &self.publisher,
+            },
+            job,
+        )
+        .await
     }
 
     /// Re-pushes outbox items older than the sweep age. Safe beside deliveries and other
@@ -355,7 +385,22 @@ impl Notifier {
                 }
             }
         }
-        if report.stale > 0 {
+        // Jobs a crash or a lost push interrupted: pushed again, at most once per period.
+        for entry in self
+            .store
+            .stale_jobs(now.plus_seconds(-age_seconds), SWEEP_BATCH)
+            .await?
+        {
+            if self.store.mark_job_pushed(&entry, now).await? {
+                match self.jobs.push(&entry.job).await {
+                    Ok(()) => report.jobs_resumed += 1,
+                    Err(e) => {
+                        tracing::warn!(job_id = %entry.job.job_id, error = %e, "job re-push failed; next sweep retries");
+                    }
+                }
+            }
+        }
+        if report.stale > 0 || report.jobs_resumed > 0 {
             tracing::info!(?report, "outbox sweep");
         }
         Ok(report)

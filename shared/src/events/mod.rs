@@ -2,7 +2,7 @@
 //! same transaction is the durable record; a push here only makes delivery prompt, so a
 //! failed push is logged and never fails the request (the sweep re-pushes it later).
 
-use crate::model::TicketEvent;
+use crate::model::{Job, TicketEvent};
 
 /// Where committed events are pushed.
 #[derive(Clone, Default)]
@@ -103,6 +103,66 @@ impl Publisher {
             Err(PushError::Permanent(e)) => {
                 tracing::warn!(event_id = %event.event_id, error = %e, "the queue refuses this event; the sweep parks its outbox item");
             }
+        }
+    }
+}
+
+/// Where committed workload jobs are pushed: the same SQS queue as the events (the notifier
+/// runs them), locally an in-process channel to the job worker. The job item written in the
+/// triggering transaction is the durable record; the sweep re-pushes what a push lost.
+#[derive(Clone, Default)]
+pub enum JobQueue {
+    /// No queue: jobs wait for the sweep.
+    #[default]
+    Table,
+    Channel(tokio::sync::mpsc::UnboundedSender<Job>),
+    Sqs {
+        client: aws_sdk_sqs::Client,
+        queue_url: String,
+    },
+}
+
+impl JobQueue {
+    /// The queue beside an event publisher: SQS jobs travel on the events' queue.
+    pub fn beside(p: &Publisher) -> Self {
+        match p {
+            Publisher::Sqs { client, queue_url } => JobQueue::Sqs {
+                client: client.clone(),
+                queue_url: queue_url.clone(),
+            },
+            Publisher::Outbox | Publisher::Channel(_) => JobQueue::Table,
+        }
+    }
+
+    pub async fn push(&self, job: &Job) -> Result<(), PushError> {
+        match self {
+            JobQueue::Table => Ok(()),
+            JobQueue::Channel(tx) => tx
+                .send(job.clone())
+                .map_err(|_| PushError::Transient("job queue closed".to_owned())),
+            JobQueue::Sqs { client, queue_url } => {
+                let body =
+                    serde_json::to_string(job).map_err(|e| PushError::Permanent(e.to_string()))?;
+                client
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        PushError::Transient(
+                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Pushes a committed job on the request path: never fails the request.
+    pub async fn publish(&self, job: &Job) {
+        if let Err(e) = self.push(job).await {
+            tracing::warn!(job_id = %job.job_id, error = %e, "job push failed; the sweep resumes it");
         }
     }
 }

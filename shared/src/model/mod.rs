@@ -3,6 +3,7 @@
 
 mod event;
 mod idempotency;
+mod job;
 pub mod text;
 mod ticket;
 mod time;
@@ -10,6 +11,7 @@ mod user;
 
 pub use event::{Change, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketSnapshot};
 pub use idempotency::IdempotencyKey;
+pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
 pub use time::Timestamp;
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};

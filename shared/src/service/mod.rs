@@ -6,6 +6,7 @@ mod auth;
 mod tickets;
 mod users;
 mod views;
+pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
@@ -42,6 +43,8 @@ pub struct Ctx {
     pub engineer_capacity: Option<i64>,
     /// How long an `Idempotency-Key` is remembered (24 hours; tests shorten it).
     pub idempotency_ttl_seconds: i64,
+    /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
+    pub jobs: crate::events::JobQueue,
 }
 
 impl Ctx {
@@ -56,6 +59,7 @@ impl Ctx {
             assign_gate: tokio::sync::Mutex::new(()),
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
+            jobs: crate::events::JobQueue::default(),
         }
     }
 

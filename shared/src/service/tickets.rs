@@ -6,11 +6,11 @@ use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
-use crate::model::IdempotencyKey;
 use crate::model::{
     Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
     TicketSnapshot, TicketStatus, Timestamp, Title, UserId, UserType, new_ulid,
 };
+use crate::model::{IdempotencyKey, Job, JobKind};
 use crate::policy::{self, Caller};
 use crate::store::{
     HistoryEntry, IdempotencyRecord, Listing, Source, TicketChange, TicketRecord, TicketWriteError,
@@ -143,7 +143,7 @@ fn jitter(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(0..=cap))
 }
 
-fn event(
+pub(crate) fn event(
     event_type: EventType,
     actor: &UserId,
     ticket: &TicketRecord,
@@ -163,7 +163,7 @@ fn event(
     }
 }
 
-fn change(field: &str, from: Value, to: Value) -> Change {
+pub(crate) fn change(field: &str, from: Value, to: Value) -> Change {
     Change {
         field: field.to_owned(),
         from,
@@ -171,7 +171,7 @@ fn change(field: &str, from: Value, to: Value) -> Change {
     }
 }
 
-fn opt_user(u: Option<&UserId>) -> Value {
+pub(crate) fn opt_user(u: Option<&UserId>) -> Value {
     u.map(|u| json!(u.as_str())).unwrap_or(Value::Null)
 }
 
@@ -333,7 +333,7 @@ pub async fn create_ticket_once(
                     return replay(r, &fingerprint);
                 }
                 tokio::time::sleep(jitter(attempt)).await;
-                candidates = refreshed(ctx, candidates).await?;
+                candidates = refreshed_candidates(&ctx.store, candidates).await?;
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
@@ -392,20 +392,19 @@ pub fn ticket_location(id: &TicketId) -> String {
 /// The candidates as the table has them now (strongly consistent reads, concurrently: one
 /// round), least loaded first; the ones that left are dropped. When none is left, the index
 /// is asked again.
-async fn refreshed(
-    ctx: &Ctx,
+pub(crate) async fn refreshed_candidates(
+    store: &crate::store::Store,
     candidates: Vec<UserRecord>,
 ) -> Result<Vec<UserRecord>, crate::store::StoreError> {
-    let mut fresh: Vec<UserRecord> = futures_util::future::try_join_all(
-        candidates.iter().map(|c| ctx.store.get_user(&c.user_id)),
-    )
-    .await?
-    .into_iter()
-    .flatten()
-    .filter(UserRecord::is_assignable)
-    .collect();
+    let mut fresh: Vec<UserRecord> =
+        futures_util::future::try_join_all(candidates.iter().map(|c| store.get_user(&c.user_id)))
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(UserRecord::is_assignable)
+            .collect();
     if fresh.is_empty() {
-        return ctx.store.least_loaded_engineers(CANDIDATES).await;
+        return store.least_loaded_engineers(CANDIDATES).await;
     }
     fresh.sort_by_key(|u| u.load_key);
     Ok(fresh)
@@ -546,6 +545,13 @@ pub async fn update_ticket(
             .then_some(after.assignee.as_ref())
             .flatten()
             .map(|a| (a, None));
+        // Room freed under the capacity: the backlog may move (service/workload.rs).
+        let job = super::workload::frees_capacity(ctx.engineer_capacity, &deltas)
+            .then(|| Job::new(JobKind::Backlog, now));
+        let extra = match &job {
+            Some(j) => vec![ctx.store.job_write(j, now)?],
+            None => vec![],
+        };
         match ctx
             .store
             .commit_ticket(TicketChange {
@@ -555,12 +561,15 @@ pub async fn update_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
-                extra: vec![],
+                extra,
             })
             .await
         {
             Ok(()) => {
                 ctx.publisher.publish(&ev).await;
+                if let Some(j) = &job {
+                    ctx.jobs.publish(j).await;
+                }
                 return Ok(after.snapshot());
             }
             Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => {

@@ -148,8 +148,20 @@ pub async fn update_user(
             // Newly approved engineer: ranks after engineers approved before, at equal load.
             after.load_key = keys::load_key(after.tickets_working_on_count, now.millis());
         }
-        match ctx.store.update_user(&before, after).await {
-            Ok(stored) => return Ok(UserView::from(&stored)),
+        // An engineer who arrives drains the backlog; one who leaves hands tickets on: the
+        // job is committed with the change and runs after it (service/workload.rs).
+        let job = super::workload::job_for_user_change(&before, &after, now);
+        let extra = match &job {
+            Some(j) => vec![ctx.store.job_write(j, now)?],
+            None => vec![],
+        };
+        match ctx.store.update_user_with(&before, after, extra).await {
+            Ok(stored) => {
+                if let Some(j) = &job {
+                    ctx.jobs.publish(j).await;
+                }
+                return Ok(UserView::from(&stored));
+            }
             Err(UpdateUserError::Conflict) => {
                 tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
             }

@@ -11,6 +11,7 @@
 //! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
 //! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
+//! | workload job | `JOB#<ulid>` | `JOB` | `JOBS` / last push ms#ulid | | | |
 //! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
 
 use super::backend::Key;
@@ -90,6 +91,17 @@ pub fn by_status(s: crate::model::TicketStatus) -> String {
 
 pub fn outbox(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), OUTBOX)
+}
+
+pub const JOBS: &str = "JOBS";
+
+pub fn job(job_id: &str) -> Key {
+    Key::new(format!("JOB#{job_id}"), "JOB")
+}
+
+/// `<ms>#<id>`: the sweep's age key of an outbox event or a job.
+pub fn age_key(at: Timestamp, id: &str) -> String {
+    format!("{}#{id}", at.sort_key())
 }
 
 /// The caller's record of one `Idempotency-Key` (visible ASCII; a userId holds no `#`).

@@ -4,6 +4,7 @@
 mod backend;
 mod dynamo;
 mod idempotency;
+mod jobs;
 pub mod keys;
 mod lag;
 mod outbox;
@@ -18,6 +19,7 @@ mod users;
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
 pub use dynamo::DynamoBackend;
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
+pub use jobs::JobEntry;
 pub use lag::IndexLag;
 pub use outbox::{
     Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry, outbox_age_key,

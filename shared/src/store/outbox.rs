@@ -61,7 +61,7 @@ pub struct Mailed {
 
 /// The age key of an outbox item last pushed at `at`: `<ms>#<eventId>`.
 pub fn outbox_age_key(at: Timestamp, event_id: &str) -> String {
-    format!("{}#{event_id}", at.sort_key())
+    keys::age_key(at, event_id)
 }
 
 /// What a claim found.

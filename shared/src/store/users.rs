@@ -221,7 +221,18 @@ impl Store {
     pub async fn update_user(
         &self,
         before: &UserRecord,
+        after: UserRecord,
+    ) -> Result<UserRecord, UpdateUserError> {
+        self.update_user_with(before, after, vec![]).await
+    }
+
+    /// As `update_user`, with more items in the same transaction (a workload job); they
+    /// come after the user's own writes.
+    pub async fn update_user_with(
+        &self,
+        before: &UserRecord,
         mut after: UserRecord,
+        extra: Vec<Write>,
     ) -> Result<UserRecord, UpdateUserError> {
         after.version = before.version + 1;
         let mut writes = vec![Write::Put {
@@ -233,6 +244,7 @@ impl Store {
             (false, true) => writes.push(admin_delta(1)),
             _ => {}
         }
+        writes.extend(extra);
         match self.transact(writes).await {
             Ok(()) => Ok(after),
             Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(UpdateUserError::Conflict),

@@ -146,6 +146,8 @@ impl World {
             lease_seconds: 90,
             // Everything in the outbox counts as stale, so the sweep has work to show.
             sweep_age_seconds: 0,
+            jobs: crm_shared::events::JobQueue::default(),
+            capacity: None,
         }
     }
 }

@@ -286,6 +286,7 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
+                "sqs:SendMessage",
             ],
         ),
         (
