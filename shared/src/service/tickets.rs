@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
-const ATTEMPTS: u32 = 8;
+pub(super) const ATTEMPTS: u32 = 8;
 /// The longest a creation waits for its turn to choose an engineer: one store operation's
 /// budget (shared/src/cloud.rs), so a turn held by a creation stuck on the store delays the
 /// next by at most that, while normal turns (a read and a write) never come near it.
@@ -137,7 +137,7 @@ fn not_found() -> ApiError {
     ApiError::not_found("TICKET_NOT_FOUND", "No ticket with this id.")
 }
 
-fn jitter(attempt: u32) -> Duration {
+pub(super) fn jitter(attempt: u32) -> Duration {
     let cap = 2u64.saturating_pow(attempt.min(6)).min(50);
     Duration::from_millis(rand::random_range(0..=cap))
 }
@@ -159,10 +159,11 @@ fn event(
         ticket: ticket.snapshot(),
         changes,
         previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
+        comment: None,
     }
 }
 
-fn change(field: &str, from: Value, to: Value) -> Change {
+pub(super) fn change(field: &str, from: Value, to: Value) -> Change {
     Change {
         field: field.to_owned(),
         from,
@@ -299,7 +300,7 @@ async fn refreshed(
 }
 
 /// The caller (active) and the ticket (visible to them), read in one round.
-async fn caller_and_ticket(
+pub(super) async fn caller_and_ticket(
     ctx: &Ctx,
     who: &Authed,
     id: &TicketId,

@@ -2,6 +2,7 @@
 //! backends behind it: DynamoDB in the cloud, SQLite on one machine.
 
 mod backend;
+mod comments;
 mod dynamo;
 pub mod keys;
 mod lag;
@@ -15,6 +16,7 @@ mod tickets;
 mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+pub use comments::{CommentRecord, CommentWriteError};
 pub use dynamo::DynamoBackend;
 pub use lag::IndexLag;
 pub use outbox::{
