@@ -120,8 +120,14 @@ mod service_history;
 #[path = "tickets/service_conflicts.rs"]
 mod service_conflicts;
 
+#[path = "tickets/service_comments.rs"]
+mod service_comments;
+
 #[path = "tickets/concurrency.rs"]
 mod concurrency;
+
+#[path = "tickets/comment_races.rs"]
+mod comment_races;
 
 #[path = "tickets/costs.rs"]
 mod costs;
