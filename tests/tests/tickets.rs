@@ -96,6 +96,9 @@ mod http_listing;
 #[path = "tickets/http_history.rs"]
 mod http_history;
 
+#[path = "tickets/http_comments.rs"]
+mod http_comments;
+
 #[path = "tickets/http_conflicts.rs"]
 mod http_conflicts;
 
