@@ -26,8 +26,10 @@ from typing import TypeVar
 from crm_client import AuthenticatedClient, Client
 from crm_client.api.auth import signin, signout, signup
 from crm_client.api.tickets import (
+    add_comment,
     create_ticket,
     get_ticket,
+    list_comments,
     list_tickets,
     ticket_history,
     update_ticket,
@@ -35,6 +37,10 @@ from crm_client.api.tickets import (
 from crm_client.api.users import change_password, get_user, list_users, update_user
 from crm_client.models import (
     ChangeField,
+    Comment,
+    CommentCreateRequest,
+    CommentListEnvelope,
+    CommentMessageEnvelope,
     ErrorCode,
     ErrorEnvelope,
     HistoryEntry,
@@ -329,6 +335,61 @@ def history(s: Story) -> None:
     ], closed.changes
 
 
+def comments(s: Story) -> None:
+    """The customer replies to the closed ticket (which reopens it), the engineer adds an
+    internal note the customer never sees, and a customer's internal note is refused."""
+    first = s.tickets[0]
+    customer = s.as_user(s.customer)
+    engineer = s.as_user(s.engineer)
+    resp = add_comment.sync_detailed(
+        first.field_id,
+        client=customer,
+        body=CommentCreateRequest(body="  Still broken:\nerror 254 again.  "),
+    )
+    added = expect(resp, HTTPStatus.CREATED, CommentMessageEnvelope)
+    assert added.message == "Comment added.", added.message
+    reply = added.data
+    assert reply.body == "Still broken:\nerror 254 again.", reply
+    assert reply.author == s.customer and reply.internal is False, reply
+    assert reply.ticket_id == first.field_id, reply
+    got = get_ticket.sync_detailed(first.field_id, client=customer)
+    assert expect(got, HTTPStatus.OK, TicketEnvelope).data.status == TicketStatus.OPEN
+    assert s.user(s.engineer).tickets_working_on_count == 3, "the reopened ticket counts again"
+
+    resp = add_comment.sync_detailed(
+        first.field_id,
+        client=engineer,
+        body=CommentCreateRequest(body="Toner ordered; do not promise a date.", internal=True),
+    )
+    note = expect(resp, HTTPStatus.CREATED, CommentMessageEnvelope).data
+    assert note.internal is True, note
+    resp = add_comment.sync_detailed(
+        first.field_id, client=customer, body=CommentCreateRequest(body="Let me see.", internal=True)
+    )
+    fails(resp, HTTPStatus.FORBIDDEN, ErrorCode.FORBIDDEN)
+
+    def thread(client: AuthenticatedClient) -> list[Comment]:
+        out: list[Comment] = []
+        token: str | Unset = UNSET
+        while True:
+            resp = list_comments.sync_detailed(first.field_id, client=client, limit=1, next_token=token)
+            page = expect(resp, HTTPStatus.OK, CommentListEnvelope)
+            assert page.document_results_count == len(page.data) <= 1, page
+            out.extend(page.data)
+            if isinstance(page.next_token, Unset):
+                return out
+            token = page.next_token
+
+    assert [c.field_id for c in thread(engineer)] == [reply.field_id, note.field_id]
+    assert [c.field_id for c in thread(customer)] == [reply.field_id], "no internal note for a customer"
+    hist = ticket_history.sync_detailed(first.field_id, client=customer)
+    last = expect(hist, HTTPStatus.OK, HistoryListEnvelope).data[-1]
+    assert last.actor == s.customer, last
+    assert [(c.field, c.from_, c.to) for c in last.changes] == [
+        (ChangeField.STATUS, "CLOSED", "OPEN")
+    ], last.changes
+
+
 def error_codes(s: Story) -> None:
     """Each failure class parsed into ErrorEnvelope with its documented code."""
     customer = s.as_user(s.customer)
@@ -429,10 +490,7 @@ def change_password_and_sign_out(s: Story) -> None:
     fails(get_user.sync_detailed(s.customer, client=fresh), HTTPStatus.UNAUTHORIZED, ErrorCode.TOKEN_REVOKED)
 
 
-# The story, in order. When the endpoints exist, add (issue 19):
-# - `comments` after `history`: POST/GET /tickets/{ticketId}/comments (a customer's public
-#   comment, an engineer's internal note the customer does not see, a 403 for a customer's
-#   internal: true);
+# The story, in order.
 STEPS: list[Callable[[Story], None]] = [
     sign_up,
     sign_in,
@@ -441,6 +499,7 @@ STEPS: list[Callable[[Story], None]] = [
     list_and_page,
     update,
     history,
+    comments,
     error_codes,
     retry_a_creation,
     change_password_and_sign_out,

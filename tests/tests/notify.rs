@@ -58,6 +58,9 @@ mod http_transport;
 #[path = "notify/recipients.rs"]
 mod recipients;
 
+#[path = "notify/comments.rs"]
+mod comments;
+
 #[path = "notify/serve.rs"]
 mod serve;
 

@@ -99,6 +99,9 @@ mod http_history;
 #[path = "tickets/http_idempotency.rs"]
 mod http_idempotency;
 
+#[path = "tickets/http_comments.rs"]
+mod http_comments;
+
 #[path = "tickets/http_conflicts.rs"]
 mod http_conflicts;
 
@@ -129,8 +132,14 @@ mod service_workload;
 #[path = "tickets/service_conflicts.rs"]
 mod service_conflicts;
 
+#[path = "tickets/service_comments.rs"]
+mod service_comments;
+
 #[path = "tickets/concurrency.rs"]
 mod concurrency;
+
+#[path = "tickets/comment_races.rs"]
+mod comment_races;
 
 #[path = "tickets/costs.rs"]
 mod costs;

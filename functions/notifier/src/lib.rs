@@ -84,7 +84,8 @@ impl Notifier {
     /// Everyone concerned who may be mailed now (SPEC §4), each address once: the reporter,
     /// the assignee, the previous assignee (on reassignment) and every approved ADMIN, each
     /// as the store has them at send time (`policy::may_be_mailed`): a user rejected, set
-    /// PENDING or demoted since the change is not mailed.
+    /// PENDING or demoted since the change is not mailed. An internal note goes to staff
+    /// only: a customer is never mailed one, whatever their role.
     pub async fn recipients(&self, e: &TicketEvent) -> Result<Vec<String>, StoreError> {
         let mut ids: Vec<(UserId, Vec<MailRole>)> = Vec::new();
         for (id, role) in [
@@ -111,9 +112,9 @@ impl Notifier {
         let admins = admins.into_iter().map(|u| (u, &[MailRole::Admin][..]));
         let mut out: Vec<String> = Vec::new();
         for (u, roles) in concerned.chain(admins) {
-            let mailed = roles
-                .iter()
-                .any(|r| policy::may_be_mailed(*r, u.user_type, u.user_status));
+            let mailed = roles.iter().any(|r| {
+                policy::may_be_mailed_about(*r, u.user_type, u.user_status, e.is_internal())
+            });
             let email = u.email.as_str();
             if mailed && !out.iter().any(|o| o == email) {
                 out.push(email.to_owned());

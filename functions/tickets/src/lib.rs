@@ -1,10 +1,12 @@
 //! The tickets function: POST/GET /tickets, GET/PUT /tickets/{ticketId},
-//! GET /tickets/{ticketId}/history.
+//! GET /tickets/{ticketId}/history, POST/GET /tickets/{ticketId}/comments.
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiRequest, ApiResponse, BASE_PATH, Body, QueryParams, ResponseExt, Route};
-use crm_shared::model::{Description, IdempotencyKey, Priority, TicketStatus, Title, UserId};
-use crm_shared::service::{self, Created, Ctx, NewTicket, TicketFilter, TicketPatch};
+use crm_shared::model::{
+    CommentBody, Description, IdempotencyKey, Priority, TicketStatus, Title, UserId,
+};
+use crm_shared::service::{self, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch};
 use http::StatusCode;
 
 pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -60,6 +62,24 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
         Route::TicketHistory(id) => {
             let q = QueryParams::parse(req.query.as_deref())?;
             let page = service::ticket_history(ctx, &who, &id, q.next_token(), q.limit()?).await?;
+            Ok(ApiResponse::list(&page.items, page.next))
+        }
+        Route::AddComment(id) => {
+            let b = Body::parse(&req)?;
+            let new = NewComment {
+                body: CommentBody::parse(b.required_str("body")?)?,
+                internal: b.bool("internal")?.unwrap_or(false),
+            };
+            let c = service::add_comment(ctx, &who, &id, new).await?;
+            Ok(ApiResponse::data(
+                StatusCode::CREATED,
+                Some("Comment added."),
+                &c,
+            ))
+        }
+        Route::ListComments(id) => {
+            let q = QueryParams::parse(req.query.as_deref())?;
+            let page = service::list_comments(ctx, &who, &id, q.next_token(), q.limit()?).await?;
             Ok(ApiResponse::list(&page.items, page.next))
         }
         _ => Err(ApiError::no_route()),

@@ -27,6 +27,8 @@ pub enum Route {
     GetTicket(String),
     UpdateTicket(String),
     TicketHistory(String),
+    AddComment(String),
+    ListComments(String),
 }
 
 /// One row of the route table: method, path under the base path (`{x}` = parameter), group.
@@ -99,6 +101,18 @@ pub const ROUTES: &[RouteSpec] = &[
         group: Group::Tickets,
         name: "ticketHistory",
     },
+    RouteSpec {
+        method: "POST",
+        path: "/tickets/{ticketId}/comments",
+        group: Group::Tickets,
+        name: "addComment",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/tickets/{ticketId}/comments",
+        group: Group::Tickets,
+        name: "listComments",
+    },
     // Last: the access-control matrix runs the routes in this order, and these two revoke
     // the caller's tokens.
     RouteSpec {
@@ -155,6 +169,12 @@ impl Route {
             [a, id, h] if is(a, "tickets") && is(h, "history") && m == "GET" => {
                 Route::TicketHistory(decode(id))
             }
+            [a, id, c] if is(a, "tickets") && is(c, "comments") && m == "POST" => {
+                Route::AddComment(decode(id))
+            }
+            [a, id, c] if is(a, "tickets") && is(c, "comments") && m == "GET" => {
+                Route::ListComments(decode(id))
+            }
             _ => return None,
         })
     }
@@ -170,7 +190,9 @@ impl Route {
             | Route::ListTickets
             | Route::GetTicket(_)
             | Route::UpdateTicket(_)
-            | Route::TicketHistory(_) => Group::Tickets,
+            | Route::TicketHistory(_)
+            | Route::AddComment(_)
+            | Route::ListComments(_) => Group::Tickets,
         }
     }
 
@@ -189,6 +211,8 @@ impl Route {
             Route::GetTicket(_) => "getTicket",
             Route::UpdateTicket(_) => "updateTicket",
             Route::TicketHistory(_) => "ticketHistory",
+            Route::AddComment(_) => "addComment",
+            Route::ListComments(_) => "listComments",
         }
     }
 }
@@ -259,6 +283,8 @@ mod tests {
             ("GET", "/crmService/api/v1/auth/signup"),
             ("POST", "/crmService/api/v1/users"),
             ("GET", "/crmService/api/v1/tickets/a/b"),
+            ("PUT", "/crmService/api/v1/tickets/a/comments"),
+            ("DELETE", "/crmService/api/v1/tickets/a/comments"),
             ("HEAD", "/crmService/api/v1/users"),
             ("OPTIONS", "/crmService/api/v1/users"),
         ] {

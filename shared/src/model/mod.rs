@@ -1,6 +1,7 @@
 //! Domain types. Input is parsed into these at the edge ("parse, don't validate"), so an
 //! invalid userId, email or password cannot exist past the handler.
 
+mod comment;
 mod event;
 mod idempotency;
 mod job;
@@ -9,6 +10,7 @@ mod ticket;
 mod time;
 mod user;
 
+pub use comment::{CommentBody, CommentSnapshot};
 pub use event::{Change, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketSnapshot};
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod comments;
 mod tickets;
 mod users;
 mod views;
@@ -10,6 +11,7 @@ pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
+pub use comments::{NewComment, add_comment, list_comments};
 pub use tickets::{
     Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
     get_ticket, list_tickets, plan as plan_ticket_listing, ticket_history, update_ticket,
@@ -179,6 +181,10 @@ pub fn denied(d: crate::policy::Denied) -> ApiError {
         ReassignAdminOnly => ApiError::forbidden(
             "FORBIDDEN",
             "Access Forbidden. Admin is only allowed to reassign a ticket.",
+        ),
+        InternalNoteStaffOnly => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note.",
         ),
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
-const ATTEMPTS: u32 = 8;
+pub(super) const ATTEMPTS: u32 = 8;
 /// The longest a creation waits for its turn to choose an engineer: one store operation's
 /// budget (shared/src/cloud.rs), so a turn held by a creation stuck on the store delays the
 /// next by at most that, while normal turns (a read and a write) never come near it.
@@ -138,7 +138,7 @@ fn not_found() -> ApiError {
     ApiError::not_found("TICKET_NOT_FOUND", "No ticket with this id.")
 }
 
-fn jitter(attempt: u32) -> Duration {
+pub(super) fn jitter(attempt: u32) -> Duration {
     let cap = 2u64.saturating_pow(attempt.min(6)).min(50);
     Duration::from_millis(rand::random_range(0..=cap))
 }
@@ -160,6 +160,7 @@ pub(crate) fn event(
         ticket: ticket.snapshot(),
         changes,
         previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
+        comment: None,
     }
 }
 
@@ -411,7 +412,7 @@ pub(crate) async fn refreshed_candidates(
 }
 
 /// The caller (active) and the ticket (visible to them), read in one round.
-async fn caller_and_ticket(
+pub(super) async fn caller_and_ticket(
     ctx: &Ctx,
     who: &Authed,
     id: &TicketId,

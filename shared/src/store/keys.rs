@@ -8,6 +8,7 @@
 //! | sign-in failures | `SIGNIN#<id>` | `FAILURES` | | | | |
 //! | ticket | `TICKET#<ulid>` | `TICKET` | `REPORTER#<id>` / ulid | `ASSIGNEE#<id>` or `UNASSIGNED` / ulid | `STATUS#<status>` / ulid | |
 //! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
+//! | comment (or internal note) | `TICKET#<ulid>` | `C#<comment ulid>` | | | | |
 //! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
 //! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
@@ -62,6 +63,9 @@ pub const TICKET_SK: &str = "TICKET";
 /// reaches the ticket itself.
 pub const HISTORY_PREFIX: &str = "V#";
 pub const OUTBOX: &str = "OUTBOX";
+/// Comments sort before the ticket item in its partition; a listing's later pages stop at
+/// the first key without the prefix (shared/src/store/paging.rs).
+pub const COMMENT_PREFIX: &str = "C#";
 
 pub fn ticket(id: &crate::model::TicketId) -> Key {
     Key::new(format!("TICKET#{id}"), TICKET_SK)
@@ -71,6 +75,14 @@ pub fn history(id: &crate::model::TicketId, version: i64) -> Key {
     Key::new(
         format!("TICKET#{id}"),
         format!("{HISTORY_PREFIX}{version:010}"),
+    )
+}
+
+/// A comment's key: in its ticket's partition, ordered by its ULID (creation time).
+pub fn comment(ticket: &crate::model::TicketId, comment_id: &str) -> Key {
+    Key::new(
+        format!("TICKET#{ticket}"),
+        format!("{COMMENT_PREFIX}{comment_id}"),
     )
 }
 

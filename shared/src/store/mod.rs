@@ -2,6 +2,7 @@
 //! backends behind it: DynamoDB in the cloud, SQLite on one machine.
 
 mod backend;
+mod comments;
 mod dynamo;
 mod idempotency;
 mod jobs;
@@ -17,6 +18,7 @@ mod tickets;
 mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+pub use comments::{CommentRecord, CommentWriteError};
 pub use dynamo::DynamoBackend;
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;

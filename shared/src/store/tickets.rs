@@ -271,7 +271,7 @@ pub fn status_source(s: TicketStatus) -> Source {
     Source::new(Index::Gsi3, keys::by_status(s))
 }
 
-fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
+pub(super) fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
     let k = keys::outbox(&e.event_id);
     let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
     let mut item = Item::new();

@@ -71,7 +71,15 @@ async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
     let ev: TicketEvent =
         serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
     let raw: Value = serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("json");
-    assert_eq!(raw["schemaVersion"], json!(1));
+    assert_eq!(
+        raw["schemaVersion"],
+        json!(crm_shared::model::EVENT_SCHEMA_VERSION)
+    );
+    assert_eq!(raw["schemaVersion"], json!(2), "docs/events.md: version 2");
+    assert!(
+        raw.get("comment").is_none(),
+        "no comment on a ticket change"
+    );
     assert_eq!(raw["type"], json!("TICKET_CREATED"));
     assert_eq!(ev.ticket, created);
     assert_eq!(ev.actor, "cust1");

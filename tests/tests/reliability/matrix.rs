@@ -127,6 +127,24 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "addComment",
+        [
+            "as getTicket, an internal note `{body, internal: true}`",
+            "as getTicket, a public `{body}`",
+            "as getTicket, a public `{body}`",
+            "as getTicket, a public `{body}`",
+        ],
+    ),
+    (
+        "listComments",
+        [
+            "as getTicket",
+            "as getTicket",
+            "as getTicket",
+            "as getTicket",
+        ],
+    ),
+    (
         "changePassword",
         [
             "the caller, a wrong `currentPassword`",
@@ -285,6 +303,37 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [200, 403, 404, 400],
     ]),
     ("ticketHistory", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 403, 404, 400],
+    ]),
+    // Concerned users, as getTicket; an internal note only from an ENGINEER or ADMIN (a
+    // customer's, the demoted admin's included, is 403 after the ticket is found).
+    ("addComment", [
+        [401, 401, 401, 401],
+        [201, 201, 404, 400],
+        [201, 201, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 404, 400],
+    ]),
+    // As getTicket; a customer's page never holds an internal note (checked per cell).
+    ("listComments", [
         [401, 401, 401, 401],
         [200, 200, 404, 400],
         [200, 200, 404, 400],
@@ -758,6 +807,24 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
                 }
             }
         }
+        "addComment" | "listComments" => {
+            let id = match target {
+                0 => row.own_ticket.clone(),
+                1 => row.other_ticket.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "not-a-ticket-id".to_owned(),
+            };
+            let path = format!("/tickets/{id}/comments");
+            if route == "listComments" {
+                return json_call("GET", path, None).await;
+            }
+            let body = if target == 0 {
+                json!({"body": format!("Internal note of cell {n}."), "internal": true})
+            } else {
+                json!({"body": format!("Comment of cell {n}.")})
+            };
+            json_call("POST", path, Some(body)).await
+        }
         "changePassword" => {
             let (id, body) = match target {
                 0 => (
@@ -839,6 +906,16 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
             if r.data()["assignee"] == NOBODY {
                 fail("took the assignee from the body".into());
             }
+        }
+        "listComments" if !matches!(row.now, "admin" | "engineer") => {
+            for c in r.data().as_array().cloned().unwrap_or_default() {
+                if c["internal"] != json!(false) {
+                    fail(format!("lists an internal note to a customer: {c}"));
+                }
+            }
+        }
+        "addComment" if r.data()["author"] != me => {
+            fail(format!("author is not the caller: {}", r.data()));
         }
         "getUser" | "updateUser" if r.text.contains("password") => {
             fail("user object carries a password".into());
