@@ -70,12 +70,12 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
                 body: CommentBody::parse(b.required_str("body")?)?,
                 internal: b.bool("internal")?.unwrap_or(false),
             };
-            let c = service::add_comment(ctx, &who, &id, new).await?;
-            Ok(ApiResponse::data(
-                StatusCode::CREATED,
-                Some("Comment added."),
-                &c,
-            ))
+            let key = idempotency_key(&req)?;
+            let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
+            // Location: the thread the comment is read from.
+            Ok(created_response(created, "Comment added.", |_| {
+                format!("{BASE_PATH}/tickets/{id}/comments")
+            }))
         }
         Route::ListComments(id) => {
             let q = QueryParams::parse(req.query.as_deref())?;

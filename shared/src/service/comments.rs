@@ -3,17 +3,21 @@
 //! transaction; a reporter's public reply to a CLOSED ticket reopens it in that same
 //! transaction (ticket, counts, history, comment, event).
 
-use super::tickets::{ATTEMPTS, caller_and_ticket, change, jitter};
+use super::tickets::{
+    ATTEMPTS, Created, caller_and_ticket, change, fingerprint, jitter, opt_user, reopen_assignment,
+    replay,
+};
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::counters::count_deltas;
 use crate::model::{
-    CommentBody, CommentSnapshot, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketId,
-    TicketStatus, Timestamp, UserType, new_ulid,
+    CommentBody, CommentSnapshot, EVENT_SCHEMA_VERSION, EventType, IdempotencyKey, TicketEvent,
+    TicketId, TicketStatus, Timestamp, UserType, new_ulid,
 };
 use crate::policy;
 use crate::store::{
-    CommentRecord, CommentWriteError, HistoryEntry, Listing, TicketChange, TicketWriteError,
+    CommentRecord, CommentWriteError, HistoryEntry, IdempotencyRecord, Listing, TicketChange,
+    TicketWriteError,
 };
 use serde_json::json;
 
@@ -30,9 +34,45 @@ pub async fn add_comment(
     id: &str,
     new: NewComment,
 ) -> Result<CommentSnapshot, ApiError> {
+    add_comment_once(ctx, who, id, new, None)
+        .await
+        .map(Created::into_inner)
+}
+
+/// POST /tickets/{ticketId}/comments with an optional `Idempotency-Key` (SPEC §3): the
+/// key's record is written in the comment's own transaction, and a retry replays the
+/// original answer (another body under the key: 422), as for ticket creation.
+pub async fn add_comment_once(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &str,
+    new: NewComment,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created<CommentSnapshot>, ApiError> {
     let id = TicketId::parse(id)?;
+    let fingerprint = fingerprint(&json!({
+        "ticketId": id.as_str(),
+        "body": new.body.as_str(),
+        "internal": new.internal,
+    }));
+    let seen = || async move {
+        match key {
+            Some(k) => {
+                ctx.store
+                    .get_idempotency(&who.id, k, Timestamp::now())
+                    .await
+            }
+            None => Ok(None),
+        }
+    };
     for attempt in 0..ATTEMPTS {
-        let (caller, before) = caller_and_ticket(ctx, who, &id).await?;
+        let ((caller, before), record) =
+            tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+                Ok::<_, ApiError>(seen().await?)
+            })?;
+        if let Some(r) = record {
+            return replay(r, &fingerprint);
+        }
         policy::comment(&caller.caller(), new.internal).map_err(denied)?;
         let now = Timestamp::now();
         let comment = CommentRecord {
@@ -51,8 +91,9 @@ pub async fn add_comment(
         );
         let mut after = before.clone();
         let mut changes = Vec::new();
+        let mut bound = None;
+        let mut previous_assignee = None;
         if reopens {
-            // The assignee stays whoever it is, approved engineer or not.
             changes.push(change(
                 "status",
                 json!(before.status.as_str()),
@@ -61,6 +102,18 @@ pub async fn add_comment(
             after.status = TicketStatus::Open;
             after.version = before.version + 1;
             after.updated_at = now.rfc3339();
+            // Reopened while its assignee cannot work on it: assigned in the same write,
+            // like a new ticket (SPEC §3 "Leaving").
+            if let Some(re) = reopen_assignment(ctx, &before).await? {
+                changes.push(change(
+                    "assignee",
+                    opt_user(before.assignee.as_ref()),
+                    opt_user(re.assignee.as_ref()),
+                ));
+                previous_assignee = before.assignee.clone();
+                after.assignee = re.assignee;
+                bound = re.below;
+            }
         }
         let ev = TicketEvent {
             schema_version: EVENT_SCHEMA_VERSION,
@@ -70,8 +123,25 @@ pub async fn add_comment(
             actor: caller.user_id.as_str().to_owned(),
             ticket: after.snapshot(),
             changes: changes.clone(),
-            previous_assignee: None,
+            previous_assignee: previous_assignee.as_ref().map(|u| u.as_str().to_owned()),
             comment: Some(comment.snapshot()),
+        };
+        let mut idem = match key {
+            Some(k) => vec![
+                ctx.store.idempotency_write(
+                    &caller.user_id,
+                    k,
+                    &IdempotencyRecord {
+                        fingerprint: fingerprint.clone(),
+                        location: format!("{}/tickets/{id}/comments", crate::http::BASE_PATH),
+                        data: serde_json::to_value(comment.snapshot())
+                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                        expires_at: now.seconds() + ctx.idempotency_ttl_seconds,
+                    },
+                    now,
+                )?,
+            ],
+            None => vec![],
         };
         let retry = if reopens {
             let history = HistoryEntry {
@@ -90,24 +160,30 @@ pub async fn add_comment(
                     before: Some(&before),
                     after: &after,
                     deltas: &deltas,
-                    assignee_check: None,
+                    assignee_check: (after.assignee != before.assignee)
+                        .then_some(after.assignee.as_ref())
+                        .flatten()
+                        .map(|a| (a, bound)),
                     history: &history,
                     event: &ev,
-                    extra: vec![comment.write()?],
+                    extra: {
+                        let mut extra = vec![comment.write()?];
+                        extra.append(&mut idem);
+                        extra
+                    },
                 })
                 .await
             {
                 Ok(()) => false,
                 Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => true,
-                Err(TicketWriteError::ExtraRefused(_)) => {
-                    return Err(ApiError::internal("a new comment's key was taken"));
-                }
+                // The idempotency key was taken meanwhile (the comment's own key is new).
+                Err(TicketWriteError::ExtraRefused(_)) => true,
                 Err(TicketWriteError::Store(e)) => return Err(e.into()),
             }
         } else {
-            match ctx.store.add_comment(&before, &comment, &ev).await {
+            match ctx.store.add_comment(&before, &comment, &ev, idem).await {
                 Ok(()) => false,
-                Err(CommentWriteError::TicketChanged) => true,
+                Err(CommentWriteError::TicketChanged | CommentWriteError::ExtraRefused) => true,
                 Err(CommentWriteError::Store(e)) => return Err(e.into()),
             }
         };
@@ -116,7 +192,7 @@ pub async fn add_comment(
             continue;
         }
         ctx.publisher.publish(&ev).await;
-        return Ok(comment.snapshot());
+        return Ok(Created::New(comment.snapshot()));
     }
     Err(ApiError::conflict(
         "CONFLICT",

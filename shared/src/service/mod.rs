@@ -11,7 +11,7 @@ pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
-pub use comments::{NewComment, add_comment, list_comments};
+pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
 pub use tickets::{
     Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
     get_ticket, list_tickets, plan as plan_ticket_listing, ticket_history, update_ticket,

@@ -390,6 +390,43 @@ pub fn ticket_location(id: &TicketId) -> String {
     format!("{}/tickets/{id}", crate::http::BASE_PATH)
 }
 
+/// The assignee a reopened ticket gets (SPEC §3 "Leaving").
+pub(crate) struct Reassigned {
+    pub assignee: Option<UserId>,
+    /// The bound the auto-assignment was chosen under (shared/src/assignment.rs).
+    pub below: Option<i64>,
+}
+
+/// For a ticket becoming OPEN: None when its assignee is an approved engineer (it stays
+/// theirs); otherwise who takes it, as a new ticket would be assigned (nobody when every
+/// engineer is full or there is none). One round: the assignee beside the load index.
+pub(crate) async fn reopen_assignment(
+    ctx: &Ctx,
+    before: &TicketRecord,
+) -> Result<Option<Reassigned>, crate::store::StoreError> {
+    let (current, candidates) = tokio::try_join!(
+        async {
+            match &before.assignee {
+                Some(a) => ctx.store.get_user(a).await,
+                None => Ok(None),
+            }
+        },
+        ctx.store.least_loaded_engineers(CANDIDATES)
+    )?;
+    if current.as_ref().is_some_and(UserRecord::is_assignable) {
+        return Ok(None);
+    }
+    let pick = choose(&candidates, ctx.engineer_capacity);
+    let assignee = pick.map(|p| p.engineer.user_id.clone());
+    if assignee == before.assignee {
+        return Ok(None);
+    }
+    Ok(Some(Reassigned {
+        assignee,
+        below: pick.map(|p| p.below),
+    }))
+}
+
 /// The candidates as the table has them now (strongly consistent reads, concurrently: one
 /// round), least loaded first; the ones that left are dropped. When none is left, the index
 /// is asked again.
@@ -517,6 +554,24 @@ pub async fn update_ticket(
             previous_assignee = before.assignee.clone();
             after.assignee = Some(a.clone());
         }
+        // SPEC §3 "Leaving": reopened while its assignee cannot work on it, it is assigned
+        // in the same write like a new ticket.
+        let mut bound = None;
+        if before.status != TicketStatus::Open
+            && after.status == TicketStatus::Open
+            && let Some(re) = reopen_assignment(ctx, &before).await?
+        {
+            {
+                changes.push(change(
+                    "assignee",
+                    opt_user(before.assignee.as_ref()),
+                    opt_user(re.assignee.as_ref()),
+                ));
+                previous_assignee = before.assignee.clone();
+                after.assignee = re.assignee;
+                bound = re.below;
+            }
+        }
         if changes.is_empty() {
             return Ok(before.snapshot());
         }
@@ -541,11 +596,12 @@ pub async fn update_ticket(
             Some((before.status, before.assignee.as_ref())),
             (after.status, after.assignee.as_ref()),
         );
-        // A new assignee must still be an approved engineer when the write commits.
+        // A new assignee must still be an approved engineer when the write commits (and, when
+        // the system chose them, below the bound they were chosen under).
         let check = (after.assignee != before.assignee)
             .then_some(after.assignee.as_ref())
             .flatten()
-            .map(|a| (a, None));
+            .map(|a| (a, bound));
         // Room freed under the capacity: the backlog may move (service/workload.rs).
         let job = super::workload::frees_capacity(ctx.engineer_capacity, &deltas)
             .then(|| Job::new(JobKind::Backlog, now));

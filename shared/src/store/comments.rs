@@ -59,6 +59,9 @@ pub enum CommentWriteError {
     /// The ticket changed (or went) since it was read: re-read and decide again.
     #[error("ticket changed concurrently")]
     TicketChanged,
+    /// An extra write (an idempotency record) was refused: its key is taken.
+    #[error("extra write refused")]
+    ExtraRefused,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -72,8 +75,9 @@ impl Store {
         ticket: &TicketRecord,
         comment: &CommentRecord,
         event: &TicketEvent,
+        extra: Vec<Write>,
     ) -> Result<(), CommentWriteError> {
-        let writes = vec![
+        let mut writes = vec![
             Write::Check {
                 key: keys::ticket(&ticket.ticket_id),
                 cond: Cond::Eq("version", Value::from(ticket.version)),
@@ -84,8 +88,12 @@ impl Store {
                 cond: Cond::NotExists,
             },
         ];
+        writes.extend(extra);
         match self.transact(writes).await {
             Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed(f)) if f.iter().any(|i| *i >= 3) => {
+                Err(CommentWriteError::ExtraRefused)
+            }
             Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
                 Err(CommentWriteError::TicketChanged)
             }

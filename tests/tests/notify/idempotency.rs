@@ -71,7 +71,7 @@ async fn assert_delivered_once(desk: &Desk, ev: &TicketEvent) {
         .unwrap_or_else(|| panic!("the marker has no numeric ttl: {raw:?}"));
     let expected = Timestamp::now().seconds() + MARKER_TTL_SECONDS;
     assert!(
-        (expected - 120..=expected).contains(&ttl),
+        (expected - 900..=expected).contains(&ttl),
         "ttl {ttl} is not about now + {MARKER_TTL_SECONDS} s"
     );
     assert!(

@@ -212,9 +212,10 @@ async fn cost_of_reopening_comment(store: Store) {
     )
     .await
     .expect("comment");
-    // Caller and ticket together, then one transaction (ticket, count, history, comment,
-    // outbox): the depth of a status update.
-    f.assert_cost("reopening comment", cost(2, 0, 1, 2));
+    // Caller and ticket together; then, as it reopens, its assignee beside the load index
+    // (SPEC §3 "Leaving": an assignee who cannot work on it is replaced in the same write);
+    // then one transaction (ticket, count, history, comment, outbox).
+    f.assert_cost("reopening comment", cost(3, 1, 1, 3));
     assert_eq!(f.w.ticket(&f.ticket.id).await.status, TicketStatus::Open);
 }
 

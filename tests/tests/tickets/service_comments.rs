@@ -14,7 +14,7 @@ on_both_backends!(
     rights_per_caller_kind,
     a_reporters_reply_reopens_a_closed_ticket_with_exact_counts,
     no_other_comment_changes_any_status,
-    a_reopening_keeps_an_assignee_who_is_no_longer_an_approved_engineer,
+    a_reopening_reassigns_an_assignee_who_is_no_longer_an_approved_engineer,
     comments_page_oldest_first_with_the_next_token,
     a_customers_pages_skip_internal_notes,
     each_comment_is_one_event,
@@ -274,7 +274,7 @@ async fn tickets(w: &World, ids: &[String]) -> Vec<crm_shared::store::TicketReco
     out
 }
 
-async fn a_reopening_keeps_an_assignee_who_is_no_longer_an_approved_engineer(store: Store) {
+async fn a_reopening_reassigns_an_assignee_who_is_no_longer_an_approved_engineer(store: Store) {
     let w = World::new(store).await;
     let cust = w.customer("cust").await;
     let eng = w.engineer("eng1").await;
@@ -286,12 +286,14 @@ async fn a_reopening_keeps_an_assignee_who_is_no_longer_an_approved_engineer(sto
         .expect("close");
     w.set_status("eng1", UserStatus::Rejected).await;
     comment(&w, &cust, &t.id, public("Broken again.")).await;
+    // SPEC §3 "Leaving": reopened while its assignee cannot work on it, it is assigned in
+    // the same write like a new ticket.
     let after = w.ticket(&t.id).await;
     assert_eq!(after.status, TicketStatus::Open);
-    assert_eq!(after.assignee.as_ref(), Some(&uid("eng1")), "left as is");
+    assert_eq!(after.assignee.as_ref(), Some(&uid("eng2")), "handed on");
     w.assert_invariant(&["eng1", "eng2", "cust", "admin"]).await;
-    assert_eq!(w.count("eng1").await, 1);
-    assert_eq!(w.count("eng2").await, 0);
+    assert_eq!(w.count("eng1").await, 0);
+    assert_eq!(w.count("eng2").await, 1);
 }
 
 async fn comments_page_oldest_first_with_the_next_token(store: Store) {

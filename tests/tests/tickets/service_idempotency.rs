@@ -15,6 +15,7 @@ on_both_backends!(
     the_same_key_with_another_body_is_422_and_writes_nothing,
     keys_are_per_caller,
     an_expired_key_is_free_again,
+    a_retried_comment_replays_and_another_body_is_422,
 );
 
 mod burst {
@@ -194,4 +195,40 @@ async fn ten_concurrent_requests_with_one_key_make_one_ticket(store: Store) {
     assert_eq!(w.all_tickets().await.len(), 1);
     assert_eq!(w.outbox_len().await, 1, "one event, so one mail");
     w.assert_invariant(&["admin", "cust", "eng1"]).await;
+}
+
+/// SPEC §3: the same applies to POST /tickets/{ticketId}/comments.
+async fn a_retried_comment_replays_and_another_body_is_422(store: Store) {
+    let w = World::new(store).await;
+    w.engineer("eng").await;
+    let c = w.customer("cust").await;
+    let t = w.create(&c, "t").await;
+    let k = key("comment-1");
+    let say = |body: &str| crate::service_comments::public(body);
+    let first = service::add_comment_once(&w.ctx, &c, &t.id, say("More detail."), Some(&k))
+        .await
+        .expect("first");
+    let Created::New(first) = first else {
+        panic!("the first request is not a replay")
+    };
+    let events = w.outbox_len().await;
+    match service::add_comment_once(&w.ctx, &c, &t.id, say("More detail."), Some(&k)).await {
+        Ok(Created::Replayed { data, location }) => {
+            assert_eq!(data, first);
+            assert_eq!(
+                location,
+                format!("/crmService/api/v1/tickets/{}/comments", t.id)
+            );
+        }
+        other => panic!("not replayed: {other:?}"),
+    }
+    let e = service::add_comment_once(&w.ctx, &c, &t.id, say("Something else."), Some(&k))
+        .await
+        .expect_err("reused");
+    assert_eq!((e.status, e.code), (422, "IDEMPOTENCY_KEY_REUSED"));
+    assert_eq!(w.outbox_len().await, events, "no second event");
+    let thread = service::list_comments(&w.ctx, &c, &t.id, None, 100)
+        .await
+        .expect("thread");
+    assert_eq!(thread.items.len(), 1);
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     a_departing_engineers_open_tickets_are_handed_on_and_the_rest_kept,
     a_departure_with_nobody_to_take_over_leaves_tickets_unassigned,
     a_job_run_twice_changes_nothing_the_second_time,
+    a_ticket_reopened_while_its_assignee_cannot_work_is_assigned_in_the_same_write,
 );
 
 /// Runs every job the table holds, as the queue's consumer would; returns their reports.
@@ -247,4 +248,65 @@ async fn a_job_run_twice_changes_nothing_the_second_time(store: Store) {
     assert_eq!((third.assigned, third.skipped), (0, 0));
     assert_eq!(w.outbox_len().await, events, "no event the second time");
     w.assert_invariant(&["admin", "cust", "eng"]).await;
+}
+
+/// SPEC §3 "Leaving": a BLOCKED or CLOSED ticket keeps a departed engineer as assignee; when
+/// it becomes OPEN again (by an update or by the reporter's reply) it is auto-assigned in the
+/// same write, like a new ticket.
+async fn a_ticket_reopened_while_its_assignee_cannot_work_is_assigned_in_the_same_write(
+    store: Store,
+) {
+    let w = World::new(store).await;
+    let c = w.customer("cust").await;
+    w.engineer("eng-a").await;
+    run_pending(&w).await;
+    let blocked = w.create(&c, "blocked").await;
+    let closed = w.create(&c, "closed").await;
+    w.update(&w.admin, &blocked.id, status_patch(TicketStatus::Blocked))
+        .await
+        .expect("block");
+    w.update(&w.admin, &closed.id, status_patch(TicketStatus::Closed))
+        .await
+        .expect("close");
+    w.set_status("eng-a", UserStatus::Rejected).await;
+    w.engineer("eng-b").await;
+    run_pending(&w).await;
+    for t in [&blocked, &closed] {
+        assert_eq!(
+            w.ticket(&t.id).await.assignee.as_ref().map(|a| a.as_str()),
+            Some("eng-a"),
+            "kept while not OPEN"
+        );
+    }
+    // Reopened by an update: eng-b takes it in that write.
+    let t = w
+        .update(&w.admin, &blocked.id, status_patch(TicketStatus::Open))
+        .await
+        .expect("reopen");
+    assert_eq!(assignee(&t), Some("eng-b"));
+    let h = w.history(&w.admin, &blocked.id).await;
+    let fields: Vec<&str> = h
+        .last()
+        .expect("entry")
+        .changes
+        .iter()
+        .map(|c| c.field.as_str())
+        .collect();
+    assert_eq!(fields, ["status", "assignee"], "one entry, one write");
+    // Reopened by the reporter's reply.
+    crm_shared::service::add_comment(
+        &w.ctx,
+        &c,
+        &closed.id,
+        crate::service_comments::public("Still broken."),
+    )
+    .await
+    .expect("reply");
+    let t = w.ticket(&closed.id).await;
+    assert_eq!(t.status, TicketStatus::Open);
+    assert_eq!(t.assignee.as_ref().map(|a| a.as_str()), Some("eng-b"));
+    let counts = w
+        .assert_invariant(&["admin", "cust", "eng-a", "eng-b"])
+        .await;
+    assert_eq!(counts["eng-b"], 2);
 }
