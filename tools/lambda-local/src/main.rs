@@ -47,6 +47,10 @@ struct Args {
     /// The stack name (${AWS::StackName}); resources are named after it.
     #[arg(long, default_value = "crm-local")]
     stack: String,
+    /// The table's physical name (default: <stack>-<logical id>, as CloudFormation would
+    /// generate one).
+    #[arg(long)]
+    table_name: Option<String>,
     /// Port of the API front (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -144,7 +148,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let [(table_id, _)] = tables.as_slice() else {
         bail!("expected one AWS::DynamoDB::Table in the template");
     };
-    let table_name = format!("{}-{table_id}", args.stack);
+    let table_name = args
+        .table_name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{table_id}", args.stack));
     names
         .refs
         .insert((*table_id).to_owned(), table_name.clone());
