@@ -13,7 +13,10 @@
 
 MOTO_VERSION=5.2.5
 DYNAMODB_LOCAL_NPM_VERSION=10.3.0
+CARGO_LAMBDA_VERSION=1.9.2
 VENV="$CACHE/venv"
+# A venv of its own: cargo-lambda brings ziglang, which moto's venv does not need.
+CARGO_LAMBDA_VENV="$CACHE/cargo-lambda-venv-$CARGO_LAMBDA_VERSION"
 DYNAMODB_LOCAL_DIR="$CACHE/dynamodb-local-$DYNAMODB_LOCAL_NPM_VERSION"
 
 MOTO_PID=""
@@ -33,6 +36,23 @@ PY
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
+}
+
+# cargo-lambda==$CARGO_LAMBDA_VERSION (PyPI) in $CARGO_LAMBDA_VENV, reused when present; its
+# Runtime API emulator runs the Lambda shape (scripts/lambda-local). Exports CRM_CARGO_LAMBDA.
+ensure_cargo_lambda() {
+  local bin="$CARGO_LAMBDA_VENV/bin/cargo-lambda"
+  if ! "$bin" lambda --version 2>/dev/null | grep -qF "cargo-lambda $CARGO_LAMBDA_VERSION"; then
+    emu_log "installing cargo-lambda==$CARGO_LAMBDA_VERSION into $CARGO_LAMBDA_VENV"
+    rm -rf "$CARGO_LAMBDA_VENV"
+    python3 -m venv "$CARGO_LAMBDA_VENV"
+    "$CARGO_LAMBDA_VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+    if ! "$bin" lambda --version >/dev/null 2>&1; then
+      echo "error: cargo-lambda did not install into $CARGO_LAMBDA_VENV" >&2
+      return 1
+    fi
+  fi
+  export CRM_CARGO_LAMBDA="$bin"
 }
 
 # The directory holding DynamoDBLocal.jar and DynamoDBLocal_lib/ of an unpacked package.
