@@ -73,23 +73,37 @@ impl Desk {
 
     /// Waits until the server has run every workload job it holds (an approval, a departure,
     /// room freed under the capacity: SPEC §3 "Workload" runs them after the request). Reads
-    /// the embedded store of the server's data dir; at most 20 s.
+    /// the server's store: the embedded one in its data dir, or on the Lambda shape the
+    /// stack's table on DynamoDB Local (the jobs go through the queue and the notifier
+    /// there); at most 30 s.
     pub async fn settle(&self) {
-        let db = self.server.data_dir.join("crm.sqlite3");
-        let store = crm_shared::store::SqliteBackend::open(&db).expect("the server's store");
-        let pending = crm_shared::store::Query {
-            index: crm_shared::store::schema::Index::Gsi1,
-            pk: crm_shared::store::keys::JOBS.into(),
-            range: crm_shared::store::Range::All,
+        use crm_shared::store::{Query, Range, Store, keys, schema::Index};
+        let store = match self.server.lambda_stack() {
+            Some(stack) => {
+                let sdk = crm_tests::emulator::sdk_config().await;
+                Store::dynamo(crm_shared::store::DynamoBackend::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    format!("{stack}-Table"),
+                ))
+            }
+            None => Store::sqlite(
+                crm_shared::store::SqliteBackend::open(&self.server.data_dir.join("crm.sqlite3"))
+                    .expect("the server's store"),
+            ),
+        };
+        let pending = Query {
+            index: Index::Gsi1,
+            pk: keys::JOBS.into(),
+            range: Range::All,
             limit: 1,
         };
-        for _ in 0..400 {
+        for _ in 0..600 {
             if store.query(&pending).await.expect("jobs").items.is_empty() {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("workload jobs still pending after 20 s");
+        panic!("workload jobs still pending after 30 s");
     }
 
     /// A server on a DynamoDB table of the emulator, named `table` (created on start).
