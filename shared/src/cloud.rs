@@ -1,7 +1,7 @@
 //! Start-up of a function in the cloud: settings, the AWS SDK configuration (timeouts and
 //! bounded retries, so a slow dependency becomes a 503 instead of a hung request), the
-//! store, and the shared context. Done once per Lambda instance; no network call here
-//! except fetching the JWT secret when it comes from SSM.
+//! store, and the shared context. Done once per Lambda instance. A function's init also opens
+//! its connections (`warm_up`), so the first request does not pay the TLS handshakes.
 
 use crate::config::{Config, ConfigError, MIN_SECRET_BYTES, Profile, Secret};
 use crate::service::Ctx;
@@ -97,11 +97,19 @@ pub async fn fetch_ssm_secret(
 /// The context for an API function: DynamoDB store, token keys, hasher. Exits with one line
 /// when the JWT secret is missing or cannot be fetched.
 pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
+    api_ctx_on(config, sdk, aws_sdk_dynamodb::Client::new(sdk)).await
+}
+
+/// `api_ctx` with the store on `client` (a clone shares its connections, for `warm_up`).
+pub async fn api_ctx_on(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    client: aws_sdk_dynamodb::Client,
+) -> Ctx {
     let secret = match jwt_secret(config, sdk).await {
         Ok(s) => s,
         Err(e) => exit_with(&e),
     };
-    let client = aws_sdk_dynamodb::Client::new(sdk);
     let store = Store::dynamo(DynamoBackend::new(client, config.table_name.clone()));
     let mut ctx = Ctx::new(store, &secret, config.token_ttl_seconds, config.bcrypt_cost);
     ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
@@ -109,8 +117,8 @@ pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
-/// context (built once), then API Gateway events through `respond` and the function's
-/// `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
+/// context (built once), its connections opened (`warm_up`), then API Gateway events through
+/// `respond` and the function's `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
 #[macro_export]
 macro_rules! lambda_api_main {
     ($handle:path) => {
@@ -122,10 +130,12 @@ macro_rules! lambda_api_main {
             lambda_http::tracing::init_default_subscriber();
             let config = $crate::cloud::config_or_exit();
             let sdk = $crate::cloud::sdk_config().await;
-            let mut ctx = $crate::cloud::api_ctx(&config, &sdk).await;
+            let dynamodb = $crate::cloud::dynamodb_client(&sdk);
+            let mut ctx = $crate::cloud::api_ctx_on(&config, &sdk, dynamodb.clone()).await;
             if $queue {
                 ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
             }
+            $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let ctx = &ctx;
             lambda_http::run(lambda_http::service_fn(move |event| async move {
                 let req = $crate::http::ApiRequest::from_lambda(event);
@@ -148,5 +158,93 @@ pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::eve
             queue_url: q.to_owned(),
         },
         Err(e) => exit_with(&e),
+    }
+}
+
+/// The DynamoDB client of a function (its clones share the connections).
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(sdk)
+}
+
+/// Connections opened to DynamoDB during init: an API request reads the caller beside its
+/// target, two requests at once, so two connections.
+const WARM_DYNAMODB_CONNECTIONS: usize = 2;
+/// The most init waits for the warm-up (it never fails init: a function must start when the
+/// table is briefly unreachable; its first request then connects, as without a warm-up).
+const WARM_UP_BUDGET: Duration = Duration::from_secs(2);
+
+/// Opens the function's connections during init, so its first request does not pay the TCP
+/// and TLS handshakes (nor the SDK's first-request work): `WARM_DYNAMODB_CONNECTIONS` reads
+/// at once of a key no item has (`GetItem`, which every function's policy allows), and, when
+/// the function sends to SQS, one `GetQueueAttributes` of the queue. A failure is logged as a
+/// warning, never fatal.
+pub async fn warm_up(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    publisher: &crate::events::Publisher,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let schema = &crate::store::schema::TABLE;
+    let read = || async {
+        dynamodb
+            .get_item()
+            .table_name(table)
+            .key(schema.pk, AttributeValue::S("WARMUP#".into()))
+            .key(schema.sk, AttributeValue::S("WARMUP#".into()))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", schema.pk)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    };
+    let reads = futures_util::future::join_all((0..WARM_DYNAMODB_CONNECTIONS).map(|_| read()));
+    let queue = async {
+        match publisher {
+            crate::events::Publisher::Sqs { client, queue_url } => client
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            _ => Ok(()),
+        }
+    };
+    match tokio::time::timeout(WARM_UP_BUDGET, futures_util::future::join(reads, queue)).await {
+        Ok((reads, queue)) => {
+            if let Some(Err(e)) = reads.into_iter().find(Result::is_err) {
+                tracing::warn!(error = %e, "warm-up: DynamoDB read failed (not fatal)");
+            }
+            if let Err(e) = queue {
+                tracing::warn!(error = %e, "warm-up: SQS GetQueueAttributes failed (not fatal)");
+            }
+        }
+        Err(_) => tracing::warn!(
+            budget_ms = WARM_UP_BUDGET.as_millis() as u64,
+            "warm-up: gave up waiting (not fatal)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn warm_up_is_never_fatal() {
+        use aws_sdk_dynamodb::config::{Credentials, Region};
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .endpoint_url("http://127.0.0.1:1")
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let started = std::time::Instant::now();
+        warm_up(&client, "no-table", &crate::events::Publisher::Outbox).await;
+        assert!(started.elapsed() <= WARM_UP_BUDGET + Duration::from_millis(500));
     }
 }

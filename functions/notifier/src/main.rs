@@ -1,4 +1,5 @@
 //! The notifier Lambda: SQS batches (partial batch failures) and the scheduled outbox sweep.
+//! Init opens its DynamoDB and SQS connections (`cloud::warm_up`).
 
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
@@ -31,9 +32,10 @@ async fn main() -> Result<(), Error> {
         },
         Kind::Log => Transport::log(None),
     };
+    let dynamodb = cloud::dynamodb_client(&sdk);
     let notifier = Notifier {
         store: Store::dynamo(DynamoBackend::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            dynamodb.clone(),
             config.table_name.clone(),
         )),
         transport,
@@ -41,6 +43,7 @@ async fn main() -> Result<(), Error> {
         lease_seconds: 90,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
     };
+    cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<serde_json::Value>| async move {
