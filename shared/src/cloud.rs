@@ -9,11 +9,55 @@ use crate::store::{DynamoBackend, Store};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::time::Duration;
 
 /// The SDK configuration every client is built from: short connect and attempt timeouts and
-/// three attempts in all, within a five-second budget per operation.
+/// three attempts in all, within a five-second budget per operation. HTTPS trusts the system's
+/// certificate store (for the CLI, which may run behind a proxy with its own CA).
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_defaults().load().await
+}
+
+/// `sdk_config` for a Lambda function: the same, trusting the roots AWS endpoints chain to
+/// (bundled, see `function_trust_store`) instead of reading the system's certificate store.
+pub async fn function_sdk_config() -> aws_config::SdkConfig {
+    let client = match TlsContext::builder()
+        .with_trust_store(function_trust_store(
+            std::env::var_os("SSL_CERT_FILE").is_some()
+                || std::env::var_os("SSL_CERT_DIR").is_some(),
+        ))
+        .build()
+    {
+        Ok(tls) => aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls)
+            .build_https(),
+        Err(e) => {
+            tracing::warn!(error = %e, "bundled trust store refused; using the system's");
+            return sdk_config().await;
+        }
+    };
+    sdk_defaults().http_client(client).load().await
+}
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield Services root that
+/// cross-signs them), which issue the certificate of every AWS service endpoint (AWS moved all
+/// of them to its own CA; DynamoDB, SQS, SES and SSM long before S3 finished in 2022).
+const AWS_ROOT_CAS: &str = include_str!("aws-root-cas.pem");
+
+/// A function's trust store: the bundled AWS roots, parsed from 6 KB in memory, so init skips
+/// the system store (the bundle file, then every file of the certificate directory: a few
+/// milliseconds, more than the rest of init). `explicit` (`SSL_CERT_FILE` or `SSL_CERT_DIR`
+/// set, as for an emulator behind TLS or the bench) adds what those name, read as
+/// rustls-native-certs reads them (those paths only, never the system's directory).
+fn function_trust_store(explicit: bool) -> TrustStore {
+    TrustStore::empty()
+        .with_native_roots(explicit)
+        .with_pem_certificate(AWS_ROOT_CAS)
+}
+
+fn sdk_defaults() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -24,8 +68,6 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }
 
 /// Settings for a function in the cloud; exits the process with one line on a bad value.
@@ -129,7 +171,7 @@ macro_rules! lambda_api_main {
         async fn main() -> Result<(), lambda_http::Error> {
             lambda_http::tracing::init_default_subscriber();
             let config = $crate::cloud::config_or_exit();
-            let sdk = $crate::cloud::sdk_config().await;
+            let sdk = $crate::cloud::function_sdk_config().await;
             let dynamodb = $crate::cloud::dynamodb_client(&sdk);
             let mut ctx = $crate::cloud::api_ctx_on(&config, &sdk, dynamodb.clone()).await;
             if $queue {
@@ -231,6 +273,22 @@ pub async fn warm_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundled_aws_roots_parse() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_slice_iter(AWS_ROOT_CAS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the bundled roots are PEM");
+        assert_eq!(certs.len(), 5);
+        assert!(
+            TlsContext::builder()
+                .with_trust_store(function_trust_store(false))
+                .build()
+                .is_ok()
+        );
+    }
 
     #[tokio::test]
     async fn warm_up_is_never_fatal() {

@@ -11,7 +11,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = cloud::config_or_exit();
-    let sdk = cloud::sdk_config().await;
+    let sdk = cloud::function_sdk_config().await;
     let transport = match config.notifier_transport {
         Kind::Ses => Transport::Ses {
             client: aws_sdk_sesv2::Client::new(&sdk),
