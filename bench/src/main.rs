@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs the benchmark against the emulator at AWS_ENDPOINT_URL and writes the report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The bare hyper server used as the load test's ceiling (started by `run`).
     HelloServer,
 }
@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.cmd {
         Cmd::HelloServer => rt.block_on(load::hello_server()),
-        Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Run(args) => rt.block_on(run(*args)),
     }
 }
 
