@@ -408,6 +408,8 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         publisher,
         lease_seconds: 90,
         sweep_age_seconds: 120,
+        jobs: crm_shared::events::JobQueue::default(),
+        capacity: None,
     };
     let created_ev = events
         .iter()

@@ -71,6 +71,15 @@ enum AdminCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Set a user's password directly in the store, revoking every token they hold. The
+    /// password is read from standard input (or a hidden prompt on a terminal), never from
+    /// the command line.
+    SetPassword {
+        #[arg(long)]
+        user_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,6 +107,9 @@ fn main() -> std::process::ExitCode {
                         store,
                     },
             } => admin::create(user_id, name, email, store).await,
+            Command::Admin {
+                command: AdminCommand::SetPassword { user_id, store },
+            } => admin::set_password(user_id, store).await,
             Command::Schema => {
                 println!("{:#}", crm_shared::store::schema::table_json());
                 Ok(())

@@ -6,8 +6,8 @@
 use anyhow::Context;
 use crm_notifier::{DeliveryError, Notifier, Transport};
 use crm_shared::config::{Config, Transport as Kind};
-use crm_shared::events::Publisher;
-use crm_shared::model::{TicketEvent, Timestamp};
+use crm_shared::events::{JobQueue, Publisher};
+use crm_shared::model::{Job, TicketEvent, Timestamp};
 use crm_shared::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,34 +48,41 @@ fn transport(
     })
 }
 
-/// Starts the worker and the sweeper; returns the publisher the API should push to.
+/// Starts the delivery worker, the job worker and the sweeper; returns the publisher and the
+/// job queue the API should push to.
 pub async fn start(
     store: Store,
     config: &Config,
     data_dir: &Path,
-) -> anyhow::Result<(Publisher, LocalNotifier)> {
+) -> anyhow::Result<(Publisher, JobQueue, LocalNotifier)> {
     let sdk = match config.notifier_transport {
         Kind::Ses => Some(crm_shared::cloud::sdk_config().await),
         _ => None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let publisher = Publisher::Channel(tx);
+    let (job_tx, job_rx) = mpsc::unbounded_channel();
+    let jobs = JobQueue::Channel(job_tx);
     let notifier = Arc::new(Notifier {
         store,
         transport: transport(config, data_dir, sdk.as_ref())?,
         publisher: publisher.clone(),
         lease_seconds: LOCAL_LEASE_SECONDS,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
+        jobs: jobs.clone(),
+        capacity: config.engineer_capacity,
     });
     let (stop, stopped) = watch::channel(false);
     let dead_letters = data_dir.join("dead-letter.log");
     let worker = tokio::spawn(work(notifier.clone(), rx, stopped.clone(), dead_letters));
+    let job_worker = tokio::spawn(run_jobs(notifier.clone(), job_rx, stopped.clone()));
     let sweeper = tokio::spawn(sweep(notifier, stopped));
     Ok((
         publisher,
+        jobs,
         LocalNotifier {
             stop,
-            tasks: vec![worker, sweeper],
+            tasks: vec![worker, job_worker, sweeper],
         },
     ))
 }
@@ -167,6 +174,26 @@ async fn deliver_with_retries(
     };
     if let Err(e) = written.await {
         tracing::error!(event_id = %ev.event_id, error = %e, "could not write the dead-letter log");
+    }
+}
+
+/// Runs workload jobs one after another as they come (in the cloud the notifier Lambda runs
+/// them from the queue). A job that fails stays in the table; the sweep pushes it again.
+async fn run_jobs(
+    notifier: Arc<Notifier>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            job = rx.recv() => {
+                let Some(job) = job else { return };
+                if let Err(e) = notifier.run_job(&job).await {
+                    tracing::warn!(job_id = %job.job_id, error = %e, "job failed; the sweep resumes it");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
     }
 }
 

@@ -153,9 +153,7 @@ pub async fn api_ctx_on(
         Err(e) => exit_with(&e),
     };
     let store = Store::dynamo(DynamoBackend::new(client, config.table_name.clone()));
-    let mut ctx = Ctx::new(store, &secret, config.token_ttl_seconds, config.bcrypt_cost);
-    ctx.cors_allowed_origins = config.cors_allowed_origins.clone();
-    ctx
+    Ctx::configured(store, &secret, config)
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
@@ -176,6 +174,8 @@ macro_rules! lambda_api_main {
             let mut ctx = $crate::cloud::api_ctx_on(&config, &sdk, dynamodb.clone()).await;
             if $queue {
                 ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
+                // Workload jobs travel on the events' queue; the notifier runs them.
+                ctx.jobs = $crate::events::JobQueue::beside(&ctx.publisher);
             }
             $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let ctx = &ctx;

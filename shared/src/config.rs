@@ -85,6 +85,9 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// Outbox items older than this are re-pushed by the sweep.
     pub outbox_sweep_age_seconds: i64,
+    /// `CRM_ENGINEER_CAPACITY`: the most open tickets auto-assigned to one engineer (None:
+    /// unlimited).
+    pub engineer_capacity: Option<i64>,
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -234,6 +237,25 @@ impl Config {
                 })?,
         };
 
+        let engineer_capacity = match get("CRM_ENGINEER_CAPACITY") {
+            None => None,
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            "CRM_ENGINEER_CAPACITY",
+                            format!(
+                                "must be a whole number from 1 to 1000000, or unset (got {v:?})"
+                            ),
+                        )
+                    })?,
+            ),
+        };
+
         Ok(Self {
             table_name,
             queue_url,
@@ -246,6 +268,7 @@ impl Config {
             mail_from,
             cors_allowed_origins,
             outbox_sweep_age_seconds,
+            engineer_capacity,
         })
     }
 

@@ -84,6 +84,10 @@ impl ApiError {
         Self::new(409, code, message)
     }
 
+    pub fn unprocessable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(422, code, message)
+    }
+
     pub fn too_many_requests(retry_after: u64, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),

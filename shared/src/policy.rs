@@ -1,7 +1,7 @@
 //! Who may read or change what (SPEC §2, §3): pure functions over the caller, as read fresh
 //! from the store on every request, and the target. No I/O here; table-driven tests below.
 
-use crate::model::{UserId, UserStatus, UserType};
+use crate::model::{TicketStatus, UserId, UserStatus, UserType};
 
 /// The authenticated caller: the token's user as the store has it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum Denied {
     NotConcerned,
     /// Only an approved ADMIN may change a ticket's assignee.
     ReassignAdminOnly,
+    /// Only an ENGINEER or ADMIN may write an internal note.
+    InternalNoteStaffOnly,
 }
 
 pub fn list_users(caller: &Caller) -> Result<(), Denied> {
@@ -46,6 +48,13 @@ pub fn view_user(caller: &Caller, target: &UserId) -> Result<(), Denied> {
     (caller.is_admin() || &caller.id == target)
         .then_some(())
         .ok_or(Denied::AdminOrSelf)
+}
+
+/// Set another user's password without knowing it (a reset): approved admins only; the
+/// answer names "admin or self", since the user themself may change theirs (with the current
+/// password). Checked before existence.
+pub fn reset_password(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOrSelf)
 }
 
 /// Update one user; `changes_status` when the body carries userStatus.
@@ -103,6 +112,65 @@ pub fn concerned(
         UserType::Customer => reporter == &caller.id,
     };
     ok.then_some(()).ok_or(Denied::NotConcerned)
+}
+
+/// How a user is concerned with a ticket event, for mail (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailRole {
+    Reporter,
+    Assignee,
+    /// The assignee before a reassignment.
+    PreviousAssignee,
+    /// Every approved ADMIN.
+    Admin,
+}
+
+/// Whether a user concerned in this role, with this (type, status) at send time, is mailed
+/// (SPEC §4): only APPROVED users who may see the ticket. The reporter sees what they
+/// reported; an assignee (or the previous one) only while staff (ENGINEER or ADMIN); the
+/// admins' role only while ADMIN. A user with several roles is mailed if one allows it.
+pub fn may_be_mailed(role: MailRole, t: UserType, s: UserStatus) -> bool {
+    if s != UserStatus::Approved {
+        return false;
+    }
+    match role {
+        MailRole::Reporter => true,
+        MailRole::Assignee | MailRole::PreviousAssignee => {
+            matches!(t, UserType::Engineer | UserType::Admin)
+        }
+        MailRole::Admin => t == UserType::Admin,
+    }
+}
+
+/// Whether users of this type see internal notes (listed, and mailed): staff only, never a
+/// customer. Whether they see the ticket at all is `concerned`.
+pub fn sees_internal_notes(t: UserType) -> bool {
+    matches!(t, UserType::Engineer | UserType::Admin)
+}
+
+/// Whether a concerned caller may write this comment: anyone a public one, staff
+/// (ENGINEER or ADMIN) an internal note.
+pub fn comment(caller: &Caller, internal: bool) -> Result<(), Denied> {
+    (!internal || sees_internal_notes(caller.user_type))
+        .then_some(())
+        .ok_or(Denied::InternalNoteStaffOnly)
+}
+
+/// Whether a comment reopens the ticket (SPEC §3): a public comment by its reporter on a
+/// CLOSED ticket does; nothing else changes its status.
+pub fn comment_reopens(
+    author: &UserId,
+    reporter: &UserId,
+    internal: bool,
+    status: TicketStatus,
+) -> bool {
+    !internal && author == reporter && status == TicketStatus::Closed
+}
+
+/// Whether a user concerned in this role is mailed about an event (SPEC §4): as
+/// `may_be_mailed`, and for an internal note only while staff.
+pub fn may_be_mailed_about(role: MailRole, t: UserType, s: UserStatus, internal: bool) -> bool {
+    may_be_mailed(role, t, s) && (!internal || sees_internal_notes(t))
 }
 
 /// Whether the caller may change a ticket's assignee.
@@ -286,5 +354,132 @@ mod tests {
                 assert_eq!(is_approved_admin(*t, *s), *t == Admin && *s == Approved);
             }
         }
+    }
+
+    #[test]
+    fn only_an_approved_admin_resets_another_users_password() {
+        use UserStatus::*;
+        use UserType::*;
+        for (t, st, ok) in [
+            (Admin, Approved, true),
+            (Admin, Pending, false),
+            (Admin, Rejected, false),
+            (Engineer, Approved, false),
+            (Customer, Approved, false),
+        ] {
+            let c = Caller {
+                id: UserId::parse("c").unwrap(),
+                user_type: t,
+                status: st,
+            };
+            assert_eq!(reset_password(&c).is_ok(), ok, "{t:?} {st:?}");
+        }
+    }
+
+    #[test]
+    fn only_approved_users_who_may_see_the_ticket_are_mailed() {
+        use MailRole as R;
+        // (role, type) → mailed while APPROVED; never while PENDING or REJECTED.
+        let table = [
+            (R::Reporter, Customer, true),
+            (R::Reporter, Engineer, true),
+            (R::Reporter, Admin, true),
+            (R::Assignee, Customer, false),
+            (R::Assignee, Engineer, true),
+            (R::Assignee, Admin, true),
+            (R::PreviousAssignee, Customer, false),
+            (R::PreviousAssignee, Engineer, true),
+            (R::PreviousAssignee, Admin, true),
+            (R::Admin, Customer, false),
+            (R::Admin, Engineer, false),
+            (R::Admin, Admin, true),
+        ];
+        assert_eq!(table.len(), 4 * UserType::ALL.len(), "every role and type");
+        for (role, t, ok) in table {
+            for s in UserStatus::ALL {
+                let want = ok && *s == Approved;
+                assert_eq!(may_be_mailed(role, t, *s), want, "{role:?} {t} {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_staff_write_internal_notes_anyone_concerned_a_comment() {
+        let table = [
+            (Customer, false, Ok(())),
+            (Customer, true, Err(Denied::InternalNoteStaffOnly)),
+            (Engineer, false, Ok(())),
+            (Engineer, true, Ok(())),
+            (Admin, false, Ok(())),
+            (Admin, true, Ok(())),
+        ];
+        assert_eq!(
+            table.len(),
+            2 * UserType::ALL.len(),
+            "every type, both kinds"
+        );
+        for (t, internal, want) in table {
+            assert_eq!(
+                comment(&caller("u", t, Approved), internal),
+                want,
+                "{t} internal={internal}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_staff_see_internal_notes() {
+        for t in UserType::ALL {
+            assert_eq!(sees_internal_notes(*t), *t != Customer, "{t}");
+        }
+    }
+
+    #[test]
+    fn only_a_public_comment_by_the_reporter_reopens_a_closed_ticket() {
+        use TicketStatus::*;
+        let (rep, other) = (uid("rep"), uid("eng"));
+        // (author, internal, status) → reopens
+        let table = [
+            (&rep, false, Closed, true),
+            (&rep, true, Closed, false),
+            (&rep, false, Open, false),
+            (&rep, false, Blocked, false),
+            (&other, false, Closed, false),
+            (&other, true, Closed, false),
+            (&other, false, Blocked, false),
+            (&rep, true, Blocked, false),
+        ];
+        for (author, internal, status, want) in table {
+            assert_eq!(
+                comment_reopens(author, &rep, internal, status),
+                want,
+                "{author} internal={internal} {status}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_internal_note_is_mailed_to_staff_only() {
+        use MailRole as R;
+        for role in [R::Reporter, R::Assignee, R::PreviousAssignee, R::Admin] {
+            for t in UserType::ALL {
+                for s in UserStatus::ALL {
+                    assert_eq!(
+                        may_be_mailed_about(role, *t, *s, false),
+                        may_be_mailed(role, *t, *s),
+                        "public {role:?} {t} {s}"
+                    );
+                    assert_eq!(
+                        may_be_mailed_about(role, *t, *s, true),
+                        may_be_mailed(role, *t, *s) && *t != Customer,
+                        "internal {role:?} {t} {s}"
+                    );
+                }
+            }
+        }
+        assert!(!may_be_mailed_about(R::Reporter, Customer, Approved, true));
+        assert!(may_be_mailed_about(R::Reporter, Customer, Approved, false));
+        assert!(may_be_mailed_about(R::Assignee, Engineer, Approved, true));
+        assert!(may_be_mailed_about(R::Admin, Admin, Approved, true));
     }
 }

@@ -11,8 +11,7 @@ response is parsed into the document's types, and every error into `ErrorEnvelop
 It expects a fresh server (the default admin `admin` / `crmService@1` and no other engineer),
 so that the auto-assignment and the counts it checks are exact.
 
-The story is a list of steps (STEPS, at the end) sharing one `Story`. Password change and
-comments are not endpoints yet: when they are, their steps go in STEPS where the comments say.
+The story is a list of steps (STEPS, at the end) sharing one `Story`.
 """
 
 from __future__ import annotations
@@ -25,21 +24,29 @@ from http import HTTPStatus
 from typing import TypeVar
 
 from crm_client import AuthenticatedClient, Client
-from crm_client.api.auth import signin, signup
+from crm_client.api.auth import signin, signout, signup
 from crm_client.api.tickets import (
+    add_comment,
     create_ticket,
     get_ticket,
+    list_comments,
     list_tickets,
     ticket_history,
     update_ticket,
 )
-from crm_client.api.users import get_user, list_users, update_user
+from crm_client.api.users import change_password, get_user, list_users, update_user
 from crm_client.models import (
     ChangeField,
+    Comment,
+    CommentCreateRequest,
+    CommentListEnvelope,
+    CommentMessageEnvelope,
     ErrorCode,
     ErrorEnvelope,
     HistoryEntry,
     HistoryListEnvelope,
+    MessageEnvelope,
+    PasswordChangeRequest,
     SigninEnvelope,
     SigninRequest,
     SignedInUser,
@@ -328,6 +335,61 @@ def history(s: Story) -> None:
     ], closed.changes
 
 
+def comments(s: Story) -> None:
+    """The customer replies to the closed ticket (which reopens it), the engineer adds an
+    internal note the customer never sees, and a customer's internal note is refused."""
+    first = s.tickets[0]
+    customer = s.as_user(s.customer)
+    engineer = s.as_user(s.engineer)
+    resp = add_comment.sync_detailed(
+        first.field_id,
+        client=customer,
+        body=CommentCreateRequest(body="  Still broken:\nerror 254 again.  "),
+    )
+    added = expect(resp, HTTPStatus.CREATED, CommentMessageEnvelope)
+    assert added.message == "Comment added.", added.message
+    reply = added.data
+    assert reply.body == "Still broken:\nerror 254 again.", reply
+    assert reply.author == s.customer and reply.internal is False, reply
+    assert reply.ticket_id == first.field_id, reply
+    got = get_ticket.sync_detailed(first.field_id, client=customer)
+    assert expect(got, HTTPStatus.OK, TicketEnvelope).data.status == TicketStatus.OPEN
+    assert s.user(s.engineer).tickets_working_on_count == 3, "the reopened ticket counts again"
+
+    resp = add_comment.sync_detailed(
+        first.field_id,
+        client=engineer,
+        body=CommentCreateRequest(body="Toner ordered; do not promise a date.", internal=True),
+    )
+    note = expect(resp, HTTPStatus.CREATED, CommentMessageEnvelope).data
+    assert note.internal is True, note
+    resp = add_comment.sync_detailed(
+        first.field_id, client=customer, body=CommentCreateRequest(body="Let me see.", internal=True)
+    )
+    fails(resp, HTTPStatus.FORBIDDEN, ErrorCode.FORBIDDEN)
+
+    def thread(client: AuthenticatedClient) -> list[Comment]:
+        out: list[Comment] = []
+        token: str | Unset = UNSET
+        while True:
+            resp = list_comments.sync_detailed(first.field_id, client=client, limit=1, next_token=token)
+            page = expect(resp, HTTPStatus.OK, CommentListEnvelope)
+            assert page.document_results_count == len(page.data) <= 1, page
+            out.extend(page.data)
+            if isinstance(page.next_token, Unset):
+                return out
+            token = page.next_token
+
+    assert [c.field_id for c in thread(engineer)] == [reply.field_id, note.field_id]
+    assert [c.field_id for c in thread(customer)] == [reply.field_id], "no internal note for a customer"
+    hist = ticket_history.sync_detailed(first.field_id, client=customer)
+    last = expect(hist, HTTPStatus.OK, HistoryListEnvelope).data[-1]
+    assert last.actor == s.customer, last
+    assert [(c.field, c.from_, c.to) for c in last.changes] == [
+        (ChangeField.STATUS, "CLOSED", "OPEN")
+    ], last.changes
+
+
 def error_codes(s: Story) -> None:
     """Each failure class parsed into ErrorEnvelope with its documented code."""
     customer = s.as_user(s.customer)
@@ -385,12 +447,50 @@ def error_codes(s: Story) -> None:
     assert [e.version for e in expect(hist, HTTPStatus.OK, HistoryListEnvelope).data] == [1]
 
 
-# The story, in order. When the endpoints exist, add (issue 19):
-# - `comments` after `history`: POST/GET /tickets/{ticketId}/comments (a customer's public
-#   comment, an engineer's internal note the customer does not see, a 403 for a customer's
-#   internal: true);
-# - `change_password` after `error_codes`: PUT /users/{userId}/password (403 WRONG_PASSWORD,
-#   then the old token's 401 TOKEN_REVOKED and a sign-in with the new password).
+def retry_a_creation(s: Story) -> None:
+    """A creation sent twice with one Idempotency-Key: one ticket, the answer replayed; the
+    key with another body: 422."""
+    customer = s.as_user(s.customer)
+    body = TicketCreateRequest(title=f"Retried {s.run}", description="Sent twice.")
+    key = f"walk-{s.run}"
+    first = create_ticket.sync_detailed(client=customer, body=body, idempotency_key=key)
+    made = expect(first, HTTPStatus.CREATED, TicketMessageEnvelope).data
+    assert "idempotent-replayed" not in first.headers, first.headers
+    again = create_ticket.sync_detailed(client=customer, body=body, idempotency_key=key)
+    replayed = expect(again, HTTPStatus.CREATED, TicketMessageEnvelope).data
+    assert replayed.field_id == made.field_id, (replayed, made)
+    assert again.headers["idempotent-replayed"] == "true", again.headers
+    assert again.headers["location"] == first.headers["location"], again.headers
+    other = TicketCreateRequest(title=f"Other {s.run}", description="Another body.")
+    resp = create_ticket.sync_detailed(client=customer, body=other, idempotency_key=key)
+    fails(resp, HTTPStatus.UNPROCESSABLE_ENTITY, ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    s.tickets.append(made)
+
+
+def change_password_and_sign_out(s: Story) -> None:
+    """A wrong current password is 403; a change revokes the old token (401 TOKEN_REVOKED);
+    the new password signs in; a sign-out revokes that token too."""
+    old = s.as_user(s.customer)
+    resp = change_password.sync_detailed(
+        s.customer,
+        client=old,
+        body=PasswordChangeRequest(new_password="N3w@walk-pw", current_password="Wrong@pass123"),
+    )
+    fails(resp, HTTPStatus.FORBIDDEN, ErrorCode.WRONG_PASSWORD)
+    resp = change_password.sync_detailed(
+        s.customer,
+        client=old,
+        body=PasswordChangeRequest(new_password="N3w@walk-pw", current_password=PASSWORD),
+    )
+    assert expect(resp, HTTPStatus.OK, MessageEnvelope).message == "Password changed."
+    fails(get_user.sync_detailed(s.customer, client=old), HTTPStatus.UNAUTHORIZED, ErrorCode.TOKEN_REVOKED)
+    s.sign_in(s.customer, "N3w@walk-pw")
+    fresh = s.as_user(s.customer)
+    expect(signout.sync_detailed(client=fresh), HTTPStatus.OK, MessageEnvelope)
+    fails(get_user.sync_detailed(s.customer, client=fresh), HTTPStatus.UNAUTHORIZED, ErrorCode.TOKEN_REVOKED)
+
+
+# The story, in order.
 STEPS: list[Callable[[Story], None]] = [
     sign_up,
     sign_in,
@@ -399,7 +499,10 @@ STEPS: list[Callable[[Story], None]] = [
     list_and_page,
     update,
     history,
+    comments,
     error_codes,
+    retry_a_creation,
+    change_password_and_sign_out,
 ]
 
 

@@ -1,13 +1,24 @@
-//! The AWS emulator (moto in server mode) that `scripts/test` starts on a loopback port and
-//! announces through AWS_ENDPOINT_URL, and a serialized one of our own for concurrency tests
-//! (`serialized_endpoint`). Tests that need them fail loudly when they are missing.
+//! The AWS emulators that `scripts/test` starts on loopback ports: moto in server mode (SQS,
+//! SES v2, SSM) announced through AWS_ENDPOINT_URL, and Amazon's DynamoDB Local announced
+//! through the SDK's per-service override AWS_ENDPOINT_URL_DYNAMODB; plus a private DynamoDB
+//! Local for a test that kills its table (`DynamoDbLocal`). Tests that need them fail loudly
+//! when they are missing.
 
 use std::time::Duration;
 
-/// The emulator's URL; panics (fails the test) when it is not configured or not answering.
+/// moto's URL; panics (fails the test) when it is not configured or not answering.
 pub fn endpoint() -> String {
-    let url = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: these tests need the moto emulator that scripts/test starts")
+    checked_endpoint("AWS_ENDPOINT_URL", "the moto emulator (SQS, SES v2, SSM)")
+}
+
+/// DynamoDB Local's URL; panics (fails the test) when it is not configured or not answering.
+pub fn dynamodb_endpoint() -> String {
+    checked_endpoint("AWS_ENDPOINT_URL_DYNAMODB", "DynamoDB Local")
+}
+
+fn checked_endpoint(var: &str, what: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: these tests need {what}, which scripts/test starts")
     });
     let addr = url
         .trim_start_matches("http://")
@@ -15,17 +26,20 @@ pub fn endpoint() -> String {
         .to_owned();
     let sock: std::net::SocketAddr = addr
         .parse()
-        .unwrap_or_else(|_| panic!("AWS_ENDPOINT_URL must be http://127.0.0.1:<port>, got {url}"));
+        .unwrap_or_else(|_| panic!("{var} must be http://127.0.0.1:<port>, got {url}"));
     std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(2))
-        .unwrap_or_else(|e| panic!("the emulator at {url} is not answering: {e}"));
+        .unwrap_or_else(|e| panic!("{what} at {url} is not answering: {e}"));
     url
 }
 
-/// Environment for a child process talking to the emulator.
+/// Environment for a child process talking to the emulators: DynamoDB to DynamoDB Local,
+/// every other service to moto, as the SDK resolves them.
 pub fn env() -> Vec<(String, String)> {
     let url = endpoint();
+    let dynamodb = dynamodb_endpoint();
     [
         ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -36,12 +50,22 @@ pub fn env() -> Vec<(String, String)> {
     .collect()
 }
 
-/// An SDK configuration pointed at the emulator, with dummy credentials.
+/// An SDK configuration for the emulators, with dummy credentials: the endpoints come from
+/// the environment (both checked first), as in the product, so a DynamoDB client built from
+/// it talks to DynamoDB Local and an SQS, SES or SSM client to moto.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    sdk_config_for(endpoint()).await
+    endpoint();
+    dynamodb_endpoint();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
 }
 
-/// An SDK configuration pointed at `url`, with dummy credentials.
+/// An SDK configuration pointed at `url` for every service, with dummy credentials.
 pub async fn sdk_config_for(url: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
@@ -53,15 +77,9 @@ pub async fn sdk_config_for(url: String) -> aws_config::SdkConfig {
         .await
 }
 
-/// A store on a fresh, uniquely named table in the emulator.
+/// A store on a fresh, uniquely named table in DynamoDB Local.
 pub async fn dynamo_store() -> crm_shared::store::Store {
-    store_on(sdk_config().await).await
-}
-
-/// A store on a fresh table in this process's serialized emulator (`serialized_endpoint`),
-/// for tests that fire concurrent transactions.
-pub async fn serialized_dynamo_store() -> crm_shared::store::Store {
-    store_on(sdk_config_for(serialized_endpoint()).await).await
+    store_on(sdk_config_for(dynamodb_endpoint()).await).await
 }
 
 async fn store_on(sdk: aws_config::SdkConfig) -> crm_shared::store::Store {
@@ -69,7 +87,7 @@ async fn store_on(sdk: aws_config::SdkConfig) -> crm_shared::store::Store {
     let b = crm_shared::store::DynamoBackend::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     b.ensure_table()
         .await
-        .expect("creating the test table on the emulator");
+        .expect("creating the test table on DynamoDB Local");
     crm_shared::store::Store::dynamo(b)
 }
 
@@ -80,93 +98,80 @@ pub fn sqlite_store() -> crm_shared::store::Store {
     crm_shared::store::Store::sqlite(b)
 }
 
-/// The test venv (moto[server] is installed there): $CRM_VENV (scripts/test exports it),
-/// else $CRM_CACHE_DIR/venv, else the workspace's .cache/venv. Panics when missing.
-pub fn venv_python() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    let venv = std::env::var_os("CRM_VENV")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CRM_CACHE_DIR").map(|d| PathBuf::from(d).join("venv")))
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "the test venv's python is missing at {} (run scripts/test, which installs it, or set CRM_VENV)",
-        py.display()
-    );
-    py
+/// A DynamoDB Local of the calling test's own (in memory, on a free loopback port), for a
+/// test that kills its table for real; started from the unpacked package that scripts/test
+/// announces in CRM_DYNAMODB_LOCAL_LIB (the directory of DynamoDBLocal.jar), with Java from
+/// PATH. Killed when dropped. Panics (fails the test) when it cannot start.
+pub struct DynamoDbLocal {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    child: std::process::Child,
 }
 
-/// moto's server app behind one lock: requests are handled one at a time. Exits when its
-/// standard input closes, that is when the test process that started it ends.
-pub const SERIALIZED_MOTO: &str = r#"
-import os, sys, threading
-from werkzeug.serving import make_server
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
-
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
-
-def serialized(environ, start_response):
-    with lock:
-        return list(app(environ, start_response))
-
-def exit_with_parent():
-    sys.stdin.read()
-    os._exit(0)
-
-server = make_server("127.0.0.1", 0, serialized, threaded=True,
-                     request_handler=MotoRequestHandler)
-os.environ["MOTO_PORT"] = str(server.server_port)
-threading.Thread(target=exit_with_parent, daemon=True).start()
-print(server.server_port, flush=True)
-server.serve_forever()
-"#;
-
-/// A second moto, private to this test process, that handles one request at a time; started
-/// on first use from the test venv. Stock moto (5.2.5) runs requests on parallel threads
-/// and its TransactWriteItems is not isolated: it checks conditions and writes without a
-/// lock and, on a cancelled transaction, restores a copy of the whole table taken before it
-/// began, undoing other requests' writes. So concurrent transactions on it can both
-/// succeed, or a cancelled one can leave items behind; DynamoDB serializes them. Concurrency
-/// tests of the DynamoDB backend run here. Panics (fails the test) when it cannot start.
-pub fn serialized_endpoint() -> String {
-    use std::io::BufRead;
-    use std::process::{Child, Command, Stdio};
-    use std::sync::{Mutex, OnceLock};
-    static SERVER: OnceLock<(String, Mutex<Child>)> = OnceLock::new();
-    let (url, _) = SERVER.get_or_init(|| {
+impl DynamoDbLocal {
+    pub fn start() -> DynamoDbLocal {
+        use std::process::{Command, Stdio};
+        let lib = std::env::var_os("CRM_DYNAMODB_LOCAL_LIB")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                panic!("CRM_DYNAMODB_LOCAL_LIB is not set: this test starts a DynamoDB Local of its own from the package scripts/test installs")
+            });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
         let log = std::env::temp_dir()
-            .join(crate::unique("moto-serialized"))
+            .join(crate::unique("dynamodb-local"))
             .with_extension("log");
-        let stderr = std::fs::File::create(&log).expect("moto log file");
-        let mut child = Command::new(venv_python())
-            .arg("-c")
-            .arg(SERIALIZED_MOTO)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
+        let out = std::fs::File::create(&log).expect("DynamoDB Local log file");
+        let err = out.try_clone().expect("DynamoDB Local log file");
+        let mut child = Command::new("java")
+            .arg(format!(
+                "-Djava.library.path={}",
+                lib.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(lib.join("DynamoDBLocal.jar"))
+            .args([
+                "-inMemory",
+                "-sharedDb",
+                "-disableTelemetry",
+                "-port",
+                &port.to_string(),
+            ])
+            // It writes a metadata file into its working directory.
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("starting the serialized moto: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "the serialized moto did not start; its log ({}):\n{}",
-                log.display(),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        // The child (and the pipe to its stdin) lives as long as this process.
-        (format!("http://127.0.0.1:{port}"), Mutex::new(child))
-    });
-    url.clone()
+            .unwrap_or_else(|e| panic!("starting DynamoDB Local (java): {e}"));
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            let exited = child.try_wait().ok().flatten().is_some();
+            if exited || std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "DynamoDB Local did not start; its log ({}):\n{}",
+                    log.display(),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        DynamoDbLocal { addr, child }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DynamoDbLocal {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

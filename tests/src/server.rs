@@ -1,6 +1,14 @@
 //! Spawns the real `crm` binary (`crm serve --port 0`) and waits for its
 //! `listening on http://127.0.0.1:<port>` line. Dropping the `Server` kills the process and
 //! removes its data dir (unless kept for a restart).
+//!
+//! With `CRM_TEST_TARGET=lambda` it starts the deployed shape instead: `crm-lambda-local`
+//! (tools/lambda-local) runs the four function binaries under cargo-lambda's Runtime API
+//! emulator behind an API Gateway stand-in routed from template.yaml, on a stack (table,
+//! queues, SSM secret) of its own in the AWS emulators, and prints the same listening line.
+//! The harness's settings become template parameters (CRM_BCRYPT_COST is BcryptCost, ...),
+//! CRM_JWT_SECRET goes into the SSM parameter the functions read, and the rest is added to
+//! every function's environment. docs/RELIABILITY.md lists the tests that cannot run there.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -47,6 +55,123 @@ pub fn crm_bin() -> PathBuf {
     .clone()
 }
 
+/// Whether the black-box tests drive the Lambda shape (`CRM_TEST_TARGET=lambda`) rather than
+/// `crm serve` (unset or `serve`); any other value is a mistake and panics.
+pub fn lambda_target() -> bool {
+    match std::env::var("CRM_TEST_TARGET").as_deref() {
+        Err(_) | Ok("") | Ok("serve") => false,
+        Ok("lambda") => true,
+        Ok(other) => panic!("CRM_TEST_TARGET={other:?}: expected serve or lambda"),
+    }
+}
+
+/// The four function binaries and `crm-lambda-local`, in one directory: $CRM_LAMBDA_BIN_DIR,
+/// else built (once per run) next to this test binary.
+pub fn lambda_bin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(p) = std::env::var("CRM_LAMBDA_BIN_DIR") {
+            return PathBuf::from(p);
+        }
+        let dir = crm_bin().parent().expect("target dir").to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet"]);
+        for p in LAMBDA_PACKAGES {
+            cmd.args(["-p", p]);
+        }
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .expect("running cargo build for the Lambda shape");
+        assert!(status.success(), "building the Lambda shape failed");
+        dir
+    })
+    .clone()
+}
+
+const LAMBDA_PACKAGES: [&str; 5] = [
+    "crm-lambda-local",
+    "crm-auth",
+    "crm-users",
+    "crm-tickets",
+    "crm-notifier",
+];
+
+/// The workspace root (template.yaml is there).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `crm-lambda-local` for one server: a stack of its own, the harness's settings as template
+/// parameters where the template has one. The stack's name and JWT secret are kept in the
+/// data dir, so a restart on the same data dir is a redeploy of the same stack (same table,
+/// queues and SSM secret), as a `crm serve` restart keeps its store and secret.
+fn lambda_command(opts: &ServerOptions, data_dir: &Path) -> Command {
+    let dir = lambda_bin_dir();
+    let state = data_dir.join("lambda-stack");
+    let (stack, secret) = match std::fs::read_to_string(&state) {
+        Ok(s) => {
+            let (stack, secret) = s
+                .trim()
+                .split_once(' ')
+                .expect("lambda-stack: stack secret");
+            (stack.to_owned(), secret.to_owned())
+        }
+        Err(_) => {
+            let stack = crate::unique("crm-t");
+            let secret = format!("{}-lambda-test-secret-0123456789abcdef", crate::unique("s"));
+            std::fs::write(&state, format!("{stack} {secret}")).expect("writing lambda-stack");
+            (stack, secret)
+        }
+    };
+    let mut cmd = Command::new(dir.join("crm-lambda-local"));
+    cmd.env("CRM_LAMBDA_LOCAL_JWT_SECRET", &secret);
+    cmd.arg("--template")
+        .arg(workspace_root().join("template.yaml"))
+        .arg("--bin-dir")
+        .arg(&dir)
+        .args(["--stack", &stack, "--default-admin"])
+        .arg("--log-dir")
+        .arg(data_dir)
+        .arg("--parameter")
+        .arg(format!("JwtSecretParameterName=/{stack}/jwt-secret"))
+        .args(["--parameter", "BcryptCost=4"]);
+    for (k, v) in &opts.env {
+        let parameter = match k.as_str() {
+            "CRM_BCRYPT_COST" => Some("BcryptCost"),
+            "CRM_TOKEN_TTL_SECONDS" => Some("TokenTtlSeconds"),
+            "CRM_CORS_ALLOWED_ORIGINS" => Some("CorsAllowedOrigins"),
+            "CRM_NOTIFIER_TRANSPORT" => Some("NotifierTransport"),
+            "CRM_NOTIFICATION_SERVICE_URL" => Some("NotificationServiceUrl"),
+            "CRM_MAIL_FROM" => Some("MailFrom"),
+            _ => None,
+        };
+        if let Some(p) = parameter {
+            cmd.arg("--parameter").arg(format!("{p}={v}"));
+        } else if k == "CRM_JWT_SECRET" {
+            cmd.env("CRM_LAMBDA_LOCAL_JWT_SECRET", v);
+        } else if k == "CRM_TABLE_NAME" {
+            cmd.arg("--table-name").arg(v);
+        } else if k.starts_with("AWS_") || k.starts_with("CRM_LAMBDA_LOCAL_") || k == "CRM_LOG" {
+            // The account (emulator endpoints, credentials), the tool's own settings (such as
+            // CRM_LAMBDA_LOCAL_VISIBILITY_TIMEOUT) and the local log level are the tool's
+            // environment; the functions log at the template's level.
+            cmd.env(k, v);
+        } else {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+    }
+    // Its own process group: dropping the server kills the emulator and the functions too.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     /// Extra environment for the process.
@@ -62,6 +187,8 @@ pub struct Server {
     pub port: u16,
     pub data_dir: PathBuf,
     child: Option<Child>,
+    /// Started as a process group of its own (the Lambda shape).
+    group: bool,
     keep_data: bool,
     stderr_path: PathBuf,
 }
@@ -78,6 +205,22 @@ impl Server {
     }
 
     pub fn start_with(opts: ServerOptions) -> Server {
+        Self::start_on(opts, lambda_target())
+    }
+
+    /// The Lambda shape whatever CRM_TEST_TARGET says (tests of the shape itself).
+    pub fn start_lambda(opts: ServerOptions) -> Server {
+        Self::start_on(opts, true)
+    }
+
+    /// The stack name of a Lambda-shape server (its resources are named `<stack>-<logical
+    /// id>`); None for `crm serve`.
+    pub fn lambda_stack(&self) -> Option<String> {
+        let s = std::fs::read_to_string(self.data_dir.join("lambda-stack")).ok()?;
+        s.split(' ').next().map(str::to_owned)
+    }
+
+    fn start_on(opts: ServerOptions, lambda: bool) -> Server {
         let keep_data = opts.data_dir.is_some();
         let data_dir = opts
             .data_dir
@@ -85,25 +228,36 @@ impl Server {
             .unwrap_or_else(|| temp_dir("crm-serve"));
         let stderr_path = data_dir.join(format!("serve-{}.log", crate::unique("log")));
         let stderr = std::fs::File::create(&stderr_path).expect("log file");
-        let mut cmd = Command::new(crm_bin());
-        cmd.arg("serve")
-            .arg("--port")
-            .arg("0")
-            .arg("--data-dir")
-            .arg(&data_dir);
-        if opts.dynamodb {
-            cmd.args(["--store", "dynamodb"]);
-        }
-        cmd.env("CRM_BCRYPT_COST", "4")
-            .env("CRM_LOG", "warn")
-            .env_remove("CRM_JWT_SECRET")
-            .env_remove("CRM_NOTIFIER_TRANSPORT")
-            .current_dir(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr);
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
+        let mut cmd = if lambda {
+            lambda_command(&opts, &data_dir)
+        } else {
+            Command::new(crm_bin())
+        };
+        if lambda {
+            cmd.current_dir(&data_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(stderr);
+        } else {
+            cmd.arg("serve")
+                .arg("--port")
+                .arg("0")
+                .arg("--data-dir")
+                .arg(&data_dir);
+            if opts.dynamodb {
+                cmd.args(["--store", "dynamodb"]);
+            }
+            cmd.env("CRM_BCRYPT_COST", "4")
+                .env("CRM_LOG", "warn")
+                .env_remove("CRM_JWT_SECRET")
+                .env_remove("CRM_NOTIFIER_TRANSPORT")
+                .current_dir(&data_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(stderr);
+            for (k, v) in &opts.env {
+                cmd.env(k, v);
+            }
         }
         let mut child = cmd.spawn().expect("spawning crm serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -139,6 +293,7 @@ impl Server {
             port,
             data_dir,
             child: Some(child),
+            group: lambda,
             keep_data,
             stderr_path,
         }
@@ -191,6 +346,12 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            if self.group {
+                // The tool, its emulator and its functions.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", c.id())])
+                    .status();
+            }
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -20,6 +20,9 @@ mod tokens;
 #[path = "api/users.rs"]
 mod users;
 
+#[path = "api/accounts.rs"]
+mod accounts;
+
 #[path = "api/serve.rs"]
 mod serve;
 

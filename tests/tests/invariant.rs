@@ -1,6 +1,7 @@
 //! A model-based property test of SPEC §2–§3 on the embedded backend: random sequences of
 //! sign-ups, approvals, rejections, set-pending, type changes, ticket creations, status
-//! changes, reassignments, edits, reads and listings, by random callers of random roles,
+//! changes, reassignments, edits, comments and internal notes (a reporter's public reply
+//! reopening a CLOSED ticket), reads and listings, by random callers of random roles,
 //! run through the service layer and checked step by step against a plain in-memory model
 //! (which requests succeed, which fail with which status, who gets assigned — fewest OPEN
 //! tickets, ties to the earliest approved — and every ticket's fields). After every step:
@@ -94,6 +95,17 @@ enum Op {
     List {
         caller: Who,
     },
+    /// A comment on a ticket, by its reporter (`by_reporter`) or by `caller`.
+    Comment {
+        caller: Who,
+        by_reporter: bool,
+        ticket: usize,
+        internal: bool,
+    },
+    ListComments {
+        caller: Who,
+        ticket: usize,
+    },
 }
 
 fn who() -> impl Strategy<Value = Who> {
@@ -151,6 +163,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (who(), n()).prop_map(|(caller, ticket)| Op::Get { caller, ticket }),
         1 => who().prop_map(|caller| Op::GetUnknown { caller }),
         2 => who().prop_map(|caller| Op::List { caller }),
+        8 => (who(), proptest::bool::weighted(0.75), n(), proptest::bool::weighted(0.25)).prop_map(
+            |(caller, by_reporter, ticket, internal)| Op::Comment { caller, by_reporter, ticket, internal }
+        ),
+        2 => (who(), n()).prop_map(|(caller, ticket)| Op::ListComments { caller, ticket }),
     ]
 }
 
@@ -191,6 +207,8 @@ struct MTicket {
 struct Model {
     users: Vec<MUser>,
     tickets: Vec<MTicket>,
+    /// Every comment written: (ticket id, body, internal), oldest first.
+    comments: Vec<(String, String, bool)>,
     seq: u64,
     signups: usize,
 }
@@ -290,6 +308,7 @@ async fn setup(approved: usize) -> (World, Model) {
             token: w.admin.clone(),
         }],
         tickets: Vec::new(),
+        comments: Vec::new(),
         seq: 1,
         signups: 0,
     };
@@ -580,6 +599,13 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             prop_assert_eq!(status(&r), want, "{:?}", r);
             note("get-unknown", want);
         }
+        Op::Comment {
+            caller,
+            by_reporter,
+            ticket,
+            internal,
+        } => comment(w, m, caller, by_reporter, ticket, internal).await?,
+        Op::ListComments { caller, ticket } => list_comments(w, m, caller, ticket).await?,
         Op::List { caller } => {
             let c = m.caller(caller);
             let r = w
@@ -603,6 +629,115 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             }
         }
     }
+    Ok(())
+}
+
+/// A comment through the service, checked against the model: who may write it (concerned
+/// and active; an internal note staff only), and the reporter's public reply that reopens a
+/// CLOSED ticket (its count then follows, checked by `check` after the step).
+async fn comment(
+    w: &World,
+    m: &mut Model,
+    caller: Who,
+    by_reporter: bool,
+    ticket: usize,
+    internal: bool,
+) -> Result<(), TestCaseError> {
+    if m.tickets.is_empty() {
+        return Ok(());
+    }
+    // A reporter mostly replies to a closed ticket (the reopening path), when there is one.
+    let closed: Vec<usize> = (0..m.tickets.len())
+        .filter(|&i| m.tickets[i].status == TicketStatus::Closed)
+        .collect();
+    let i = if by_reporter && !closed.is_empty() {
+        closed[ticket % closed.len()]
+    } else {
+        ticket % m.tickets.len()
+    };
+    let before = m.tickets[i].clone();
+    let c = if by_reporter {
+        m.users
+            .iter()
+            .position(|u| u.id == before.reporter)
+            .expect("the reporter")
+    } else {
+        m.caller(caller)
+    };
+    m.seq += 1;
+    let body = format!("comment {}", m.seq);
+    let new = service::NewComment {
+        body: crm_shared::model::CommentBody::parse(&body).expect("body"),
+        internal,
+    };
+    let r = service::add_comment(&w.ctx, &m.users[c].token, &before.id, new).await;
+    let u = &m.users[c];
+    let staff_only = internal && u.t == UserType::Customer;
+    let want = if !u.active() || !m.concerned(u, &before) || staff_only {
+        403
+    } else {
+        200
+    };
+    prop_assert_eq!(
+        status(&r),
+        want,
+        "comment by {} on {}: {:?}",
+        u.id,
+        before.id,
+        r
+    );
+    if r.is_err() {
+        let refused_for_being_a_customer = u.active() && m.concerned(u, &before) && staff_only;
+        note(
+            if refused_for_being_a_customer {
+                "comment-internal"
+            } else {
+                "comment"
+            },
+            want,
+        );
+        return Ok(());
+    }
+    let reopens = !internal && u.id == before.reporter && before.status == TicketStatus::Closed;
+    if reopens {
+        let t = &mut m.tickets[i];
+        t.status = TicketStatus::Open;
+        t.version += 1;
+    }
+    note("comment", if reopens { "200 reopens" } else { "200" });
+    m.comments.push((before.id.clone(), body, internal));
+    Ok(())
+}
+
+/// A ticket's comments as a caller sees them: every one for staff, the public ones for a
+/// customer, in the order written.
+async fn list_comments(
+    w: &World,
+    m: &Model,
+    caller: Who,
+    ticket: usize,
+) -> Result<(), TestCaseError> {
+    if m.tickets.is_empty() {
+        return Ok(());
+    }
+    let t = &m.tickets[ticket % m.tickets.len()];
+    let u = &m.users[m.caller(caller)];
+    let r = service::list_comments(&w.ctx, &u.token, &t.id, None, 100).await;
+    if !u.active() || !m.concerned(u, t) {
+        prop_assert_eq!(status(&r), 403, "{:?}", r);
+        note("list-comments", 403);
+        return Ok(());
+    }
+    let got = r.map_err(|e| TestCaseError::fail(format!("comments: {e:?}")))?;
+    let got: Vec<String> = got.items.into_iter().map(|c| c.body).collect();
+    let want: Vec<String> = m
+        .comments
+        .iter()
+        .filter(|(id, _, internal)| id == &t.id && (!internal || u.t != UserType::Customer))
+        .map(|(_, b, _)| b.clone())
+        .collect();
+    prop_assert_eq!(got, want, "comments of {} as {}", t.id, u.id);
+    note("list-comments", 200);
     Ok(())
 }
 
@@ -753,6 +888,8 @@ async fn run(approved: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
             {
                 Some(m.tickets[ticket % m.tickets.len()].id.clone())
             }
+            // The ticket the comment went to (its history, when it reopened).
+            Op::Comment { .. } => m.comments.last().map(|(id, _, _)| id.clone()),
             _ => None,
         };
         check(&w, &m, touched.as_deref())
@@ -799,6 +936,12 @@ fn the_service_keeps_to_the_model_and_the_counter_invariant() {
         "set-PENDING 200",
         "list 200",
         "get 403",
+        "comment 200 reopens",
+        "comment 200",
+        "comment 403",
+        "comment-internal 403",
+        "list-comments 200",
+        "list-comments 403",
     ] {
         assert!(
             tally.contains_key(outcome),

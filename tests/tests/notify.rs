@@ -5,8 +5,7 @@
 //! without it the emulator tests fail, never skip.
 
 /// Generates, for each named `async fn case(store: Store)` of the calling module, one test
-/// on a fresh SQLite file and one on a fresh table of the serialized emulator (stock moto
-/// does not isolate concurrent DynamoDB transactions; DynamoDB does): the concurrent cases.
+/// on a fresh SQLite file and one on a fresh table of DynamoDB Local: the concurrent cases.
 macro_rules! on_both_stores {
     ($($case:ident),+ $(,)?) => {
         mod sqlite {
@@ -22,7 +21,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
-                    super::$case(crm_tests::emulator::serialized_dynamo_store().await).await;
+                    super::$case(crm_tests::emulator::dynamo_store().await).await;
                 }
             )+
         }
@@ -59,5 +58,17 @@ mod http_transport;
 #[path = "notify/recipients.rs"]
 mod recipients;
 
+#[path = "notify/comments.rs"]
+mod comments;
+
 #[path = "notify/serve.rs"]
 mod serve;
+
+#[path = "notify/standin.rs"]
+mod standin;
+
+#[path = "notify/privacy.rs"]
+mod privacy;
+
+#[path = "notify/unpushable.rs"]
+mod unpushable;

@@ -1,6 +1,6 @@
 //! The backend conformance suite: every case is written once as `async fn case(store: Store)`
 //! and runs on both backends (`<area>::sqlite::case` and `<area>::dynamodb::case`, the latter
-//! on a fresh table in the moto emulator, which must be running). Plus service-level tests
+//! on a fresh table in DynamoDB Local, which must be running). Plus service-level tests
 //! of the auth and users use cases on the embedded backend (`service::…`).
 
 use crm_shared::model::{Email, Name, Timestamp, UserId, UserStatus, UserType};
@@ -9,9 +9,7 @@ use serde_json::Value;
 
 /// Generates, for each named case, one test per backend: `sqlite::case` on a fresh SQLite
 /// file and `dynamodb::case` on a fresh emulator table, on tokio's default current_thread
-/// runtime. A case marked `#[concurrent]` runs on a multi-threaded runtime instead, and its
-/// DynamoDB variant on the serialized emulator (see `emulator::serialized_endpoint`: stock
-/// moto does not isolate concurrent transactions).
+/// runtime. A case marked `#[concurrent]` runs on a multi-threaded runtime instead.
 macro_rules! on_both_backends {
     (@test [concurrent] $case:ident, $store:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -25,23 +23,19 @@ macro_rules! on_both_backends {
             super::$case($store).await;
         }
     };
-    (@dynamo [concurrent]) => {
-        crm_tests::emulator::serialized_dynamo_store().await
-    };
-    (@dynamo []) => {
-        crm_tests::emulator::dynamo_store().await
-    };
     ($($(#[$marker:ident])? $case:ident),+ $(,)?) => {
         mod sqlite {
             $(on_both_backends!(@test [$($marker)?] $case, crm_tests::emulator::sqlite_store());)+
         }
 
         mod dynamodb {
-            $(on_both_backends!(@test [$($marker)?] $case, on_both_backends!(@dynamo [$($marker)?]));)+
+            $(on_both_backends!(@test [$($marker)?] $case, crm_tests::emulator::dynamo_store().await);)+
         }
     };
 }
 
+#[path = "store/accounts.rs"]
+mod accounts;
 #[path = "store/items.rs"]
 mod items;
 #[path = "store/query.rs"]

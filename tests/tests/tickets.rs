@@ -1,24 +1,22 @@
 //! The tickets suite (SPEC §3): the API over real sockets through `crm serve` (`http_*`),
 //! the use cases called directly on both backends (`service_*`, `concurrency`, `costs`:
 //! every case is written once and runs as `<module>::sqlite::<case>` on a fresh SQLite file
-//! and `<module>::dynamodb::<case>` on a fresh table in the moto emulator, which must be
+//! and `<module>::dynamodb::<case>` on a fresh table in DynamoDB Local, which must be
 //! running). One test binary, one link step.
 
 /// Generates, for each named `async fn case(store: Store)` of the calling module, one test
-/// per backend. `concurrent:` runs them on a multi-threaded runtime, the DynamoDB variant on
-/// the serialized emulator (stock moto does not isolate concurrent transactions, see
-/// `crm_tests::emulator::serialized_endpoint`); the default is tokio's current_thread
-/// runtime (which the request-depth measurement needs). Either runtime runs on threads with
+/// per backend. `concurrent:` runs them on a multi-threaded runtime; the default is tokio's
+/// current_thread runtime (which the request-depth measurement needs). Either runtime runs on threads with
 /// 16 MiB stacks: the AWS SDK's connect path in a debug build overflows the test harness's
 /// default 2 MiB.
 macro_rules! on_both_backends {
     (concurrent: $($case:ident),+ $(,)?) => {
-        on_both_backends!(@gen true, serialized_dynamo_store; $($case),+);
+        on_both_backends!(@gen true; $($case),+);
     };
     ($($case:ident),+ $(,)?) => {
-        on_both_backends!(@gen false, dynamo_store; $($case),+);
+        on_both_backends!(@gen false; $($case),+);
     };
-    (@gen $multi:literal, $dynamo:ident; $($case:ident),+) => {
+    (@gen $multi:literal; $($case:ident),+) => {
         mod sqlite {
             $(
                 #[test]
@@ -35,7 +33,7 @@ macro_rules! on_both_backends {
                 #[test]
                 fn $case() {
                     crate::run_case($multi, || async {
-                        super::$case(crm_tests::emulator::$dynamo().await).await
+                        super::$case(crm_tests::emulator::dynamo_store().await).await
                     });
                 }
             )+
@@ -98,6 +96,12 @@ mod http_listing;
 #[path = "tickets/http_history.rs"]
 mod http_history;
 
+#[path = "tickets/http_idempotency.rs"]
+mod http_idempotency;
+
+#[path = "tickets/http_comments.rs"]
+mod http_comments;
+
 #[path = "tickets/http_conflicts.rs"]
 mod http_conflicts;
 
@@ -119,11 +123,23 @@ mod service_listing;
 #[path = "tickets/service_history.rs"]
 mod service_history;
 
+#[path = "tickets/service_idempotency.rs"]
+mod service_idempotency;
+
+#[path = "tickets/service_workload.rs"]
+mod service_workload;
+
 #[path = "tickets/service_conflicts.rs"]
 mod service_conflicts;
 
+#[path = "tickets/service_comments.rs"]
+mod service_comments;
+
 #[path = "tickets/concurrency.rs"]
 mod concurrency;
+
+#[path = "tickets/comment_races.rs"]
+mod comment_races;
 
 #[path = "tickets/costs.rs"]
 mod costs;

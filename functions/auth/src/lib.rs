@@ -1,5 +1,5 @@
-//! The auth function: POST /auth/signup and POST /auth/signin. Parses bodies into domain
-//! types, calls the service, renders the result.
+//! The auth function: POST /auth/signup, POST /auth/signin and POST /auth/signout. Parses
+//! bodies into domain types, calls the service, renders the result.
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiRequest, ApiResponse, BASE_PATH, Body, ResponseExt, Route};
@@ -11,6 +11,11 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
     match route {
         Route::Signup => signup(ctx, &req).await,
         Route::Signin => signin(ctx, &req).await,
+        Route::Signout => {
+            let who = ctx.authenticate(&req.headers)?;
+            service::signout(ctx, &who).await?;
+            Ok(ApiResponse::message(StatusCode::OK, "Signed out."))
+        }
         _ => Err(ApiError::no_route()),
     }
 }

@@ -6,9 +6,11 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::events::Publisher;
-use crm_shared::model::{TicketEvent, Timestamp, UserId, new_ulid};
-use crm_shared::store::{Claim, Store, StoreError};
+use crm_shared::events::{JobQueue, Publisher, PushError};
+use crm_shared::model::{Job, QueueMessage, TicketEvent, Timestamp, UserId, new_ulid};
+use crm_shared::policy::{self, MailRole};
+use crm_shared::service::workload::{JobReport, Workload, run_job};
+use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, outbox_age_key};
 use futures_util::future::{join_all, try_join_all};
 pub use mail::{Mail, render};
 use serde::Serialize;
@@ -20,6 +22,11 @@ pub use transport::{SendError, Transport};
 pub const MAX_SWEEPS: i64 = 5;
 /// Outbox items a sweep looks at per run.
 const SWEEP_BATCH: usize = 500;
+/// The `alarm` field of the error logged when an outbox item is parked: a log metric filter
+/// on it alarms like the dead-letter queue does.
+pub const ALARM_PARKED: &str = "OUTBOX_PARKED";
+/// Messages of one event in flight at once, where each recipient gets their own (SES).
+const PER_RECIPIENT_CONCURRENCY: usize = 8;
 
 pub struct Notifier {
     pub store: Store,
@@ -30,6 +37,10 @@ pub struct Notifier {
     pub lease_seconds: i64,
     /// Outbox items older than this are re-pushed by the sweep.
     pub sweep_age_seconds: i64,
+    /// Where the sweep re-pushes interrupted workload jobs.
+    pub jobs: JobQueue,
+    /// `CRM_ENGINEER_CAPACITY`, for the jobs this notifier runs.
+    pub capacity: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,40 +74,50 @@ pub struct SweepReport {
     pub taken_by_others: usize,
     pub parked: usize,
     pub push_failures: usize,
+    /// Items the queue refused for good (their event can never be pushed): parked at once.
+    pub refused: usize,
+    /// Interrupted workload jobs pushed again.
+    pub jobs_resumed: usize,
 }
 
 impl Notifier {
-    /// Everyone concerned, each address once: the reporter, the assignee, the previous
-    /// assignee (on reassignment) and every approved ADMIN.
+    /// Everyone concerned who may be mailed now (SPEC §4), each address once: the reporter,
+    /// the assignee, the previous assignee (on reassignment) and every approved ADMIN, each
+    /// as the store has them at send time (`policy::may_be_mailed`): a user rejected, set
+    /// PENDING or demoted since the change is not mailed. An internal note goes to staff
+    /// only: a customer is never mailed one, whatever their role.
     pub async fn recipients(&self, e: &TicketEvent) -> Result<Vec<String>, StoreError> {
-        let mut ids: Vec<UserId> = Vec::new();
-        for id in [
-            Some(&e.ticket.reporter),
-            e.ticket.assignee.as_ref(),
-            e.previous_assignee.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Ok(u) = UserId::parse(id)
-                && !ids.contains(&u)
-            {
-                ids.push(u);
+        let mut ids: Vec<(UserId, Vec<MailRole>)> = Vec::new();
+        for (id, role) in [
+            (Some(&e.ticket.reporter), MailRole::Reporter),
+            (e.ticket.assignee.as_ref(), MailRole::Assignee),
+            (e.previous_assignee.as_ref(), MailRole::PreviousAssignee),
+        ] {
+            let Some(Ok(u)) = id.map(|s| UserId::parse(s)) else {
+                continue;
+            };
+            match ids.iter_mut().find(|(known, _)| known == &u) {
+                Some((_, roles)) => roles.push(role),
+                None => ids.push((u, vec![role])),
             }
         }
         let (users, admins) = tokio::try_join!(
-            try_join_all(ids.iter().map(|id| self.store.get_user(id))),
+            try_join_all(ids.iter().map(|(id, _)| self.store.get_user(id))),
             self.store.approved_admins()
         )?;
-        let mut out: Vec<String> = Vec::new();
-        for email in users
+        let concerned = users
             .into_iter()
-            .flatten()
-            .chain(admins)
-            .map(|u| u.email.as_str().to_owned())
-        {
-            if !out.contains(&email) {
-                out.push(email);
+            .zip(ids.iter().map(|(_, roles)| roles.as_slice()))
+            .filter_map(|(u, roles)| u.map(|u| (u, roles)));
+        let admins = admins.into_iter().map(|u| (u, &[MailRole::Admin][..]));
+        let mut out: Vec<String> = Vec::new();
+        for (u, roles) in concerned.chain(admins) {
+            let mailed = roles.iter().any(|r| {
+                policy::may_be_mailed_about(*r, u.user_type, u.user_status, e.is_internal())
+            });
+            let email = u.email.as_str();
+            if mailed && !out.iter().any(|o| o == email) {
+                out.push(email.to_owned());
             }
         }
         Ok(out)
@@ -133,6 +154,8 @@ impl Notifier {
         let mail = render(e, recipients);
         let sent = if mail.recipients.is_empty() {
             Ok(None)
+        } else if self.transport.one_message_per_recipient() {
+            self.send_each(&mail, id).await
         } else {
             self.transport.send(&mail, id).await
         };
@@ -175,6 +198,64 @@ impl Notifier {
         }
     }
 
+    /// One message per recipient, each recorded by its own marker as soon as it is sent, so
+    /// a retry after a partial failure mails only those not mailed yet. The markers are read
+    /// only once the claim is held: every earlier holder wrote its markers before it gave
+    /// the claim back (or lost it), so none is missed. Returns the message ids in recipient
+    /// order; fails if any recipient failed (transient if any failure was).
+    async fn send_each(&self, mail: &Mail, event_id: &str) -> Result<Option<String>, SendError> {
+        let store_err = |e: StoreError| SendError::Transient(format!("recipient marker: {e}"));
+        let mailed = self.store.mailed(event_id).await.map_err(store_err)?;
+        let mut results: Vec<Result<Option<String>, SendError>> = Vec::new();
+        for chunk in mail.recipients.chunks(PER_RECIPIENT_CONCURRENCY) {
+            results.extend(
+                join_all(chunk.iter().map(|to| {
+                    let done = mailed.iter().find(|m| &m.address == to);
+                    async move {
+                        if let Some(m) = done {
+                            return Ok(m.tracking_id.clone());
+                        }
+                        let one = Mail {
+                            recipients: vec![to.clone()],
+                            ..mail.clone()
+                        };
+                        let tracking = self.transport.send(&one, event_id).await?;
+                        self.store
+                            .record_mailed(event_id, to, tracking.clone(), Timestamp::now())
+                            .await
+                            .map_err(store_err)?;
+                        Ok(tracking)
+                    }
+                }))
+                .await,
+            );
+        }
+        let total = results.len();
+        let mut ids = Vec::new();
+        let mut failures = Vec::new();
+        for r in results {
+            match r {
+                Ok(t) => ids.extend(t),
+                Err(e) => failures.push(e),
+            }
+        }
+        let Some(first) = failures.first().cloned() else {
+            return Ok((!ids.is_empty()).then(|| ids.join(",")));
+        };
+        let n = failures.len();
+        let transient = failures
+            .iter()
+            .any(|f| matches!(f, SendError::Transient(_)));
+        Err(match (first, transient) {
+            (SendError::Transient(m) | SendError::Permanent(m), true) => {
+                SendError::Transient(format!("{n} of {total} recipients not mailed: {m}"))
+            }
+            (SendError::Transient(m) | SendError::Permanent(m), false) => {
+                SendError::Permanent(format!("{n} of {total} recipients not mailed: {m}"))
+            }
+        })
+    }
+
     /// One invocation: an SQS batch (`Records`) or the scheduled sweep (an EventBridge
     /// "Scheduled Event", or `{"sweep": true}`).
     pub async fn handle_event(
@@ -208,13 +289,22 @@ impl Notifier {
                 .body
                 .as_deref()
                 .ok_or_else(|| "empty message".to_owned())
-                .and_then(|b| serde_json::from_str::<TicketEvent>(b).map_err(|e| e.to_string()));
+                .and_then(|b| {
+                    serde_json::from_str::<QueueMessage>(b).map_err(|e| e.to_string())
+                });
             let ok = match parsed {
                 Err(e) => {
-                    tracing::error!(message_id = %id, error = %e, "not a ticket event");
+                    tracing::error!(message_id = %id, error = %e, "neither a ticket event nor a job");
                     false
                 }
-                Ok(ev) => self.deliver(&ev).await.is_ok(),
+                Ok(QueueMessage::Event(ev)) => self.deliver(&ev).await.is_ok(),
+                Ok(QueueMessage::Job(job)) => match self.run_job(&job).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(job_id = %job.job_id, error = %e, "job failed; the queue retries it");
+                        false
+                    }
+                },
             };
             (id, ok)
         }))
@@ -230,6 +320,20 @@ impl Notifier {
             })
             .collect();
         resp
+    }
+
+    /// Runs one workload job (service/workload.rs); the ticket events it makes are pushed
+    /// like any other.
+    pub async fn run_job(&self, job: &Job) -> Result<JobReport, StoreError> {
+        run_job(
+            &Workload {
+                store: &self.store,
+                capacity: self.capacity,
+                publisher: &self.publisher,
+            },
+            job,
+        )
+        .await
     }
 
     /// Re-pushes outbox items older than the sweep age. Safe beside deliveries and other
@@ -248,7 +352,7 @@ impl Notifier {
         for entry in stale {
             if entry.sweeps >= MAX_SWEEPS {
                 if self.store.park_outbox(&entry).await? {
-                    tracing::error!(event_id = %entry.event.event_id, "event undeliverable after {MAX_SWEEPS} sweeps; parked (see the dead-letter queue)");
+                    tracing::error!(event_id = %entry.event.event_id, alarm = ALARM_PARKED, "event undeliverable after {MAX_SWEEPS} sweeps; parked (see the dead-letter queue)");
                     report.parked += 1;
                 }
                 continue;
@@ -262,13 +366,42 @@ impl Notifier {
                     self.store.record_outbox_push(&entry.event.event_id).await?;
                     report.pushed += 1;
                 }
-                Err(e) => {
+                Err(PushError::Transient(e)) => {
                     tracing::warn!(event_id = %entry.event.event_id, error = %e, "sweep push failed; next sweep retries");
                     report.push_failures += 1;
                 }
+                Err(PushError::Permanent(e)) => {
+                    // Pushing it again would fail the same way every period, forever: park
+                    // it now and raise the alarm. It never reached the queue, so it is not
+                    // in the dead-letter queue: the parked outbox item is its only copy.
+                    report.refused += 1;
+                    let moved = OutboxEntry {
+                        order: outbox_age_key(now, &entry.event.event_id),
+                        ..entry.clone()
+                    };
+                    if self.store.park_outbox(&moved).await? {
+                        tracing::error!(event_id = %entry.event.event_id, alarm = ALARM_PARKED, error = %e, "the queue refuses this event for good; parked under OUTBOX#PARKED (not in the dead-letter queue)");
+                        report.parked += 1;
+                    }
+                }
             }
         }
-        if report.stale > 0 {
+        // Jobs a crash or a lost push interrupted: pushed again, at most once per period.
+        for entry in self
+            .store
+            .stale_jobs(now.plus_seconds(-age_seconds), SWEEP_BATCH)
+            .await?
+        {
+            if self.store.mark_job_pushed(&entry, now).await? {
+                match self.jobs.push(&entry.job).await {
+                    Ok(()) => report.jobs_resumed += 1,
+                    Err(e) => {
+                        tracing::warn!(job_id = %entry.job.job_id, error = %e, "job re-push failed; next sweep retries");
+                    }
+                }
+            }
+        }
+        if report.stale > 0 || report.jobs_resumed > 0 {
             tracing::info!(?report, "outbox sweep");
         }
         Ok(report)

@@ -1,5 +1,5 @@
 //! What a mail about a ticket event says: the ticket id, title, description, status,
-//! priority, reporter, assignee and, for updates, what changed.
+//! priority, reporter, assignee, for updates what changed, and for a comment the comment.
 
 use crm_shared::model::text::one_line;
 use crm_shared::model::{EventType, TicketEvent};
@@ -35,6 +35,8 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
     let verb = match e.event_type {
         EventType::TicketCreated => "created",
         EventType::TicketUpdated => "updated",
+        EventType::CommentAdded if e.is_internal() => "internal note",
+        EventType::CommentAdded => "comment",
     };
     // One header line whatever is stored (SPEC §1): items from before the text rules too.
     let subject = format!(
@@ -43,11 +45,35 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         one_line(&t.title)
     );
     let mut c = String::new();
-    let _ = writeln!(
-        c,
-        "Ticket {} was {verb} by {} at {}.",
-        t.id, e.actor, e.occurred_at
-    );
+    match &e.comment {
+        Some(cm) => {
+            let what = if cm.internal {
+                "An internal note (staff only)"
+            } else {
+                "A comment"
+            };
+            let _ = writeln!(
+                c,
+                "{what} was added to ticket {} by {} at {}:",
+                t.id, cm.author, cm.created_at
+            );
+            let _ = writeln!(c);
+            for line in cm.body.lines() {
+                let _ = writeln!(c, "> {line}");
+            }
+            if e.changes.iter().any(|ch| ch.field == "status") {
+                let _ = writeln!(c);
+                let _ = writeln!(c, "The reporter's reply reopened the ticket.");
+            }
+        }
+        None => {
+            let _ = writeln!(
+                c,
+                "Ticket {} was {verb} by {} at {}.",
+                t.id, e.actor, e.occurred_at
+            );
+        }
+    }
     let _ = writeln!(c);
     let _ = writeln!(c, "Title:       {}", t.title);
     let _ = writeln!(c, "Description: {}", t.description);
@@ -64,7 +90,7 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         "Assignee:    {}",
         t.assignee.as_deref().unwrap_or("(unassigned)")
     );
-    if e.event_type == EventType::TicketUpdated && !e.changes.is_empty() {
+    if e.event_type != EventType::TicketCreated && !e.changes.is_empty() {
         let _ = writeln!(c);
         let _ = writeln!(c, "What changed:");
         for ch in &e.changes {
@@ -108,6 +134,7 @@ mod tests {
                 to: json!("engineer2"),
             }],
             previous_assignee: Some("engineer1".into()),
+            comment: None,
         }
     }
 
@@ -131,6 +158,61 @@ mod tests {
                 m.content
             );
         }
+    }
+
+    fn comment(internal: bool, reopened: bool) -> TicketEvent {
+        let mut e = event(EventType::CommentAdded);
+        e.previous_assignee = None;
+        e.changes = if reopened {
+            vec![Change {
+                field: "status".into(),
+                from: json!("CLOSED"),
+                to: json!("OPEN"),
+            }]
+        } else {
+            vec![]
+        };
+        e.comment = Some(crm_shared::model::CommentSnapshot {
+            id: "01C".into(),
+            ticket_id: "01T".into(),
+            author: "customer1".into(),
+            body: "It is still broken.\nSame error 254.".into(),
+            internal,
+            created_at: "2022-08-06T09:00:00.000Z".into(),
+        });
+        e
+    }
+
+    #[test]
+    fn a_comment_mail_shows_the_comment_the_ticket_id_and_title() {
+        let m = render(&comment(false, false), vec![]);
+        assert_eq!(m.subject, "[CRM] Ticket 01T comment: Problem in printer");
+        for want in [
+            "A comment was added to ticket 01T by customer1",
+            "> It is still broken.",
+            "> Same error 254.",
+            "Title:       Problem in printer",
+        ] {
+            assert!(
+                m.content.contains(want),
+                "missing {want:?} in\n{}",
+                m.content
+            );
+        }
+        assert!(!m.content.contains("What changed"));
+        assert!(!m.content.contains("reopened"));
+        let reopened = render(&comment(false, true), vec![]);
+        assert!(reopened.content.contains("reopened the ticket"));
+        assert!(reopened.content.contains("- status: CLOSED -> OPEN"));
+        let note = render(&comment(true, false), vec![]);
+        assert_eq!(
+            note.subject,
+            "[CRM] Ticket 01T internal note: Problem in printer"
+        );
+        assert!(
+            note.content
+                .contains("An internal note (staff only) was added")
+        );
     }
 
     #[test]

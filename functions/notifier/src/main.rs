@@ -4,6 +4,7 @@
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
 use crm_shared::config::Transport as Kind;
+use crm_shared::events::JobQueue;
 use crm_shared::store::{DynamoBackend, Store};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -33,15 +34,18 @@ async fn main() -> Result<(), Error> {
         Kind::Log => Transport::log(None),
     };
     let dynamodb = cloud::dynamodb_client(&sdk);
+    let publisher = cloud::sqs_publisher(&config, &sdk);
     let notifier = Notifier {
         store: Store::dynamo(DynamoBackend::new(
             dynamodb.clone(),
             config.table_name.clone(),
         )),
         transport,
-        publisher: cloud::sqs_publisher(&config, &sdk),
+        jobs: JobQueue::beside(&publisher),
+        publisher,
         lease_seconds: 90,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
+        capacity: config.engineer_capacity,
     };
     cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;

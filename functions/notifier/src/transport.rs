@@ -1,5 +1,6 @@
 //! How mail leaves: SES v2, the external notification API (the seed's notificationService
 //! contract), or a log (one JSON line per mail, locally also in `<data-dir>/mail.log`).
+//! Through SES every recipient gets their own message, so nobody sees another's address.
 
 use crate::mail::Mail;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
@@ -7,8 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-/// SES accepts at most 50 recipients per message.
-const SES_MAX_RECIPIENTS: usize = 50;
 const HTTP_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +58,18 @@ impl Transport {
         }
     }
 
+    /// Whether each recipient gets a message of their own (SES), which the notifier then
+    /// sends and records one by one. The notification API takes the seed's one request with
+    /// every recipient (and keeps them from each other itself); the log is one line.
+    pub fn one_message_per_recipient(&self) -> bool {
+        matches!(self, Transport::Ses { .. })
+    }
+
     /// Sends one mail; returns the tracking id when the transport gives one.
     pub async fn send(&self, mail: &Mail, event_id: &str) -> Result<Option<String>, SendError> {
         match self {
             Transport::Ses { client, from } => send_ses(client, from, mail).await,
-            Transport::Http { client, url } => send_http(client, url, mail).await,
+            Transport::Http { client, url } => send_http(client, url, mail, event_id).await,
             Transport::Log { file, lock } => {
                 let line = serde_json::json!({
                     "eventId": event_id,
@@ -126,7 +132,8 @@ async fn send_ses(
             .map_err(|e| SendError::Permanent(format!("ses content: {e}")))
     };
     let mut ids = Vec::new();
-    for chunk in mail.recipients.chunks(SES_MAX_RECIPIENTS) {
+    // One message per address, the address alone in it (the notifier hands over one).
+    for to in &mail.recipients {
         let msg = Message::builder()
             .subject(content(&mail.subject)?)
             .body(Body::builder().text(content(&mail.content)?).build())
@@ -134,11 +141,7 @@ async fn send_ses(
         let out = client
             .send_email()
             .from_email_address(from)
-            .destination(
-                Destination::builder()
-                    .set_to_addresses(Some(chunk.to_vec()))
-                    .build(),
-            )
+            .destination(Destination::builder().to_addresses(to.clone()).build())
             .content(EmailContent::builder().simple(msg).build())
             .send()
             .await
@@ -166,10 +169,13 @@ async fn send_ses(
     Ok((!ids.is_empty()).then(|| ids.join(",")))
 }
 
+/// The seed's notificationService contract; `Idempotency-Key: <eventId>` on every attempt
+/// (and every redelivery), so the API can drop a retry of a request it already accepted.
 async fn send_http(
     client: &reqwest::Client,
     url: &str,
     mail: &Mail,
+    event_id: &str,
 ) -> Result<Option<String>, SendError> {
     let body = serde_json::json!({
         "subject": mail.subject,
@@ -184,7 +190,13 @@ async fn send_http(
             let jitter = rand::random_range(0..=base / 2);
             tokio::time::sleep(Duration::from_millis(base + jitter)).await;
         }
-        match client.post(url).json(&body).send().await {
+        match client
+            .post(url)
+            .header("Idempotency-Key", event_id)
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(resp) => {
                 let status = resp.status();
                 if status.is_success() {

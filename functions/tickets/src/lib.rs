@@ -1,10 +1,12 @@
 //! The tickets function: POST/GET /tickets, GET/PUT /tickets/{ticketId},
-//! GET /tickets/{ticketId}/history.
+//! GET /tickets/{ticketId}/history, POST/GET /tickets/{ticketId}/comments.
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiRequest, ApiResponse, BASE_PATH, Body, QueryParams, ResponseExt, Route};
-use crm_shared::model::{Description, Priority, TicketStatus, Title, UserId};
-use crm_shared::service::{self, Ctx, NewTicket, TicketFilter, TicketPatch};
+use crm_shared::model::{
+    CommentBody, Description, IdempotencyKey, Priority, TicketStatus, Title, UserId,
+};
+use crm_shared::service::{self, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch};
 use http::StatusCode;
 
 pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -20,13 +22,13 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
                     .map(Priority::from_int)
                     .transpose()?,
             };
-            let t = service::create_ticket(ctx, &who, new).await?;
-            Ok(ApiResponse::data(
-                StatusCode::CREATED,
-                Some("Ticket successfully created."),
-                &t,
-            )
-            .created_at(&format!("{BASE_PATH}/tickets/{}", t.id)))
+            let key = idempotency_key(&req)?;
+            let created = service::create_ticket_once(ctx, &who, new, key.as_ref()).await?;
+            Ok(created_response(
+                created,
+                "Ticket successfully created.",
+                |t| format!("{BASE_PATH}/tickets/{}", t.id),
+            ))
         }
         Route::ListTickets => {
             let q = QueryParams::parse(req.query.as_deref())?;
@@ -62,6 +64,24 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
             let page = service::ticket_history(ctx, &who, &id, q.next_token(), q.limit()?).await?;
             Ok(ApiResponse::list(&page.items, page.next))
         }
+        Route::AddComment(id) => {
+            let b = Body::parse(&req)?;
+            let new = NewComment {
+                body: CommentBody::parse(b.required_str("body")?)?,
+                internal: b.bool("internal")?.unwrap_or(false),
+            };
+            let key = idempotency_key(&req)?;
+            let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
+            // Location: the thread the comment is read from.
+            Ok(created_response(created, "Comment added.", |_| {
+                format!("{BASE_PATH}/tickets/{id}/comments")
+            }))
+        }
+        Route::ListComments(id) => {
+            let q = QueryParams::parse(req.query.as_deref())?;
+            let page = service::list_comments(ctx, &who, &id, q.next_token(), q.limit()?).await?;
+            Ok(ApiResponse::list(&page.items, page.next))
+        }
         _ => Err(ApiError::no_route()),
     }
 }
@@ -94,4 +114,38 @@ fn parse_patch(req: &ApiRequest) -> Result<TicketPatch, ApiError> {
             })
             .transpose()?,
     })
+}
+
+/// The `Idempotency-Key` header, if sent (400 when it is not 1–255 visible ASCII).
+fn idempotency_key(req: &ApiRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    match req.headers.get(IdempotencyKey::HEADER) {
+        None => Ok(None),
+        Some(v) => {
+            let raw = v.to_str().map_err(|_| {
+                ApiError::invalid(
+                    IdempotencyKey::HEADER,
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                )
+            })?;
+            Ok(Some(IdempotencyKey::parse(raw)?))
+        }
+    }
+}
+
+/// A `201` with `Location`; a replay is the original answer plus `Idempotent-Replayed: true`.
+fn created_response<T: serde::Serialize>(
+    created: Created<T>,
+    message: &str,
+    location: impl Fn(&T) -> String,
+) -> ApiResponse {
+    match created {
+        Created::New(t) => {
+            ApiResponse::data(StatusCode::CREATED, Some(message), &t).created_at(&location(&t))
+        }
+        Created::Replayed { data, location } => {
+            ApiResponse::data(StatusCode::CREATED, Some(message), &data)
+                .created_at(&location)
+                .with_header(http::HeaderName::from_static("idempotent-replayed"), "true")
+        }
+    }
 }

@@ -1,9 +1,10 @@
-//! The users function: GET /users, GET /users/{userId}, PUT /users/{userId}.
+//! The users function: GET /users, GET /users/{userId}, PUT /users/{userId} and
+//! PUT /users/{userId}/password.
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiRequest, ApiResponse, Body, QueryParams, Route};
-use crm_shared::model::{Name, UserId, UserStatus, UserType};
-use crm_shared::service::{self, Ctx, UserUpdate};
+use crm_shared::model::{Name, Password, UserId, UserStatus, UserType};
+use crm_shared::service::{self, Ctx, PasswordChange, UserUpdate};
 use crm_shared::store::UserFilter;
 use http::StatusCode;
 
@@ -27,6 +28,15 @@ pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiRespo
             let change = parse_update(&req, &id)?;
             let user = service::update_user(ctx, &who, &id, change).await?;
             Ok(ApiResponse::data(StatusCode::OK, None, &user))
+        }
+        Route::ChangePassword(id) => {
+            let b = Body::parse(&req)?;
+            let change = PasswordChange {
+                current: b.str("currentPassword")?.map(str::to_owned),
+                new: Password::parse_field("newPassword", b.required_str("newPassword")?)?,
+            };
+            service::change_password(ctx, &who, &id, change).await?;
+            Ok(ApiResponse::message(StatusCode::OK, "Password changed."))
         }
         _ => Err(ApiError::no_route()),
     }

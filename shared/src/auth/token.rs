@@ -18,6 +18,11 @@ pub struct Claims {
     /// request checks the user's current type and status in the store.
     #[serde(rename = "userType", default, skip_serializing_if = "Option::is_none")]
     pub user_type: Option<UserType>,
+    /// The user's token generation when the token was issued: a password change, a reset or
+    /// a sign-out moves the user's on, and older tokens are refused (`TOKEN_REVOKED`). Tokens
+    /// from before generations existed count as generation 0.
+    #[serde(default)]
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,8 @@ pub enum TokenError {
     Missing,
     Invalid,
     Expired,
+    /// Older than the user's token generation.
+    Revoked,
 }
 
 impl From<TokenError> for crate::ApiError {
@@ -37,6 +44,10 @@ impl From<TokenError> for crate::ApiError {
             ),
             TokenError::Invalid => ApiError::unauthorized("INVALID_TOKEN", "Invalid token."),
             TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "Token has expired."),
+            TokenError::Revoked => ApiError::unauthorized(
+                "TOKEN_REVOKED",
+                "Token was revoked by a password change or a sign-out. Sign in again.",
+            ),
         }
     }
 }
@@ -68,10 +79,22 @@ impl TokenKeys {
         self.ttl_seconds
     }
 
+    /// A token of generation 0 (a user who never changed password nor signed out).
     pub fn issue(
         &self,
         user: &UserId,
         user_type: UserType,
+        now: Timestamp,
+    ) -> Result<String, String> {
+        self.issue_generation(user, user_type, 0, now)
+    }
+
+    /// A token carrying the user's current token generation.
+    pub fn issue_generation(
+        &self,
+        user: &UserId,
+        user_type: UserType,
+        generation: i64,
         now: Timestamp,
     ) -> Result<String, String> {
         let iat = now.seconds();
@@ -81,6 +104,7 @@ impl TokenKeys {
             iat,
             exp: iat.saturating_add(self.ttl_seconds as i64),
             user_type: Some(user_type),
+            generation,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| format!("token signing failed: {e}"))
@@ -231,6 +255,7 @@ mod tests {
             iat: now,
             exp: now + 100,
             user_type: None,
+            generation: 0,
         };
         let t = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

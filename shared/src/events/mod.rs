@@ -2,7 +2,7 @@
 //! same transaction is the durable record; a push here only makes delivery prompt, so a
 //! failed push is logged and never fails the request (the sweep re-pushes it later).
 
-use crate::model::TicketEvent;
+use crate::model::{Job, TicketEvent};
 
 /// Where committed events are pushed.
 #[derive(Clone, Default)]
@@ -10,7 +10,8 @@ pub enum Publisher {
     /// No queue: events wait in the outbox for the sweep.
     #[default]
     Outbox,
-    /// The local server's in-process queue (in place of SQS).
+    /// The local server's in-process queue (in place of SQS). It refuses what SQS refuses
+    /// (`sqs_accepts`), so an event that could never reach the cloud queue fails here too.
     Channel(tokio::sync::mpsc::UnboundedSender<TicketEvent>),
     /// The SQS queue the notifier consumes.
     Sqs {
@@ -19,16 +20,51 @@ pub enum Publisher {
     },
 }
 
+/// Why a push failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The queue is down, slow or throttling: a later push may succeed.
+    #[error("{0}")]
+    Transient(String),
+    /// The queue refuses this event itself (its body): pushing it again will never succeed.
+    #[error("refused for good: {0}")]
+    Permanent(String),
+}
+
+/// Whether SQS takes this text as a message body. SQS allows only `#x9 | #xA | #xD |
+/// #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF` and refuses any other character with
+/// `InvalidMessageContents`:
+/// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+/// (a Rust string holds no surrogates, so only the C0 controls and U+FFFE/U+FFFF can fail).
+pub fn sqs_accepts(body: &str) -> bool {
+    body.chars().all(|c| {
+        matches!(c,
+            '\u{9}' | '\u{A}' | '\u{D}'
+            | '\u{20}'..='\u{D7FF}'
+            | '\u{E000}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{10FFFF}')
+    })
+}
+
 impl Publisher {
     /// Pushes one event: one call, no store write. Errors are for the caller to log.
-    pub async fn push(&self, event: &TicketEvent) -> Result<(), String> {
+    pub async fn push(&self, event: &TicketEvent) -> Result<(), PushError> {
         match self {
             Publisher::Outbox => Ok(()),
-            Publisher::Channel(tx) => tx
-                .send(event.clone())
-                .map_err(|_| "event queue closed".to_owned()),
+            Publisher::Channel(tx) => {
+                let body = serde_json::to_string(event)
+                    .map_err(|e| PushError::Permanent(e.to_string()))?;
+                if !sqs_accepts(&body) {
+                    return Err(PushError::Permanent(
+                        "the event holds characters SQS refuses (InvalidMessageContents)".into(),
+                    ));
+                }
+                tx.send(event.clone())
+                    .map_err(|_| PushError::Transient("event queue closed".to_owned()))
+            }
             Publisher::Sqs { client, queue_url } => {
-                let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+                let body = serde_json::to_string(event)
+                    .map_err(|e| PushError::Permanent(e.to_string()))?;
                 client
                     .send_message()
                     .queue_url(queue_url)
@@ -37,7 +73,21 @@ impl Publisher {
                     .await
                     .map(|_| ())
                     .map_err(|e| {
-                        aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()
+                        use aws_sdk_sqs::error::ProvideErrorMetadata;
+                        let text =
+                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+                        // SQS refuses the body's characters: the same body fails every time
+                        // (see `sqs_accepts`). Everything else (timeouts, throttling, a missing
+                        // queue, an outage) may pass later.
+                        let refused = e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_invalid_message_contents())
+                            || e.code() == Some("InvalidMessageContents");
+                        if refused {
+                            PushError::Permanent(text)
+                        } else {
+                            PushError::Transient(text)
+                        }
                     })
             }
         }
@@ -45,8 +95,127 @@ impl Publisher {
 
     /// Pushes a committed event on the request path: never fails the request.
     pub async fn publish(&self, event: &TicketEvent) {
-        if let Err(e) = self.push(event).await {
-            tracing::warn!(event_id = %event.event_id, error = %e, "event push failed; the outbox keeps it for the sweep");
+        match self.push(event).await {
+            Ok(()) => {}
+            Err(PushError::Transient(e)) => {
+                tracing::warn!(event_id = %event.event_id, error = %e, "event push failed; the outbox keeps it for the sweep");
+            }
+            Err(PushError::Permanent(e)) => {
+                tracing::warn!(event_id = %event.event_id, error = %e, "the queue refuses this event; the sweep parks its outbox item");
+            }
         }
+    }
+}
+
+/// Where committed workload jobs are pushed: the same SQS queue as the events (the notifier
+/// runs them), locally an in-process channel to the job worker. The job item written in the
+/// triggering transaction is the durable record; the sweep re-pushes what a push lost.
+#[derive(Clone, Default)]
+pub enum JobQueue {
+    /// No queue: jobs wait for the sweep.
+    #[default]
+    Table,
+    Channel(tokio::sync::mpsc::UnboundedSender<Job>),
+    Sqs {
+        client: aws_sdk_sqs::Client,
+        queue_url: String,
+    },
+}
+
+impl JobQueue {
+    /// The queue beside an event publisher: SQS jobs travel on the events' queue.
+    pub fn beside(p: &Publisher) -> Self {
+        match p {
+            Publisher::Sqs { client, queue_url } => JobQueue::Sqs {
+                client: client.clone(),
+                queue_url: queue_url.clone(),
+            },
+            Publisher::Outbox | Publisher::Channel(_) => JobQueue::Table,
+        }
+    }
+
+    pub async fn push(&self, job: &Job) -> Result<(), PushError> {
+        match self {
+            JobQueue::Table => Ok(()),
+            JobQueue::Channel(tx) => tx
+                .send(job.clone())
+                .map_err(|_| PushError::Transient("job queue closed".to_owned())),
+            JobQueue::Sqs { client, queue_url } => {
+                let body =
+                    serde_json::to_string(job).map_err(|e| PushError::Permanent(e.to_string()))?;
+                client
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        PushError::Transient(
+                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Pushes a committed job on the request path: never fails the request.
+    pub async fn publish(&self, job: &Job) {
+        if let Err(e) = self.push(job).await {
+            tracing::warn!(job_id = %job.job_id, error = %e, "job push failed; the sweep resumes it");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqs_accepts_exactly_its_documented_characters() {
+        let table = [
+            ("plain text", true),
+            ("tab\tline\nreturn\r", true),
+            ("\u{20}\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}", true),
+            ("emoji 🎫 and ü", true),
+            ("", true),
+            ("nul \u{0}", false),
+            ("bell \u{7}", false),
+            ("unit separator \u{1F}", false),
+            ("U+FFFE \u{FFFE}", false),
+            ("U+FFFF \u{FFFF}", false),
+        ];
+        for (s, ok) in table {
+            assert_eq!(sqs_accepts(s), ok, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn json_escapes_controls_but_not_noncharacters() {
+        // serde_json writes C0 controls as \u escapes (SQS takes those), but U+FFFF as is.
+        assert!(sqs_accepts(
+            &serde_json::to_string("a\u{0}b\u{1F}").unwrap()
+        ));
+        assert!(!sqs_accepts(&serde_json::to_string("a\u{FFFF}b").unwrap()));
+    }
+
+    #[tokio::test]
+    async fn the_channel_refuses_what_sqs_refuses() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = Publisher::Channel(tx);
+        let mut ev: TicketEvent = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 1, "eventId": "01E", "type": "TICKET_CREATED",
+            "occurredAt": "2022-08-05T12:55:42.348Z", "actor": "cust1",
+            "ticket": {"_id": "01T", "title": "ok", "ticketPriority": 4,
+                "description": "d", "status": "OPEN", "reporter": "cust1",
+                "assignee": null, "createdAt": "a", "updatedAt": "a"},
+            "changes": [], "previousAssignee": null
+        }))
+        .unwrap();
+        assert_eq!(p.push(&ev).await, Ok(()));
+        assert!(rx.try_recv().is_ok());
+        ev.ticket.title = "bad \u{FFFF}".into();
+        assert!(matches!(p.push(&ev).await, Err(PushError::Permanent(_))));
+        assert!(rx.try_recv().is_err(), "nothing reached the channel");
     }
 }

@@ -95,6 +95,19 @@ impl Body {
         }
     }
 
+    /// A boolean field, if present: JSON `true` or `false` only (`"true"`, `1` and `null`
+    /// are a 400 naming the field).
+    pub fn bool(&self, field: &'static str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::invalid(
+                field,
+                format!("{field} must be a boolean."),
+            )),
+        }
+    }
+
     /// Whether the field is present and JSON `null`.
     pub fn is_null(&self, field: &str) -> bool {
         matches!(self.0.get(field), Some(Value::Null))

@@ -100,6 +100,14 @@ impl ApiResponse {
         )
     }
 
+    /// `{"success": true, "message": ...}`: an action that returns nothing else.
+    pub fn message(status: StatusCode, message: &str) -> Self {
+        Self::json(
+            status,
+            &serde_json::json!({"success": true, "message": message}),
+        )
+    }
+
     /// `{"success": true, "documentResultsCount": n, "data": [...], "nextToken": ...}`.
     pub fn list<T: Serialize>(items: &[T], next_token: Option<String>) -> Self {
         #[derive(Serialize)]

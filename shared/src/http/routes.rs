@@ -17,14 +17,18 @@ pub enum Group {
 pub enum Route {
     Signup,
     Signin,
+    Signout,
     ListUsers,
     GetUser(String),
     UpdateUser(String),
+    ChangePassword(String),
     CreateTicket,
     ListTickets,
     GetTicket(String),
     UpdateTicket(String),
     TicketHistory(String),
+    AddComment(String),
+    ListComments(String),
 }
 
 /// One row of the route table: method, path under the base path (`{x}` = parameter), group.
@@ -97,6 +101,32 @@ pub const ROUTES: &[RouteSpec] = &[
         group: Group::Tickets,
         name: "ticketHistory",
     },
+    RouteSpec {
+        method: "POST",
+        path: "/tickets/{ticketId}/comments",
+        group: Group::Tickets,
+        name: "addComment",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/tickets/{ticketId}/comments",
+        group: Group::Tickets,
+        name: "listComments",
+    },
+    // Last: the access-control matrix runs the routes in this order, and these two revoke
+    // the caller's tokens.
+    RouteSpec {
+        method: "PUT",
+        path: "/users/{userId}/password",
+        group: Group::Users,
+        name: "changePassword",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/auth/signout",
+        group: Group::Auth,
+        name: "signout",
+    },
 ];
 
 fn decode(segment: &str) -> String {
@@ -125,9 +155,13 @@ impl Route {
         Some(match rest.as_slice() {
             [a, b] if is(a, "auth") && is(b, "signup") && m == "POST" => Route::Signup,
             [a, b] if is(a, "auth") && is(b, "signin") && m == "POST" => Route::Signin,
+            [a, b] if is(a, "auth") && is(b, "signout") && m == "POST" => Route::Signout,
             [a] if is(a, "users") && m == "GET" => Route::ListUsers,
             [a, id] if is(a, "users") && m == "GET" => Route::GetUser(decode(id)),
             [a, id] if is(a, "users") && m == "PUT" => Route::UpdateUser(decode(id)),
+            [a, id, p] if is(a, "users") && is(p, "password") && m == "PUT" => {
+                Route::ChangePassword(decode(id))
+            }
             [a] if is(a, "tickets") && m == "POST" => Route::CreateTicket,
             [a] if is(a, "tickets") && m == "GET" => Route::ListTickets,
             [a, id] if is(a, "tickets") && m == "GET" => Route::GetTicket(decode(id)),
@@ -135,19 +169,30 @@ impl Route {
             [a, id, h] if is(a, "tickets") && is(h, "history") && m == "GET" => {
                 Route::TicketHistory(decode(id))
             }
+            [a, id, c] if is(a, "tickets") && is(c, "comments") && m == "POST" => {
+                Route::AddComment(decode(id))
+            }
+            [a, id, c] if is(a, "tickets") && is(c, "comments") && m == "GET" => {
+                Route::ListComments(decode(id))
+            }
             _ => return None,
         })
     }
 
     pub fn group(&self) -> Group {
         match self {
-            Route::Signup | Route::Signin => Group::Auth,
-            Route::ListUsers | Route::GetUser(_) | Route::UpdateUser(_) => Group::Users,
+            Route::Signup | Route::Signin | Route::Signout => Group::Auth,
+            Route::ListUsers
+            | Route::GetUser(_)
+            | Route::UpdateUser(_)
+            | Route::ChangePassword(_) => Group::Users,
             Route::CreateTicket
             | Route::ListTickets
             | Route::GetTicket(_)
             | Route::UpdateTicket(_)
-            | Route::TicketHistory(_) => Group::Tickets,
+            | Route::TicketHistory(_)
+            | Route::AddComment(_)
+            | Route::ListComments(_) => Group::Tickets,
         }
     }
 
@@ -156,14 +201,18 @@ impl Route {
         match self {
             Route::Signup => "signup",
             Route::Signin => "signin",
+            Route::Signout => "signout",
             Route::ListUsers => "listUsers",
             Route::GetUser(_) => "getUser",
             Route::UpdateUser(_) => "updateUser",
+            Route::ChangePassword(_) => "changePassword",
             Route::CreateTicket => "createTicket",
             Route::ListTickets => "listTickets",
             Route::GetTicket(_) => "getTicket",
             Route::UpdateTicket(_) => "updateTicket",
             Route::TicketHistory(_) => "ticketHistory",
+            Route::AddComment(_) => "addComment",
+            Route::ListComments(_) => "listComments",
         }
     }
 }
@@ -234,6 +283,8 @@ mod tests {
             ("GET", "/crmService/api/v1/auth/signup"),
             ("POST", "/crmService/api/v1/users"),
             ("GET", "/crmService/api/v1/tickets/a/b"),
+            ("PUT", "/crmService/api/v1/tickets/a/comments"),
+            ("DELETE", "/crmService/api/v1/tickets/a/comments"),
             ("HEAD", "/crmService/api/v1/users"),
             ("OPTIONS", "/crmService/api/v1/users"),
         ] {

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const EVENT_SCHEMA_VERSION: u32 = 1;
+/// 2 added the COMMENT_ADDED type and the `comment` field (docs/events.md, "Versions").
+pub const EVENT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventType {
@@ -13,6 +14,9 @@ pub enum EventType {
     TicketCreated,
     #[serde(rename = "TICKET_UPDATED")]
     TicketUpdated,
+    /// A comment or internal note (schema version 2); `changes` holds the reopening, if any.
+    #[serde(rename = "COMMENT_ADDED")]
+    CommentAdded,
 }
 
 /// A ticket as clients see it (the API's ticket object, and the event's snapshot).
@@ -56,6 +60,16 @@ pub struct TicketEvent {
     pub changes: Vec<Change>,
     /// The assignee before a reassignment (also mailed); null otherwise.
     pub previous_assignee: Option<String>,
+    /// The comment of a COMMENT_ADDED event; absent otherwise (and in version-1 events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<super::CommentSnapshot>,
+}
+
+impl TicketEvent {
+    /// Whether only staff may read what this event says (an internal note).
+    pub fn is_internal(&self) -> bool {
+        self.comment.as_ref().is_some_and(|c| c.internal)
+    }
 }
 
 #[cfg(test)]
@@ -88,14 +102,50 @@ mod tests {
                 to: Value::Null,
             }],
             previous_assignee: Some("e1".into()),
+            comment: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "TICKET_UPDATED");
-        assert_eq!(v["schemaVersion"], 1);
+        assert_eq!(v["schemaVersion"], 2);
+        assert!(
+            v.get("comment").is_none(),
+            "no comment field on a ticket change"
+        );
         assert_eq!(v["ticket"]["_id"], "01T");
         assert_eq!(v["ticket"]["assignee"], Value::Null);
         assert_eq!(v["previousAssignee"], "e1");
         let back: TicketEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_version_1_event_still_reads_and_a_comment_event_carries_its_comment() {
+        let v1 = json!({
+            "schemaVersion": 1, "eventId": "01E", "type": "TICKET_CREATED",
+            "occurredAt": "x", "actor": "c",
+            "ticket": {"_id": "01T", "title": "t", "ticketPriority": 4, "description": "d",
+                       "status": "OPEN", "reporter": "c", "assignee": null,
+                       "createdAt": "x", "updatedAt": "x"},
+            "changes": [], "previousAssignee": null
+        });
+        let e: TicketEvent = serde_json::from_value(v1).unwrap();
+        assert_eq!(e.comment, None);
+        assert!(!e.is_internal());
+        let mut c = e.clone();
+        c.event_type = EventType::CommentAdded;
+        c.comment = Some(super::super::CommentSnapshot {
+            id: "01C".into(),
+            ticket_id: "01T".into(),
+            author: "eng".into(),
+            body: "note".into(),
+            internal: true,
+            created_at: "x".into(),
+        });
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["type"], "COMMENT_ADDED");
+        assert_eq!(v["comment"]["_id"], "01C");
+        assert_eq!(v["comment"]["internal"], true);
+        assert!(c.is_internal());
+        assert_eq!(serde_json::from_value::<TicketEvent>(v).unwrap(), c);
     }
 }

@@ -1,13 +1,19 @@
 //! Domain types. Input is parsed into these at the edge ("parse, don't validate"), so an
 //! invalid userId, email or password cannot exist past the handler.
 
+mod comment;
 mod event;
+mod idempotency;
+mod job;
 pub mod text;
 mod ticket;
 mod time;
 mod user;
 
+pub use comment::{CommentBody, CommentSnapshot};
 pub use event::{Change, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketSnapshot};
+pub use idempotency::IdempotencyKey;
+pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
 pub use time::Timestamp;
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};

@@ -115,7 +115,12 @@ impl Password {
     pub const MAX_BYTES: usize = 72;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let err = |m: &str| Invalid::new("password", m);
+        Self::parse_field("password", raw)
+    }
+
+    /// The password rules, with errors naming `field` (e.g. `newPassword`).
+    pub fn parse_field(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+        let err = |m: &str| Invalid::new(field, m.replacen("password", field, 1));
         if raw.len() < Self::MIN_BYTES {
             return Err(err("password must be at least 10 characters long."));
         }

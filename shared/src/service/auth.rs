@@ -101,7 +101,7 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
     }
     let token = ctx
         .tokens
-        .issue(&user.user_id, user.user_type, now)
+        .issue_generation(&user.user_id, user.user_type, user.token_generation, now)
         .map_err(ApiError::internal)?;
     Ok(SigninView {
         user: UserView::from(&user),

@@ -1,15 +1,20 @@
 //! The use cases: validation → policy → one atomic store write. Handlers parse HTTP into the
 //! inputs here and render what comes back; business rules live here and in `policy`.
 
+mod accounts;
 mod auth;
+mod comments;
 mod tickets;
 mod users;
 mod views;
+pub mod workload;
 
+pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
+pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
 pub use tickets::{
-    HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, get_ticket, list_tickets,
-    plan as plan_ticket_listing, ticket_history, update_ticket,
+    Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
+    get_ticket, list_tickets, plan as plan_ticket_listing, ticket_history, update_ticket,
 };
 pub use users::{
     DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
@@ -38,6 +43,10 @@ pub struct Ctx {
     /// Most open tickets auto-assigned to one engineer (`CRM_ENGINEER_CAPACITY`; None:
     /// unlimited).
     pub engineer_capacity: Option<i64>,
+    /// How long an `Idempotency-Key` is remembered (24 hours; tests shorten it).
+    pub idempotency_ttl_seconds: i64,
+    /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
+    pub jobs: crate::events::JobQueue,
 }
 
 impl Ctx {
@@ -51,6 +60,17 @@ impl Ctx {
             publisher: crate::events::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
             engineer_capacity: None,
+            idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
+            jobs: crate::events::JobQueue::default(),
+        }
+    }
+
+    /// The context an entry point serves with: every setting from `config`, built once.
+    pub fn configured(store: Store, secret: &Secret, config: &crate::config::Config) -> Self {
+        Self {
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
+            engineer_capacity: config.engineer_capacity,
+            ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }
 
@@ -103,23 +123,27 @@ impl Authed {
     pub fn hints_admin(&self) -> bool {
         self.claims.user_type == Some(crate::model::UserType::Admin)
     }
-}
 
-/// The caller as stored now: it must exist and be APPROVED, or the token no longer works.
-pub fn active(user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
-    match user {
-        None => Err(ApiError::forbidden(
-            "USER_NOT_ACTIVE",
-            "The user of this token no longer exists.",
-        )),
-        Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
-            "USER_NOT_APPROVED",
-            format!(
-                "UserStatus is not approved yet. Current userStatus is - {}",
-                u.user_status
-            ),
-        )),
-        Some(u) => Ok(u),
+    /// The caller as stored now: the token must be of the user's current generation (else
+    /// 401 `TOKEN_REVOKED`), and the user must exist and be APPROVED (else 403).
+    pub fn active(&self, user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
+        match user {
+            None => Err(ApiError::forbidden(
+                "USER_NOT_ACTIVE",
+                "The user of this token no longer exists.",
+            )),
+            Some(u) if u.token_generation != self.claims.generation => {
+                Err(crate::auth::TokenError::Revoked.into())
+            }
+            Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
+                "USER_NOT_APPROVED",
+                format!(
+                    "UserStatus is not approved yet. Current userStatus is - {}",
+                    u.user_status
+                ),
+            )),
+            Some(u) => Ok(u),
+        }
     }
 }
 
@@ -157,6 +181,10 @@ pub fn denied(d: crate::policy::Denied) -> ApiError {
         ReassignAdminOnly => ApiError::forbidden(
             "FORBIDDEN",
             "Access Forbidden. Admin is only allowed to reassign a ticket.",
+        ),
+        InternalNoteStaffOnly => ApiError::forbidden(
+            "FORBIDDEN",
+            "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note.",
         ),
     }
 }

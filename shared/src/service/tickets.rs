@@ -2,7 +2,7 @@
 //! updates that keep the engineer counters exact, and each ticket's history. Every change
 //! is one transaction (ticket, counts, history, outbox), retried on a concurrent change.
 
-use super::{Authed, Ctx, active, denied};
+use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
@@ -10,17 +10,18 @@ use crate::model::{
     Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
     TicketSnapshot, TicketStatus, Timestamp, Title, UserId, UserType, new_ulid,
 };
+use crate::model::{IdempotencyKey, Job, JobKind};
 use crate::policy::{self, Caller};
 use crate::store::{
-    HistoryEntry, Listing, Source, TicketChange, TicketRecord, TicketWriteError, UserRecord,
-    assignee_source, reporter_source, status_source,
+    HistoryEntry, IdempotencyRecord, Listing, Source, TicketChange, TicketRecord, TicketWriteError,
+    UserRecord, assignee_source, reporter_source, status_source,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
-const ATTEMPTS: u32 = 8;
+pub(super) const ATTEMPTS: u32 = 8;
 /// The longest a creation waits for its turn to choose an engineer: one store operation's
 /// budget (shared/src/cloud.rs), so a turn held by a creation stuck on the store delays the
 /// next by at most that, while normal turns (a read and a write) never come near it.
@@ -137,12 +138,12 @@ fn not_found() -> ApiError {
     ApiError::not_found("TICKET_NOT_FOUND", "No ticket with this id.")
 }
 
-fn jitter(attempt: u32) -> Duration {
+pub(super) fn jitter(attempt: u32) -> Duration {
     let cap = 2u64.saturating_pow(attempt.min(6)).min(50);
     Duration::from_millis(rand::random_range(0..=cap))
 }
 
-fn event(
+pub(crate) fn event(
     event_type: EventType,
     actor: &UserId,
     ticket: &TicketRecord,
@@ -159,10 +160,11 @@ fn event(
         ticket: ticket.snapshot(),
         changes,
         previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
+        comment: None,
     }
 }
 
-fn change(field: &str, from: Value, to: Value) -> Change {
+pub(crate) fn change(field: &str, from: Value, to: Value) -> Change {
     Change {
         field: field.to_owned(),
         from,
@@ -170,7 +172,7 @@ fn change(field: &str, from: Value, to: Value) -> Change {
     }
 }
 
-fn opt_user(u: Option<&UserId>) -> Value {
+pub(crate) fn opt_user(u: Option<&UserId>) -> Value {
     u.map(|u| json!(u.as_str())).unwrap_or(Value::Null)
 }
 
@@ -183,18 +185,56 @@ pub async fn create_ticket(
     who: &Authed,
     new: NewTicket,
 ) -> Result<TicketSnapshot, ApiError> {
+    create_ticket_once(ctx, who, new, None)
+        .await
+        .map(Created::into_inner)
+}
+
+/// POST /tickets with an optional `Idempotency-Key` (SPEC §3): the key's record is one more
+/// item of the creation's transaction, so a retry of a creation that committed (answered or
+/// not) replays the original answer; the same key with another body is `422`. The record is
+/// read beside the caller and the load index, so a creation without a replay keeps its
+/// depth, and a replay writes nothing and records no event.
+pub async fn create_ticket_once(
+    ctx: &Ctx,
+    who: &Authed,
+    new: NewTicket,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created<TicketSnapshot>, ApiError> {
+    let fingerprint = fingerprint(&json!({
+        "title": new.title.as_str(),
+        "description": new.description.as_str(),
+        "ticketPriority": new.priority.unwrap_or(Priority::LOW).get(),
+    }));
+    let seen = || async move {
+        match key {
+            Some(k) => {
+                ctx.store
+                    .get_idempotency(&who.id, k, Timestamp::now())
+                    .await
+            }
+            None => Ok(None),
+        }
+    };
     // Within one process, creations take turns choosing an engineer, so they do not all
     // pick the same one; across processes the bound keeps the spread. The wait for a turn
     // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
     // keeps it correct) rather than queueing without limit.
-    let (caller, (turn, mut candidates)) = tokio::try_join!(ctx.store.get_user(&who.id), async {
-        let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
-            .await
-            .ok();
-        let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
-        Ok::<_, crate::store::StoreError>((turn, candidates))
-    })?;
-    let caller = active(caller)?;
+    let (caller, (turn, mut candidates), record) = tokio::try_join!(
+        ctx.store.get_user(&who.id),
+        async {
+            let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
+                .await
+                .ok();
+            let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
+            Ok::<_, crate::store::StoreError>((turn, candidates))
+        },
+        seen()
+    )?;
+    let caller = who.active(caller)?;
+    if let Some(r) = record {
+        return replay(r, &fingerprint);
+    }
     for attempt in 0..ATTEMPTS {
         let now = Timestamp::now();
         let pick = choose(&candidates, ctx.engineer_capacity);
@@ -244,6 +284,23 @@ pub async fn create_ticket(
         );
         let deltas = count_deltas(None, (ticket.status, ticket.assignee.as_ref()));
         let check = pick.map(|p| (&p.engineer.user_id, Some(p.below)));
+        let extra = match key {
+            Some(k) => vec![
+                ctx.store.idempotency_write(
+                    &caller.user_id,
+                    k,
+                    &IdempotencyRecord {
+                        fingerprint: fingerprint.clone(),
+                        location: ticket_location(&ticket.ticket_id),
+                        data: serde_json::to_value(ticket.snapshot())
+                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                        expires_at: now.seconds() + ctx.idempotency_ttl_seconds,
+                    },
+                    now,
+                )?,
+            ],
+            None => vec![],
+        };
         match ctx
             .store
             .commit_ticket(TicketChange {
@@ -253,6 +310,7 @@ pub async fn create_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
+                extra,
             })
             .await
         {
@@ -260,11 +318,23 @@ pub async fn create_ticket(
                 // The next creation may choose now; the push must not hold it up.
                 drop(turn);
                 ctx.publisher.publish(&ev).await;
-                return Ok(ticket.snapshot());
+                return Ok(Created::New(ticket.snapshot()));
+            }
+            // The key was taken meanwhile (a concurrent request with it): its answer.
+            Err(TicketWriteError::ExtraRefused(_)) => {
+                if let Some(r) = seen().await? {
+                    return replay(r, &fingerprint);
+                }
+                tokio::time::sleep(jitter(attempt)).await;
             }
             Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
+                // On DynamoDB a concurrent request with the same key cancels this one with
+                // a conflict rather than a failed condition.
+                if let Some(r) = seen().await? {
+                    return replay(r, &fingerprint);
+                }
                 tokio::time::sleep(jitter(attempt)).await;
-                candidates = refreshed(ctx, candidates).await?;
+                candidates = refreshed_candidates(&ctx.store, candidates).await?;
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
@@ -272,36 +342,120 @@ pub async fn create_ticket(
     Err(ApiError::unavailable("ticket creation kept conflicting").with_retry_after(1))
 }
 
+/// What a creation with an `Idempotency-Key` answers: a new item, or the original answer to
+/// the same request again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    New(T),
+    Replayed { data: T, location: String },
+}
+
+impl<T> Created<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Created::New(t) | Created::Replayed { data: t, .. } => t,
+        }
+    }
+}
+
+/// The request as parsed, hashed: what a reused key is compared on.
+pub(crate) fn fingerprint(request: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(request.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The original answer for the same request, or 422 for another request under the key.
+pub(crate) fn replay<T: serde::de::DeserializeOwned>(
+    r: IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<Created<T>, ApiError> {
+    if r.fingerprint != fingerprint {
+        return Err(ApiError::unprocessable(
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used with a different request.",
+        ));
+    }
+    let data = serde_json::from_value(r.data)
+        .map_err(|e| ApiError::internal(format!("idempotency record: {e}")))?;
+    Ok(Created::Replayed {
+        data,
+        location: r.location,
+    })
+}
+
+pub fn ticket_location(id: &TicketId) -> String {
+    format!("{}/tickets/{id}", crate::http::BASE_PATH)
+}
+
+/// The assignee a reopened ticket gets (SPEC §3 "Leaving").
+pub(crate) struct Reassigned {
+    pub assignee: Option<UserId>,
+    /// The bound the auto-assignment was chosen under (shared/src/assignment.rs).
+    pub below: Option<i64>,
+}
+
+/// For a ticket becoming OPEN: None when its assignee is an approved engineer (it stays
+/// theirs); otherwise who takes it, as a new ticket would be assigned (nobody when every
+/// engineer is full or there is none). One round: the assignee beside the load index.
+pub(crate) async fn reopen_assignment(
+    ctx: &Ctx,
+    before: &TicketRecord,
+) -> Result<Option<Reassigned>, crate::store::StoreError> {
+    let (current, candidates) = tokio::try_join!(
+        async {
+            match &before.assignee {
+                Some(a) => ctx.store.get_user(a).await,
+                None => Ok(None),
+            }
+        },
+        ctx.store.least_loaded_engineers(CANDIDATES)
+    )?;
+    if current.as_ref().is_some_and(UserRecord::is_assignable) {
+        return Ok(None);
+    }
+    let pick = choose(&candidates, ctx.engineer_capacity);
+    let assignee = pick.map(|p| p.engineer.user_id.clone());
+    if assignee == before.assignee {
+        return Ok(None);
+    }
+    Ok(Some(Reassigned {
+        assignee,
+        below: pick.map(|p| p.below),
+    }))
+}
+
 /// The candidates as the table has them now (strongly consistent reads, concurrently: one
 /// round), least loaded first; the ones that left are dropped. When none is left, the index
 /// is asked again.
-async fn refreshed(
-    ctx: &Ctx,
+pub(crate) async fn refreshed_candidates(
+    store: &crate::store::Store,
     candidates: Vec<UserRecord>,
 ) -> Result<Vec<UserRecord>, crate::store::StoreError> {
-    let mut fresh: Vec<UserRecord> = futures_util::future::try_join_all(
-        candidates.iter().map(|c| ctx.store.get_user(&c.user_id)),
-    )
-    .await?
-    .into_iter()
-    .flatten()
-    .filter(UserRecord::is_assignable)
-    .collect();
+    let mut fresh: Vec<UserRecord> =
+        futures_util::future::try_join_all(candidates.iter().map(|c| store.get_user(&c.user_id)))
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(UserRecord::is_assignable)
+            .collect();
     if fresh.is_empty() {
-        return ctx.store.least_loaded_engineers(CANDIDATES).await;
+        return store.least_loaded_engineers(CANDIDATES).await;
     }
     fresh.sort_by_key(|u| u.load_key);
     Ok(fresh)
 }
 
 /// The caller (active) and the ticket (visible to them), read in one round.
-async fn caller_and_ticket(
+pub(super) async fn caller_and_ticket(
     ctx: &Ctx,
     who: &Authed,
     id: &TicketId,
 ) -> Result<(UserRecord, TicketRecord), ApiError> {
     let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
-    let caller = active(caller)?;
+    let caller = who.active(caller)?;
     let ticket = ticket.ok_or_else(not_found)?;
     policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())
         .map_err(denied)?;
@@ -400,6 +554,24 @@ pub async fn update_ticket(
             previous_assignee = before.assignee.clone();
             after.assignee = Some(a.clone());
         }
+        // SPEC §3 "Leaving": reopened while its assignee cannot work on it, it is assigned
+        // in the same write like a new ticket.
+        let mut bound = None;
+        if before.status != TicketStatus::Open
+            && after.status == TicketStatus::Open
+            && let Some(re) = reopen_assignment(ctx, &before).await?
+        {
+            {
+                changes.push(change(
+                    "assignee",
+                    opt_user(before.assignee.as_ref()),
+                    opt_user(re.assignee.as_ref()),
+                ));
+                previous_assignee = before.assignee.clone();
+                after.assignee = re.assignee;
+                bound = re.below;
+            }
+        }
         if changes.is_empty() {
             return Ok(before.snapshot());
         }
@@ -424,11 +596,19 @@ pub async fn update_ticket(
             Some((before.status, before.assignee.as_ref())),
             (after.status, after.assignee.as_ref()),
         );
-        // A new assignee must still be an approved engineer when the write commits.
+        // A new assignee must still be an approved engineer when the write commits (and, when
+        // the system chose them, below the bound they were chosen under).
         let check = (after.assignee != before.assignee)
             .then_some(after.assignee.as_ref())
             .flatten()
-            .map(|a| (a, None));
+            .map(|a| (a, bound));
+        // Room freed under the capacity: the backlog may move (service/workload.rs).
+        let job = super::workload::frees_capacity(ctx.engineer_capacity, &deltas)
+            .then(|| Job::new(JobKind::Backlog, now));
+        let extra = match &job {
+            Some(j) => vec![ctx.store.job_write(j, now)?],
+            None => vec![],
+        };
         match ctx
             .store
             .commit_ticket(TicketChange {
@@ -438,15 +618,22 @@ pub async fn update_ticket(
                 assignee_check: check,
                 history: &history,
                 event: &ev,
+                extra,
             })
             .await
         {
             Ok(()) => {
                 ctx.publisher.publish(&ev).await;
+                if let Some(j) = &job {
+                    ctx.jobs.publish(j).await;
+                }
                 return Ok(after.snapshot());
             }
             Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => {
                 tokio::time::sleep(jitter(attempt)).await;
+            }
+            Err(TicketWriteError::ExtraRefused(_)) => {
+                return Err(ApiError::internal("a write without extras refused one"));
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
@@ -497,7 +684,7 @@ pub async fn list_tickets(
         }
     };
     let (caller, page) = tokio::try_join!(ctx.store.get_user(&who.id), read(hinted.clone()))?;
-    let caller = active(caller)?.caller();
+    let caller = who.active(caller)?.caller();
     let page = if caller.user_type == hinted.user_type {
         page
     } else {

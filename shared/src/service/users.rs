@@ -1,6 +1,6 @@
 //! Reading and changing users (SPEC §2), and creating admins from the backend.
 
-use super::{Authed, Ctx, UserView, active, denied};
+use super::{Authed, Ctx, UserView, denied};
 use crate::ApiError;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
@@ -48,7 +48,7 @@ pub async fn list_users(
     } else {
         (ctx.store.get_user(&who.id).await?, None)
     };
-    let caller = active(caller)?;
+    let caller = who.active(caller)?;
     policy::list_users(&caller.caller()).map_err(denied)?;
     let page = match page {
         Some(p) => p,
@@ -68,16 +68,16 @@ async fn caller_and_target(
     target: &UserId,
 ) -> Result<(UserRecord, Option<UserRecord>), ApiError> {
     if &who.id == target {
-        let me = active(ctx.store.get_user(&who.id).await?)?;
+        let me = who.active(ctx.store.get_user(&who.id).await?)?;
         return Ok((me.clone(), Some(me)));
     }
     if who.hints_admin() {
         let (c, t) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_user(target))?;
-        let c = active(c)?;
+        let c = who.active(c)?;
         policy::view_user(&c.caller(), target).map_err(denied)?;
         return Ok((c, t));
     }
-    let c = active(ctx.store.get_user(&who.id).await?)?;
+    let c = who.active(ctx.store.get_user(&who.id).await?)?;
     policy::view_user(&c.caller(), target).map_err(denied)?;
     let t = ctx.store.get_user(target).await?;
     Ok((c, t))
@@ -94,7 +94,7 @@ async fn target_id(ctx: &Ctx, who: &Authed, raw: &str) -> Result<UserId, ApiErro
     match UserId::parse(raw) {
         Ok(id) if id.as_str() == raw => Ok(id),
         _ => {
-            let caller = active(ctx.store.get_user(&who.id).await?)?;
+            let caller = who.active(ctx.store.get_user(&who.id).await?)?;
             if caller.is_approved_admin() {
                 Err(user_not_found())
             } else {
@@ -148,8 +148,20 @@ pub async fn update_user(
             // Newly approved engineer: ranks after engineers approved before, at equal load.
             after.load_key = keys::load_key(after.tickets_working_on_count, now.millis());
         }
-        match ctx.store.update_user(&before, after).await {
-            Ok(stored) => return Ok(UserView::from(&stored)),
+        // An engineer who arrives drains the backlog; one who leaves hands tickets on: the
+        // job is committed with the change and runs after it (service/workload.rs).
+        let job = super::workload::job_for_user_change(&before, &after, now);
+        let extra = match &job {
+            Some(j) => vec![ctx.store.job_write(j, now)?],
+            None => vec![],
+        };
+        match ctx.store.update_user_with(&before, after, extra).await {
+            Ok(stored) => {
+                if let Some(j) = &job {
+                    ctx.jobs.publish(j).await;
+                }
+                return Ok(UserView::from(&stored));
+            }
             Err(UpdateUserError::Conflict) => {
                 tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
             }

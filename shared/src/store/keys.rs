@@ -8,8 +8,12 @@
 //! | sign-in failures | `SIGNIN#<id>` | `FAILURES` | | | | |
 //! | ticket | `TICKET#<ulid>` | `TICKET` | `REPORTER#<id>` / ulid | `ASSIGNEE#<id>` or `UNASSIGNED` / ulid | `STATUS#<status>` / ulid | |
 //! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
+//! | comment (or internal note) | `TICKET#<ulid>` | `C#<comment ulid>` | | | | |
 //! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
+//! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
+//! | workload job | `JOB#<ulid>` | `JOB` | `JOBS` / last push ms#ulid | | | |
+//! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
 
 use super::backend::Key;
 use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
@@ -59,6 +63,9 @@ pub const TICKET_SK: &str = "TICKET";
 /// reaches the ticket itself.
 pub const HISTORY_PREFIX: &str = "V#";
 pub const OUTBOX: &str = "OUTBOX";
+/// Comments sort before the ticket item in its partition; a listing's later pages stop at
+/// the first key without the prefix (shared/src/store/paging.rs).
+pub const COMMENT_PREFIX: &str = "C#";
 
 pub fn ticket(id: &crate::model::TicketId) -> Key {
     Key::new(format!("TICKET#{id}"), TICKET_SK)
@@ -68,6 +75,14 @@ pub fn history(id: &crate::model::TicketId, version: i64) -> Key {
     Key::new(
         format!("TICKET#{id}"),
         format!("{HISTORY_PREFIX}{version:010}"),
+    )
+}
+
+/// A comment's key: in its ticket's partition, ordered by its ULID (creation time).
+pub fn comment(ticket: &crate::model::TicketId, comment_id: &str) -> Key {
+    Key::new(
+        format!("TICKET#{ticket}"),
+        format!("{COMMENT_PREFIX}{comment_id}"),
     )
 }
 
@@ -90,8 +105,40 @@ pub fn outbox(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), OUTBOX)
 }
 
+pub const JOBS: &str = "JOBS";
+
+pub fn job(job_id: &str) -> Key {
+    Key::new(format!("JOB#{job_id}"), "JOB")
+}
+
+/// `<ms>#<id>`: the sweep's age key of an outbox event or a job.
+pub fn age_key(at: Timestamp, id: &str) -> String {
+    format!("{}#{id}", at.sort_key())
+}
+
+/// The caller's record of one `Idempotency-Key` (visible ASCII; a userId holds no `#`).
+pub fn idempotency(caller: &UserId, key: &str) -> Key {
+    Key::new(format!("IDEM#{caller}"), format!("KEY#{key}"))
+}
+
 pub fn delivery(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), "DELIVERED")
+}
+
+/// The sort-key prefix of an event's recipient markers (beside its delivery marker).
+pub const MAILED_PREFIX: &str = "MAILED#";
+
+/// The marker saying this address got its own message about this event.
+pub fn mailed(event_id: &str, address: &str) -> Key {
+    Key::new(
+        format!("EVENT#{event_id}"),
+        format!("{MAILED_PREFIX}{address}"),
+    )
+}
+
+/// The partition of an event (its outbox item and markers).
+pub fn event_partition(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
 }
 
 #[cfg(test)]

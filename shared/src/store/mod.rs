@@ -2,7 +2,10 @@
 //! backends behind it: DynamoDB in the cloud, SQLite on one machine.
 
 mod backend;
+mod comments;
 mod dynamo;
+mod idempotency;
+mod jobs;
 pub mod keys;
 mod lag;
 mod outbox;
@@ -15,9 +18,14 @@ mod tickets;
 mod users;
 
 pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+pub use comments::{CommentRecord, CommentWriteError};
 pub use dynamo::DynamoBackend;
+pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
+pub use jobs::JobEntry;
 pub use lag::IndexLag;
-pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, OutboxEntry};
+pub use outbox::{
+    Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry, outbox_age_key,
+};
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
@@ -45,6 +53,9 @@ pub struct Store {
     stats: Option<Arc<Stats>>,
     /// Index queries answered from a lagging view (tests: DynamoDB's GSIs lag, emulators not).
     lag: Option<Arc<IndexLag>>,
+    /// Transactions still to be answered "unavailable" after they committed (tests: a
+    /// timeout that hides a commit, as a real network can).
+    lost_answers: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Store {
@@ -53,6 +64,7 @@ impl Store {
             backend: Backend::Sqlite(b),
             stats: None,
             lag: None,
+            lost_answers: None,
         }
     }
 
@@ -61,6 +73,7 @@ impl Store {
             backend: Backend::Dynamo(b),
             stats: None,
             lag: None,
+            lost_answers: None,
         }
     }
 
@@ -76,6 +89,15 @@ impl Store {
     pub fn with_index_lag(mut self, lag: std::time::Duration) -> Self {
         self.lag = Some(Arc::new(IndexLag::new(lag)));
         self
+    }
+
+    /// From now on, the next `n` transactions of more than one write commit and then report
+    /// `Unavailable`, as a timeout after the commit would (tests). The counter says how many
+    /// are still to come.
+    pub fn with_lost_answers(mut self, n: usize) -> (Self, Arc<std::sync::atomic::AtomicUsize>) {
+        let left = Arc::new(std::sync::atomic::AtomicUsize::new(n));
+        self.lost_answers = Some(left.clone());
+        (self, left)
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -172,7 +194,23 @@ impl Store {
             match &self.backend {
                 Backend::Sqlite(b) => b.transact(writes).await,
                 Backend::Dynamo(b) => b.transact(writes).await,
+            }?;
+            let lose = self.lost_answers.as_ref().is_some_and(|left| {
+                n > 1
+                    && left
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |k| k.checked_sub(1),
+                        )
+                        .is_ok()
+            });
+            if lose {
+                return Err(StoreError::Unavailable(
+                    "timed out after the commit (simulated)".into(),
+                ));
             }
+            Ok(())
         })
     }
 }

@@ -2,6 +2,8 @@
 //! transaction; the notifier claims the event with a delivery marker (a lease, so two
 //! copies of one message never both send), sends, then records the marker as SENT and
 //! deletes the outbox item in one write. The sweep finds outbox items nobody delivered.
+//! Where each recipient gets their own message (SES), a recipient marker per address
+//! records who was mailed, so a retry after a partial failure mails only the others.
 
 use super::backend::{Cond, Item, Query, Range, SortKey, StoreError, Write};
 use super::keys::{self, OUTBOX};
@@ -45,6 +47,21 @@ pub struct Delivery {
     pub tracking_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<String>,
+}
+
+/// A recipient marker: this address got its own message about the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mailed {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    pub sent_at: String,
+}
+
+/// The age key of an outbox item last pushed at `at`: `<ms>#<eventId>`.
+pub fn outbox_age_key(at: Timestamp, event_id: &str) -> String {
+    keys::age_key(at, event_id)
 }
 
 /// What a claim found.
@@ -128,7 +145,7 @@ impl Store {
         e: &OutboxEntry,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let age = format!("{}#{}", now.sort_key(), e.event.event_id);
+        let age = outbox_age_key(now, &e.event.event_id);
         self.move_outbox(e, ("gsi1sk", Value::String(age))).await
     }
 
@@ -268,6 +285,79 @@ impl Store {
             Ok(()) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The recipient markers of an event: who already got their own message (all pages of
+    /// one key range of the event's partition, read strongly consistent like any get).
+    pub async fn mailed(&self, event_id: &str) -> Result<Vec<Mailed>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .query(&Query {
+                    index: Index::Table,
+                    pk: keys::event_partition(event_id),
+                    range: match &after {
+                        Some(a) => Range::After(SortKey::S(a.clone())),
+                        None => Range::Prefix(keys::MAILED_PREFIX.into()),
+                    },
+                    limit: 100,
+                })
+                .await?;
+            let mut last = None;
+            for item in page.items {
+                let sk = item
+                    .get(TABLE.sk)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                // `After` runs to the partition's end: stop at the first key past the markers.
+                if !sk
+                    .as_deref()
+                    .is_some_and(|k| k.starts_with(keys::MAILED_PREFIX))
+                {
+                    return Ok(out);
+                }
+                last = sk;
+                out.push(from_item(item)?);
+            }
+            if !page.more || last.is_none() {
+                return Ok(out);
+            }
+            after = last;
+        }
+    }
+
+    /// Records that `address` got its own message about the event (kept as long as the
+    /// delivery marker). Unconditional: the mail went out, whoever holds the claim now.
+    pub async fn record_mailed(
+        &self,
+        event_id: &str,
+        address: &str,
+        tracking_id: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let k = keys::mailed(event_id, address);
+        let marker = Mailed {
+            address: address.to_owned(),
+            tracking_id,
+            sent_at: now.rfc3339(),
+        };
+        let item = to_item(
+            &marker,
+            &[
+                (TABLE.pk, Value::String(k.pk)),
+                (TABLE.sk, Value::String(k.sk)),
+                (
+                    TABLE.ttl_attribute,
+                    Value::from(now.seconds() + MARKER_TTL_SECONDS),
+                ),
+            ],
+        )?;
+        self.transact(vec![Write::Put {
+            item,
+            cond: Cond::Always,
+        }])
+        .await
     }
 
     /// Every approved ADMIN (all pages of one index partition).

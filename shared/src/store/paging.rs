@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 pub struct Source {
     pub index: Index,
     pub pk: String,
-    /// Restricts the first page to sort keys with this prefix (later pages continue after
-    /// the cursor, so every later key must share it: the key design guarantees that).
+    /// Restricts the source to sort keys with this prefix: the first page queries the
+    /// prefix, later ones continue after the cursor and stop at the first key without it.
     pub prefix: Option<String>,
 }
 
@@ -152,6 +152,12 @@ impl Store {
                     c.done = !page.more;
                     for item in page.items {
                         let sk = sort_key(c.source.index, &item)?;
+                        // A later page reads "after the cursor": past the prefixed range
+                        // come other items of the partition, and nothing of the source.
+                        if c.source.prefix.as_ref().is_some_and(|p| !sk.starts_with(p)) {
+                            c.done = true;
+                            break;
+                        }
                         c.last = Some(sk.clone());
                         c.buf.push_back((sk, item));
                     }

@@ -90,6 +90,9 @@ pub struct TicketChange<'a> {
     pub assignee_check: Option<(&'a UserId, Option<i64>)>,
     pub history: &'a HistoryEntry,
     pub event: &'a TicketEvent,
+    /// More items the same transaction writes (a comment, an idempotency record, a job),
+    /// each with its own condition; one that fails is reported as `ExtraRefused(i)`.
+    pub extra: Vec<Write>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +104,10 @@ pub enum TicketWriteError {
     /// bound it was chosen under: re-read and decide again.
     #[error("assignee changed concurrently")]
     AssigneeChanged,
+    /// The condition of `extra[i]` did not hold (e.g. an idempotency key already taken);
+    /// nothing was written.
+    #[error("extra write {0} refused")]
+    ExtraRefused(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -176,8 +183,16 @@ impl Store {
             item: outbox_item(c.event)?,
             cond: Cond::NotExists,
         });
+        let first_extra = writes.len();
+        writes.extend(c.extra);
         match self.transact(writes).await {
             Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed(f)) if f.iter().any(|i| *i >= first_extra) => {
+                let i = f.iter().copied().filter(|i| *i >= first_extra).min();
+                Err(TicketWriteError::ExtraRefused(
+                    i.map_or(0, |i| i - first_extra),
+                ))
+            }
             Err(StoreError::ConditionFailed(f))
                 if f.iter().any(|i| users.contains(i)) && !f.contains(&0) =>
             {
@@ -256,7 +271,7 @@ pub fn status_source(s: TicketStatus) -> Source {
     Source::new(Index::Gsi3, keys::by_status(s))
 }
 
-fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
+pub(super) fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
     let k = keys::outbox(&e.event_id);
     let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
     let mut item = Item::new();

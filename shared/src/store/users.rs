@@ -31,6 +31,11 @@ pub struct UserRecord {
     #[serde(rename = "gsi4sk")]
     pub load_key: i64,
     pub version: i64,
+    /// Tokens must carry this generation (SPEC §2): a password change, a reset and a
+    /// sign-out add one, so every token issued before stops working. Absent on users from
+    /// before it existed: 0.
+    #[serde(default)]
+    pub token_generation: i64,
 }
 
 impl UserRecord {
@@ -57,6 +62,7 @@ impl UserRecord {
             tickets_working_on_count: 0,
             load_key: keys::load_key(0, now.millis()),
             version: 1,
+            token_generation: 0,
         }
     }
 
@@ -144,6 +150,7 @@ pub enum UpdateUserError {
 }
 
 const APPROVED_ADMINS: &str = "approvedAdmins";
+const TOKEN_GENERATION: &str = "tokenGeneration";
 
 fn admin_delta(delta: i64) -> Write {
     Write::Update {
@@ -214,7 +221,18 @@ impl Store {
     pub async fn update_user(
         &self,
         before: &UserRecord,
+        after: UserRecord,
+    ) -> Result<UserRecord, UpdateUserError> {
+        self.update_user_with(before, after, vec![]).await
+    }
+
+    /// As `update_user`, with more items in the same transaction (a workload job); they
+    /// come after the user's own writes.
+    pub async fn update_user_with(
+        &self,
+        before: &UserRecord,
         mut after: UserRecord,
+        extra: Vec<Write>,
     ) -> Result<UserRecord, UpdateUserError> {
         after.version = before.version + 1;
         let mut writes = vec![Write::Put {
@@ -226,12 +244,69 @@ impl Store {
             (false, true) => writes.push(admin_delta(1)),
             _ => {}
         }
+        writes.extend(extra);
         match self.transact(writes).await {
             Ok(()) => Ok(after),
             Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(UpdateUserError::Conflict),
             Err(StoreError::ConditionFailed(_)) => Err(UpdateUserError::LastAdmin),
             Err(StoreError::Contention) => Err(UpdateUserError::Conflict),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sets a new password hash and moves the token generation on in one write (every token
+    /// the user held stops working), clearing the failed sign-ins in the same transaction.
+    /// Conditioned on the hash it replaces, so of two concurrent changes exactly one wins;
+    /// false when the user changed password meanwhile (or is gone). Other changes of the
+    /// user item (counts, sign-outs) do not conflict with it.
+    pub async fn change_password(
+        &self,
+        before: &UserRecord,
+        new_hash: String,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let writes = vec![
+            Write::Update {
+                key: keys::user(&before.user_id),
+                set: vec![
+                    ("passwordHash", Value::String(new_hash)),
+                    ("updatedAt", Value::String(now.rfc3339())),
+                ],
+                add: vec![(TOKEN_GENERATION, 1), ("version", 1)],
+                remove: vec![],
+                cond: Cond::All(vec![
+                    Cond::Exists,
+                    Cond::Eq("passwordHash", Value::String(before.password_hash.clone())),
+                ]),
+            },
+            Write::Delete {
+                key: keys::signin_failures(&before.user_id),
+                cond: Cond::Always,
+            },
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves the user's token generation on (sign-out everywhere): one write. False when the
+    /// user does not exist.
+    pub async fn revoke_tokens(&self, id: &UserId) -> Result<bool, StoreError> {
+        match self
+            .transact(vec![Write::Update {
+                key: keys::user(id),
+                set: vec![],
+                add: vec![(TOKEN_GENERATION, 1), ("version", 1)],
+                remove: vec![],
+                cond: Cond::Exists,
+            }])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

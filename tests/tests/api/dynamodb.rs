@@ -63,8 +63,7 @@ async fn dynamodb_store_serves_signup_signin_approval_and_listing() {
     c.get_user(&cust, "nobody").await.expect(403);
     c.get_user(&admin, "nobody").await.expect(404);
 
-    // Uniqueness, one request at a time (stock moto does not isolate concurrent
-    // transactions; the concurrent cases run on the serialized emulator below).
+    // Uniqueness, one request at a time (the concurrent cases are below).
     c.signup("racer", None).await.expect(201);
     let r = c
         .signup_with(
@@ -136,14 +135,7 @@ async fn dynamodb_store_keeps_the_signin_lock_and_live_token_checks() {
 
 #[tokio::test]
 async fn dynamodb_store_keeps_user_id_and_email_unique_under_concurrent_signups() {
-    let serialized = crm_tests::emulator::serialized_endpoint();
-    let mut env = crm_tests::emulator::env();
-    for (k, v) in env.iter_mut() {
-        if k == "AWS_ENDPOINT_URL" {
-            *v = serialized.clone();
-        }
-    }
-    let server = dynamo_server_on(env, &crm_tests::unique("tbl"), None);
+    let server = dynamo_server_on(crm_tests::emulator::env(), &crm_tests::unique("tbl"), None);
     let c = server.client();
     let race = |bodies: Vec<serde_json::Value>| {
         let c = c.clone();

@@ -31,7 +31,7 @@ async fn unknown_routes_and_methods_get_the_exact_404_body() {
         ("GET", "/auth/signin"),
         ("PUT", "/auth/signin"),
         ("POST", "/auth"),
-        ("POST", "/auth/signout"),
+        ("POST", "/auth/logout"),
         ("GET", "/users/admin/extra"),
         ("GET", "/users//admin"),
         ("GET", v2.as_str()),

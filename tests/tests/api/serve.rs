@@ -408,6 +408,45 @@ fn admin_create(dir: &Path, user_id: &str, name: &str, email: &str, password: &s
     run(cmd, &format!("{password}\n"), dir)
 }
 
+/// Issue 14: `crm admin set-password` reads the password from stdin (never argv), sets it
+/// in the store the running server uses, and revokes every token the user held.
+#[tokio::test]
+async fn admin_set_password_reads_stdin_and_revokes_the_users_tokens() {
+    let server = Server::start();
+    let c = server.client();
+    let admin = c.admin().await;
+    let mut cmd = crm(&server.data_dir);
+    cmd.args(["admin", "set-password", "--user-id", "admin"])
+        .arg("--data-dir")
+        .arg(&server.data_dir);
+    let ran = run(cmd, "Reset-pass-99\n", &server.data_dir);
+    assert!(ran.status.success(), "{}{}", ran.stdout, ran.stderr);
+    assert!(!ran.stdout.contains("Reset-pass-99"), "{}", ran.stdout);
+    assert!(!ran.stderr.contains("Reset-pass-99"), "{}", ran.stderr);
+    assert_error(&c.get_user(&admin, "admin").await, 401, "TOKEN_REVOKED");
+    assert_error(
+        &c.signin("admin", PASSWORD).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    c.signin("admin", "Reset-pass-99").await.expect(200);
+    // An unknown user or a weak password: a failure with a message, nothing changed.
+    let mut cmd = crm(&server.data_dir);
+    cmd.args(["admin", "set-password", "--user-id", "nobody"])
+        .arg("--data-dir")
+        .arg(&server.data_dir);
+    let ran = run(cmd, "Reset-pass-99\n", &server.data_dir);
+    assert!(!ran.status.success());
+    assert!(ran.stderr.contains("No user"), "{}", ran.stderr);
+    let mut cmd = crm(&server.data_dir);
+    cmd.args(["admin", "set-password", "--user-id", "admin"])
+        .arg("--data-dir")
+        .arg(&server.data_dir);
+    let ran = run(cmd, "weak\n", &server.data_dir);
+    assert!(!ran.status.success());
+    c.signin("admin", "Reset-pass-99").await.expect(200);
+}
+
 #[tokio::test]
 async fn admin_create_reads_the_password_from_stdin_and_makes_an_approved_admin() {
     let server = Server::start();

@@ -146,6 +146,8 @@ impl World {
             lease_seconds: 90,
             // Everything in the outbox counts as stale, so the sweep has work to show.
             sweep_age_seconds: 0,
+            jobs: crm_shared::events::JobQueue::default(),
+            capacity: None,
         }
     }
 }
@@ -291,7 +293,8 @@ async fn run_api(function: &str, status: u16, raw: &str) -> Result<Value, String
     if status >= 400 && !body["code"].is_string() {
         return Err(format!("an error without a code: {body}"));
     }
-    if status < 400 && body.get("data").is_none() {
+    // SPEC §1: either data or a message.
+    if status < 400 && body.get("data").is_none() && !body["message"].is_string() {
         return Err(format!("a success without data: {body}"));
     }
     if route_key == "$default"

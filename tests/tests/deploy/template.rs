@@ -285,6 +285,9 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:Query",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
             ],
         ),
         (

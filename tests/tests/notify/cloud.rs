@@ -224,7 +224,8 @@ pub async fn ses_transport() -> Transport {
 pub struct SentMail {
     pub id: String,
     pub from: String,
-    pub to: Vec<String>,
+    /// Every destination address: To, Cc and Bcc.
+    pub destinations: Vec<String>,
     pub subject: String,
     pub body: String,
 }
@@ -235,12 +236,23 @@ pub async fn sent_mails() -> Vec<SentMail> {
         "{}/moto-api/data.json",
         crm_tests::emulator::endpoint().trim_end_matches('/')
     );
-    let data: Value = reqwest::get(&url)
-        .await
-        .expect("reading the emulator's state")
-        .json()
-        .await
-        .expect("the emulator's state is JSON");
+    // moto's data.json dumps every service's state, and fails now and then (a 500: "keys
+    // must be str ..., not DynamoType") while another test's DynamoDB call is half-way: ask
+    // again.
+    let mut attempts = 0;
+    let data: Value = loop {
+        attempts += 1;
+        let resp = reqwest::get(&url)
+            .await
+            .expect("reading the emulator's state");
+        let status = resp.status();
+        let body = resp.text().await.expect("the emulator's state");
+        match serde_json::from_str(&body) {
+            Ok(v) if status.is_success() => break v,
+            _ if attempts < 40 => tokio::time::sleep(Duration::from_millis(50)).await,
+            _ => panic!("the emulator's state is not JSON after {attempts} reads ({status})"),
+        }
+    };
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     data["ses"]["Message"]
         .as_array()
@@ -250,10 +262,16 @@ pub async fn sent_mails() -> Vec<SentMail> {
         .map(|m| SentMail {
             id: text(&m["id"]),
             from: text(&m["source"]),
-            to: m["destinations"]["ToAddresses"]
-                .as_array()
-                .map(|a| a.iter().map(text).collect())
-                .unwrap_or_default(),
+            destinations: ["ToAddresses", "CcAddresses", "BccAddresses"]
+                .iter()
+                .flat_map(|k| {
+                    m["destinations"][*k]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .map(|v| text(&v))
+                .collect(),
             subject: text(&m["subject"]),
             body: text(&m["body"]),
         })
@@ -267,4 +285,24 @@ pub async fn mails_about(ticket_id: &str) -> Vec<SentMail> {
         .into_iter()
         .filter(|m| m.subject.contains(ticket_id) || m.body.contains(ticket_id))
         .collect()
+}
+
+/// The addresses mailed about one ticket, after asserting that every SES message about it
+/// has exactly one destination (nobody sees another's address) and that no address got two.
+pub async fn one_mail_each(ticket_id: &str) -> std::collections::BTreeSet<String> {
+    let mails = mails_about(ticket_id).await;
+    let mut out = std::collections::BTreeSet::new();
+    for m in &mails {
+        assert_eq!(
+            m.destinations.len(),
+            1,
+            "an SES message with more than one destination: {m:?}"
+        );
+        assert!(
+            out.insert(m.destinations[0].clone()),
+            "{} got two mails: {mails:?}",
+            m.destinations[0]
+        );
+    }
+    out
 }

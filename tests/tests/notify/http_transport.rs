@@ -123,6 +123,48 @@ async fn a_503_then_201_sends_once_and_keeps_the_tracking_id() {
     );
 }
 
+/// SPEC §4: every request carries `Idempotency-Key: <eventId>`, the retries inside one
+/// delivery and a later redelivery alike, so the API can drop what it already accepted.
+#[tokio::test]
+async fn every_request_carries_the_event_id_as_idempotency_key() {
+    let api = NotificationApi::scripted(
+        vec![
+            Reply::Status(503, json!({"message": "try later"})),
+            Reply::Status(429, json!({"message": "slow down"})),
+            Reply::Status(500, json!({"message": "down"})),
+        ],
+        None,
+    )
+    .await;
+    let (desk, n, ev) = setup(&api).await;
+    // Three failed attempts (503, 429, 500): the delivery gives up for now.
+    assert!(matches!(n.deliver(&ev).await, Err(DeliveryError::Retry(_))));
+    // The redelivery is accepted.
+    assert!(matches!(n.deliver(&ev).await, Ok(Outcome::Sent { .. })));
+    let got = api.received();
+    assert_eq!(got.len(), 4, "{got:?}");
+    for r in &got {
+        assert_eq!(
+            r.idempotency_key.as_deref(),
+            Some(ev.event_id.as_str()),
+            "request {r:?}"
+        );
+        assert_eq!(r.body, got[0].body, "every attempt sends the same body");
+    }
+    // Another event gets its own key.
+    let customer = authed(&desk.ctx, "cust1", crm_shared::model::UserType::Customer);
+    let other = desk.create(&customer, "A second ticket").await;
+    let ev2 = desk
+        .outbox_events_of(&other.id)
+        .await
+        .pop()
+        .expect("its event");
+    n.deliver(&ev2).await.expect("delivered");
+    let last = api.received().pop().expect("a request");
+    assert_eq!(last.idempotency_key.as_deref(), Some(ev2.event_id.as_str()));
+    assert_ne!(ev2.event_id, ev.event_id);
+}
+
 #[tokio::test]
 async fn a_400_is_permanent_without_retry_and_releases_the_marker() {
     let api = NotificationApi::scripted(

@@ -30,6 +30,8 @@ pub struct Received {
     pub method: String,
     pub path: String,
     pub content_type: String,
+    /// The `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
     pub body: Value,
 }
 
@@ -130,6 +132,11 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let raw = req
         .into_body()
         .collect()
@@ -144,6 +151,7 @@ async fn answer(
             method,
             path,
             content_type,
+            idempotency_key,
             body,
         });
         s.issued += 1;

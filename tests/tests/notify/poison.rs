@@ -1,7 +1,7 @@
 //! Messages that are not ticket events: the batch response names exactly them (the rest of
 //! the batch is delivered), and on a real queue the redrive policy moves them to the DLQ.
 
-use super::cloud::{Queues, mails_about, ses_transport};
+use super::cloud::{Queues, one_mail_each, ses_transport};
 use super::support::*;
 use crm_notifier::Transport;
 use crm_shared::events::Publisher;
@@ -125,9 +125,9 @@ async fn a_poison_message_ends_in_the_dead_letter_queue() {
     let dead = queues.dead_letters().await;
     assert_eq!(dead, vec![garbage], "the garbage is in the DLQ, alone");
     assert_eq!(
-        mails_about(&t.id).await.len(),
-        1,
-        "the valid event is mailed once"
+        one_mail_each(&t.id).await,
+        set(&[email_of("cust1"), email_of("admin")]),
+        "the valid event is mailed once to each"
     );
     assert!(desk.outbox().await.is_empty());
 }

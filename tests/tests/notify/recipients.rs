@@ -1,5 +1,6 @@
 //! Who is mailed (SPEC §4): the reporter, every approved ADMIN, the assignee if any and, on
-//! reassignment, the previous assignee; each address once; pending and rejected admins not.
+//! reassignment, the previous assignee; each address once; only users approved at send time
+//! who may see the ticket (pending, rejected and demoted users not).
 
 use super::support::*;
 use crm_notifier::{Notifier, Transport};
@@ -145,8 +146,8 @@ async fn each_address_once_whatever_the_roles_overlap() {
         ("admin", Some("eng1"), Some("eng2"), &["eng1", "eng2"]),
         // The previous assignee left unassigned (no current assignee).
         ("cust1", None, Some("eng1"), &["cust1", "eng1"]),
-        // Pending/rejected admins appear only by their own role in the ticket.
-        ("waitingadmin", None, None, &["waitingadmin"]),
+        // A pending admin is not mailed, not even as the reporter (SPEC §4: approved only).
+        ("waitingadmin", None, None, &[]),
     ];
     for (reporter, assignee, previous, others) in cases {
         let mut ev = template.clone();
@@ -191,5 +192,72 @@ async fn pending_and_rejected_admins_and_other_users_are_not_mailed() {
             email_of("cust1"),
             email_of("eng1"),
         ],
+    );
+}
+
+on_both_stores!(revoked_users_are_not_mailed);
+
+/// SPEC §4: only users APPROVED at send time who may see the ticket are mailed. Between the
+/// change and the mail, the previous assignee is demoted to CUSTOMER, the assignee set
+/// PENDING and the reporter rejected: the mail goes to the approved admins only.
+async fn revoked_users_are_not_mailed(store: crm_shared::store::Store) {
+    use crm_shared::model::UserType;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let desk = Desk::new(store)
+        .await
+        .with_publisher(Publisher::Channel(tx));
+    let cust = desk.customer("cust1").await;
+    desk.engineer("eng1").await;
+    desk.engineer("eng2").await;
+    desk.engineer("eng3").await;
+    let t = desk.create(&cust, "Mailed to whom it may concern").await;
+    assert_eq!(t.assignee.as_deref(), Some("eng1"));
+    let _created = rx.recv().await.expect("event");
+    desk.update(&desk.admin, &t.id, assignee_patch("eng2"))
+        .await;
+    let moved = rx.recv().await.expect("event");
+    assert_eq!(moved.previous_assignee.as_deref(), Some("eng1"));
+    let log = crm_tests::server::temp_dir("notify-revoked").join("mail.log");
+    let n = notifier(
+        desk.store().clone(),
+        Transport::log(Some(log.clone())),
+        Publisher::Outbox,
+    );
+    // Everyone is mailed while approved and staff.
+    assert_exactly(
+        &recipients(&n, &moved).await,
+        &[
+            email_of("admin"),
+            email_of("cust1"),
+            email_of("eng1"),
+            email_of("eng2"),
+        ],
+    );
+    // An engineer who reported a ticket and is demoted to CUSTOMER still hears about it as
+    // its reporter (a customer sees what they reported), no longer as its assignee.
+    let mut own = moved.clone();
+    own.ticket.reporter = "eng3".into();
+    own.ticket.assignee = Some("eng3".into());
+    own.previous_assignee = None;
+    desk.set("eng3", Some(UserType::Customer), None).await;
+    assert_exactly(
+        &recipients(&n, &own).await,
+        &[email_of("admin"), email_of("eng3")],
+    );
+
+    desk.set("eng1", Some(UserType::Customer), None).await;
+    desk.set("eng2", None, Some(UserStatus::Pending)).await;
+    desk.set("cust1", None, Some(UserStatus::Rejected)).await;
+    assert_exactly(&recipients(&n, &moved).await, &[email_of("admin")]);
+    n.deliver(&moved).await.expect("delivered");
+    let lines = mail_log(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_exactly(&recipients_of(&lines[0]), &[email_of("admin")]);
+    // Approved again (and staff again): mailed again.
+    desk.set("eng2", None, Some(UserStatus::Approved)).await;
+    desk.set("cust1", None, Some(UserStatus::Approved)).await;
+    assert_exactly(
+        &recipients(&n, &moved).await,
+        &[email_of("admin"), email_of("cust1"), email_of("eng2")],
     );
 }

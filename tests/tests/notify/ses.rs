@@ -18,6 +18,21 @@ async fn new_mails(ticket_id: &str, seen: &mut Vec<String>) -> Vec<SentMail> {
     fresh
 }
 
+/// One message per recipient: each with exactly one destination, each wanted address once.
+#[track_caller]
+fn assert_one_each(mails: &[SentMail], want: &[&str]) {
+    for m in mails {
+        assert_eq!(
+            m.destinations.len(),
+            1,
+            "one destination per message: {m:?}"
+        );
+        assert_eq!(m.from, MAIL_FROM);
+    }
+    let got: Vec<String> = mails.iter().flat_map(|m| m.destinations.clone()).collect();
+    assert_recipients(&got, want);
+}
+
 #[track_caller]
 fn assert_change_line(body: &str, field: &str, from: &str, to: &str) {
     assert!(
@@ -30,7 +45,7 @@ fn assert_change_line(body: &str, field: &str, from: &str, to: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
+async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
     let queues = Queues::new(2, 30).await;
     let desk = Desk::new(crm_tests::emulator::dynamo_store().await)
         .await
@@ -56,7 +71,15 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
     let ev: TicketEvent =
         serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
     let raw: Value = serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("json");
-    assert_eq!(raw["schemaVersion"], json!(1));
+    assert_eq!(
+        raw["schemaVersion"],
+        json!(crm_shared::model::EVENT_SCHEMA_VERSION)
+    );
+    assert_eq!(raw["schemaVersion"], json!(2), "docs/events.md: version 2");
+    assert!(
+        raw.get("comment").is_none(),
+        "no comment on a ticket change"
+    );
     assert_eq!(raw["type"], json!("TICKET_CREATED"));
     assert_eq!(ev.ticket, created);
     assert_eq!(ev.actor, "cust1");
@@ -84,10 +107,8 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
     assert_eq!(failed_ids(&resp), Vec::<String>::new());
     queues.delete(&msgs[0]).await;
     let mails = new_mails(&created.id, &mut seen).await;
-    assert_eq!(mails.len(), 1, "one mail for the creation: {mails:?}");
-    assert_eq!(mails[0].from, MAIL_FROM);
-    assert_recipients(
-        &mails[0].to,
+    assert_one_each(
+        &mails,
         &[
             &email_of("cust1"),
             &email_of("admin"),
@@ -95,7 +116,9 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
             &email_of("eng1"),
         ],
     );
-    assert_mail_describes(&mails[0].subject, &mails[0].body, &created, &[]);
+    for m in &mails {
+        assert_mail_describes(&m.subject, &m.body, &created, &[]);
+    }
     assert!(
         desk.store()
             .outbox_entry(&ev.event_id)
@@ -123,9 +146,8 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
         json!([{"field": "status", "from": "OPEN", "to": "BLOCKED"}])
     );
     let mails = new_mails(&created.id, &mut seen).await;
-    assert_eq!(mails.len(), 1, "one mail for the update: {mails:?}");
-    assert_recipients(
-        &mails[0].to,
+    assert_one_each(
+        &mails,
         &[
             &email_of("cust1"),
             &email_of("admin"),
@@ -133,8 +155,10 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
             &email_of("eng1"),
         ],
     );
-    assert_mail_describes(&mails[0].subject, &mails[0].body, &blocked, &[]);
-    assert_change_line(&mails[0].body, "status", "OPEN", "BLOCKED");
+    for m in &mails {
+        assert_mail_describes(&m.subject, &m.body, &blocked, &[]);
+        assert_change_line(&m.body, "status", "OPEN", "BLOCKED");
+    }
 
     // An update that changes nothing publishes nothing.
     desk.update(&desk.admin, &created.id, status_patch("BLOCKED"))
@@ -157,9 +181,8 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
         json!([{"field": "assignee", "from": "eng1", "to": "eng2"}])
     );
     let mails = new_mails(&created.id, &mut seen).await;
-    assert_eq!(mails.len(), 1, "one mail for the reassignment: {mails:?}");
-    assert_recipients(
-        &mails[0].to,
+    assert_one_each(
+        &mails,
         &[
             &email_of("cust1"),
             &email_of("admin"),
@@ -168,8 +191,10 @@ async fn ses_mails_the_concerned_users_on_create_update_and_reassign() {
             &email_of("eng2"),
         ],
     );
-    assert_mail_describes(&mails[0].subject, &mails[0].body, &moved, &[]);
-    assert_change_line(&mails[0].body, "assignee", "eng1", "eng2");
+    for m in &mails {
+        assert_mail_describes(&m.subject, &m.body, &moved, &[]);
+        assert_change_line(&m.body, "assignee", "eng1", "eng2");
+    }
     assert!(desk.outbox().await.is_empty(), "every event was delivered");
 }
 

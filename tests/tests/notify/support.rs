@@ -195,6 +195,8 @@ pub fn notifier(store: Store, transport: Transport, publisher: Publisher) -> Not
         publisher,
         lease_seconds: 30,
         sweep_age_seconds: 120,
+        jobs: crm_shared::events::JobQueue::default(),
+        capacity: None,
     }
 }
 

@@ -2,7 +2,9 @@
 //! the same data dir, at several kill points: every ticket answered 201 exists, every update
 //! answered 200 is applied (its history entry is there and the ticket shows it or a later
 //! change), the counter invariant holds, and every committed change (acknowledged or not) is
-//! mailed exactly once after the restart (one mail.log line per history entry).
+//! mailed exactly once after the restart (one mail.log line per history entry). Every
+//! creation carries an `Idempotency-Key`; the ones the kill left unanswered are retried with
+//! their keys after the restart, and no ticket exists twice (issue 16).
 
 use super::support::*;
 use crm_tests::server::temp_dir;
@@ -23,6 +25,8 @@ struct Acked {
     updates: Vec<(String, String)>,
     /// Answers other than 201/200 (there should be none).
     unexpected: Vec<String>,
+    /// Creations without an answer: (token, key, body), retried after the restart.
+    unanswered: Vec<(String, String, Value)>,
 }
 
 /// One client: creates a ticket, updates it twice (description and status), and again,
@@ -35,8 +39,9 @@ async fn client(raw: Raw, token: String, k: usize, stop: Arc<AtomicBool>) -> Ack
         }
         let body = json!({"title": format!("Crash c{k} n{n}"),
                           "description": format!("c{k}-n{n}-created"), "ticketPriority": 1 + n % 4});
+        let key = format!("crash-c{k}-n{n}");
         let id = match raw
-            .call("POST", "/tickets", Some(&token), Some(&body))
+            .call_keyed("POST", "/tickets", Some(&token), Some(&body), Some(&key))
             .await
         {
             Outcome::Answered(r) if r.status == 201 => id_of(r.data()),
@@ -46,7 +51,10 @@ async fn client(raw: Raw, token: String, k: usize, stop: Arc<AtomicBool>) -> Ack
                     .push(format!("create: {} {}", r.status, r.text));
                 continue;
             }
-            Outcome::Failed(_) => break,
+            Outcome::Failed(_) => {
+                acked.unanswered.push((token.clone(), key, body));
+                break;
+            }
         };
         acked.creates.push(id.clone());
         for u in 0..UPDATES_PER_TICKET {
@@ -71,6 +79,9 @@ struct Survived {
     creates: usize,
     updates: usize,
     unacked_tickets: usize,
+    /// Unanswered creations retried with their key, and how many of them had committed.
+    retried: usize,
+    replayed: usize,
     mails: usize,
 }
 
@@ -106,6 +117,7 @@ async fn kill_during_load(kill_after: Duration) -> Survived {
         acked.creates.extend(a.creates);
         acked.updates.extend(a.updates);
         acked.unexpected.extend(a.unexpected);
+        acked.unanswered.extend(a.unanswered);
     }
     drop(server);
     assert!(
@@ -144,8 +156,41 @@ async fn kill_during_load(kill_after: Duration) -> Survived {
         now.expect(200);
         assert_eq!(now.data()["description"], latest, "{id}");
     }
+    // The creations the kill left unanswered, retried with their keys: each ends as exactly
+    // one ticket, whether or not it had committed before the kill.
+    let tickets_before_retry = walk(&c, &admin, "/tickets").await.len();
+    let raw = Raw::new(&server.api(), Duration::from_secs(20));
+    let mut replayed = 0;
+    for (token, key, body) in &acked.unanswered {
+        match raw
+            .call_keyed("POST", "/tickets", Some(token), Some(body), Some(key))
+            .await
+        {
+            Outcome::Answered(r) if r.status == 201 => {
+                if r.header("idempotent-replayed") == Some("true") {
+                    replayed += 1;
+                }
+            }
+            Outcome::Answered(r) => panic!("retry of {key}: {} {}", r.status, r.text),
+            Outcome::Failed(e) => panic!("retry of {key}: {e}"),
+        }
+    }
+    let all = walk(&c, &admin, "/tickets").await;
+    let mut titles: Vec<String> = all
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    titles.sort();
+    let n = titles.len();
+    titles.dedup();
+    assert_eq!(titles.len(), n, "a ticket exists twice after the retries");
+    assert_eq!(
+        n,
+        tickets_before_retry + acked.unanswered.len() - replayed,
+        "each unanswered creation is one ticket"
+    );
     assert_invariant(&c, &admin).await;
-    let tickets = walk(&c, &admin, "/tickets").await.len();
+    let tickets = tickets_before_retry;
     let mails = assert_mailed_exactly_once(&c, &admin, &dir, Duration::from_secs(45)).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
@@ -153,6 +198,8 @@ async fn kill_during_load(kill_after: Duration) -> Survived {
         creates: acked.creates.len(),
         updates: acked.updates.len(),
         unacked_tickets: tickets - acked.creates.len(),
+        retried: acked.unanswered.len(),
+        replayed,
         mails,
     }
 }
@@ -170,8 +217,8 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
         figure(
             &format!("kill -9 after {ms} ms"),
             format!(
-                "{} creates and {} updates acknowledged, all present; {} more committed without an answer; {} mails, each change once",
-                s.creates, s.updates, s.unacked_tickets, s.mails
+                "{} creates and {} updates acknowledged, all present; {} more committed without an answer; {} unanswered creations retried with their keys ({} replayed), no duplicate; {} mails, each change once",
+                s.creates, s.updates, s.unacked_tickets, s.retried, s.replayed, s.mails
             ),
         );
         total = (total.0 + s.creates, total.1 + s.updates, total.2 + s.mails);

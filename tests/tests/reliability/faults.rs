@@ -1,9 +1,8 @@
-//! Dependency faults. The table: `crm serve --store dynamodb` talks to a moto of this test's
-//! own (one request at a time, as DynamoDB isolates transactions and stock moto does not)
-//! through a TCP proxy in the test that can pass bytes, hold them far beyond the SDK's
+//! Dependency faults. The table: `crm serve --store dynamodb` talks to a DynamoDB Local of
+//! this test's own (`emulator::DynamoDbLocal`, so it can be killed) through a TCP proxy in the test that can pass bytes, hold them far beyond the SDK's
 //! timeouts (shared/src/cloud.rs: 2 s per attempt, 5 s per operation), or cut every
 //! connection and refuse new ones (the table unreachable, as when the emulator is killed;
-//! moto keeps its data in memory, so the proxy stands in for the kill and the data survives
+//! it keeps its data in memory, so the proxy stands in for the kill and the data survives
 //! for the checks). Under a mixed load through all three, every answer is 2xx/4xx or 503
 //! with Retry-After and the generic message, none takes longer than a bound, and once the
 //! table is back every 201'd ticket exists, every 200'd update is applied and the counter
@@ -13,10 +12,9 @@
 //! each event and then writes it to `<data-dir>/dead-letter.log`.
 
 use super::support::*;
-use crm_tests::emulator::SERIALIZED_MOTO;
+use crm_tests::emulator::DynamoDbLocal;
 use crm_tests::{Client, ServerOptions};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -110,45 +108,6 @@ async fn pipe(
 
 async fn wait_for(mode: &mut watch::Receiver<Mode>, want: Mode) {
     let _ = mode.wait_for(|m| *m == want).await;
-}
-
-struct Moto {
-    addr: String,
-    child: Child,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        use std::io::BufRead;
-        let mut child = Command::new(crm_tests::emulator::venv_python())
-            .arg("-c")
-            .arg(SERIALIZED_MOTO)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting moto");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("moto's port");
-        let port: u16 = line.trim().parse().expect("moto printed its port");
-        Moto {
-            addr: format!("127.0.0.1:{port}"),
-            child,
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[derive(Default)]
@@ -255,20 +214,24 @@ async fn worker(raw: Raw, token: String, k: usize, stop: Arc<AtomicBool>) -> Log
     log
 }
 
-/// moto, the proxy in front of it, and `crm serve --store dynamodb` through the proxy, with
+/// DynamoDB Local, the proxy in front of it, and `crm serve --store dynamodb` through the proxy, with
 /// two approved engineers and `customers` customers (their tokens).
 struct Rig {
-    moto: Moto,
+    dynamodb: DynamoDbLocal,
     proxy: Proxy,
     server: crm_tests::Server,
     tokens: Vec<String>,
 }
 
 async fn rig(customers: usize) -> Rig {
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.addr.clone()).await;
+    let dynamodb = DynamoDbLocal::start();
+    let proxy = Proxy::start(dynamodb.addr.clone()).await;
     let env = vec![
-        ("AWS_ENDPOINT_URL".to_owned(), proxy.url.clone()),
+        (
+            "AWS_ENDPOINT_URL".to_owned(),
+            crm_tests::emulator::endpoint(),
+        ),
+        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), proxy.url.clone()),
         ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
@@ -288,7 +251,7 @@ async fn rig(customers: usize) -> Rig {
         tokens.push(c.customer(&format!("fault-cust{k}")).await);
     }
     Rig {
-        moto,
+        dynamodb,
         proxy,
         server,
         tokens,
@@ -299,7 +262,7 @@ async fn rig(customers: usize) -> Rig {
 async fn a_hanging_or_unreachable_table_is_503_and_nothing_half_written() {
     let _heavy = heavy().await;
     let Rig {
-        mut moto,
+        mut dynamodb,
         proxy,
         server,
         tokens,
@@ -390,7 +353,7 @@ async fn a_hanging_or_unreachable_table_is_503_and_nothing_half_written() {
     );
 
     // The emulator itself dies: still a prompt 503, and the server stays up.
-    moto.kill();
+    dynamodb.kill();
     let raw = Raw::new(&server.api(), Duration::from_secs(60));
     for path in ["/tickets", "/users"] {
         let t0 = Instant::now();

@@ -1,5 +1,5 @@
 //! Hostile bodies at every body-taking endpoint (signup, signin, PUT /users/{id},
-//! POST /tickets, PUT /tickets/{id}), in-process through `crm_shared::http::respond` and each
+//! POST /tickets, PUT /tickets/{id}, POST /tickets/{id}/comments), in-process through `crm_shared::http::respond` and each
 //! function's `handle` over a `Ctx` on a SQLite store: random bytes, deep nesting, strings
 //! around and over 64 KiB, odd Unicode, fields of every wrong JSON type, near-valid bodies
 //! with one field broken, under several content types. A proptest with a fixed seed and a
@@ -27,14 +27,16 @@ enum Endpoint {
     UpdateUser,
     CreateTicket,
     UpdateTicket,
+    AddComment,
 }
 
-const ENDPOINTS: [Endpoint; 5] = [
+const ENDPOINTS: [Endpoint; 6] = [
     Endpoint::Signup,
     Endpoint::Signin,
     Endpoint::UpdateUser,
     Endpoint::CreateTicket,
     Endpoint::UpdateTicket,
+    Endpoint::AddComment,
 ];
 
 impl Endpoint {
@@ -51,6 +53,7 @@ impl Endpoint {
                 "status",
                 "assignee",
             ],
+            Endpoint::AddComment => &["body", "internal"],
         }
     }
 
@@ -65,6 +68,7 @@ impl Endpoint {
                 json!({"title": format!("Fuzz {n}"), "description": "A fuzzed ticket."})
             }
             Endpoint::UpdateTicket => json!({"description": format!("Edited {n}")}),
+            Endpoint::AddComment => json!({"body": format!("Comment {n}")}),
         }
     }
 }
@@ -389,6 +393,7 @@ fn hostile_bodies_never_5xx_and_4xx_changes_nothing() {
             ),
             Endpoint::CreateTicket => (Method::POST, "/tickets".to_owned()),
             Endpoint::UpdateTicket => (Method::PUT, format!("/tickets/{}", app.ticket)),
+            Endpoint::AddComment => (Method::POST, format!("/tickets/{}/comments", app.ticket)),
         };
         let public = matches!(c.ep, Endpoint::Signup | Endpoint::Signin);
         let token = (!public).then(|| app.tokens[c.caller].as_str());

@@ -72,12 +72,27 @@ impl Raw {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Outcome {
+        self.call_keyed(method, path, token, body, None).await
+    }
+
+    /// As `call`, with an `Idempotency-Key` when given.
+    pub async fn call_keyed(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Outcome {
         let mut req = self.http.request(
             reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
             format!("{}{path}", self.base),
         );
         if let Some(t) = token {
             req = req.header("x-access-token", t);
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
         }
         if let Some(b) = body {
             req = req

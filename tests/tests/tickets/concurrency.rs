@@ -20,13 +20,13 @@ on_both_backends!(concurrent:
     parallel_creates_while_engineers_change_keep_the_index_exact,
 );
 
-const ENGINEERS: [&str; 4] = ["eng1", "eng2", "eng3", "eng4"];
+pub(crate) const ENGINEERS: [&str; 4] = ["eng1", "eng2", "eng3", "eng4"];
 
 /// A small deterministic generator (xorshift), so runs are repeatable.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -34,7 +34,7 @@ impl Rng {
     }
 }
 
-async fn staffed(store: Store) -> (Arc<World>, Vec<service::Authed>) {
+pub(crate) async fn staffed(store: Store) -> (Arc<World>, Vec<service::Authed>) {
     let w = World::new(store).await;
     for e in ENGINEERS {
         w.engineer(e).await;
@@ -55,7 +55,7 @@ fn users() -> Vec<String> {
 
 /// The invariant for every user, and each engineer's OPEN assigned tickets as the engineer
 /// lists them; returns the engineers' counts.
-async fn check(w: &World, extra: &[&str]) -> Vec<i64> {
+pub(crate) async fn check(w: &World, extra: &[&str]) -> Vec<i64> {
     let mut all = users();
     all.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
@@ -184,7 +184,7 @@ async fn parallel_creates_on_a_lagging_load_index_all_succeed_and_count_exactly(
 
 /// Replays a ticket's history: every change's `from` must be the value the previous entries
 /// left (no update applied on stale state), and the result must be the stored ticket.
-async fn assert_history_replays(w: &World, id: &str) {
+pub(crate) async fn assert_history_replays(w: &World, id: &str) {
     let h = w.history(&w.admin, id).await;
     let stored = serde_json::to_value(w.ticket(id).await.snapshot()).expect("json");
     let mut state: BTreeMap<String, Value> = BTreeMap::new();

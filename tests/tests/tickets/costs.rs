@@ -17,6 +17,9 @@ on_both_backends!(
     cost_of_engineer_listing,
     cost_of_admin_listing,
     cost_of_history_page,
+    cost_of_comment,
+    cost_of_reopening_comment,
+    cost_of_comments_page,
 );
 
 fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
@@ -176,4 +179,76 @@ async fn cost_of_history_page(store: Store) {
         assert_eq!(page.items.len(), 2);
         f.assert_cost(&format!("history as {}", who.id), cost(2, 1, 0, 1));
     }
+}
+
+async fn cost_of_comment(store: Store) {
+    use crate::service_comments::{note, public};
+    let f = fixture(store).await;
+    for (who, c) in [
+        (&f.cust, public("c")),
+        (&f.eng, note("n")),
+        (&f.w.admin, public("a")),
+    ] {
+        f.stats.take();
+        service::add_comment(&f.w.ctx, who, &f.ticket.id, c)
+            .await
+            .expect("comment");
+        // Caller and ticket together, then one transaction (check, comment, outbox).
+        f.assert_cost(&format!("comment as {}", who.id), cost(2, 0, 1, 2));
+    }
+}
+
+async fn cost_of_reopening_comment(store: Store) {
+    let f = fixture(store).await;
+    f.w.update(&f.eng, &f.ticket.id, status_patch(TicketStatus::Closed))
+        .await
+        .expect("close");
+    f.stats.take();
+    service::add_comment(
+        &f.w.ctx,
+        &f.cust,
+        &f.ticket.id,
+        crate::service_comments::public("reopen"),
+    )
+    .await
+    .expect("comment");
+    // Caller and ticket together; then, as it reopens, its assignee beside the load index
+    // (SPEC §3 "Leaving": an assignee who cannot work on it is replaced in the same write);
+    // then one transaction (ticket, count, history, comment, outbox).
+    f.assert_cost("reopening comment", cost(3, 1, 1, 3));
+    assert_eq!(f.w.ticket(&f.ticket.id).await.status, TicketStatus::Open);
+}
+
+async fn cost_of_comments_page(store: Store) {
+    use crate::service_comments::{note, public};
+    let f = fixture(store).await;
+    for i in 0..5 {
+        service::add_comment(&f.w.ctx, &f.cust, &f.ticket.id, public(&format!("c{i}")))
+            .await
+            .expect("comment");
+        service::add_comment(&f.w.ctx, &f.eng, &f.ticket.id, note(&format!("n{i}")))
+            .await
+            .expect("note");
+    }
+    for (who, want) in [(&f.cust, 5), (&f.eng, 10), (&f.w.admin, 10)] {
+        f.stats.take();
+        let page = service::list_comments(&f.w.ctx, who, &f.ticket.id, None, 100)
+            .await
+            .expect("comments");
+        assert_eq!(page.items.len(), want);
+        // Caller, ticket and the first page together: one round.
+        f.assert_cost(&format!("comments as {}", who.id), cost(2, 1, 0, 1));
+    }
+    // A later page too (it reads past the comments into the ticket's other items, still
+    // in the one query).
+    let first = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, None, 4)
+        .await
+        .expect("page");
+    f.stats.take();
+    let page = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, first.next.as_deref(), 100)
+        .await
+        .expect("page 2");
+    assert_eq!(page.items.len(), 6);
+    assert!(page.next.is_none());
+    f.assert_cost("a later comments page", cost(2, 1, 0, 1));
 }

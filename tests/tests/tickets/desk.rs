@@ -59,6 +59,39 @@ impl Desk {
         Desk::on(Server::start()).await
     }
 
+    /// A `crm serve` (embedded store) with extra settings.
+    pub async fn with_env(env: &[(&str, &str)]) -> Desk {
+        Desk::on(Server::start_with(ServerOptions {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        }))
+        .await
+    }
+
+    /// Waits until the server has run every workload job it holds (an approval, a departure,
+    /// room freed under the capacity: SPEC §3 "Workload" runs them after the request). Reads
+    /// the embedded store of the server's data dir; at most 20 s.
+    pub async fn settle(&self) {
+        let db = self.server.data_dir.join("crm.sqlite3");
+        let store = crm_shared::store::SqliteBackend::open(&db).expect("the server's store");
+        let pending = crm_shared::store::Query {
+            index: crm_shared::store::schema::Index::Gsi1,
+            pk: crm_shared::store::keys::JOBS.into(),
+            range: crm_shared::store::Range::All,
+            limit: 1,
+        };
+        for _ in 0..400 {
+            if store.query(&pending).await.expect("jobs").items.is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("workload jobs still pending after 20 s");
+    }
+
     /// A server on a DynamoDB table of the emulator, named `table` (created on start).
     pub fn dynamodb_server(table: &str) -> Server {
         let mut env = crm_tests::emulator::env();

@@ -67,21 +67,31 @@ async fn no_approved_engineer_means_assignee_null_still_201() {
 
 #[tokio::test]
 async fn assignment_follows_approval_rejection_pending_and_type_changes() {
+    // SPEC §3 "Workload": an engineer who leaves (rejected, pending, another type) hands
+    // their OPEN tickets on; the job runs after the request, so each step waits for it.
     let d = Desk::new().await;
     let cust = d.customer("cust").await;
     d.customer("cust2").await;
     d.engineer("eng1").await;
     d.engineer("eng2").await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t1").await.as_deref(), Some("eng1"));
     d.set_user("eng2", json!({"userStatus": "REJECTED"})).await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t2").await.as_deref(), Some("eng1"));
     d.set_user("eng2", json!({"userStatus": "PENDING"})).await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t3").await.as_deref(), Some("eng1"));
     d.set_user("eng2", json!({"userStatus": "APPROVED"})).await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t4").await.as_deref(), Some("eng2"));
-    // eng1 (3 open) becomes a customer: out of the running, its count kept.
+    // eng1 (3 open) becomes a customer: its open tickets go to eng2, the only engineer.
     let u = d.set_user("eng1", json!({"userType": "CUSTOMER"})).await;
     assert_eq!(u["userStatus"], "APPROVED");
+    d.settle().await;
+    let counts = d.assert_invariant().await;
+    let count = |u: &str| counts.get(u).copied().unwrap_or(0);
+    assert_eq!((count("eng1"), count("eng2")), (0, 4), "handed on");
     assert_eq!(assignee(&d, &cust, "t5").await.as_deref(), Some("eng2"));
     // cust2 made an approved engineer in one request: least loaded (0).
     d.set_user(
@@ -89,26 +99,27 @@ async fn assignment_follows_approval_rejection_pending_and_type_changes() {
         json!({"userType": "ENGINEER", "userStatus": "APPROVED"}),
     )
     .await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t6").await.as_deref(), Some("cust2"));
-    // eng2 made an admin: out.
+    // eng2 made an admin: out, and its 5 open tickets go to cust2.
     d.set_user(
         "eng2",
         json!({"userType": "ADMIN", "userStatus": "APPROVED"}),
     )
     .await;
+    d.settle().await;
     assert_eq!(assignee(&d, &cust, "t7").await.as_deref(), Some("cust2"));
-    // eng1 back as an approved engineer with its 3 open tickets: cust2 has 2.
+    // eng1 back as an approved engineer with no open ticket: the least loaded.
     d.set_user(
         "eng1",
         json!({"userType": "ENGINEER", "userStatus": "APPROVED"}),
     )
     .await;
-    assert_eq!(assignee(&d, &cust, "t8").await.as_deref(), Some("cust2"));
-    // 3-3: cust2 was approved before eng1's re-approval.
-    assert_eq!(assignee(&d, &cust, "t9").await.as_deref(), Some("cust2"));
-    assert_eq!(assignee(&d, &cust, "t10").await.as_deref(), Some("eng1"));
+    d.settle().await;
+    for t in ["t8", "t9", "t10"] {
+        assert_eq!(assignee(&d, &cust, t).await.as_deref(), Some("eng1"), "{t}");
+    }
     let counts = d.assert_invariant().await;
-    assert_eq!(counts["eng1"], 4);
-    assert_eq!(counts["cust2"], 4);
-    assert_eq!(counts["eng2"], 2);
+    let count = |u: &str| counts.get(u).copied().unwrap_or(0);
+    assert_eq!((count("eng1"), count("cust2"), count("eng2")), (3, 7, 0));
 }

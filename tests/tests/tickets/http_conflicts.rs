@@ -154,20 +154,10 @@ async fn parallel_conflicting_updates_answer_200_or_409() {
     }
 }
 
-/// A server on `table` of the serialized emulator (stock moto does not isolate concurrent
-/// transactions), with a JWT secret shared with the other servers on the table.
+/// A server on `table` of DynamoDB Local, with a JWT secret shared with the other servers on
+/// the table.
 fn shared_table_server(table: &str) -> crm_tests::Server {
-    let serialized = crm_tests::emulator::serialized_endpoint();
-    let mut env: Vec<(String, String)> = crm_tests::emulator::env()
-        .into_iter()
-        .map(|(k, v)| {
-            if k == "AWS_ENDPOINT_URL" {
-                (k, serialized.clone())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
+    let mut env = crm_tests::emulator::env();
     env.push(("CRM_TABLE_NAME".into(), table.into()));
     env.push(("CRM_JWT_SECRET".into(), SECRET.into()));
     crm_tests::Server::start_with(crm_tests::ServerOptions {

@@ -84,23 +84,35 @@ async fn counts_follow_reassignment_of_open_blocked_and_closed_tickets() {
 
 #[tokio::test]
 async fn assigning_a_previously_unassigned_ticket_counts_for_the_assignee() {
-    let d = Desk::new().await;
+    // With a capacity of 1 and both engineers full, new tickets wait unassigned (an
+    // approval would otherwise hand them out from the backlog).
+    let d = Desk::with_env(&[("CRM_ENGINEER_CAPACITY", "1")]).await;
     let cust = d.customer("cust").await;
+    d.engineer("eng1").await;
+    d.engineer("eng2").await;
+    d.settle().await;
+    d.create(&cust, "first").await;
+    d.create(&cust, "second").await;
+    assert_eq!(counts(&d).await, (1, 1));
     let open = d.create(&cust, "open").await;
     let closed = d.create(&cust, "closed").await;
     assert!(open["assignee"].is_null() && closed["assignee"].is_null());
     let (open, closed) = (id(&open), id(&closed));
     status(&d, &cust, &closed, "CLOSED").await;
-    d.engineer("eng1").await;
-    d.engineer("eng2").await;
-    assert_eq!(counts(&d).await, (0, 0));
-    // The seed skipped this +1 because the old assignee was null.
-    assign(&d, &open, "eng2").await;
-    assert_eq!(counts(&d).await, (0, 1));
-    assign(&d, &closed, "eng1").await;
-    assert_eq!(counts(&d).await, (0, 1), "CLOSED: no change");
-    status(&d, &d.admin, &closed, "OPEN").await;
     assert_eq!(counts(&d).await, (1, 1));
+    // The seed skipped this +1 because the old assignee was null (an admin may go beyond
+    // the capacity).
+    assign(&d, &open, "eng2").await;
+    assert_eq!(counts(&d).await, (1, 2));
+    assign(&d, &closed, "eng1").await;
+    assert_eq!(
+        counts(&d).await,
+        (1, 2),
+        "a CLOSED ticket counts for nobody"
+    );
+    status(&d, &d.admin, &closed, "OPEN").await;
+    assert_eq!(counts(&d).await, (2, 2));
+    d.assert_invariant().await;
 }
 
 #[tokio::test]

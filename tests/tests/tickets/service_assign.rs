@@ -11,6 +11,7 @@ on_both_backends!(
     auto_assigns_the_least_loaded_engineer_ties_to_the_earliest_approved,
     no_approved_engineer_leaves_the_ticket_unassigned,
     the_load_index_follows_approval_rejection_pending_and_type_changes,
+    capacity_caps_auto_assignment_at_creation_but_not_an_admins_reassignment,
 );
 
 fn assignee(t: &crm_shared::model::TicketSnapshot) -> Option<&str> {
@@ -165,4 +166,42 @@ async fn the_load_index_follows_approval_rejection_pending_and_type_changes(stor
     assert_index(&w, &["cust2", "eng1"]).await;
     w.assert_invariant(&["cust", "cust2", "eng1", "eng2", "admin"])
         .await;
+}
+
+/// Issue 17 (SPEC §3 "Capacity"): with a capacity of 2, new tickets go to engineers below it
+/// only; with every engineer full a ticket is created unassigned; an admin may still assign
+/// beyond it.
+async fn capacity_caps_auto_assignment_at_creation_but_not_an_admins_reassignment(store: Store) {
+    let mut w = World::new(store).await;
+    w.ctx.engineer_capacity = Some(2);
+    let c = w.customer("cust").await;
+    w.engineer("eng-a").await;
+    w.engineer("eng-b").await;
+    let mut got = Vec::new();
+    for i in 0..5 {
+        got.push(w.create(&c, &format!("t{i}")).await);
+    }
+    let names: Vec<Option<&str>> = got.iter().map(assignee).collect();
+    assert_eq!(
+        names,
+        [
+            Some("eng-a"),
+            Some("eng-b"),
+            Some("eng-a"),
+            Some("eng-b"),
+            None
+        ]
+    );
+    let counts = w
+        .assert_invariant(&["eng-a", "eng-b", "cust", "admin"])
+        .await;
+    assert_eq!((counts["eng-a"], counts["eng-b"]), (2, 2));
+    // The admin's explicit reassignment may exceed the capacity.
+    w.update(&w.admin, &got[4].id, crate::world::assignee_patch("eng-a"))
+        .await
+        .expect("reassign beyond capacity");
+    let counts = w
+        .assert_invariant(&["eng-a", "eng-b", "cust", "admin"])
+        .await;
+    assert_eq!(counts["eng-a"], 3);
 }

@@ -1,0 +1,130 @@
+//! Accounts people can manage (SPEC §2): change a password (self, with the current one), an
+//! admin's reset of another user's, an operator's from the backend, and sign-out everywhere.
+//! Each moves the user's token generation on in the same write, so every older token is
+//! refused at once (`401 TOKEN_REVOKED`).
+
+use super::auth::locked;
+use super::{Authed, Ctx, denied};
+use crate::ApiError;
+use crate::model::{Password, Timestamp, UserId};
+use crate::policy;
+use crate::store::{Attempt, UserRecord};
+
+/// A parsed PUT /users/{userId}/password body: `currentPassword` (taken exactly as sent,
+/// like a sign-in's) and the new password.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current: Option<String>,
+    pub new: Password,
+}
+
+fn changed_concurrently() -> ApiError {
+    ApiError::conflict(
+        "CONFLICT",
+        "The password was changed concurrently. Sign in again.",
+    )
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found("USER_NOT_FOUND", "No user with this userId.")
+}
+
+/// PUT /users/{userId}/password. The user themself needs the current password (a wrong one
+/// is `403 WRONG_PASSWORD` and counts toward the sign-in lock-out, so a stolen token is no
+/// password oracle); an approved ADMIN resets another user's with the new one alone. Rights
+/// come before existence.
+pub async fn change_password(
+    ctx: &Ctx,
+    who: &Authed,
+    target: &str,
+    change: PasswordChange,
+) -> Result<(), ApiError> {
+    let caller = who.active(ctx.store.get_user(&who.id).await?)?;
+    let target = match UserId::parse(target) {
+        Ok(id) if id.as_str() == target => Some(id),
+        _ => None,
+    };
+    let is_self = target.as_ref() == Some(&caller.user_id);
+    if !is_self {
+        policy::reset_password(&caller.caller()).map_err(denied)?;
+        let user = match &target {
+            Some(id) => ctx.store.get_user(id).await?,
+            None => None,
+        }
+        .ok_or_else(user_not_found)?;
+        return set_password(ctx, &user, &change.new).await;
+    }
+    let current = change.current.ok_or_else(|| {
+        ApiError::invalid(
+            "currentPassword",
+            "currentPassword is required to change your own password.",
+        )
+    })?;
+    let now = Timestamp::now();
+    if let Attempt::Locked { retry_after } = ctx
+        .store
+        .reserve_signin_attempt(&caller.user_id, now)
+        .await?
+    {
+        return Err(locked(retry_after));
+    }
+    if !ctx.passwords.verify(&current, &caller.password_hash).await {
+        // The reservation stays: it is the failure.
+        return Err(ApiError::forbidden(
+            "WRONG_PASSWORD",
+            "currentPassword is not the password of this user.",
+        ));
+    }
+    // The change clears the failures, this reservation with them; if it fails, the right
+    // password gives its reservation back as a sign-in does.
+    let changed = set_password(ctx, &caller, &change.new).await;
+    if changed.is_err() {
+        ctx.store
+            .release_signin_attempt(&caller.user_id, now)
+            .await?;
+    }
+    changed
+}
+
+/// Hashes and stores a new password for `user`, revoking their tokens and clearing their
+/// failed sign-ins (also `crm admin set-password`).
+pub async fn set_password(
+    ctx: &Ctx,
+    user: &UserRecord,
+    password: &Password,
+) -> Result<(), ApiError> {
+    let hash = ctx
+        .passwords
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)?;
+    if ctx
+        .store
+        .change_password(user, hash, Timestamp::now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(changed_concurrently())
+    }
+}
+
+/// The operator's reset from the backend: by userId, no caller.
+pub async fn set_password_by_id(
+    ctx: &Ctx,
+    id: &UserId,
+    password: &Password,
+) -> Result<(), ApiError> {
+    let user = ctx.store.get_user(id).await?.ok_or_else(user_not_found)?;
+    set_password(ctx, &user, password).await
+}
+
+/// POST /auth/signout: every token of the caller stops working (all devices).
+pub async fn signout(ctx: &Ctx, who: &Authed) -> Result<(), ApiError> {
+    let caller = who.active(ctx.store.get_user(&who.id).await?)?;
+    if !ctx.store.revoke_tokens(&caller.user_id).await? {
+        // Deleted between the read and the write: as if it had been before.
+        who.active(None)?;
+    }
+    Ok(())
+}

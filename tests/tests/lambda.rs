@@ -1,0 +1,175 @@
+//! The deployed shape itself (tools/lambda-local, whatever CRM_TEST_TARGET says): a ticket
+//! change travels from the tickets function through the stack's real SQS queue on moto, the
+//! event-source poller and the notifier function to SES, and is read back from what moto
+//! recorded; a message the notifier can never handle is reported in batchItemFailures,
+//! stays on the queue and reaches the DLQ after the template's maxReceiveCount.
+
+use crm_tests::{Server, ServerOptions};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The template's default MailFrom.
+const MAIL_FROM: &str = "no-reply@example.com";
+
+fn start(env: &[(&str, &str)]) -> Server {
+    tokio::task::block_in_place(|| {
+        Server::start_lambda(ServerOptions {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        })
+    })
+}
+
+/// The SES messages moto recorded that mention `needle`: (from, destinations, subject).
+async fn ses_messages_about(needle: &str) -> Vec<(String, Vec<String>, String)> {
+    let url = format!(
+        "{}/moto-api/data.json",
+        crm_tests::emulator::endpoint().trim_end_matches('/')
+    );
+    // moto's state dump fails now and then while another test's call is half-way: ask again.
+    let mut data = Value::Null;
+    for _ in 0..40 {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+        {
+            data = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!data.is_null(), "moto's state did not read as JSON");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m.to_string().contains(needle))
+        .map(|m| {
+            let d = &m["destinations"];
+            let dest = ["ToAddresses", "CcAddresses", "BccAddresses"]
+                .iter()
+                .flat_map(|k| d[*k].as_array().cloned().unwrap_or_default())
+                .map(|a| text(&a))
+                .collect();
+            (text(&m["source"]), dest, text(&m["subject"]))
+        })
+        .collect()
+}
+
+async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_change_is_mailed_through_the_queue_the_notifier_and_ses() {
+    let server = start(&[]);
+    let c = server.client();
+    let admin = c.admin().await;
+    c.signup("lambdamail", None).await.expect(201);
+    let cust = c.token("lambdamail").await;
+    let r = c
+        .post(
+            "/tickets",
+            &cust,
+            json!({"title": "Printer on fire", "description": "Smoke from tray 2", "ticketPriority": 2}),
+        )
+        .await;
+    r.expect(201);
+    let id = r.data()["_id"].as_str().expect("ticket id").to_owned();
+    let created = eventually("the creation mail", Duration::from_secs(30), async || {
+        let m = ses_messages_about(&id).await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    for (from, dest, _) in &created {
+        assert_eq!(from, MAIL_FROM);
+        assert_eq!(dest.len(), 1, "one destination per message: {dest:?}");
+    }
+    let n = created.len();
+    c.put(
+        &format!("/tickets/{id}"),
+        &admin,
+        json!({"status": "BLOCKED"}),
+    )
+    .await
+    .expect(200);
+    eventually("the update mail", Duration::from_secs(30), async || {
+        (ses_messages_about(&id).await.len() > n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_notifier_cannot_handle_reaches_the_dlq_after_max_receive_count() {
+    // Redeliveries after one second instead of the template's 180.
+    let server = start(&[("CRM_LAMBDA_LOCAL_VISIBILITY_TIMEOUT", "1")]);
+    let stack = server.lambda_stack().expect("a Lambda-shape server");
+    let sqs = aws_sdk_sqs::Client::new(&crm_tests::emulator::sdk_config().await);
+    let url = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("the stack's queue")
+                .queue_url()
+                .expect("queue url")
+                .to_owned()
+        }
+    };
+    let queue = url(format!("{stack}-EventQueue")).await;
+    let dlq = url(format!("{stack}-EventDeadLetterQueue")).await;
+    let body = format!("not a ticket event {}", crm_tests::unique("poison"));
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body(&body)
+        .send()
+        .await
+        .expect("sending");
+    let received = eventually(
+        "the message in the DLQ",
+        Duration::from_secs(60),
+        async || {
+            let out = sqs
+                .receive_message()
+                .queue_url(&dlq)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receiving from the DLQ");
+            out.messages()
+                .iter()
+                .find(|m| m.body() == Some(body.as_str()))
+                .cloned()
+        },
+    )
+    .await;
+    let count: u32 = received
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        })
+        .and_then(|c| c.parse().ok())
+        .expect("ApproximateReceiveCount");
+    // template.yaml: maxReceiveCount 5 (our own receive from the DLQ counts once more).
+    assert!(count >= 5, "moved after {count} receives");
+    drop(server);
+}
