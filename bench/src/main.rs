@@ -12,6 +12,7 @@ mod report;
 mod requests;
 mod runtime_api;
 mod scaling;
+mod tls;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -33,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs the benchmark against the emulator at AWS_ENDPOINT_URL and writes the report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The bare hyper server used as the load test's ceiling (started by `run`).
     HelloServer,
 }
@@ -43,6 +44,13 @@ struct RunArgs {
     /// Where the release binaries are (crm, crm-auth, ..., hello-lambda); default: beside this one.
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// An older build of the four functions, measured beside in the cold-start section.
+    #[arg(long)]
+    before_bin_dir: Option<PathBuf>,
+    /// cargo-lambda's output dir (`<dir>/<function>/bootstrap`, as `scripts/package` builds it),
+    /// for the shipped sizes in the cold-start section.
+    #[arg(long)]
+    lambda_dir: Option<PathBuf>,
     /// The report to write.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: PathBuf,
@@ -79,7 +87,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.cmd {
         Cmd::HelloServer => rt.block_on(load::hello_server()),
-        Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Run(args) => rt.block_on(run(*args)),
     }
 }
 
@@ -228,19 +236,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(p) = proxy.as_ref().filter(|_| want("lambdas")) {
         let t = Instant::now();
-        let s = lambdas::run(
-            &moto,
-            p,
-            &bin_dir,
-            &scratch.0,
-            args.cold_runs,
-            args.invocations,
-        )
-        .await
-        .context("section: cold starts")?;
+        let bins = lambdas::Bins {
+            dir: &bin_dir,
+            before_dir: args.before_bin_dir.as_deref(),
+            lambda_dir: args.lambda_dir.as_deref(),
+        };
+        let s = lambdas::run(&moto, p, bins, &scratch.0, args.cold_runs, args.invocations)
+            .await
+            .context("section: cold starts")?;
         let out = &mut sections[1];
         out.push_str("## 2. Cold start and binary size of each function\n\n");
-        out.push_str("Each binary is started the way Lambda starts it (`AWS_LAMBDA_RUNTIME_API` pointing at a stub Runtime API in the bench; the environment holds only the Lambda variables, the function's settings and dummy credentials; `AWS_ENDPOINT_URL` is the counting proxy in front of the emulator). The floor is `hello-lambda`, a hello-world `lambda_runtime` function built with the same release profile. Built for the host with `cargo build --release` (not cross-built with cargo-lambda).\n\n");
+        out.push_str("Each binary is started the way Lambda starts it (`AWS_LAMBDA_RUNTIME_API` pointing at a stub Runtime API in the bench; the environment holds only the Lambda variables, the function's settings and dummy credentials; `AWS_ENDPOINT_URL` is `https://127.0.0.1:<port>`, the counting proxy serving TLS 1.3 with a certificate from a CA the bench makes at run time, trusted by the functions through `SSL_CERT_FILE`, so every new connection pays a handshake as against DynamoDB). The floor is `hello-lambda`, a hello-world `lambda_runtime` function built with the same release profile. Built for the host with `cargo build --release` (not cross-built with cargo-lambda); the arm64 sizes are cargo-lambda's (`scripts/package`).\n\n");
         lambdas::render(&s, out);
         lam = Some(s);
         timings.push(("cold starts and memory".into(), t.elapsed()));
@@ -342,7 +348,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ],
         vec![
             "build".into(),
-            "release profile of the workspace (`lto = \"fat\"`, `codegen-units = 1`, `strip = true`), host target".into(),
+            "release profile of the workspace (`opt-level = \"s\"` with aws-lc, bcrypt and SQLite at 3, `lto = \"fat\"`, `codegen-units = 1`, `strip = true`), host target".into(),
         ],
         vec![
             "run time".into(),

@@ -2,7 +2,8 @@
 //! counted by operation (DynamoDB GetItem, SQS SendMessage, SES SendEmail, ...) with the
 //! items a read returned, and every TCP connection made to it is counted. It is the wire's
 //! view, to check the store's own counts against (an SDK retry or an extra page of a query
-//! would show here) and to see that a function's init opens no connection.
+//! would show here) and to see when a function opens its connections. With a TLS acceptor it
+//! is also the loopback HTTPS front of the cold-start section (`crate::tls`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -15,7 +16,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct Call {
 #[derive(Default)]
 struct Counts {
     connections: AtomicUsize,
+    /// When each connection was accepted (before its TLS handshake).
+    accepted: Mutex<Vec<Instant>>,
     calls: Mutex<Vec<Call>>,
 }
 
@@ -79,15 +84,29 @@ impl Wire {
 impl Proxy {
     /// Starts a proxy on a free loopback port forwarding to `upstream` (`http://host:port`).
     pub async fn start(upstream: &str) -> anyhow::Result<Self> {
+        Self::start_with(upstream, None).await
+    }
+
+    /// The same, serving HTTPS with `tls` (the functions' side); upstream stays plain HTTP.
+    pub async fn start_tls(upstream: &str, tls: TlsAcceptor) -> anyhow::Result<Self> {
+        Self::start_with(upstream, Some(tls)).await
+    }
+
+    async fn start_with(upstream: &str, tls: Option<TlsAcceptor>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let counts = Arc::new(Counts::default());
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.trim_end_matches('/').to_owned();
+        let tls_on = tls.is_some();
         let c = counts.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                c.accepted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Instant::now());
                 c.connections.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.set_nodelay(true);
                 let (c, client, upstream) = (c.clone(), client.clone(), upstream.clone());
@@ -95,15 +114,25 @@ impl Proxy {
                     let (c, client, upstream) = (c.clone(), client.clone(), upstream.clone());
                     async move { forward(&c, &client, &upstream, req).await }
                 });
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = http1::Builder::new();
+                    match tls {
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
                 });
             }
         });
+        let scheme = if tls_on { "https" } else { "http" };
         Ok(Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             counts,
             task,
@@ -112,6 +141,16 @@ impl Proxy {
 
     pub fn connections(&self) -> usize {
         self.counts.connections.load(Ordering::SeqCst)
+    }
+
+    /// When the connections from the `from`-th on were accepted.
+    pub fn accepted_since(&self, from: usize) -> Vec<Instant> {
+        let a = self
+            .counts
+            .accepted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        a.get(from..).map(<[Instant]>::to_vec).unwrap_or_default()
     }
 
     /// The calls since the last `take`.

@@ -1,7 +1,7 @@
 //! Start-up of a function in the cloud: settings, the AWS SDK configuration (timeouts and
 //! bounded retries, so a slow dependency becomes a 503 instead of a hung request), the
-//! store, and the shared context. Done once per Lambda instance; no network call here
-//! except fetching the JWT secret when it comes from SSM.
+//! store, and the shared context. Done once per Lambda instance. A function's init also opens
+//! its connections (`warm_up`), so the first request does not pay the TLS handshakes.
 
 use crate::config::{Config, ConfigError, MIN_SECRET_BYTES, Profile, Secret};
 use crate::service::Ctx;
@@ -9,11 +9,55 @@ use crate::store::{DynamoBackend, Store};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::time::Duration;
 
 /// The SDK configuration every client is built from: short connect and attempt timeouts and
-/// three attempts in all, within a five-second budget per operation.
+/// three attempts in all, within a five-second budget per operation. HTTPS trusts the system's
+/// certificate store (for the CLI, which may run behind a proxy with its own CA).
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_defaults().load().await
+}
+
+/// `sdk_config` for a Lambda function: the same, trusting the roots AWS endpoints chain to
+/// (bundled, see `function_trust_store`) instead of reading the system's certificate store.
+pub async fn function_sdk_config() -> aws_config::SdkConfig {
+    let client = match TlsContext::builder()
+        .with_trust_store(function_trust_store(
+            std::env::var_os("SSL_CERT_FILE").is_some()
+                || std::env::var_os("SSL_CERT_DIR").is_some(),
+        ))
+        .build()
+    {
+        Ok(tls) => aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls)
+            .build_https(),
+        Err(e) => {
+            tracing::warn!(error = %e, "bundled trust store refused; using the system's");
+            return sdk_config().await;
+        }
+    };
+    sdk_defaults().http_client(client).load().await
+}
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield Services root that
+/// cross-signs them), which issue the certificate of every AWS service endpoint (AWS moved all
+/// of them to its own CA; DynamoDB, SQS, SES and SSM long before S3 finished in 2022).
+const AWS_ROOT_CAS: &str = include_str!("aws-root-cas.pem");
+
+/// A function's trust store: the bundled AWS roots, parsed from 6 KB in memory, so init skips
+/// the system store (the bundle file, then every file of the certificate directory: a few
+/// milliseconds, more than the rest of init). `explicit` (`SSL_CERT_FILE` or `SSL_CERT_DIR`
+/// set, as for an emulator behind TLS or the bench) adds what those name, read as
+/// rustls-native-certs reads them (those paths only, never the system's directory).
+fn function_trust_store(explicit: bool) -> TrustStore {
+    TrustStore::empty()
+        .with_native_roots(explicit)
+        .with_pem_certificate(AWS_ROOT_CAS)
+}
+
+fn sdk_defaults() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -24,8 +68,6 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }
 
 /// Settings for a function in the cloud; exits the process with one line on a bad value.
@@ -97,18 +139,26 @@ pub async fn fetch_ssm_secret(
 /// The context for an API function: DynamoDB store, token keys, hasher. Exits with one line
 /// when the JWT secret is missing or cannot be fetched.
 pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
+    api_ctx_on(config, sdk, aws_sdk_dynamodb::Client::new(sdk)).await
+}
+
+/// `api_ctx` with the store on `client` (a clone shares its connections, for `warm_up`).
+pub async fn api_ctx_on(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    client: aws_sdk_dynamodb::Client,
+) -> Ctx {
     let secret = match jwt_secret(config, sdk).await {
         Ok(s) => s,
         Err(e) => exit_with(&e),
     };
-    let client = aws_sdk_dynamodb::Client::new(sdk);
     let store = Store::dynamo(DynamoBackend::new(client, config.table_name.clone()));
     Ctx::configured(store, &secret, config)
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
-/// context (built once), then API Gateway events through `respond` and the function's
-/// `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
+/// context (built once), its connections opened (`warm_up`), then API Gateway events through
+/// `respond` and the function's `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
 #[macro_export]
 macro_rules! lambda_api_main {
     ($handle:path) => {
@@ -119,13 +169,15 @@ macro_rules! lambda_api_main {
         async fn main() -> Result<(), lambda_http::Error> {
             lambda_http::tracing::init_default_subscriber();
             let config = $crate::cloud::config_or_exit();
-            let sdk = $crate::cloud::sdk_config().await;
-            let mut ctx = $crate::cloud::api_ctx(&config, &sdk).await;
+            let sdk = $crate::cloud::function_sdk_config().await;
+            let dynamodb = $crate::cloud::dynamodb_client(&sdk);
+            let mut ctx = $crate::cloud::api_ctx_on(&config, &sdk, dynamodb.clone()).await;
             if $queue {
                 ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
                 // Workload jobs travel on the events' queue; the notifier runs them.
                 ctx.jobs = $crate::events::JobQueue::beside(&ctx.publisher);
             }
+            $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let ctx = &ctx;
             lambda_http::run(lambda_http::service_fn(move |event| async move {
                 let req = $crate::http::ApiRequest::from_lambda(event);
@@ -148,5 +200,109 @@ pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::eve
             queue_url: q.to_owned(),
         },
         Err(e) => exit_with(&e),
+    }
+}
+
+/// The DynamoDB client of a function (its clones share the connections).
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(sdk)
+}
+
+/// Connections opened to DynamoDB during init: an API request reads the caller beside its
+/// target, two requests at once, so two connections.
+const WARM_DYNAMODB_CONNECTIONS: usize = 2;
+/// The most init waits for the warm-up (it never fails init: a function must start when the
+/// table is briefly unreachable; its first request then connects, as without a warm-up).
+const WARM_UP_BUDGET: Duration = Duration::from_secs(2);
+
+/// Opens the function's connections during init, so its first request does not pay the TCP
+/// and TLS handshakes (nor the SDK's first-request work): `WARM_DYNAMODB_CONNECTIONS` reads
+/// at once of a key no item has (`GetItem`, which every function's policy allows), and, when
+/// the function sends to SQS, one `GetQueueAttributes` of the queue. A failure is logged as a
+/// warning, never fatal.
+pub async fn warm_up(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    publisher: &crate::events::Publisher,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let schema = &crate::store::schema::TABLE;
+    let read = || async {
+        dynamodb
+            .get_item()
+            .table_name(table)
+            .key(schema.pk, AttributeValue::S("WARMUP#".into()))
+            .key(schema.sk, AttributeValue::S("WARMUP#".into()))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", schema.pk)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    };
+    let reads = futures_util::future::join_all((0..WARM_DYNAMODB_CONNECTIONS).map(|_| read()));
+    let queue = async {
+        match publisher {
+            crate::events::Publisher::Sqs { client, queue_url } => client
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            _ => Ok(()),
+        }
+    };
+    match tokio::time::timeout(WARM_UP_BUDGET, futures_util::future::join(reads, queue)).await {
+        Ok((reads, queue)) => {
+            if let Some(Err(e)) = reads.into_iter().find(Result::is_err) {
+                tracing::warn!(error = %e, "warm-up: DynamoDB read failed (not fatal)");
+            }
+            if let Err(e) = queue {
+                tracing::warn!(error = %e, "warm-up: SQS GetQueueAttributes failed (not fatal)");
+            }
+        }
+        Err(_) => tracing::warn!(
+            budget_ms = WARM_UP_BUDGET.as_millis() as u64,
+            "warm-up: gave up waiting (not fatal)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_aws_roots_parse() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_slice_iter(AWS_ROOT_CAS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the bundled roots are PEM");
+        assert_eq!(certs.len(), 5);
+        assert!(
+            TlsContext::builder()
+                .with_trust_store(function_trust_store(false))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn warm_up_is_never_fatal() {
+        use aws_sdk_dynamodb::config::{Credentials, Region};
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .endpoint_url("http://127.0.0.1:1")
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let started = std::time::Instant::now();
+        warm_up(&client, "no-table", &crate::events::Publisher::Outbox).await;
+        assert!(started.elapsed() <= WARM_UP_BUDGET + Duration::from_millis(500));
     }
 }

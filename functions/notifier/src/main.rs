@@ -1,4 +1,5 @@
 //! The notifier Lambda: SQS batches (partial batch failures) and the scheduled outbox sweep.
+//! Init opens its DynamoDB and SQS connections (`cloud::warm_up`).
 
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
@@ -11,7 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = cloud::config_or_exit();
-    let sdk = cloud::sdk_config().await;
+    let sdk = cloud::function_sdk_config().await;
     let transport = match config.notifier_transport {
         Kind::Ses => Transport::Ses {
             client: aws_sdk_sesv2::Client::new(&sdk),
@@ -32,10 +33,11 @@ async fn main() -> Result<(), Error> {
         },
         Kind::Log => Transport::log(None),
     };
+    let dynamodb = cloud::dynamodb_client(&sdk);
     let publisher = cloud::sqs_publisher(&config, &sdk);
     let notifier = Notifier {
         store: Store::dynamo(DynamoBackend::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            dynamodb.clone(),
             config.table_name.clone(),
         )),
         transport,
@@ -45,6 +47,7 @@ async fn main() -> Result<(), Error> {
         sweep_age_seconds: config.outbox_sweep_age_seconds,
         capacity: config.engineer_capacity,
     };
+    cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<serde_json::Value>| async move {

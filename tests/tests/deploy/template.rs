@@ -287,6 +287,7 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
             ],
         ),
         (
@@ -298,6 +299,7 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
                 "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
             ],
         ),
         (
@@ -309,6 +311,7 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
                 "ses:SendEmail",
             ],
         ),
@@ -335,7 +338,7 @@ fn each_function_gets_only_the_actions_it_uses() {
             let want_res: BTreeSet<String> = match action.as_str() {
                 "dynamodb:Query" => [table.clone(), indexes.clone()].into(),
                 a if a.starts_with("dynamodb:") => [table.clone()].into(),
-                "sqs:SendMessage" => [queue.clone()].into(),
+                "sqs:SendMessage" | "sqs:GetQueueAttributes" => [queue.clone()].into(),
                 "ssm:GetParameter" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameterName}"}).to_string()].into(),
                 "kms:Decrypt" => [json!({"Ref": "JwtSecretKmsKeyArn"}).to_string()].into(),
                 "ses:SendEmail" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}).to_string()].into(),
