@@ -46,6 +46,38 @@ pub fn sqs_accepts(body: &str) -> bool {
     })
 }
 
+/// One SQS SendMessage of a message's JSON: the one way events and jobs reach the queue.
+async fn send_sqs(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    message: &impl serde::Serialize,
+) -> Result<(), PushError> {
+    let body = serde_json::to_string(message).map_err(|e| PushError::Permanent(e.to_string()))?;
+    client
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            use aws_sdk_sqs::error::ProvideErrorMetadata;
+            let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+            // SQS refuses the body's characters: the same body fails every time (see
+            // `sqs_accepts`). Everything else (timeouts, throttling, a missing queue, an
+            // outage) may pass later.
+            let refused = e
+                .as_service_error()
+                .is_some_and(|s| s.is_invalid_message_contents())
+                || e.code() == Some("InvalidMessageContents");
+            if refused {
+                PushError::Permanent(text)
+            } else {
+                PushError::Transient(text)
+            }
+        })
+}
+
 impl Publisher {
     /// Pushes one event: one call, no store write. Errors are for the caller to log.
     pub async fn push(&self, event: &TicketEvent) -> Result<(), PushError> {
@@ -62,34 +94,7 @@ impl Publisher {
                 tx.send(event.clone())
                     .map_err(|_| PushError::Transient("event queue closed".to_owned()))
             }
-            Publisher::Sqs { client, queue_url } => {
-                let body = serde_json::to_string(event)
-                    .map_err(|e| PushError::Permanent(e.to_string()))?;
-                client
-                    .send_message()
-                    .queue_url(queue_url)
-                    .message_body(body)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        use aws_sdk_sqs::error::ProvideErrorMetadata;
-                        let text =
-                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-                        // SQS refuses the body's characters: the same body fails every time
-                        // (see `sqs_accepts`). Everything else (timeouts, throttling, a missing
-                        // queue, an outage) may pass later.
-                        let refused = e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_invalid_message_contents())
-                            || e.code() == Some("InvalidMessageContents");
-                        if refused {
-                            PushError::Permanent(text)
-                        } else {
-                            PushError::Transient(text)
-                        }
-                    })
-            }
+            Publisher::Sqs { client, queue_url } => send_sqs(client, queue_url, event).await,
         }
     }
 
@@ -140,22 +145,7 @@ impl JobQueue {
             JobQueue::Channel(tx) => tx
                 .send(job.clone())
                 .map_err(|_| PushError::Transient("job queue closed".to_owned())),
-            JobQueue::Sqs { client, queue_url } => {
-                let body =
-                    serde_json::to_string(job).map_err(|e| PushError::Permanent(e.to_string()))?;
-                client
-                    .send_message()
-                    .queue_url(queue_url)
-                    .message_body(body)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        PushError::Transient(
-                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-                        )
-                    })
-            }
+            JobQueue::Sqs { client, queue_url } => send_sqs(client, queue_url, job).await,
         }
     }
 

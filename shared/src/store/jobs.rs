@@ -88,18 +88,13 @@ impl Store {
 
     /// Takes the right to re-push a job now (moves its age key if nobody else did).
     pub async fn mark_job_pushed(&self, e: &JobEntry, now: Timestamp) -> Result<bool, StoreError> {
-        let write = Write::Update {
-            key: keys::job(&e.job.job_id),
-            set: vec![("gsi1sk", Value::String(keys::age_key(now, &e.job.job_id)))],
-            add: vec![],
-            remove: vec![],
-            cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
-        };
-        match self.transact(vec![write]).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let age = keys::age_key(now, &e.job.job_id);
+        self.move_queued(
+            keys::job(&e.job.job_id),
+            &e.order,
+            ("gsi1sk", Value::String(age)),
+        )
+        .await
     }
 
     /// The job has run to its end: it goes.

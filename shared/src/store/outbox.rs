@@ -146,27 +146,38 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let age = outbox_age_key(now, &e.event.event_id);
-        self.move_outbox(e, ("gsi1sk", Value::String(age))).await
+        self.move_queued(
+            keys::outbox(&e.event.event_id),
+            &e.order,
+            ("gsi1sk", Value::String(age)),
+        )
+        .await
     }
 
     /// Takes an undeliverable item out of the sweep's way (into `OUTBOX#PARKED`).
     pub async fn park_outbox(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
-        self.move_outbox(e, ("gsi1pk", Value::String(PARKED.into())))
-            .await
+        self.move_queued(
+            keys::outbox(&e.event.event_id),
+            &e.order,
+            ("gsi1pk", Value::String(PARKED.into())),
+        )
+        .await
     }
 
-    /// Sets one index attribute of an outbox item if its age key is still the one read.
-    async fn move_outbox(
+    /// Sets one index attribute of a queued item (an outbox event, a job) if its age key is
+    /// still the one read; false when another sweep or delivery got there first.
+    pub(super) async fn move_queued(
         &self,
-        e: &OutboxEntry,
+        key: super::Key,
+        order: &str,
         set: (&'static str, Value),
     ) -> Result<bool, StoreError> {
         let write = Write::Update {
-            key: keys::outbox(&e.event.event_id),
+            key,
             set: vec![set],
             add: vec![],
             remove: vec![],
-            cond: Cond::Eq("gsi1sk", Value::String(e.order.clone())),
+            cond: Cond::Eq("gsi1sk", Value::String(order.to_owned())),
         };
         match self.transact(vec![write]).await {
             Ok(()) => Ok(true),
