@@ -111,9 +111,13 @@ async fn parallel_creates_spread_and_count_exactly(store: Store) {
     assert_eq!(counts, vec![10; 4], "spread evenly");
 }
 
-async fn parallel_creates_from_two_processes_count_exactly(store: Store) {
-    let (w, customers) = staffed(store.clone()).await;
-    let other = Arc::new(World::attach(store));
+/// 40 creations at once, alternately through two "processes" (contexts) on one store; every
+/// one must succeed.
+async fn create_40_from_two(
+    w: &Arc<World>,
+    other: &Arc<World>,
+    customers: &[service::Authed],
+) -> Vec<crm_shared::model::TicketSnapshot> {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let w = if i % 2 == 0 { w.clone() } else { other.clone() };
@@ -122,9 +126,17 @@ async fn parallel_creates_from_two_processes_count_exactly(store: Store) {
             service::create_ticket(&w.ctx, &who, new_ticket(&format!("t{i}"))).await
         }));
     }
+    let mut out = Vec::new();
     for t in tasks {
-        t.await.expect("task").expect("every creation succeeds");
+        out.push(t.await.expect("task").expect("every creation succeeds"));
     }
+    out
+}
+
+async fn parallel_creates_from_two_processes_count_exactly(store: Store) {
+    let (w, customers) = staffed(store.clone()).await;
+    let other = Arc::new(World::attach(store));
+    create_40_from_two(&w, &other, &customers).await;
     assert_eq!(w.all_tickets().await.len(), 40);
     let counts = check(&w, &[]).await;
     assert_eq!(counts.iter().sum::<i64>(), 40);
@@ -164,16 +176,7 @@ async fn parallel_creates_on_a_lagging_load_index_all_succeed_and_count_exactly(
         .least_loaded_engineers(4)
         .await
         .expect("warm the view");
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let w = if i % 2 == 0 { w.clone() } else { other.clone() };
-        let who = customers[i % customers.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            service::create_ticket(&w.ctx, &who, new_ticket(&format!("t{i}"))).await
-        }));
-    }
-    for t in tasks {
-        let t = t.await.expect("task").expect("every creation succeeds");
+    for t in create_40_from_two(&w, &other, &customers).await {
         assert!(t.assignee.is_some());
     }
     assert_eq!(plain.all_tickets().await.len(), 40);
