@@ -4,10 +4,80 @@
 use crate::model::Invalid;
 use std::borrow::Cow;
 
+/// Declares the error catalogue: each code once, with the status it is always sent with.
+macro_rules! catalogue {
+    ($($(#[$doc:meta])* $name:ident = $text:literal, $status:literal;)*) => {
+        /// Every `code` the API can answer (docs/openapi.yaml's `ErrorCode` lists exactly
+        /// these; tests/tests/deploy/openapi.rs iterates [`ErrorCode::ALL`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The stable, machine-readable text sent as `code`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $text,)*
+                }
+            }
+
+            /// The HTTP status this code is always sent with.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$name => $status,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    /// A field of the body, path or query is missing or invalid (`field` names it).
+    ValidationFailed = "VALIDATION_FAILED", 400;
+    MalformedJson = "MALFORMED_JSON", 400;
+    /// A query parameter is repeated or out of range.
+    InvalidQuery = "INVALID_QUERY", 400;
+    InvalidNextToken = "INVALID_NEXT_TOKEN", 400;
+    AdminSignupNotAllowed = "ADMIN_SIGNUP_NOT_ALLOWED", 400;
+    StatusAndAssignee = "STATUS_AND_ASSIGNEE", 400;
+    NoToken = "NO_TOKEN", 401;
+    InvalidToken = "INVALID_TOKEN", 401;
+    TokenExpired = "TOKEN_EXPIRED", 401;
+    TokenRevoked = "TOKEN_REVOKED", 401;
+    InvalidCredentials = "INVALID_CREDENTIALS", 401;
+    Forbidden = "FORBIDDEN", 403;
+    UserNotApproved = "USER_NOT_APPROVED", 403;
+    UserNotActive = "USER_NOT_ACTIVE", 403;
+    WrongPassword = "WRONG_PASSWORD", 403;
+    /// SPEC §1's unknown path or method.
+    NotFound = "NOT_FOUND", 404;
+    UserNotFound = "USER_NOT_FOUND", 404;
+    TicketNotFound = "TICKET_NOT_FOUND", 404;
+    UserIdTaken = "USER_ID_TAKEN", 409;
+    EmailTaken = "EMAIL_TAKEN", 409;
+    LastAdmin = "LAST_ADMIN", 409;
+    /// A concurrent change won; the client may re-read and retry.
+    Conflict = "CONFLICT", 409;
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413;
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415;
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422;
+    TooManyRequests = "TOO_MANY_REQUESTS", 429;
+    InternalError = "INTERNAL_ERROR", 500;
+    ServiceUnavailable = "SERVICE_UNAVAILABLE", 503;
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: Cow<'static, str>,
     /// The input field at fault, for 400s.
     pub field: Option<&'static str>,
@@ -21,9 +91,9 @@ pub struct ApiError {
 pub const NOT_FOUND_MESSAGE: &str = "The requested endpoint doesn't exists.";
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    /// An error with `code` (which fixes the status) and the client's message.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             field: None,
@@ -32,66 +102,62 @@ impl ApiError {
         }
     }
 
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             field: Some(field),
-            ..Self::new(400, "VALIDATION_FAILED", message)
+            ..Self::new(ErrorCode::ValidationFailed, message)
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(400, code, message)
-    }
-
     pub fn malformed_json(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(400, "MALFORMED_JSON", detail)
+        Self::new(ErrorCode::MalformedJson, detail)
     }
 
     pub fn payload_too_large() -> Self {
         Self::new(
-            413,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             "Request body must be at most 64 KiB.",
         )
     }
 
     pub fn unsupported_media_type() -> Self {
         Self::new(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "Request body must be JSON (Content-Type: application/json).",
         )
     }
 
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(401, code, message)
-    }
-
-    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(403, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(404, code, message)
-    }
-
     /// The exact body for unknown routes and methods.
     pub fn no_route() -> Self {
-        Self::new(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        Self::new(ErrorCode::NotFound, NOT_FOUND_MESSAGE)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(409, code, message)
+    pub fn user_not_found() -> Self {
+        Self::new(ErrorCode::UserNotFound, "No user with this userId.")
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(422, code, message)
+    pub fn ticket_not_found() -> Self {
+        Self::new(ErrorCode::TicketNotFound, "No ticket with this id.")
+    }
+
+    /// A ticket's write kept losing to concurrent changes.
+    pub fn ticket_changed() -> Self {
+        Self::conflict("The ticket kept changing concurrently. Please retry.")
+    }
+
+    /// A concurrent change won and the caller should re-read and retry.
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
     }
 
     pub fn too_many_requests(retry_after: u64, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(429, "TOO_MANY_REQUESTS", message)
+            ..Self::new(ErrorCode::TooManyRequests, message)
         }
     }
 
@@ -101,8 +167,7 @@ impl ApiError {
             retry_after: Some(1),
             internal: Some(internal.into()),
             ..Self::new(
-                503,
-                "SERVICE_UNAVAILABLE",
+                ErrorCode::ServiceUnavailable,
                 "The service is temporarily unavailable. Please retry.",
             )
         }
@@ -112,12 +177,19 @@ impl ApiError {
     pub fn internal(internal: impl Into<String>) -> Self {
         Self {
             internal: Some(internal.into()),
-            ..Self::new(500, "INTERNAL_ERROR", "Internal server error.")
+            ..Self::new(ErrorCode::InternalError, "Internal server error.")
         }
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The same error under another code (e.g. a query field's `VALIDATION_FAILED` sent as
+    /// `INVALID_QUERY`), keeping the message and field.
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
         self
     }
 }
@@ -130,7 +202,7 @@ impl From<Invalid> for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code, self.message)
+        write!(f, "{} {}: {}", self.status(), self.code, self.message)
     }
 }
 

@@ -12,7 +12,8 @@ pub mod events;
 pub mod http;
 pub mod model;
 pub mod policy;
+pub mod retry;
 pub mod service;
 pub mod store;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};

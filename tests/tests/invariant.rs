@@ -262,7 +262,7 @@ impl Model {
 fn status<T>(r: &Result<T, ApiError>) -> u16 {
     match r {
         Ok(_) => 200,
-        Err(e) => e.status,
+        Err(e) => e.status(),
     }
 }
 
@@ -418,8 +418,8 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             let id = m.users[target % nu].id.clone();
             let r = w.signup(&id, UserType::Customer).await;
             prop_assert_eq!(
-                r.err().map(|e| (e.status, e.code)),
-                Some((409, "USER_ID_TAKEN"))
+                r.err().map(|e| e.code),
+                Some(crm_shared::ErrorCode::UserIdTaken)
             );
             note("signup-taken", 409);
         }
@@ -783,7 +783,7 @@ async fn update(
         r
     );
     if let Err(e) = &r
-        && e.status == 403
+        && e.status() == 403
         && patch.assignee.is_some()
         && caller_user.active()
         && m.concerned(caller_user, &before)

@@ -2,6 +2,7 @@
 //! The algorithm is pinned, so `alg: none` or any other algorithm is rejected.
 
 use crate::config::Secret;
+use crate::error::ErrorCode;
 use crate::model::{Timestamp, UserId, UserType};
 use http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
@@ -38,14 +39,14 @@ impl From<TokenError> for crate::ApiError {
     fn from(e: TokenError) -> Self {
         use crate::ApiError;
         match e {
-            TokenError::Missing => ApiError::unauthorized(
-                "NO_TOKEN",
+            TokenError::Missing => ApiError::new(
+                ErrorCode::NoToken,
                 "No token provided. Send it in x-access-token or Authorization: Bearer.",
             ),
-            TokenError::Invalid => ApiError::unauthorized("INVALID_TOKEN", "Invalid token."),
-            TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "Token has expired."),
-            TokenError::Revoked => ApiError::unauthorized(
-                "TOKEN_REVOKED",
+            TokenError::Invalid => ApiError::new(ErrorCode::InvalidToken, "Invalid token."),
+            TokenError::Expired => ApiError::new(ErrorCode::TokenExpired, "Token has expired."),
+            TokenError::Revoked => ApiError::new(
+                ErrorCode::TokenRevoked,
                 "Token was revoked by a password change or a sign-out. Sign in again.",
             ),
         }

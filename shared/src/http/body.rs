@@ -157,7 +157,7 @@ mod tests {
             if let Ok(v) = HeaderValue::from_str(ct) {
                 let mut r = req(None, br#"{"a":1}"#);
                 r.headers.insert(http::header::CONTENT_TYPE, v);
-                assert_eq!(Body::parse(&r).unwrap_err().status, 415, "{ct}");
+                assert_eq!(Body::parse(&r).unwrap_err().status(), 415, "{ct}");
             }
         }
     }
@@ -166,7 +166,9 @@ mod tests {
     fn body_over_64_kib_is_413() {
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         assert_eq!(
-            Body::parse(&req(None, big.as_bytes())).unwrap_err().status,
+            Body::parse(&req(None, big.as_bytes()))
+                .unwrap_err()
+                .status(),
             413
         );
         let exact = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES - 8));
@@ -188,7 +190,7 @@ mod tests {
             b"\xff",
         ] {
             let e = Body::parse(&req(Some("application/json"), b)).unwrap_err();
-            assert_eq!((e.status, e.code), (400, "MALFORMED_JSON"), "{b:?}");
+            assert_eq!(e.code, crate::ErrorCode::MalformedJson, "{b:?}");
         }
     }
 
@@ -196,7 +198,9 @@ mod tests {
     fn deep_nesting_is_a_400_not_a_crash() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(
-            Body::parse(&req(None, deep.as_bytes())).unwrap_err().status,
+            Body::parse(&req(None, deep.as_bytes()))
+                .unwrap_err()
+                .status(),
             400
         );
     }
@@ -211,7 +215,7 @@ mod tests {
         assert_eq!(b.str("s").unwrap(), Some("x"));
         assert_eq!(b.str("missing").unwrap(), None);
         assert_eq!(b.str("n").unwrap_err().field, Some("n"));
-        assert_eq!(b.str("z").unwrap_err().status, 400);
+        assert_eq!(b.str("z").unwrap_err().status(), 400);
         assert_eq!(b.int("n").unwrap(), Some(2));
         assert_eq!(b.int("w").unwrap(), Some(2));
         assert_eq!(b.int("f").unwrap_err().field, Some("f"));
@@ -228,7 +232,7 @@ mod tests {
         fn any_bytes_give_a_body_or_a_4xx(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             match Body::parse(&req(Some("application/json"), &bytes)) {
                 Ok(_) => {}
-                Err(e) => prop_assert!((400..500).contains(&e.status)),
+                Err(e) => prop_assert!((400..500).contains(&e.status())),
             }
         }
 

@@ -2,6 +2,7 @@
 //! than a silent pick), and the shared `limit` / `nextToken` parameters.
 
 use crate::ApiError;
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryParams(Vec<(String, String)>);
@@ -11,8 +12,8 @@ impl QueryParams {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             if pairs.iter().any(|(n, _)| *n == k) {
-                return Err(ApiError::bad_request(
-                    "INVALID_QUERY",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidQuery,
                     format!("Query parameter {k} is given more than once."),
                 ));
             }
@@ -35,7 +36,11 @@ impl QueryParams {
         f: impl FnOnce(&str) -> Result<T, crate::model::Invalid>,
     ) -> Result<Option<T>, ApiError> {
         self.get(name)
-            .map(|v| f(v).map_err(|e| ApiError::invalid(name, e.message).with_query_code()))
+            .map(|v| {
+                f(v).map_err(|e| {
+                    ApiError::invalid(name, e.message).with_code(ErrorCode::InvalidQuery)
+                })
+            })
             .transpose()
     }
 
@@ -50,20 +55,13 @@ impl QueryParams {
                 .filter(|n| (1..=100).contains(n))
                 .ok_or_else(|| {
                     ApiError::invalid("limit", "limit must be an integer from 1 to 100.")
-                        .with_query_code()
+                        .with_code(ErrorCode::InvalidQuery)
                 }),
         }
     }
 
     pub fn next_token(&self) -> Option<&str> {
         self.get("nextToken")
-    }
-}
-
-impl ApiError {
-    fn with_query_code(mut self) -> Self {
-        self.code = "INVALID_QUERY";
-        self
     }
 }
 
@@ -78,7 +76,7 @@ mod tests {
         assert_eq!(q.get("x"), Some("a b"));
         assert_eq!(q.get("nope"), None);
         let e = QueryParams::parse(Some("status=OPEN&status=CLOSED")).unwrap_err();
-        assert_eq!((e.status, e.code), (400, "INVALID_QUERY"));
+        assert_eq!(e.code, ErrorCode::InvalidQuery);
     }
 
     #[test]

@@ -26,24 +26,24 @@ struct ErrorBody<'a> {
 /// Renders an error: status, envelope, Retry-After, WWW-Authenticate for 401s. The request
 /// id is included for 5xx so a user can quote it.
 pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = ApiResponse::json(
         status,
         &ErrorBody {
             success: false,
             message: &e.message,
-            code: e.code,
+            code: e.code.as_str(),
             field: e.field,
-            request_id: (e.status >= 500).then_some(request_id),
+            request_id: (e.status() >= 500).then_some(request_id),
         },
     );
     if let Some(s) = e.retry_after {
         r = r.with_header(header::RETRY_AFTER, &s.to_string());
     }
-    if e.status == 401 {
+    if e.status() == 401 {
         r = r.with_header(header::WWW_AUTHENTICATE, "Bearer");
     }
-    if e.status == 413 {
+    if e.status() == 413 {
         // The oversized body is left unread, so the connection cannot carry another request:
         // say so, or an HTTP/1.1 client reuses it and its next request fails mid-flight.
         r = r.with_header(header::CONNECTION, "close");
@@ -86,12 +86,12 @@ where
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            if e.status >= 500 {
+            if e.status() >= 500 {
                 tracing::error!(
                     request_id = %request_id,
                     route = route_name,
-                    status = e.status,
-                    code = e.code,
+                    status = e.status(),
+                    code = e.code.as_str(),
                     detail = e.internal.as_deref().unwrap_or(""),
                     "request failed"
                 );
@@ -251,7 +251,7 @@ mod tests {
         let r = respond(
             ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
             &[],
-            |_, _| async { Err::<ApiResponse, _>(ApiError::unauthorized("NO_TOKEN", "x")) },
+            |_, _| async { Err::<ApiResponse, _>(ApiError::new(crate::ErrorCode::NoToken, "x")) },
         )
         .await;
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));

@@ -6,6 +6,7 @@
 use super::auth::locked;
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
+use crate::error::ErrorCode;
 use crate::model::{Password, Timestamp, UserId};
 use crate::policy;
 use crate::store::{Attempt, UserRecord};
@@ -19,14 +20,7 @@ pub struct PasswordChange {
 }
 
 fn changed_concurrently() -> ApiError {
-    ApiError::conflict(
-        "CONFLICT",
-        "The password was changed concurrently. Sign in again.",
-    )
-}
-
-fn user_not_found() -> ApiError {
-    ApiError::not_found("USER_NOT_FOUND", "No user with this userId.")
+    ApiError::conflict("The password was changed concurrently. Sign in again.")
 }
 
 /// PUT /users/{userId}/password. The user themself needs the current password (a wrong one
@@ -51,7 +45,7 @@ pub async fn change_password(
             Some(id) => ctx.store.get_user(id).await?,
             None => None,
         }
-        .ok_or_else(user_not_found)?;
+        .ok_or_else(ApiError::user_not_found)?;
         return set_password(ctx, &user, &change.new).await;
     }
     let current = change.current.ok_or_else(|| {
@@ -70,8 +64,8 @@ pub async fn change_password(
     }
     if !ctx.passwords.verify(&current, &caller.password_hash).await {
         // The reservation stays: it is the failure.
-        return Err(ApiError::forbidden(
-            "WRONG_PASSWORD",
+        return Err(ApiError::new(
+            ErrorCode::WrongPassword,
             "currentPassword is not the password of this user.",
         ));
     }
@@ -115,7 +109,11 @@ pub async fn set_password_by_id(
     id: &UserId,
     password: &Password,
 ) -> Result<(), ApiError> {
-    let user = ctx.store.get_user(id).await?.ok_or_else(user_not_found)?;
+    let user = ctx
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
     set_password(ctx, &user, password).await
 }
 

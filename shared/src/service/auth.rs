@@ -2,6 +2,7 @@
 
 use super::{Ctx, SigninView, UserView};
 use crate::ApiError;
+use crate::error::ErrorCode;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::store::{Attempt, UserRecord};
 
@@ -24,8 +25,8 @@ pub struct SigninInput {
 
 pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError> {
     if input.user_type == UserType::Admin {
-        return Err(ApiError::bad_request(
-            "ADMIN_SIGNUP_NOT_ALLOWED",
+        return Err(ApiError::new(
+            ErrorCode::AdminSignupNotAllowed,
             "User registration as ADMIN userType not allowed.",
         ));
     }
@@ -56,7 +57,7 @@ pub(crate) fn locked(retry_after: u64) -> ApiError {
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized("INVALID_CREDENTIALS", "Invalid userId or password.")
+    ApiError::new(ErrorCode::InvalidCredentials, "Invalid userId or password.")
 }
 
 /// Signs in: one read of the user beside the reservation of one password check (SPEC §2:
@@ -91,8 +92,8 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
     };
     ctx.store.release_signin_attempt(&id, now).await?;
     if user.user_status != UserStatus::Approved {
-        return Err(ApiError::forbidden(
-            "USER_NOT_APPROVED",
+        return Err(ApiError::new(
+            ErrorCode::UserNotApproved,
             format!(
                 "UserStatus is not approved yet. Current userStatus is - {}",
                 user.user_status

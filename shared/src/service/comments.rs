@@ -4,8 +4,7 @@
 //! transaction (ticket, counts, history, comment, event).
 
 use super::tickets::{
-    ATTEMPTS, Created, caller_and_ticket, change, fingerprint, jitter, opt_user, reopen_assignment,
-    replay,
+    Created, caller_and_ticket, change, fingerprint, opt_user, reopen_assignment, replay,
 };
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
@@ -15,6 +14,7 @@ use crate::model::{
     TicketId, TicketStatus, Timestamp, UserType, new_ulid,
 };
 use crate::policy;
+use crate::retry;
 use crate::store::{
     CommentRecord, CommentWriteError, HistoryEntry, IdempotencyRecord, Listing, TicketChange,
     TicketWriteError,
@@ -65,7 +65,7 @@ pub async fn add_comment_once(
             None => Ok(None),
         }
     };
-    for attempt in 0..ATTEMPTS {
+    for attempt in retry::attempts() {
         let ((caller, before), record) =
             tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
                 Ok::<_, ApiError>(seen().await?)
@@ -188,16 +188,13 @@ pub async fn add_comment_once(
             }
         };
         if retry {
-            tokio::time::sleep(jitter(attempt)).await;
+            retry::pause(attempt).await;
             continue;
         }
         ctx.publisher.publish(&ev).await;
         return Ok(Created::New(comment.snapshot()));
     }
-    Err(ApiError::conflict(
-        "CONFLICT",
-        "The ticket kept changing concurrently. Please retry.",
-    ))
+    Err(ApiError::ticket_changed())
 }
 
 /// GET /tickets/{ticketId}/comments: oldest first; a customer's page leaves internal notes

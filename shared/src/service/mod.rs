@@ -25,6 +25,7 @@ pub use views::{SigninView, UserView};
 use crate::ApiError;
 use crate::auth::{Claims, CursorCodec, PasswordHasher, TokenKeys};
 use crate::config::Secret;
+use crate::error::ErrorCode;
 use crate::model::{UserId, UserStatus};
 use crate::store::{Store, UserRecord};
 use http::HeaderMap;
@@ -91,8 +92,8 @@ impl Ctx {
         match token {
             None => Ok(None),
             Some(t) => self.cursors.decode(t, scope).map(Some).ok_or_else(|| {
-                ApiError::bad_request(
-                    "INVALID_NEXT_TOKEN",
+                ApiError::new(
+                    ErrorCode::InvalidNextToken,
                     "nextToken is not valid for this listing.",
                 )
             }),
@@ -128,15 +129,15 @@ impl Authed {
     /// 401 `TOKEN_REVOKED`), and the user must exist and be APPROVED (else 403).
     pub fn active(&self, user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
         match user {
-            None => Err(ApiError::forbidden(
-                "USER_NOT_ACTIVE",
+            None => Err(ApiError::new(
+                ErrorCode::UserNotActive,
                 "The user of this token no longer exists.",
             )),
             Some(u) if u.token_generation != self.claims.generation => {
                 Err(crate::auth::TokenError::Revoked.into())
             }
-            Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::forbidden(
-                "USER_NOT_APPROVED",
+            Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::new(
+                ErrorCode::UserNotApproved,
                 format!(
                     "UserStatus is not approved yet. Current userStatus is - {}",
                     u.user_status
@@ -151,8 +152,8 @@ impl From<crate::store::CreateUserError> for ApiError {
     fn from(e: crate::store::CreateUserError) -> Self {
         use crate::store::CreateUserError::*;
         match e {
-            UserIdTaken => ApiError::conflict("USER_ID_TAKEN", "This userId is already taken."),
-            EmailTaken => ApiError::conflict("EMAIL_TAKEN", "This email is already registered."),
+            UserIdTaken => ApiError::new(ErrorCode::UserIdTaken, "This userId is already taken."),
+            EmailTaken => ApiError::new(ErrorCode::EmailTaken, "This email is already registered."),
             Store(e) => e.into(),
         }
     }
@@ -162,28 +163,28 @@ impl From<crate::store::CreateUserError> for ApiError {
 pub fn denied(d: crate::policy::Denied) -> ApiError {
     use crate::policy::Denied::*;
     match d {
-        AdminOnly => ApiError::forbidden(
-            "FORBIDDEN",
+        AdminOnly => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. Only an approved ADMIN may do this.",
         ),
-        AdminOrSelf => ApiError::forbidden(
-            "FORBIDDEN",
+        AdminOrSelf => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. Only an approved ADMIN or the user themself may do this.",
         ),
-        StatusChangeAdminOnly => ApiError::forbidden(
-            "FORBIDDEN",
+        StatusChangeAdminOnly => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. Only an approved ADMIN may change userStatus.",
         ),
-        NotConcerned => ApiError::forbidden(
-            "FORBIDDEN",
+        NotConcerned => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. The ticket is not reported by or assigned to you.",
         ),
-        ReassignAdminOnly => ApiError::forbidden(
-            "FORBIDDEN",
+        ReassignAdminOnly => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. Admin is only allowed to reassign a ticket.",
         ),
-        InternalNoteStaffOnly => ApiError::forbidden(
-            "FORBIDDEN",
+        InternalNoteStaffOnly => ApiError::new(
+            ErrorCode::Forbidden,
             "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note.",
         ),
     }

@@ -6,12 +6,14 @@ use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
+use crate::error::ErrorCode;
 use crate::model::{
     Change, Description, EVENT_SCHEMA_VERSION, EventType, Priority, TicketEvent, TicketId,
     TicketSnapshot, TicketStatus, Timestamp, Title, UserId, UserType, new_ulid,
 };
 use crate::model::{IdempotencyKey, Job, JobKind};
 use crate::policy::{self, Caller};
+use crate::retry;
 use crate::store::{
     HistoryEntry, IdempotencyRecord, Listing, Source, TicketChange, TicketRecord, TicketWriteError,
     UserRecord, assignee_source, reporter_source, status_source,
@@ -21,7 +23,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Attempts of a ticket write before giving up (409 for an update, 503 for a create).
-pub(super) const ATTEMPTS: u32 = 8;
 /// The longest a creation waits for its turn to choose an engineer: one store operation's
 /// budget (shared/src/cloud.rs), so a turn held by a creation stuck on the store delays the
 /// next by at most that, while normal turns (a read and a write) never come near it.
@@ -134,15 +135,6 @@ pub fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFil
     Some((sources, rest))
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("TICKET_NOT_FOUND", "No ticket with this id.")
-}
-
-pub(super) fn jitter(attempt: u32) -> Duration {
-    let cap = 2u64.saturating_pow(attempt.min(6)).min(50);
-    Duration::from_millis(rand::random_range(0..=cap))
-}
-
 pub(crate) fn event(
     event_type: EventType,
     actor: &UserId,
@@ -235,7 +227,7 @@ pub async fn create_ticket_once(
     if let Some(r) = record {
         return replay(r, &fingerprint);
     }
-    for attempt in 0..ATTEMPTS {
+    for attempt in retry::attempts() {
         let now = Timestamp::now();
         let pick = choose(&candidates, ctx.engineer_capacity);
         let ticket = TicketRecord {
@@ -325,7 +317,7 @@ pub async fn create_ticket_once(
                 if let Some(r) = seen().await? {
                     return replay(r, &fingerprint);
                 }
-                tokio::time::sleep(jitter(attempt)).await;
+                retry::pause(attempt).await;
             }
             Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
                 // On DynamoDB a concurrent request with the same key cancels this one with
@@ -333,7 +325,7 @@ pub async fn create_ticket_once(
                 if let Some(r) = seen().await? {
                     return replay(r, &fingerprint);
                 }
-                tokio::time::sleep(jitter(attempt)).await;
+                retry::pause(attempt).await;
                 candidates = refreshed_candidates(&ctx.store, candidates).await?;
             }
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
@@ -373,8 +365,8 @@ pub(crate) fn replay<T: serde::de::DeserializeOwned>(
     fingerprint: &str,
 ) -> Result<Created<T>, ApiError> {
     if r.fingerprint != fingerprint {
-        return Err(ApiError::unprocessable(
-            "IDEMPOTENCY_KEY_REUSED",
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was used with a different request.",
         ));
     }
@@ -456,7 +448,7 @@ pub(super) async fn caller_and_ticket(
 ) -> Result<(UserRecord, TicketRecord), ApiError> {
     let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
     let caller = who.active(caller)?;
-    let ticket = ticket.ok_or_else(not_found)?;
+    let ticket = ticket.ok_or_else(ApiError::ticket_not_found)?;
     policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())
         .map_err(denied)?;
     Ok((caller, ticket))
@@ -478,12 +470,12 @@ pub async fn update_ticket(
 ) -> Result<TicketSnapshot, ApiError> {
     let id = TicketId::parse(id)?;
     if patch.status.is_some() && patch.assignee.is_some() {
-        return Err(ApiError::bad_request(
-            "STATUS_AND_ASSIGNEE",
+        return Err(ApiError::new(
+            ErrorCode::StatusAndAssignee,
             "status and assignee cannot be changed in the same request.",
         ));
     }
-    for attempt in 0..ATTEMPTS {
+    for attempt in retry::attempts() {
         let ((caller, before), new_assignee) =
             tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
                 match &patch.assignee {
@@ -630,7 +622,7 @@ pub async fn update_ticket(
                 return Ok(after.snapshot());
             }
             Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => {
-                tokio::time::sleep(jitter(attempt)).await;
+                retry::pause(attempt).await;
             }
             Err(TicketWriteError::ExtraRefused(_)) => {
                 return Err(ApiError::internal("a write without extras refused one"));
@@ -638,10 +630,7 @@ pub async fn update_ticket(
             Err(TicketWriteError::Store(e)) => return Err(e.into()),
         }
     }
-    Err(ApiError::conflict(
-        "CONFLICT",
-        "The ticket kept changing concurrently. Please retry.",
-    ))
+    Err(ApiError::ticket_changed())
 }
 
 /// GET /tickets: the caller's visible tickets matching the filters, oldest first. The read

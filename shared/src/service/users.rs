@@ -2,8 +2,10 @@
 
 use super::{Authed, Ctx, UserView, denied};
 use crate::ApiError;
+use crate::error::ErrorCode;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
+use crate::retry;
 use crate::store::{Listing, UpdateUserError, UserFilter, UserRecord, keys};
 
 /// The seed's default admin, created by `crm serve` on first start when no admin exists.
@@ -83,10 +85,6 @@ async fn caller_and_target(
     Ok((c, t))
 }
 
-fn user_not_found() -> ApiError {
-    ApiError::not_found("USER_NOT_FOUND", "No user with this userId.")
-}
-
 /// The path's userId, taken exactly as sent. One that no user can have is answered like any
 /// other unknown userId: 403 unless the caller is an approved admin (so the check still comes
 /// before existence), 404 for an admin.
@@ -96,7 +94,7 @@ async fn target_id(ctx: &Ctx, who: &Authed, raw: &str) -> Result<UserId, ApiErro
         _ => {
             let caller = who.active(ctx.store.get_user(&who.id).await?)?;
             if caller.is_approved_admin() {
-                Err(user_not_found())
+                Err(ApiError::user_not_found())
             } else {
                 Err(denied(policy::Denied::AdminOrSelf))
             }
@@ -108,7 +106,9 @@ async fn target_id(ctx: &Ctx, who: &Authed, raw: &str) -> Result<UserId, ApiErro
 pub async fn get_user(ctx: &Ctx, who: &Authed, target: &str) -> Result<UserView, ApiError> {
     let target = target_id(ctx, who, target).await?;
     let (_, t) = caller_and_target(ctx, who, &target).await?;
-    t.as_ref().map(UserView::from).ok_or_else(user_not_found)
+    t.as_ref()
+        .map(UserView::from)
+        .ok_or_else(ApiError::user_not_found)
 }
 
 /// PUT /users/{userId}: name, userType, userStatus, with SPEC §2's rules. Retries on a
@@ -121,10 +121,10 @@ pub async fn update_user(
 ) -> Result<UserView, ApiError> {
     let target = target_id(ctx, who, target).await?;
     let changes_status = change.user_status.is_some();
-    for attempt in 0..5 {
+    for attempt in retry::attempts() {
         let (caller, t) = caller_and_target(ctx, who, &target).await?;
         policy::update_user(&caller.caller(), &target, changes_status).map_err(denied)?;
-        let before = t.ok_or_else(user_not_found)?;
+        let before = t.ok_or_else(ApiError::user_not_found)?;
         if change.email.as_ref().is_some_and(|e| *e != before.email) {
             return Err(ApiError::invalid("email", "email cannot be changed."));
         }
@@ -163,11 +163,11 @@ pub async fn update_user(
                 return Ok(UserView::from(&stored));
             }
             Err(UpdateUserError::Conflict) => {
-                tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
+                retry::pause(attempt).await;
             }
             Err(UpdateUserError::LastAdmin) => {
-                return Err(ApiError::conflict(
-                    "LAST_ADMIN",
+                return Err(ApiError::new(
+                    ErrorCode::LastAdmin,
                     "The last approved ADMIN cannot be demoted, set pending or rejected.",
                 ));
             }
@@ -175,7 +175,6 @@ pub async fn update_user(
         }
     }
     Err(ApiError::conflict(
-        "CONFLICT",
         "The user was changed concurrently. Please retry.",
     ))
 }
@@ -224,8 +223,9 @@ pub async fn ensure_default_admin(ctx: &Ctx) -> Result<bool, ApiError> {
     };
     match create_admin(ctx, id, name, email, &pw).await {
         Ok(_) => Ok(true),
-        // An "admin" user exists but is not an approved admin: leave it to the operator.
-        Err(e) if e.status == 409 => Ok(false),
+        // An "admin" user (or its email) exists but is not an approved admin: leave it to
+        // the operator.
+        Err(e) if matches!(e.code, ErrorCode::UserIdTaken | ErrorCode::EmailTaken) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -18,8 +18,6 @@ use crate::store::{
 };
 use serde::Serialize;
 
-/// Attempts at one ticket before the job leaves it for its next run.
-const ATTEMPTS: u32 = 8;
 /// Tickets read per page of a partition.
 const PAGE: usize = 25;
 
@@ -164,7 +162,7 @@ async fn reassign(
         .map_err(|e| StoreError::Internal(format!("system actor: {e}")))?;
     let mut before = seen.clone();
     let mut candidates: Vec<UserRecord> = w.store.least_loaded_engineers(CANDIDATES).await?;
-    for _ in 0..ATTEMPTS {
+    for attempt in crate::retry::attempts() {
         if before.status != TicketStatus::Open || before.assignee.as_ref() != from {
             return Ok(Step::Changed);
         }
@@ -222,18 +220,21 @@ async fn reassign(
                 });
             }
             Err(TicketWriteError::TicketChanged) => {
+                crate::retry::pause(attempt).await;
                 match w.store.get_ticket(&before.ticket_id).await? {
                     Some(t) => before = t,
                     None => return Ok(Step::Changed),
                 }
             }
             Err(TicketWriteError::AssigneeChanged) => {
+                crate::retry::pause(attempt).await;
                 candidates = refreshed_candidates(w.store, candidates).await?;
             }
             Err(TicketWriteError::ExtraRefused(_)) => return Ok(Step::Changed),
             Err(TicketWriteError::Store(e)) => return Err(e),
         }
     }
+    // Still contended after every attempt: the job's next run takes the ticket up again.
     Ok(Step::Changed)
 }
 

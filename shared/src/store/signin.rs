@@ -91,7 +91,7 @@ impl Store {
                 Cond::Lt(WINDOW_START, open_since + 1),
             ]),
         };
-        for _ in 0..3 {
+        for attempt in crate::retry::attempts() {
             let add = Write::Update {
                 key: key.clone(),
                 set: vec![],
@@ -119,6 +119,7 @@ impl Store {
             {
                 return Ok(Attempt::Locked { retry_after: wait });
             }
+            crate::retry::pause(attempt).await;
         }
         Err(StoreError::Unavailable(
             "sign-in attempt reservation contended".into(),

@@ -196,7 +196,7 @@ impl Store {
         }
         // A concurrent transaction on the same keys cancels with a conflict (DynamoDB);
         // retrying then meets the other's item and reports it as taken.
-        for attempt in 0..4u64 {
+        for attempt in crate::retry::attempts() {
             match self.transact(writes.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
@@ -206,8 +206,7 @@ impl Store {
                     return Err(CreateUserError::EmailTaken);
                 }
                 Err(StoreError::Contention) => {
-                    let ms = rand::random_range(1..=10 * (attempt + 1));
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    crate::retry::pause(attempt).await;
                 }
                 Err(e) => return Err(e.into()),
             }

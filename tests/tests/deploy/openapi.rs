@@ -4,10 +4,10 @@
 //! events test also checks real handler responses against the document's schemas.)
 
 use crate::support::{load_yaml, root, yaml_tool};
+use crm_shared::ErrorCode;
 use crm_shared::http::ROUTES;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 const DOC: &str = "docs/openapi.yaml";
 const METHODS: [&str; 8] = [
@@ -75,99 +75,66 @@ fn openapi_is_a_valid_3_1_document_whose_examples_match_its_schemas() {
     );
 }
 
-/// The error codes the code can answer: string literals given as the code of an ApiError
-/// (`ApiError::conflict("EMAIL_TAKEN", ...)`, `Self::new(404, "NOT_FOUND", ...)`,
-/// `self.code = "INVALID_QUERY"`).
-fn codes_in(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let b = text.as_bytes();
-    for (i, _) in text.match_indices('"') {
-        let mut j = i + 1;
-        while j < b.len() && (b[j].is_ascii_uppercase() || b[j].is_ascii_digit() || b[j] == b'_') {
-            j += 1;
-        }
-        if j >= b.len() || b[j] != b'"' || j - i - 1 < 4 || !b[i + 1].is_ascii_uppercase() {
-            continue;
-        }
-        let mut pre = text[..i].trim_end();
-        // `Self::new(404, "CODE"`: skip the status argument.
-        if let Some(p) = pre.strip_suffix(',') {
-            let p = p.trim_end();
-            let q = p.trim_end_matches(|c: char| c.is_ascii_digit());
-            if q.len() < p.len() {
-                pre = q.trim_end();
-            }
-        }
-        let is_code = pre.ends_with("self.code =")
-            || pre.strip_suffix('(').is_some_and(|head| {
-                let before_ident =
-                    head.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
-                before_ident.ends_with("ApiError::")
-                    || (before_ident.ends_with("Self::") && head.ends_with("new"))
-            });
-        if is_code {
-            out.insert(text[i + 1..j].to_owned());
-        }
-    }
-    out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn openapi_error_codes_are_exactly_the_codes_the_code_answers() {
-    let mut files = Vec::new();
-    rust_files(&root().join("shared/src"), &mut files);
-    for f in ["auth", "users", "tickets", "notifier"] {
-        rust_files(&root().join("functions").join(f).join("src"), &mut files);
-    }
-    let mut used = BTreeSet::new();
-    for f in &files {
-        used.extend(codes_in(&std::fs::read_to_string(f).unwrap()));
-    }
-    assert!(used.contains("NOT_FOUND") && used.contains("EMAIL_TAKEN"));
+    let answered: BTreeSet<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
     let documented: BTreeSet<String> = doc()["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    let undocumented: Vec<_> = used.difference(&documented).collect();
-    let unused: Vec<_> = documented.difference(&used).collect();
+    let undocumented: Vec<_> = answered.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&answered).collect();
     assert!(
-        undocumented.is_empty() && unused.is_empty(),
-        "ErrorCode in {DOC} differs from the code: not documented {undocumented:?}; no longer used {unused:?}"
+        undocumented.is_empty() && unknown.is_empty(),
+        "ErrorCode in {DOC} differs from crm_shared::ErrorCode: not documented {undocumented:?}; not in the code {unknown:?}"
     );
 }
 
+/// The `code` of every error body found under `v` (examples of the error envelope).
+fn example_codes<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("success") == Some(&Value::Bool(false))
+                && let Some(c) = m.get("code").and_then(Value::as_str)
+            {
+                out.push(c);
+            }
+            m.values().for_each(|v| example_codes(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| example_codes(v, out)),
+        _ => {}
+    }
+}
+
+/// Each operation's error examples name only codes that are sent with that response's status.
 #[test]
-fn the_code_scan_finds_codes_in_every_form() {
-    let src = r#"
-        ApiError::conflict("EMAIL_TAKEN", "x");
-        ApiError::forbidden(
-            "FORBIDDEN",
-            "y",
-        );
-        ..Self::new(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        self.code = "INVALID_QUERY";
-        UserType, "userType" { Admin = "ADMIN" }
-        #[serde(rename = "TICKET_CREATED")]
-    "#;
-    assert_eq!(
-        codes_in(src),
-        ["EMAIL_TAKEN", "FORBIDDEN", "NOT_FOUND", "INVALID_QUERY"]
-            .map(String::from)
-            .into()
-    );
+fn openapi_error_examples_pair_each_code_with_its_status() {
+    let mut checked = 0;
+    for (method, path, _, op) in operations(doc()) {
+        for (status, resp) in op["responses"].as_object().unwrap() {
+            let mut codes = Vec::new();
+            example_codes(resp, &mut codes);
+            for code in codes {
+                let c = ErrorCode::ALL
+                    .iter()
+                    .find(|c| c.as_str() == code)
+                    .unwrap_or_else(|| panic!("{method} {path}: unknown code {code}"));
+                assert_eq!(
+                    status,
+                    &c.status().to_string(),
+                    "{method} {path}: {code} is sent with {}",
+                    c.status()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} error examples name a code");
 }
 
 #[test]

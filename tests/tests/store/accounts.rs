@@ -6,6 +6,7 @@
 
 use super::{email, uid};
 use crm_shared::ApiError;
+use crm_shared::ErrorCode;
 use crm_shared::config::Secret;
 use crm_shared::model::{Name, Password, UserType};
 use crm_shared::service::{self, Authed, Ctx, PasswordChange, SigninInput, SignupInput};
@@ -92,7 +93,7 @@ async fn works(ctx: &Ctx, who: &Authed) -> Result<(), (u16, &'static str)> {
     service::get_user(ctx, who, who.id.as_str())
         .await
         .map(|_| ())
-        .map_err(|e| (e.status, e.code))
+        .map_err(|e| (e.status(), e.code.as_str()))
 }
 
 const REVOKED: Result<(), (u16, &str)> = Err((401, "TOKEN_REVOKED"));
@@ -126,7 +127,7 @@ async fn a_change_a_reset_and_a_signout_each_revoke_older_tokens(store: Store) {
     assert_eq!(works(&ctx, &again).await, REVOKED);
     assert_eq!(works(&ctx, &other).await, REVOKED);
     let e = service::signout(&ctx, &again).await.expect_err("revoked");
-    assert_eq!((e.status, e.code), (401, "TOKEN_REVOKED"));
+    assert_eq!(e.code, ErrorCode::TokenRevoked);
     assert_eq!(works(&ctx, &login(&ctx, "ann").await).await, Ok(()));
 }
 
@@ -138,7 +139,7 @@ async fn the_old_password_is_refused_and_the_new_one_works(store: Store) {
         .await
         .expect("change");
     let e = signin(&ctx, "ann", PASSWORD).await.expect_err("old");
-    assert_eq!((e.status, e.code), (401, "INVALID_CREDENTIALS"));
+    assert_eq!(e.code, ErrorCode::InvalidCredentials);
     signin(&ctx, "ann", NEW).await.expect("new");
 }
 
@@ -152,18 +153,18 @@ async fn rights_come_before_existence(store: Store) {
         let e = service::change_password(&ctx, &bob, target, reset(NEW))
             .await
             .expect_err(target);
-        assert_eq!((e.status, e.code), (403, "FORBIDDEN"), "{target}");
+        assert_eq!(e.code, ErrorCode::Forbidden, "{target}");
         let e = service::change_password(&ctx, &bob, target, own(PASSWORD, NEW))
             .await
             .expect_err(target);
-        assert_eq!((e.status, e.code), (403, "FORBIDDEN"), "{target}");
+        assert_eq!(e.code, ErrorCode::Forbidden, "{target}");
     }
     // Ann's password is untouched; an admin gets 404 for someone who does not exist.
     login(&ctx, "ann").await;
     let e = service::change_password(&ctx, &root, "nobody", reset(NEW))
         .await
         .expect_err("unknown");
-    assert_eq!((e.status, e.code), (404, "USER_NOT_FOUND"));
+    assert_eq!(e.code, ErrorCode::UserNotFound);
 }
 
 async fn wrong_current_passwords_lock_the_user_id_after_five(store: Store) {
@@ -174,20 +175,20 @@ async fn wrong_current_passwords_lock_the_user_id_after_five(store: Store) {
         let e = service::change_password(&ctx, &me, "ann", own("Wrong-Password-1", NEW))
             .await
             .expect_err("wrong");
-        assert_eq!((e.status, e.code), (403, "WRONG_PASSWORD"), "attempt {i}");
+        assert_eq!(e.code, ErrorCode::WrongPassword, "attempt {i}");
     }
     // Now even the right current password is refused, and so is a sign-in.
     let e = service::change_password(&ctx, &me, "ann", own(PASSWORD, NEW))
         .await
         .expect_err("locked");
-    assert_eq!(e.status, 429);
+    assert_eq!(e.status(), 429);
     assert!(e.retry_after.is_some());
     assert_eq!(
         signin(&ctx, "ann", PASSWORD)
             .await
             .map(|_| ())
             .unwrap_err()
-            .status,
+            .status(),
         429
     );
     // The token itself still works: only the password checks are locked.
@@ -227,7 +228,7 @@ async fn new_passwords_follow_the_rules_and_self_needs_the_current_one(store: St
     let e = service::change_password(&ctx, &me, "ann", reset(NEW))
         .await
         .expect_err("no current password");
-    assert_eq!((e.status, e.field), (400, Some("currentPassword")));
+    assert_eq!((e.status(), e.field), (400, Some("currentPassword")));
     assert_eq!(works(&ctx, &me).await, Ok(()), "nothing changed");
     login(&ctx, "ann").await;
 }
@@ -244,7 +245,7 @@ async fn the_operator_reset_revokes_tokens_too(store: Store) {
     let e = service::set_password_by_id(&ctx, &uid("nobody"), &Password::parse(NEW).expect("pw"))
         .await
         .expect_err("unknown");
-    assert_eq!(e.status, 404);
+    assert_eq!(e.status(), 404);
 }
 
 async fn concurrent_changes_leave_one_winner_and_no_usable_older_token(store: Store) {
@@ -274,10 +275,7 @@ async fn concurrent_changes_leave_one_winner_and_no_usable_older_token(store: St
         match r.expect("task") {
             (pw, Ok(())) => winners.push(pw),
             (_, Err(e)) => assert!(
-                matches!(
-                    (e.status, e.code),
-                    (409, "CONFLICT") | (401, "TOKEN_REVOKED")
-                ),
+                matches!(e.code, ErrorCode::Conflict | ErrorCode::TokenRevoked),
                 "{e:?}"
             ),
         }
@@ -293,7 +291,7 @@ async fn concurrent_changes_leave_one_winner_and_no_usable_older_token(store: St
                 .await
                 .map(|_| ())
                 .unwrap_err()
-                .status,
+                .status(),
             401
         );
     }

@@ -69,7 +69,7 @@ async fn replies_racing_status_changes_keep_the_counts_exact(store: Store) {
                 ok += 1;
                 comments += usize::from(is_comment);
             }
-            Err(e) if e.status == 409 => conflicts += 1,
+            Err(e) if e.status() == 409 => conflicts += 1,
             Err(e) => panic!("only success or 409, got {e:?}"),
         }
     }

@@ -246,7 +246,7 @@ async fn parallel_conflicting_updates_answer_ok_or_409_on_fresh_state(store: Sto
     for t in tasks {
         match t.await.expect("task") {
             Ok(_) => ok += 1,
-            Err(e) if e.status == 409 => conflicts += 1,
+            Err(e) if e.status() == 409 => conflicts += 1,
             Err(e) => panic!("only 200 or 409, got {e:?}"),
         }
     }
@@ -304,8 +304,8 @@ async fn parallel_creates_while_engineers_change_keep_the_index_exact(store: Sto
         match t.await.expect("task") {
             Ok(()) => {}
             // A creation may give up with 503 (Retry-After), a user change with 409.
-            Err(e) if i < 30 && e.status == 503 => create_retries += 1,
-            Err(e) if i >= 30 && e.status == 409 => user_conflicts += 1,
+            Err(e) if i < 30 && e.status() == 503 => create_retries += 1,
+            Err(e) if i >= 30 && e.status() == 409 => user_conflicts += 1,
             Err(e) => panic!("task {i}: {e:?}"),
         }
     }

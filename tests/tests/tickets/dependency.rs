@@ -47,15 +47,15 @@ async fn assert_unavailable(store: Store) {
     let r = service::create_ticket(&w.ctx, &who, new_ticket("t")).await;
     let e = r.expect_err("the table is failing");
     assert_eq!(
-        (e.status, e.code, e.retry_after),
-        (503, "SERVICE_UNAVAILABLE", Some(1)),
+        (e.code, e.retry_after),
+        (crm_shared::ErrorCode::ServiceUnavailable, Some(1)),
         "{e:?}"
     );
     let e = w
         .get(&who, crm_shared::model::TicketId::new().as_str())
         .await
         .expect_err("the table is failing");
-    assert_eq!((e.status, e.retry_after), (503, Some(1)), "{e:?}");
+    assert_eq!((e.status(), e.retry_after), (503, Some(1)), "{e:?}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! make one ticket, and a key is free again once it expired.
 
 use crate::world::{World, new_ticket};
+use crm_shared::ErrorCode;
 use crm_shared::model::IdempotencyKey;
 use crm_shared::service::{self, Created, NewTicket};
 use crm_shared::store::Store;
@@ -79,7 +80,7 @@ async fn a_retry_after_a_lost_answer_replays_the_commit(store: Store) {
     let e = create(&lossy_w, &c, new_ticket("t"), &k)
         .await
         .expect_err("the answer is lost");
-    assert_eq!(e.status, 503);
+    assert_eq!(e.status(), 503);
     assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 0);
     let committed = w.all_tickets().await;
     assert_eq!(committed.len(), 1, "it did commit");
@@ -100,13 +101,13 @@ async fn the_same_key_with_another_body_is_422_and_writes_nothing(store: Store) 
     let e = create(&w, &c, new_ticket("another title"), &k)
         .await
         .expect_err("reused");
-    assert_eq!((e.status, e.code), (422, "IDEMPOTENCY_KEY_REUSED"));
+    assert_eq!(e.code, ErrorCode::IdempotencyKeyReused);
     let mut other_priority = new_ticket("t");
     other_priority.priority = Some(crm_shared::model::Priority::from_int(1).expect("p"));
     let e = create(&w, &c, other_priority, &k)
         .await
         .expect_err("reused");
-    assert_eq!(e.status, 422);
+    assert_eq!(e.status(), 422);
     // The default priority spelled out is the same request.
     let mut explicit = new_ticket("t");
     explicit.priority = Some(crm_shared::model::Priority::LOW);
@@ -186,7 +187,7 @@ async fn ten_concurrent_requests_with_one_key_make_one_ticket(store: Store) {
                 ids.push(t.id);
             }
             Ok(Created::Replayed { data, .. }) => ids.push(data.id),
-            Err(e) => assert_eq!((e.status, e.retry_after), (503, Some(1)), "{e:?}"),
+            Err(e) => assert_eq!((e.status(), e.retry_after), (503, Some(1)), "{e:?}"),
         }
     }
     assert_eq!(new, 1, "exactly one request created");
@@ -225,7 +226,7 @@ async fn a_retried_comment_replays_and_another_body_is_422(store: Store) {
     let e = service::add_comment_once(&w.ctx, &c, &t.id, say("Something else."), Some(&k))
         .await
         .expect_err("reused");
-    assert_eq!((e.status, e.code), (422, "IDEMPOTENCY_KEY_REUSED"));
+    assert_eq!(e.code, ErrorCode::IdempotencyKeyReused);
     assert_eq!(w.outbox_len().await, events, "no second event");
     let thread = service::list_comments(&w.ctx, &c, &t.id, None, 100)
         .await

@@ -60,7 +60,7 @@ pub fn assignee_patch(a: &str) -> TicketPatch {
 #[track_caller]
 pub fn assert_err<T: std::fmt::Debug>(r: Result<T, ApiError>, status: u16, code: &str) -> ApiError {
     let e = r.expect_err("expected an error");
-    assert_eq!((e.status, e.code), (status, code), "{e:?}");
+    assert_eq!((e.status(), e.code.as_str()), (status, code), "{e:?}");
     e
 }
 
