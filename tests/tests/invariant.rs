@@ -1,30 +1,41 @@
 //! A model-based property test of SPEC §2–§3 on the embedded backend: random sequences of
 //! sign-ups, approvals, rejections, set-pending, type changes, ticket creations, status
 //! changes, reassignments, edits, comments and internal notes (a reporter's public reply
-//! reopening a CLOSED ticket), reads and listings, by random callers of random roles,
-//! run through the service layer and checked step by step against a plain in-memory model
-//! (which requests succeed, which fail with which status, who gets assigned — fewest OPEN
-//! tickets, ties to the earliest approved — and every ticket's fields). After every step:
-//! each user's stored ticketsWorkingOnCount equals a recount of the OPEN tickets assigned to
-//! them, and the engineers-by-load index holds exactly the approved engineers in load order.
+//! reopening a CLOSED ticket), reads and listings, by random callers of random roles, and
+//! runs of the pending workload jobs interleaved with them, under a random engineer capacity
+//! (none, or 1–3), run through the service layer and checked step by step against a plain
+//! in-memory model: which requests succeed, which fail with which status, which jobs they
+//! record (an engineer arriving or leaving, room freed under the capacity), who gets
+//! assigned — fewest OPEN tickets below the capacity, ties to the earliest approved — at
+//! creation, from the backlog (oldest first), on a hand-on (a departed engineer's OPEN
+//! tickets, BLOCKED and CLOSED kept) and on a reopening while the assignee cannot work on
+//! it, and every ticket's fields. After every step: each user's stored ticketsWorkingOnCount
+//! equals a recount of the OPEN tickets assigned to them, the engineers-by-load index holds
+//! exactly the approved engineers in load order, no engineer is above the capacity but by an
+//! admin's reassignment or a reopening that keeps its assignee, and with no job pending no
+//! OPEN ticket is assigned to anyone but an approved engineer and none waits unassigned
+//! while an engineer has room.
 
 #[allow(dead_code)]
 #[path = "tickets/world.rs"]
 mod world;
 
 use crm_shared::ApiError;
-use crm_shared::model::{TicketId, TicketStatus, UserStatus, UserType};
+use crm_shared::model::{JobKind, TicketId, TicketStatus, Timestamp, UserStatus, UserType};
+use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::service::{self, Authed, NewTicket, TicketFilter, TicketPatch, UserUpdate};
 use crm_shared::store::keys::LOAD_STEP;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use world::{World, description, priority, title, uid};
 
-/// Who makes a request: some approved admin, or any user (by index, modulo the population).
+/// Who makes a request: some approved admin, or any user (by index, modulo the population),
+/// or (for a ticket change) the ticket's reporter.
 #[derive(Debug, Clone, Copy)]
 enum Who {
     Admin,
     Any(usize),
+    Reporter,
 }
 
 /// Whom a reassignment names: an approved engineer (by index among them), or any user.
@@ -106,10 +117,17 @@ enum Op {
         caller: Who,
         ticket: usize,
     },
+    /// Runs every pending workload job, as the queue's consumer would.
+    RunJobs,
 }
 
 fn who() -> impl Strategy<Value = Who> {
     prop_oneof![2 => Just(Who::Admin), 3 => any::<usize>().prop_map(Who::Any)]
+}
+
+/// A ticket change's caller: also its reporter.
+fn ticket_who() -> impl Strategy<Value = Who> {
+    prop_oneof![2 => Just(Who::Admin), 2 => Just(Who::Reporter), 3 => any::<usize>().prop_map(Who::Any)]
 }
 
 fn user_status() -> impl Strategy<Value = UserStatus> {
@@ -148,11 +166,11 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         7 => (who(), proptest::option::of(1u8..=4))
             .prop_map(|(caller, priority)| Op::Create { caller, priority }),
-        6 => (who(), n(), ticket_status())
+        6 => (ticket_who(), n(), ticket_status())
             .prop_map(|(caller, ticket, status)| Op::SetTicketStatus { caller, ticket, status }),
         5 => (who(), n(), target())
             .prop_map(|(caller, ticket, target)| Op::Reassign { caller, ticket, target }),
-        2 => (who(), n(), proptest::option::of(0u8..3), proptest::option::of(1u8..=4)).prop_map(
+        2 => (ticket_who(), n(), proptest::option::of(0u8..3), proptest::option::of(1u8..=4)).prop_map(
             |(caller, ticket, title, priority)| Op::Edit { caller, ticket, title, priority }
         ),
         1 => (who(), n(), n()).prop_map(|(caller, ticket, target)| Op::StatusAndAssignee {
@@ -167,6 +185,7 @@ fn op() -> impl Strategy<Value = Op> {
             |(caller, by_reporter, ticket, internal)| Op::Comment { caller, by_reporter, ticket, internal }
         ),
         2 => (who(), n()).prop_map(|(caller, ticket)| Op::ListComments { caller, ticket }),
+        5 => Just(Op::RunJobs),
     ]
 }
 
@@ -204,9 +223,34 @@ struct MTicket {
     version: i64,
 }
 
+/// A workload job the model expects in the table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum MJob {
+    Backlog,
+    Departure(String),
+}
+
+impl MJob {
+    fn of(k: &JobKind) -> MJob {
+        match k {
+            JobKind::Backlog => MJob::Backlog,
+            JobKind::Departure { engineer } => MJob::Departure(engineer.clone()),
+        }
+    }
+}
+
 struct Model {
     users: Vec<MUser>,
     tickets: Vec<MTicket>,
+    /// `CRM_ENGINEER_CAPACITY` of the case.
+    cap: Option<i64>,
+    /// The jobs recorded and not yet run.
+    jobs: Vec<MJob>,
+    /// The highest count each user reached by an admin's reassignment or a reopening that
+    /// kept its assignee (the only ways above the capacity).
+    ceiling: std::collections::BTreeMap<String, i64>,
+    /// The ticket the step updated or commented on (its history is checked after it).
+    touched: Option<String>,
     /// Every comment written: (ticket id, body, internal), oldest first.
     comments: Vec<(String, String, bool)>,
     seq: u64,
@@ -234,6 +278,22 @@ impl Model {
         v.sort();
         v.into_iter().map(|(c, _, id)| (id, c)).collect()
     }
+    /// Who the assignment rule gives a ticket to now: the least loaded approved engineer
+    /// (ties: the earliest approved) if below the capacity, else nobody.
+    fn pick(&self) -> Option<String> {
+        self.by_load()
+            .into_iter()
+            .next()
+            .filter(|(_, n)| self.cap.is_none_or(|c| *n < c))
+            .map(|(u, _)| u)
+    }
+    /// A ticket change made OPEN tickets of `id` go up by something other than the
+    /// assignment rule: its ceiling follows.
+    fn raised(&mut self, id: &str) {
+        let n = self.open_count(id);
+        let c = self.ceiling.entry(id.to_owned()).or_default();
+        *c = (*c).max(n);
+    }
     fn caller(&self, w: Who) -> usize {
         match w {
             Who::Admin => self
@@ -242,6 +302,7 @@ impl Model {
                 .position(MUser::admin)
                 .expect("an approved admin always remains"),
             Who::Any(i) => i % self.users.len(),
+            Who::Reporter => self.caller(Who::Any(0)),
         }
     }
     fn concerned(&self, caller: &MUser, t: &MTicket) -> bool {
@@ -296,9 +357,12 @@ fn note(kind: &str, outcome: impl std::fmt::Display) {
 
 const TITLES: [&str; 3] = ["Printer jam", "Mobile phone", "Laptop screen"];
 
-/// The admin, two customers and three engineers, the first `approved` of whom are approved.
-async fn setup(approved: usize) -> (World, Model) {
-    let w = World::new(crm_tests::emulator::sqlite_store()).await;
+/// The admin, two customers and three engineers, the first `approved` of whom are approved
+/// (each approval a backlog job, left pending), under the capacity `cap`, on a store in `dir`.
+async fn setup(dir: &std::path::Path, approved: usize, cap: Option<i64>) -> (World, Model) {
+    let store = crm_shared::store::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("store");
+    let mut w = World::new(crm_shared::store::Store::sqlite(store)).await;
+    w.ctx.engineer_capacity = cap;
     let mut m = Model {
         users: vec![MUser {
             id: "admin".into(),
@@ -308,6 +372,10 @@ async fn setup(approved: usize) -> (World, Model) {
             token: w.admin.clone(),
         }],
         tickets: Vec::new(),
+        cap,
+        jobs: Vec::new(),
+        ceiling: Default::default(),
+        touched: None,
         comments: Vec::new(),
         seq: 1,
         signups: 0,
@@ -335,8 +403,22 @@ async fn setup(approved: usize) -> (World, Model) {
         e.s = UserStatus::Approved;
         e.since = seq;
         m.seq += 1;
+        m.jobs.push(MJob::Backlog);
     }
     (w, m)
+}
+
+/// Whom a user update targets: two times in three an ENGINEER-typed user (approved or not:
+/// arrivals and departures), else anyone.
+fn user_target(m: &Model, target: usize) -> usize {
+    let engineers: Vec<usize> = (0..m.users.len())
+        .filter(|&i| m.users[i].t == UserType::Engineer)
+        .collect();
+    if !target.is_multiple_of(3) && !engineers.is_empty() {
+        engineers[(target / 3) % engineers.len()]
+    } else {
+        target % m.users.len()
+    }
 }
 
 /// Applies a user update to the model when SPEC says it succeeds; returns the expected status.
@@ -385,10 +467,18 @@ fn expect_user_update(
     let u = &mut m.users[target];
     u.t = nt;
     u.s = ns;
+    // An engineer arriving drains the backlog, one leaving hands their tickets on: a job
+    // recorded with the change, run later.
+    let job = match (was_assignable, u.assignable()) {
+        (false, true) => Some(MJob::Backlog),
+        (true, false) => Some(MJob::Departure(u.id.clone())),
+        _ => None,
+    };
     if u.assignable() && !was_assignable {
         u.since = seq;
         m.seq += 1;
     }
+    m.jobs.extend(job);
     200
 }
 
@@ -428,7 +518,7 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             target,
             status: s,
         } => {
-            let (c, t) = (m.caller(caller), target % nu);
+            let (c, t) = (m.caller(caller), user_target(m, target));
             let token = m.users[c].token.clone();
             let target_id = m.users[t].id.clone();
             let want = expect_user_update(m, c, t, None, Some(s));
@@ -451,7 +541,7 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             user_type,
             status: s,
         } => {
-            let (c, t) = (m.caller(caller), target % nu);
+            let (c, t) = (m.caller(caller), user_target(m, target));
             let token = m.users[c].token.clone();
             let target_id = m.users[t].id.clone();
             let want = expect_user_update(m, c, t, Some(user_type), s);
@@ -494,7 +584,7 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 priority: p.unwrap_or(4),
                 status: TicketStatus::Open,
                 reporter: m.users[c].id.clone(),
-                assignee: m.by_load().first().map(|(u, _)| u.clone()),
+                assignee: m.pick(),
                 version: 1,
             };
             snapshot_matches(&got, &want)?;
@@ -516,6 +606,12 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             ticket,
             status: s,
         } => {
+            // Setting OPEN mostly reopens a ticket (BLOCKED or CLOSED), when there is one.
+            let ticket = if s == TicketStatus::Open {
+                reopening(m, ticket, |t| t.status != TicketStatus::Open).unwrap_or(ticket)
+            } else {
+                ticket
+            };
             let patch = TicketPatch {
                 status: Some(s),
                 ..Default::default()
@@ -606,6 +702,7 @@ async fn step(w: &World, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             internal,
         } => comment(w, m, caller, by_reporter, ticket, internal).await?,
         Op::ListComments { caller, ticket } => list_comments(w, m, caller, ticket).await?,
+        Op::RunJobs => run_jobs(w, m).await?,
         Op::List { caller } => {
             let c = m.caller(caller);
             let r = w
@@ -647,13 +744,10 @@ async fn comment(
         return Ok(());
     }
     // A reporter mostly replies to a closed ticket (the reopening path), when there is one.
-    let closed: Vec<usize> = (0..m.tickets.len())
-        .filter(|&i| m.tickets[i].status == TicketStatus::Closed)
-        .collect();
-    let i = if by_reporter && !closed.is_empty() {
-        closed[ticket % closed.len()]
-    } else {
-        ticket % m.tickets.len()
+    let closed = reopening(m, ticket, |t| t.status == TicketStatus::Closed);
+    let i = match closed {
+        Some(i) if by_reporter => i,
+        _ => ticket % m.tickets.len(),
     };
     let before = m.tickets[i].clone();
     let c = if by_reporter {
@@ -700,12 +794,25 @@ async fn comment(
     }
     let reopens = !internal && u.id == before.reporter && before.status == TicketStatus::Closed;
     if reopens {
-        let t = &mut m.tickets[i];
-        t.status = TicketStatus::Open;
-        t.version += 1;
+        let mut after = before.clone();
+        after.status = TicketStatus::Open;
+        after.version += 1;
+        let auto = reopen(m, &before, &mut after);
+        m.tickets[i] = after.clone();
+        counted_by_hand(m, &before, &after, auto);
+        note(
+            "comment",
+            if auto {
+                "200 reopens auto-assigned"
+            } else {
+                "200 reopens"
+            },
+        );
+    } else {
+        note("comment", "200");
     }
-    note("comment", if reopens { "200 reopens" } else { "200" });
     m.comments.push((before.id.clone(), body, internal));
+    m.touched = Some(before.id.clone());
     Ok(())
 }
 
@@ -741,6 +848,130 @@ async fn list_comments(
     Ok(())
 }
 
+/// The jobs the table holds, oldest first (the order the sweep resumes them in).
+async fn stored_jobs(w: &World) -> Vec<crm_shared::store::JobEntry> {
+    w.store()
+        .stale_jobs(Timestamp::now().plus_seconds(3600), 1000)
+        .await
+        .expect("reading the jobs")
+}
+
+/// A job's effect on the model: the tickets it changes, as (index, from, to), in the order
+/// it changes them.
+fn model_job(m: &mut Model, job: &MJob) -> Vec<(usize, Option<String>, Option<String>)> {
+    let mut changed = Vec::new();
+    // The tickets are held oldest first (ids grow with creation): the order the job walks.
+    let (from, nobody_stops) = match job {
+        // The unassigned OPEN tickets, each to the rule's pick, until nobody has room.
+        MJob::Backlog => (None, true),
+        // The leaver's OPEN tickets, each to the rule's pick or to nobody; nothing when
+        // they are an approved engineer again.
+        MJob::Departure(e) if m.user(e).assignable() => return changed,
+        MJob::Departure(e) => (Some(e.clone()), false),
+    };
+    for i in 0..m.tickets.len() {
+        let t = &m.tickets[i];
+        if t.status != TicketStatus::Open || t.assignee != from {
+            continue;
+        }
+        let pick = m.pick();
+        if pick.is_none() && nobody_stops {
+            break;
+        }
+        let t = &mut m.tickets[i];
+        t.assignee = pick.clone();
+        t.version += 1;
+        changed.push((i, from.clone(), pick));
+    }
+    changed
+}
+
+/// Runs every job the table holds, in its order, each checked against the model: the
+/// report, and each ticket it changed (the store's copy, and its last history entry: the
+/// assignee change, by `system`). A job run a second time finds it already done.
+async fn run_jobs(w: &World, m: &mut Model) -> Result<(), TestCaseError> {
+    let entries = stored_jobs(w).await;
+    let publisher = crm_shared::events::Publisher::Outbox;
+    let work = Workload {
+        store: w.store(),
+        capacity: m.cap,
+        publisher: &publisher,
+    };
+    let admin = m.users[m.caller(Who::Admin)].token.clone();
+    for e in &entries {
+        let job = MJob::of(&e.job.kind);
+        let changed = model_job(m, &job);
+        let got = run_job(&work, &e.job)
+            .await
+            .map_err(|x| TestCaseError::fail(format!("{job:?}: {x:?}")))?;
+        let unassigned = changed.iter().filter(|(_, _, to)| to.is_none()).count();
+        let want = JobReport {
+            assigned: changed.len() - unassigned,
+            unassigned,
+            skipped: 0,
+            already_done: false,
+        };
+        prop_assert_eq!(got, want, "report of {:?}", job);
+        for (i, from, to) in &changed {
+            let t = &m.tickets[*i];
+            snapshot_matches(&w.ticket(&t.id).await.snapshot(), t)?;
+            let h = w.history(&admin, &t.id).await;
+            let last = h.last().expect("a history");
+            prop_assert_eq!(&last.actor, "system");
+            prop_assert_eq!(last.version, t.version);
+            prop_assert_eq!(last.changes.len(), 1);
+            prop_assert_eq!(&last.changes[0].field, "assignee");
+            prop_assert_eq!(&last.changes[0].from, &serde_json::json!(from));
+            prop_assert_eq!(&last.changes[0].to, &serde_json::json!(to));
+        }
+        let kind = match job {
+            MJob::Backlog => "backlog",
+            MJob::Departure(_) => "departure",
+        };
+        note(
+            &format!("run-jobs {kind}"),
+            match (want.assigned, unassigned) {
+                (0, 0) => "nothing to do",
+                (_, 0) => "assigned",
+                (0, _) => "left unassigned",
+                _ => "assigned and left unassigned",
+            },
+        );
+    }
+    m.jobs.clear();
+    if let Some(e) = entries.first() {
+        let again = run_job(&work, &e.job)
+            .await
+            .map_err(|x| TestCaseError::fail(format!("again: {x:?}")))?;
+        prop_assert!(again.already_done, "a job run twice: {:?}", again);
+    }
+    Ok(())
+}
+
+/// A ticket to reopen among those `eligible`: every other time one whose assignee cannot
+/// work on it (gone or none: the auto-assignment on reopening), when there is one.
+fn reopening(m: &Model, n: usize, eligible: impl Fn(&MTicket) -> bool) -> Option<usize> {
+    let all: Vec<usize> = (0..m.tickets.len())
+        .filter(|&i| eligible(&m.tickets[i]))
+        .collect();
+    let orphaned: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| {
+            !m.tickets[i]
+                .assignee
+                .as_deref()
+                .is_some_and(|a| m.user(a).assignable())
+        })
+        .collect();
+    let pool = if n.is_multiple_of(2) && !orphaned.is_empty() {
+        orphaned
+    } else {
+        all
+    };
+    (!pool.is_empty()).then(|| pool[(n / 2) % pool.len()])
+}
+
 /// Runs a ticket update and checks it against the model (applying it when it succeeds).
 async fn update(
     w: &World,
@@ -752,9 +983,17 @@ async fn update(
     if m.tickets.is_empty() {
         return Ok(());
     }
-    let c = m.caller(caller);
     let i = ticket % m.tickets.len();
     let before = m.tickets[i].clone();
+    let c = match caller {
+        Who::Reporter => m
+            .users
+            .iter()
+            .position(|u| u.id == before.reporter)
+            .expect("the reporter"),
+        _ => m.caller(caller),
+    };
+    m.touched = Some(before.id.clone());
     let r = w.update(&m.users[c].token, &before.id, patch.clone()).await;
     let caller_user = &m.users[c];
     let want = if patch.status.is_some() && patch.assignee.is_some() {
@@ -816,21 +1055,79 @@ async fn update(
     if let Some(a) = &patch.assignee {
         after.assignee = Some(a.as_str().into());
     }
+    let auto = reopen(m, &before, &mut after);
     if after != before {
         after.version += 1;
     }
     snapshot_matches(&got, &after)?;
     let moved = before.status == TicketStatus::Open || after.status == TicketStatus::Open;
+    // Room freed under the capacity (an OPEN ticket's assignee lost it): the backlog may move.
+    let freed = before.status == TicketStatus::Open
+        && before.assignee.is_some()
+        && (after.status != TicketStatus::Open || after.assignee != before.assignee);
+    if freed && m.cap.is_some() {
+        m.jobs.push(MJob::Backlog);
+    }
     note(
         kind,
         match (after == before, moved && after.assignee.is_some()) {
+            _ if auto => "200 reopen auto-assigned",
             (true, _) => "200 no change",
+            (false, true) if freed && m.cap.is_some() => "200 counts, room freed",
             (false, true) => "200 counts",
             (false, false) => "200",
         },
     );
-    m.tickets[i] = after;
+    m.tickets[i] = after.clone();
+    counted_by_hand(m, &before, &after, auto);
+    if let (Some(cap), Some(a)) = (m.cap, &after.assignee)
+        && after.status == TicketStatus::Open
+        && after.assignee != before.assignee
+        && m.open_count(a) > cap
+    {
+        note(kind, "200 above the capacity");
+    }
     Ok(())
+}
+
+/// SPEC §3 "Leaving": a ticket becoming OPEN while its assignee is not an approved engineer
+/// (or while it has none) is assigned in the same write like a new ticket (possibly to
+/// nobody). Applies it to `after`; whether it did.
+fn reopen(m: &Model, before: &MTicket, after: &mut MTicket) -> bool {
+    if before.status == TicketStatus::Open || after.status != TicketStatus::Open {
+        return false;
+    }
+    if before
+        .assignee
+        .as_deref()
+        .is_some_and(|a| m.user(a).assignable())
+    {
+        return false;
+    }
+    let pick = m.pick();
+    if pick == before.assignee {
+        return false;
+    }
+    after.assignee = pick;
+    true
+}
+
+/// A change that adds an OPEN ticket to its assignee other than by the assignment rule (an
+/// admin's reassignment, a reopening that keeps its assignee) may go above the capacity:
+/// the assignee's ceiling follows. Called once the model holds `after`; `auto`: the
+/// assignee came from the rule.
+fn counted_by_hand(m: &mut Model, before: &MTicket, after: &MTicket, auto: bool) {
+    let counted = |t: &MTicket| {
+        (t.status == TicketStatus::Open)
+            .then_some(t.assignee.clone())
+            .flatten()
+    };
+    if let Some(a) = counted(after)
+        && counted(before) != Some(a.clone())
+        && !auto
+    {
+        m.raised(&a);
+    }
 }
 
 /// Everything the store holds agrees with the model, and the counter invariant holds.
@@ -864,6 +1161,47 @@ async fn check(w: &World, m: &Model, touched: Option<&str>) -> Result<(), TestCa
     let index = w.engineers_by_load().await;
     let index: Vec<(String, i64)> = index.into_iter().map(|(u, k)| (u, k / LOAD_STEP)).collect();
     prop_assert_eq!(index, m.by_load(), "engineers by load");
+    // The jobs recorded are the ones SPEC calls for, no more, no fewer.
+    let mut jobs: Vec<MJob> = stored_jobs(w)
+        .await
+        .iter()
+        .map(|e| MJob::of(&e.job.kind))
+        .collect();
+    jobs.sort();
+    let mut want = m.jobs.clone();
+    want.sort();
+    prop_assert_eq!(jobs, want, "pending jobs");
+    // Above the capacity only by hand.
+    if let Some(cap) = m.cap {
+        for (u, n) in &open {
+            let ceiling = m.ceiling.get(u).copied().unwrap_or(0).max(cap);
+            prop_assert!(
+                *n <= ceiling,
+                "{} has {} OPEN tickets, capacity {}",
+                u,
+                n,
+                cap
+            );
+        }
+    }
+    // With every job run: OPEN tickets only with approved engineers, and none waits while an
+    // engineer has room.
+    if m.jobs.is_empty() {
+        for (u, n) in &open {
+            prop_assert!(m.user(u).assignable(), "{} keeps {} OPEN tickets", u, n);
+        }
+        let waiting = m
+            .tickets
+            .iter()
+            .filter(|t| t.status == TicketStatus::Open && t.assignee.is_none())
+            .count();
+        prop_assert!(
+            waiting == 0 || m.pick().is_none(),
+            "{} tickets wait while {:?} has room",
+            waiting,
+            m.pick()
+        );
+    }
     if let Some(id) = touched {
         let admin = &m.users[m.caller(Who::Admin)].token;
         let h = w.history(admin, id).await;
@@ -873,25 +1211,29 @@ async fn check(w: &World, m: &Model, touched: Option<&str>) -> Result<(), TestCa
     Ok(())
 }
 
-async fn run(approved: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let (w, mut m) = setup(approved).await;
+/// One case, on a store of its own that goes with it.
+async fn run(approved: usize, cap: Option<i64>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let dir = crm_tests::server::temp_dir("crm-invariant");
+    let r = run_in(&dir, approved, cap, ops).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+async fn run_in(
+    dir: &std::path::Path,
+    approved: usize,
+    cap: Option<i64>,
+    mut ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
+    let (w, mut m) = setup(dir, approved, cap).await;
     check(&w, &m, None).await?;
+    // Every case ends with its jobs run.
+    ops.push(Op::RunJobs);
     for (n, op) in ops.iter().enumerate() {
         step(&w, &mut m, op)
             .await
             .map_err(|e| TestCaseError::fail(format!("step {n} {op:?}: {e}")))?;
-        let touched = match op {
-            Op::SetTicketStatus { ticket, .. }
-            | Op::Reassign { ticket, .. }
-            | Op::Edit { ticket, .. }
-                if !m.tickets.is_empty() =>
-            {
-                Some(m.tickets[ticket % m.tickets.len()].id.clone())
-            }
-            // The ticket the comment went to (its history, when it reopened).
-            Op::Comment { .. } => m.comments.last().map(|(id, _, _)| id.clone()),
-            _ => None,
-        };
+        let touched = m.touched.take();
         check(&w, &m, touched.as_deref())
             .await
             .map_err(|e| TestCaseError::fail(format!("after step {n} {op:?}: {e}")))?;
@@ -906,15 +1248,22 @@ fn the_service_keeps_to_the_model_and_the_counter_invariant() {
         .build()
         .expect("runtime");
     let config = Config {
-        cases: 24,
+        cases: 64,
         rng_seed: RngSeed::Fixed(0x00c0_ffee_5eed_2024),
         failure_persistence: None,
         max_shrink_iters: 300,
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
-    let cases = (0usize..=3, proptest::collection::vec(op(), 10..=40));
-    let result = runner.run(&cases, |(approved, ops)| rt.block_on(run(approved, ops)));
+    let capacity = prop_oneof![1 => Just(None), 2 => (1i64..=3).prop_map(Some)];
+    let cases = (
+        0usize..=3,
+        capacity,
+        proptest::collection::vec(op(), 20..=60),
+    );
+    let result = runner.run(&cases, |(approved, cap, ops)| {
+        rt.block_on(run(approved, cap, ops))
+    });
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -937,6 +1286,16 @@ fn the_service_keeps_to_the_model_and_the_counter_invariant() {
         "list 200",
         "get 403",
         "comment 200 reopens",
+        "comment 200 reopens auto-assigned",
+        "status 200 reopen auto-assigned",
+        "status 200 counts, room freed",
+        "reassign 200 counts, room freed",
+        "reassign 200 above the capacity",
+        "run-jobs backlog assigned",
+        "run-jobs backlog nothing to do",
+        "run-jobs departure assigned",
+        "run-jobs departure left unassigned",
+        "run-jobs departure nothing to do",
         "comment 200",
         "comment 403",
         "comment-internal 403",

@@ -1,9 +1,9 @@
 //! The reliability and security suite (docs/RELIABILITY.md states its figures): the
 //! access-control matrix over HTTP, hostile bodies in-process, brute force across two
-//! processes, `kill -9` under load, a failing table and notification API, and a sustained
-//! mixed load with a SIGTERM in the middle. One test binary; the default run stays within
-//! about three minutes on two cores, `RELIABILITY_FULL=1` (scripts/reliability) runs the
-//! heavier variants. Response hygiene (nosniff, no-store, CORS) is tested in tests/api/http.rs.
+//! processes, `kill -9` under load and halfway through a workload job, a failing table and
+//! notification API, and a sustained mixed load with a SIGTERM in the middle. One test
+//! binary; the default run stays within about three minutes on two cores,
+//! `RELIABILITY_FULL=1` (scripts/reliability) runs the heavier variants. Response hygiene (nosniff, no-store, CORS) is tested in tests/api/http.rs.
 
 #[path = "reliability/support.rs"]
 mod support;
@@ -25,3 +25,6 @@ mod faults;
 
 #[path = "reliability/load.rs"]
 mod load;
+
+#[path = "reliability/jobs_crash.rs"]
+mod jobs_crash;
