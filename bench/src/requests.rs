@@ -6,8 +6,8 @@ use crate::fixtures::{self, PASSWORD, call_ok, put_user, request, token};
 use crate::proxy::{Proxy, Wire};
 use crate::report::{ratio, table};
 use crm_notifier::{Notifier, Transport};
-use crm_shared::events::Publisher;
 use crm_shared::model::{EventType, TicketEvent, UserType};
+use crm_shared::queue::Publisher;
 use crm_shared::store::{Stats, Usage};
 use http::Method;
 use serde_json::{Value, json};
@@ -408,7 +408,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         publisher,
         lease_seconds: 90,
         sweep_age_seconds: 120,
-        jobs: crm_shared::events::JobQueue::default(),
+        jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
     };
     let created_ev = events

@@ -6,8 +6,8 @@
 use anyhow::Context;
 use crm_notifier::{DeliveryError, Notifier, Transport};
 use crm_shared::config::{Config, Transport as Kind};
-use crm_shared::events::{JobQueue, Publisher};
 use crm_shared::model::{Job, TicketEvent, Timestamp};
+use crm_shared::queue::{JobQueue, Publisher};
 use crm_shared::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

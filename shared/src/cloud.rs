@@ -175,7 +175,7 @@ macro_rules! lambda_api_main {
             if $queue {
                 ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
                 // Workload jobs travel on the events' queue; the notifier runs them.
-                ctx.jobs = $crate::events::JobQueue::beside(&ctx.publisher);
+                ctx.jobs = $crate::queue::JobQueue::beside(&ctx.publisher);
             }
             $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let ctx = &ctx;
@@ -193,9 +193,9 @@ macro_rules! lambda_api_main {
 }
 
 /// The SQS publisher for `CRM_QUEUE_URL`; exits with one line when it is not set.
-pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::events::Publisher {
+pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::queue::Publisher {
     match config.require_queue_url() {
-        Ok(q) => crate::events::Publisher::Sqs {
+        Ok(q) => crate::queue::Publisher::Sqs {
             client: aws_sdk_sqs::Client::new(sdk),
             queue_url: q.to_owned(),
         },
@@ -223,7 +223,7 @@ const WARM_UP_BUDGET: Duration = Duration::from_secs(2);
 pub async fn warm_up(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
-    publisher: &crate::events::Publisher,
+    publisher: &crate::queue::Publisher,
 ) {
     use aws_sdk_dynamodb::types::AttributeValue;
     let schema = &crate::store::schema::TABLE;
@@ -243,7 +243,7 @@ pub async fn warm_up(
     let reads = futures_util::future::join_all((0..WARM_DYNAMODB_CONNECTIONS).map(|_| read()));
     let queue = async {
         match publisher {
-            crate::events::Publisher::Sqs { client, queue_url } => client
+            crate::queue::Publisher::Sqs { client, queue_url } => client
                 .get_queue_attributes()
                 .queue_url(queue_url)
                 .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
@@ -302,7 +302,7 @@ mod tests {
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         let started = std::time::Instant::now();
-        warm_up(&client, "no-table", &crate::events::Publisher::Outbox).await;
+        warm_up(&client, "no-table", &crate::queue::Publisher::Outbox).await;
         assert!(started.elapsed() <= WARM_UP_BUDGET + Duration::from_millis(500));
     }
 }

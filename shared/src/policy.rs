@@ -15,10 +15,6 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.user_type == UserType::Admin && self.status == UserStatus::Approved
     }
-
-    pub fn is_active(&self) -> bool {
-        self.status == UserStatus::Approved
-    }
 }
 
 /// Why an action is refused.

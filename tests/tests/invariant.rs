@@ -891,7 +891,7 @@ fn model_job(m: &mut Model, job: &MJob) -> Vec<(usize, Option<String>, Option<St
 /// assignee change, by `system`). A job run a second time finds it already done.
 async fn run_jobs(w: &World, m: &mut Model) -> Result<(), TestCaseError> {
     let entries = stored_jobs(w).await;
-    let publisher = crm_shared::events::Publisher::Outbox;
+    let publisher = crm_shared::queue::Publisher::Outbox;
     let work = Workload {
         store: w.store(),
         capacity: m.cap,

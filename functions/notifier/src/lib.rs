@@ -6,9 +6,9 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::events::{JobQueue, Publisher, PushError};
 use crm_shared::model::{Job, QueueMessage, TicketEvent, Timestamp, UserId, new_ulid};
 use crm_shared::policy::{self, MailRole};
+use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, outbox_age_key};
 use futures_util::future::{join_all, try_join_all};

@@ -4,7 +4,7 @@
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
 use crm_shared::config::Transport as Kind;
-use crm_shared::events::JobQueue;
+use crm_shared::queue::JobQueue;
 use crm_shared::store::{DynamoBackend, Store};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

@@ -48,10 +48,6 @@ impl Body {
         }
     }
 
-    pub fn from_map(m: Map<String, Value>) -> Self {
-        Self(m)
-    }
-
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
     }

@@ -1,5 +1,8 @@
-//! The use cases: validation → policy → one atomic store write. Handlers parse HTTP into the
-//! inputs here and render what comes back; business rules live here and in `policy`.
+//! The use cases. Handlers (functions/*, cli) parse HTTP into the typed inputs here (the
+//! newtypes in `model` validate as they parse); each use case loads what it needs, asks
+//! `policy` whether the caller may, and makes one atomic store write (with its history,
+//! outbox event, job or idempotency record), retrying a lost race (`retry`). Business rules
+//! live here and in `policy`; the store knows keys and items, not rules.
 
 mod accounts;
 mod auth;
@@ -14,7 +17,7 @@ pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
 pub use tickets::{
     Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
-    get_ticket, list_tickets, plan as plan_ticket_listing, ticket_history, update_ticket,
+    get_ticket, list_tickets, ticket_history, update_ticket,
 };
 pub use users::{
     DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
@@ -38,7 +41,7 @@ pub struct Ctx {
     pub cursors: CursorCodec,
     pub cors_allowed_origins: Vec<String>,
     /// Where committed ticket events are pushed.
-    pub publisher: crate::events::Publisher,
+    pub publisher: crate::queue::Publisher,
     /// Ticket creations in this process take turns choosing an engineer (see tickets.rs).
     pub assign_gate: tokio::sync::Mutex<()>,
     /// Most open tickets auto-assigned to one engineer (`CRM_ENGINEER_CAPACITY`; None:
@@ -47,7 +50,7 @@ pub struct Ctx {
     /// How long an `Idempotency-Key` is remembered (24 hours; tests shorten it).
     pub idempotency_ttl_seconds: i64,
     /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
-    pub jobs: crate::events::JobQueue,
+    pub jobs: crate::queue::JobQueue,
 }
 
 impl Ctx {
@@ -58,11 +61,11 @@ impl Ctx {
             passwords: PasswordHasher::new(bcrypt_cost),
             cursors: CursorCodec::new(secret),
             cors_allowed_origins: Vec::new(),
-            publisher: crate::events::Publisher::default(),
+            publisher: crate::queue::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
-            jobs: crate::events::JobQueue::default(),
+            jobs: crate::queue::JobQueue::default(),
         }
     }
 

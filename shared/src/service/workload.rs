@@ -8,10 +8,10 @@
 use super::tickets::{change, event, opt_user, refreshed_candidates};
 use crate::assignment::{CANDIDATES, choose};
 use crate::counters::count_deltas;
-use crate::events::Publisher;
 use crate::model::{
     EventType, Job, JobKind, SYSTEM_ACTOR, TicketId, TicketStatus, Timestamp, UserId,
 };
+use crate::queue::Publisher;
 use crate::store::{
     HistoryEntry, Query, Range, SortKey, Store, StoreError, TicketChange, TicketRecord,
     TicketWriteError, UserRecord, assignee_source,

@@ -114,13 +114,6 @@ impl Store {
         }
     }
 
-    pub fn as_dynamo(&self) -> Option<&DynamoBackend> {
-        match &self.backend {
-            Backend::Dynamo(b) => Some(b),
-            Backend::Sqlite(_) => None,
-        }
-    }
-
     /// Counts a call when stats are on. The start is taken when the call is made, not when
     /// its future is first polled, and the finish only after yielding once, so calls joined
     /// together count as concurrent even when one finishes within its first poll.

@@ -59,15 +59,6 @@ impl Listing<Item> {
     }
 }
 
-impl<T> Listing<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
-        Listing {
-            items: self.items.into_iter().map(f).collect(),
-            next: self.next,
-        }
-    }
-}
-
 /// How a listing reads: `limit` items after `after`, keeping those `keep` accepts.
 pub(crate) struct Spec<'a> {
     pub sources: Vec<Source>,

@@ -19,11 +19,11 @@
 use crate::support::{root, template, template_routes, yaml_tool_with_input};
 use crm_notifier::{Notifier, Transport};
 use crm_shared::config::Secret;
-use crm_shared::events::Publisher;
 use crm_shared::http::{ApiRequest, ApiResponse, ROUTES, Route, respond};
 use crm_shared::model::{
     Description, Email, Name, Password, Timestamp, Title, UserId, UserStatus, UserType,
 };
+use crm_shared::queue::Publisher;
 use crm_shared::service::{self, Ctx, NewTicket, SignupInput, UserUpdate};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,7 +146,7 @@ impl World {
             lease_seconds: 90,
             // Everything in the outbox counts as stale, so the sweep has work to show.
             sweep_age_seconds: 0,
-            jobs: crm_shared::events::JobQueue::default(),
+            jobs: crm_shared::queue::JobQueue::default(),
             capacity: None,
         }
     }

@@ -5,8 +5,8 @@
 use super::support::sqs_event;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use crm_notifier::{Notifier, Transport};
-use crm_shared::events::Publisher;
 use crm_shared::model::TicketEvent;
+use crm_shared::queue::Publisher;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -6,8 +6,8 @@
 use super::cloud::{Queues, event_of, mails_about, ses_transport};
 use super::support::*;
 use crm_notifier::{Outcome, Transport};
-use crm_shared::events::Publisher;
 use crm_shared::model::{CommentBody, EventType, TicketEvent, UserStatus, UserType};
+use crm_shared::queue::Publisher;
 use crm_shared::service::{self, Authed, NewComment};
 use crm_shared::store::Store;
 

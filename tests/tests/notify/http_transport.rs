@@ -5,8 +5,8 @@
 use super::notification_api::{NotificationApi, Reply};
 use super::support::*;
 use crm_notifier::{DeliveryError, Notifier, Outcome, Transport};
-use crm_shared::events::Publisher;
 use crm_shared::model::TicketEvent;
+use crm_shared::queue::Publisher;
 use crm_shared::store::DeliveryState;
 use serde_json::json;
 use std::collections::BTreeSet;

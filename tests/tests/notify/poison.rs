@@ -4,8 +4,8 @@
 use super::cloud::{Queues, one_mail_each, ses_transport};
 use super::support::*;
 use crm_notifier::Transport;
-use crm_shared::events::Publisher;
 use crm_shared::model::TicketEvent;
+use crm_shared::queue::Publisher;
 use std::time::{Duration, Instant};
 
 /// A desk on a fresh SQLite store whose events land in a channel, a notifier logging mail

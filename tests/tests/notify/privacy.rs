@@ -6,8 +6,8 @@ use super::cloud::{mails_about, one_mail_each};
 use super::standin::{Rule, StandIn};
 use super::support::*;
 use crm_notifier::{DeliveryError, Outcome};
-use crm_shared::events::Publisher;
 use crm_shared::model::Timestamp;
+use crm_shared::queue::Publisher;
 use crm_shared::store::{MARKER_TTL_SECONDS, Store, keys};
 
 on_both_stores!(a_retry_after_a_partial_ses_failure_mails_nobody_twice);

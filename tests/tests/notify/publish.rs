@@ -3,8 +3,8 @@
 
 use super::cloud::{Queues, unreachable_publisher};
 use super::support::*;
-use crm_shared::events::Publisher;
 use crm_shared::model::Title;
+use crm_shared::queue::Publisher;
 use crm_shared::service::TicketPatch;
 use crm_shared::store::{Cost, Stats};
 

@@ -4,8 +4,8 @@
 
 use super::support::*;
 use crm_notifier::{Notifier, Transport};
-use crm_shared::events::Publisher;
 use crm_shared::model::{TicketEvent, UserStatus};
+use crm_shared::queue::Publisher;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Users: approved admins `admin` and `admin2`, a pending and a rejected admin, customer

@@ -99,13 +99,13 @@ impl StandIn {
 
     /// An SQS publisher whose client talks to this stand-in (no SDK retries, so one push is
     /// one request).
-    pub async fn sqs_publisher(&self, queue_url: &str) -> crm_shared::events::Publisher {
+    pub async fn sqs_publisher(&self, queue_url: &str) -> crm_shared::queue::Publisher {
         let sdk = crm_tests::emulator::sdk_config().await;
         let conf = aws_sdk_sqs::config::Builder::from(&sdk)
             .endpoint_url(&self.url)
             .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
             .build();
-        crm_shared::events::Publisher::Sqs {
+        crm_shared::queue::Publisher::Sqs {
             client: aws_sdk_sqs::Client::from_conf(conf),
             queue_url: queue_url.to_owned(),
         }

@@ -4,11 +4,11 @@
 
 use crm_notifier::{Notifier, Transport};
 use crm_shared::config::Secret;
-use crm_shared::events::Publisher;
 use crm_shared::model::{
     Description, Email, Name, Password, Priority, TicketEvent, TicketSnapshot, TicketStatus,
     Timestamp, Title, UserId, UserStatus, UserType,
 };
+use crm_shared::queue::Publisher;
 use crm_shared::service::{self, Authed, Ctx, NewTicket, SignupInput, TicketPatch, UserUpdate};
 use crm_shared::store::Store;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -195,7 +195,7 @@ pub fn notifier(store: Store, transport: Transport, publisher: Publisher) -> Not
         publisher,
         lease_seconds: 30,
         sweep_age_seconds: 120,
-        jobs: crm_shared::events::JobQueue::default(),
+        jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
     }
 }

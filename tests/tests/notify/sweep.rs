@@ -6,9 +6,9 @@
 use super::cloud::{Queues, event_of, one_mail_each, ses_transport, unreachable_publisher};
 use super::support::*;
 use crm_notifier::{Notifier, SweepReport};
-use crm_shared::events::Publisher;
 use crm_shared::http::{ApiRequest, BASE_PATH, respond};
 use crm_shared::model::{Timestamp, UserType};
+use crm_shared::queue::Publisher;
 use crm_shared::store::{OutboxEntry, Store};
 use serde_json::{Value, json};
 

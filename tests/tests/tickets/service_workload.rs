@@ -21,7 +21,7 @@ on_both_backends!(
 /// Runs every job the table holds, as the queue's consumer would; returns their reports.
 async fn run_pending(w: &World) -> Vec<JobReport> {
     let store = w.store();
-    let publisher = crm_shared::events::Publisher::Outbox;
+    let publisher = crm_shared::queue::Publisher::Outbox;
     let work = Workload {
         store,
         capacity: w.ctx.engineer_capacity,
@@ -223,7 +223,7 @@ async fn a_job_run_twice_changes_nothing_the_second_time(store: Store) {
         .await
         .expect("jobs");
     assert_eq!(jobs.len(), 1);
-    let publisher = crm_shared::events::Publisher::Outbox;
+    let publisher = crm_shared::queue::Publisher::Outbox;
     let work = Workload {
         store: w.store(),
         capacity: None,

@@ -1,6 +1,9 @@
-//! Publishing ticket events after their transaction commits. The outbox item written in the
-//! same transaction is the durable record; a push here only makes delivery prompt, so a
-//! failed push is logged and never fails the request (the sweep re-pushes it later).
+//! The queue side: pushing committed ticket events (`model::event`) and workload jobs
+//! (`model::job`) to SQS, or to the local server's in-process channels, after their
+//! transaction commits. The outbox or job item written in the same transaction is the
+//! durable record; a push here only makes delivery prompt, so a failed push is logged and
+//! never fails the request (the sweep re-pushes it later). (The repository's `events/`
+//! folder is something else: sample Lambda payloads, SAM's convention.)
 
 use crate::model::{Job, TicketEvent};
 
