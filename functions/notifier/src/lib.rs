@@ -10,7 +10,7 @@ use crm_shared::model::{Job, QueueMessage, TicketEvent, Timestamp, UserId, new_u
 use crm_shared::policy::{self, MailRole};
 use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
-use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, outbox_age_key};
+use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, keys};
 use futures_util::future::{join_all, try_join_all};
 pub use mail::{Mail, render};
 use serde::Serialize;
@@ -376,7 +376,7 @@ impl Notifier {
                     // in the dead-letter queue: the parked outbox item is its only copy.
                     report.refused += 1;
                     let moved = OutboxEntry {
-                        order: outbox_age_key(now, &entry.event.event_id),
+                        order: keys::age_key(now, &entry.event.event_id),
                         ..entry.clone()
                     };
                     if self.store.park_outbox(&moved).await? {

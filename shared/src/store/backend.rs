@@ -117,6 +117,46 @@ pub fn key_of(item: &Item) -> Option<Key> {
     Some(Key::new(pk, sk))
 }
 
+/// A transaction's writes, each tagged with what it is for, so a failed condition is told by
+/// the write it guarded (`Store::commit` answers with tags), not by its place in the list.
+#[derive(Debug, Clone)]
+pub struct Tx<T> {
+    writes: Vec<Write>,
+    tags: Vec<T>,
+}
+
+impl<T: Copy> Tx<T> {
+    pub fn new() -> Self {
+        Self {
+            writes: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, tag: T, write: Write) {
+        self.writes.push(write);
+        self.tags.push(tag);
+    }
+
+    pub fn into_parts(self) -> (Vec<Write>, Vec<T>) {
+        (self.writes, self.tags)
+    }
+}
+
+impl<T: Copy> Default for Tx<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why `Store::commit` wrote nothing.
+#[derive(Debug)]
+pub enum Refused<T> {
+    /// The conditions of the writes with these tags did not hold.
+    Conditions(Vec<T>),
+    Store(StoreError),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The conditions of these writes (indexes into the transaction) did not hold; nothing

@@ -4,11 +4,12 @@
 //! that the ticket is still as read; one that reopens the ticket rides in the ticket's
 //! own transaction (`commit_ticket`'s `extra`).
 
-use super::backend::{Cond, Item, StoreError, Write};
+use super::backend::{Cond, Item, Refused, StoreError, Tx, Write};
 use super::keys;
+use super::outbox::outbox_write;
 use super::paging::{Listing, Source, Spec};
 use super::schema::{Index, TABLE};
-use super::tickets::{TicketRecord, outbox_item};
+use super::tickets::TicketRecord;
 use super::{Store, to_item};
 use crate::model::{CommentBody, CommentSnapshot, TicketEvent, TicketId, UserId};
 use serde::{Deserialize, Serialize};
@@ -77,28 +78,39 @@ impl Store {
         event: &TicketEvent,
         extra: Vec<Write>,
     ) -> Result<(), CommentWriteError> {
-        let mut writes = vec![
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Part {
+            Ticket,
+            Comment,
+            Outbox,
+            Extra,
+        }
+        let mut tx = Tx::new();
+        tx.push(
+            Part::Ticket,
             Write::Check {
                 key: keys::ticket(&ticket.ticket_id),
                 cond: Cond::Eq("version", Value::from(ticket.version)),
             },
-            comment.write()?,
-            Write::Put {
-                item: outbox_item(event)?,
-                cond: Cond::NotExists,
-            },
-        ];
-        writes.extend(extra);
-        match self.transact(writes).await {
+        );
+        tx.push(Part::Comment, comment.write()?);
+        tx.push(Part::Outbox, outbox_write(event)?);
+        for w in extra {
+            tx.push(Part::Extra, w);
+        }
+        match self.commit(tx).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed(f)) if f.iter().any(|i| *i >= 3) => {
+            Err(Refused::Conditions(f)) if f.contains(&Part::Extra) => {
                 Err(CommentWriteError::ExtraRefused)
             }
-            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
+            Err(Refused::Conditions(f)) if f.contains(&Part::Ticket) => {
                 Err(CommentWriteError::TicketChanged)
             }
-            Err(StoreError::Contention) => Err(CommentWriteError::TicketChanged),
-            Err(e) => Err(e.into()),
+            Err(Refused::Conditions(f)) => {
+                Err(StoreError::Internal(format!("comment refused: {f:?}")).into())
+            }
+            Err(Refused::Store(StoreError::Contention)) => Err(CommentWriteError::TicketChanged),
+            Err(Refused::Store(e)) => Err(e.into()),
         }
     }
 

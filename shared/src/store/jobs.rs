@@ -3,7 +3,7 @@
 
 use super::backend::{Cond, Item, Query, Range, SortKey, StoreError, Write};
 use super::keys;
-use super::schema::{Index, TABLE};
+use super::schema::{GSI1, Index, TABLE};
 use super::{Store, from_item};
 use crate::model::{Job, Timestamp};
 use serde_json::Value;
@@ -20,9 +20,9 @@ fn job_item(job: &Job, now: Timestamp) -> Result<Item, StoreError> {
     let mut item = Item::new();
     item.insert(TABLE.pk.into(), Value::String(k.pk));
     item.insert(TABLE.sk.into(), Value::String(k.sk));
-    item.insert("gsi1pk".into(), Value::String(keys::JOBS.into()));
+    item.insert(GSI1.pk.into(), Value::String(keys::JOBS.into()));
     item.insert(
-        "gsi1sk".into(),
+        GSI1.sk.into(),
         Value::String(keys::age_key(now, &job.job_id)),
     );
     item.insert(
@@ -34,7 +34,7 @@ fn job_item(job: &Job, now: Timestamp) -> Result<Item, StoreError> {
 
 fn entry(item: Item) -> Result<JobEntry, StoreError> {
     let order = item
-        .get("gsi1sk")
+        .get(GSI1.sk)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
@@ -92,7 +92,7 @@ impl Store {
         self.move_queued(
             keys::job(&e.job.job_id),
             &e.order,
-            ("gsi1sk", Value::String(age)),
+            (GSI1.sk, Value::String(age)),
         )
         .await
     }

@@ -9,7 +9,7 @@
 //! | ticket | `TICKET#<ulid>` | `TICKET` | `REPORTER#<id>` / ulid | `ASSIGNEE#<id>` or `UNASSIGNED` / ulid | `STATUS#<status>` / ulid | |
 //! | ticket history | `TICKET#<ulid>` | `V#<version:010>` | | | | |
 //! | comment (or internal note) | `TICKET#<ulid>` | `C#<comment ulid>` | | | | |
-//! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / created#ulid | | | |
+//! | outbox event | `EVENT#<ulid>` | `OUTBOX` | `OUTBOX` / last push ms#ulid (`OUTBOX#PARKED` once parked) | | | |
 //! | delivery marker | `EVENT#<ulid>` | `DELIVERED` | | | | |
 //! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
 //! | workload job | `JOB#<ulid>` | `JOB` | `JOBS` / last push ms#ulid | | | |
@@ -58,6 +58,11 @@ pub fn load_key(open_tickets: i64, tie_break_ms: i64) -> i64 {
         .saturating_add(tie_break_ms.rem_euclid(LOAD_STEP))
 }
 
+/// What to ADD to a load key when the count moves by `count_delta`.
+pub fn load_delta(count_delta: i64) -> i64 {
+    count_delta.saturating_mul(LOAD_STEP)
+}
+
 pub const TICKET_SK: &str = "TICKET";
 /// History entries sort after the ticket item in its partition, so "after entry N" never
 /// reaches the ticket itself.
@@ -100,6 +105,9 @@ pub fn by_assignee(u: Option<&UserId>) -> String {
 pub fn by_status(s: crate::model::TicketStatus) -> String {
     format!("STATUS#{s}")
 }
+
+/// The index partition of outbox items the sweep gave up on (an operator's queue).
+pub const OUTBOX_PARKED: &str = "OUTBOX#PARKED";
 
 pub fn outbox(event_id: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), OUTBOX)
@@ -152,6 +160,54 @@ mod tests {
         assert!(load_key(0, late) < load_key(1, early));
         assert!(load_key(3, early) < load_key(3, late));
         assert_eq!(load_key(2, early) + LOAD_STEP, load_key(3, early));
+    }
+
+    /// docs/data-model.md's item table names every key this module makes: its literal part
+    /// (up to the first `#`, or all of a fixed key) stands in the doc as `` `PREFIX``.
+    #[test]
+    fn the_data_model_doc_lists_every_key_prefix() {
+        use crate::model::{TicketId, TicketStatus};
+        let doc = include_str!("../../../docs/data-model.md");
+        let u = UserId::parse("u").unwrap();
+        let e = Email::parse("a@b.co").unwrap();
+        let t = TicketId::new();
+        let keys = [
+            user(&u),
+            email(&e),
+            admin_counter(),
+            signin_failures(&u),
+            ticket(&t),
+            history(&t, 1),
+            comment(&t, "c"),
+            outbox("e"),
+            job("j"),
+            idempotency(&u, "k"),
+            delivery("e"),
+            mailed("e", "a@b.co"),
+        ];
+        let mut names: Vec<String> = keys.into_iter().flat_map(|k| [k.pk, k.sk]).collect();
+        names.extend([
+            users_by(UserType::Engineer, UserStatus::Approved),
+            USERS_ALL.into(),
+            ENGINEERS_BY_LOAD.into(),
+            by_reporter(&u),
+            by_assignee(Some(&u)),
+            by_assignee(None),
+            by_status(TicketStatus::Open),
+            OUTBOX.into(),
+            OUTBOX_PARKED.into(),
+            JOBS.into(),
+        ]);
+        for name in names {
+            let literal = match name.find('#') {
+                Some(i) if name != OUTBOX_PARKED => &name[..=i],
+                _ => name.as_str(),
+            };
+            assert!(
+                doc.contains(&format!("`{literal}")),
+                "docs/data-model.md does not list {literal} (from {name})"
+            );
+        }
     }
 
     #[test]

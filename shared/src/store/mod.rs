@@ -17,15 +17,15 @@ mod stats;
 mod tickets;
 mod users;
 
-pub use backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+pub use backend::{
+    Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
+};
 pub use comments::{CommentRecord, CommentWriteError};
 pub use dynamo::DynamoBackend;
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;
 pub use lag::IndexLag;
-pub use outbox::{
-    Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry, outbox_age_key,
-};
+pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
@@ -176,6 +176,22 @@ impl Store {
             }
             Ok(page)
         })
+    }
+
+    /// Commits `tx` as one transaction; failed conditions come back as the tags of the writes
+    /// they guarded.
+    pub async fn commit<T: Copy>(&self, tx: Tx<T>) -> Result<(), Refused<T>> {
+        let (writes, tags) = tx.into_parts();
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed(failed)) => Err(Refused::Conditions(
+                failed
+                    .iter()
+                    .filter_map(|i| tags.get(*i).copied())
+                    .collect(),
+            )),
+            Err(e) => Err(Refused::Store(e)),
+        }
     }
 
     pub fn transact(

@@ -7,14 +7,11 @@
 
 use super::backend::{Cond, Item, Query, Range, SortKey, StoreError, Write};
 use super::keys::{self, OUTBOX};
-use super::schema::{Index, TABLE};
-use super::{Store, UserRecord, from_item, to_item};
-use crate::model::{TicketEvent, Timestamp, UserStatus, UserType};
+use super::schema::{GSI1, Index, TABLE};
+use super::{Store, from_item, to_item};
+use crate::model::{TicketEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// Where outbox items go when the sweep gives up on them (an operator's queue).
-pub const PARKED: &str = "OUTBOX#PARKED";
 
 /// How long a SENT marker is kept: longer than a message can live in SQS (14 days).
 pub const MARKER_TTL_SECONDS: i64 = 15 * 24 * 3600;
@@ -59,9 +56,23 @@ pub struct Mailed {
     pub sent_at: String,
 }
 
-/// The age key of an outbox item last pushed at `at`: `<ms>#<eventId>`.
-pub fn outbox_age_key(at: Timestamp, event_id: &str) -> String {
-    keys::age_key(at, event_id)
+/// The outbox item of an event, written in the transaction of the change it records.
+pub(super) fn outbox_write(e: &TicketEvent) -> Result<Write, StoreError> {
+    let k = keys::outbox(&e.event_id);
+    let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
+    let mut item = Item::new();
+    item.insert(TABLE.pk.into(), Value::String(k.pk));
+    item.insert(TABLE.sk.into(), Value::String(k.sk));
+    item.insert(GSI1.pk.into(), Value::String(OUTBOX.into()));
+    item.insert(
+        GSI1.sk.into(),
+        Value::String(keys::age_key(Timestamp::now(), &e.event_id)),
+    );
+    item.insert("event".into(), event);
+    Ok(Write::Put {
+        item,
+        cond: Cond::NotExists,
+    })
 }
 
 /// What a claim found.
@@ -93,7 +104,7 @@ fn marker_item(event_id: &str, d: &Delivery, now: Timestamp) -> Result<Item, Sto
 
 fn entry(item: Item) -> Result<OutboxEntry, StoreError> {
     let order = item
-        .get("gsi1sk")
+        .get(GSI1.sk)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
@@ -145,11 +156,11 @@ impl Store {
         e: &OutboxEntry,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let age = outbox_age_key(now, &e.event.event_id);
+        let age = keys::age_key(now, &e.event.event_id);
         self.move_queued(
             keys::outbox(&e.event.event_id),
             &e.order,
-            ("gsi1sk", Value::String(age)),
+            (GSI1.sk, Value::String(age)),
         )
         .await
     }
@@ -159,7 +170,7 @@ impl Store {
         self.move_queued(
             keys::outbox(&e.event.event_id),
             &e.order,
-            ("gsi1pk", Value::String(PARKED.into())),
+            (GSI1.pk, Value::String(keys::OUTBOX_PARKED.into())),
         )
         .await
     }
@@ -177,7 +188,7 @@ impl Store {
             set: vec![set],
             add: vec![],
             remove: vec![],
-            cond: Cond::Eq("gsi1sk", Value::String(order.to_owned())),
+            cond: Cond::Eq(GSI1.sk, Value::String(order.to_owned())),
         };
         match self.transact(vec![write]).await {
             Ok(()) => Ok(true),
@@ -369,34 +380,5 @@ impl Store {
             cond: Cond::Always,
         }])
         .await
-    }
-
-    /// Every approved ADMIN (all pages of one index partition).
-    pub async fn approved_admins(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .query(&Query {
-                    index: Index::Gsi2,
-                    pk: keys::users_by(UserType::Admin, UserStatus::Approved),
-                    range: match &after {
-                        Some(a) => Range::After(SortKey::S(a.clone())),
-                        None => Range::All,
-                    },
-                    limit: 100,
-                })
-                .await?;
-            for item in page.items {
-                after = item
-                    .get("gsi2sk")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                out.push(from_item(item)?);
-            }
-            if !page.more || after.is_none() {
-                return Ok(out);
-            }
-        }
     }
 }

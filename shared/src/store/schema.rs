@@ -48,35 +48,39 @@ pub enum Index {
     Gsi4,
 }
 
+/// Users by creation; tickets by reporter; outbox events and jobs by age.
+pub const GSI1: IndexDef = IndexDef {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+    sk_type: KeyType::S,
+};
+/// Users by type and status; tickets by assignee (or unassigned).
+pub const GSI2: IndexDef = IndexDef {
+    name: "gsi2",
+    pk: "gsi2pk",
+    sk: "gsi2sk",
+    sk_type: KeyType::S,
+};
+/// Tickets by status.
+pub const GSI3: IndexDef = IndexDef {
+    name: "gsi3",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+    sk_type: KeyType::S,
+};
+/// Approved engineers by load (numeric sort key, `keys::load_key`).
+pub const GSI4: IndexDef = IndexDef {
+    name: "gsi4",
+    pk: "gsi4pk",
+    sk: "gsi4sk",
+    sk_type: KeyType::N,
+};
+
 pub const TABLE: TableDef = TableDef {
     pk: "pk",
     sk: "sk",
-    gsis: &[
-        IndexDef {
-            name: "gsi1",
-            pk: "gsi1pk",
-            sk: "gsi1sk",
-            sk_type: KeyType::S,
-        },
-        IndexDef {
-            name: "gsi2",
-            pk: "gsi2pk",
-            sk: "gsi2sk",
-            sk_type: KeyType::S,
-        },
-        IndexDef {
-            name: "gsi3",
-            pk: "gsi3pk",
-            sk: "gsi3sk",
-            sk_type: KeyType::S,
-        },
-        IndexDef {
-            name: "gsi4",
-            pk: "gsi4pk",
-            sk: "gsi4sk",
-            sk_type: KeyType::N,
-        },
-    ],
+    gsis: &[GSI1, GSI2, GSI3, GSI4],
     ttl_attribute: "ttl",
 };
 

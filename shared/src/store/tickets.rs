@@ -2,10 +2,11 @@
 //! one transaction that writes a ticket change together with every engineer count it
 //! implies, the history entry and the outbox event.
 
-use super::backend::{Cond, Item, StoreError, Write};
-use super::keys::{self, LOAD_STEP};
+use super::backend::{Cond, Item, Refused, StoreError, Tx, Write};
+use super::keys;
+use super::outbox::outbox_write;
 use super::paging::{Listing, Source, Spec};
-use super::schema::{Index, TABLE};
+use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{
     Change, Description, Priority, TicketEvent, TicketId, TicketSnapshot, TicketStatus, Title,
@@ -53,15 +54,15 @@ impl TicketRecord {
             &[
                 (TABLE.pk, Value::String(k.pk)),
                 (TABLE.sk, Value::String(k.sk)),
-                ("gsi1pk", Value::String(keys::by_reporter(&self.reporter))),
-                ("gsi1sk", order.clone()),
+                (GSI1.pk, Value::String(keys::by_reporter(&self.reporter))),
+                (GSI1.sk, order.clone()),
                 (
-                    "gsi2pk",
+                    GSI2.pk,
                     Value::String(keys::by_assignee(self.assignee.as_ref())),
                 ),
-                ("gsi2sk", order.clone()),
-                ("gsi3pk", Value::String(keys::by_status(self.status))),
-                ("gsi3sk", order),
+                (GSI2.sk, order.clone()),
+                (GSI3.pk, Value::String(keys::by_status(self.status))),
+                (GSI3.sk, order),
             ],
         )
     }
@@ -114,6 +115,17 @@ pub enum TicketWriteError {
 
 const COUNT: &str = "ticketsWorkingOnCount";
 
+/// The writes of a ticket change, by what they guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Ticket,
+    /// An engineer's count, or the check that the assignee may take the ticket.
+    User,
+    History,
+    Outbox,
+    Extra(usize),
+}
+
 impl Store {
     pub async fn get_ticket(&self, id: &TicketId) -> Result<Option<TicketRecord>, StoreError> {
         self.get(&keys::ticket(id))
@@ -126,16 +138,19 @@ impl Store {
     /// version check), each engineer count (ADD, never read-modify-write), the history entry
     /// and the outbox event.
     pub async fn commit_ticket(&self, c: TicketChange<'_>) -> Result<(), TicketWriteError> {
-        let mut writes = vec![Write::Put {
-            item: c.after.to_item()?,
-            cond: match c.before {
-                None => Cond::NotExists,
-                Some(b) => Cond::Eq("version", Value::from(b.version)),
+        let mut tx = Tx::new();
+        tx.push(
+            Part::Ticket,
+            Write::Put {
+                item: c.after.to_item()?,
+                cond: match c.before {
+                    None => Cond::NotExists,
+                    Some(b) => Cond::Eq("version", Value::from(b.version)),
+                },
             },
-        }];
-        let mut user_writes = Vec::new();
+        );
         let assignable = |below: Option<i64>| {
-            let mut conds = vec![Cond::Exists, Cond::AttrExists("gsi4pk")];
+            let mut conds = vec![Cond::Exists, Cond::AttrExists(GSI4.pk)];
             if let Some(n) = below {
                 conds.push(Cond::Lt(COUNT, n));
             }
@@ -146,61 +161,67 @@ impl Store {
                 Some((a, below)) if a == user => assignable(below),
                 _ => Cond::Exists,
             };
-            user_writes.push(Write::Update {
-                key: keys::user(user),
-                set: vec![],
-                add: vec![
-                    (COUNT, *delta),
-                    ("gsi4sk", delta * LOAD_STEP),
-                    ("version", 1),
-                ],
-                remove: vec![],
-                cond,
-            });
+            tx.push(
+                Part::User,
+                Write::Update {
+                    key: keys::user(user),
+                    set: vec![],
+                    add: vec![
+                        (COUNT, *delta),
+                        (GSI4.sk, keys::load_delta(*delta)),
+                        ("version", 1),
+                    ],
+                    remove: vec![],
+                    cond,
+                },
+            );
         }
         if let Some((a, below)) = c.assignee_check
             && !c.deltas.iter().any(|(u, _)| u == a)
         {
-            user_writes.push(Write::Check {
-                key: keys::user(a),
-                cond: assignable(below),
-            });
+            tx.push(
+                Part::User,
+                Write::Check {
+                    key: keys::user(a),
+                    cond: assignable(below),
+                },
+            );
         }
-        let users = 1..1 + user_writes.len();
-        writes.extend(user_writes);
         let hist_key = keys::history(&c.after.ticket_id, c.history.version);
-        writes.push(Write::Put {
-            item: to_item(
-                c.history,
-                &[
-                    (TABLE.pk, Value::String(hist_key.pk)),
-                    (TABLE.sk, Value::String(hist_key.sk)),
-                ],
-            )?,
-            cond: Cond::NotExists,
-        });
-        writes.push(Write::Put {
-            item: outbox_item(c.event)?,
-            cond: Cond::NotExists,
-        });
-        let first_extra = writes.len();
-        writes.extend(c.extra);
-        match self.transact(writes).await {
+        tx.push(
+            Part::History,
+            Write::Put {
+                item: to_item(
+                    c.history,
+                    &[
+                        (TABLE.pk, Value::String(hist_key.pk)),
+                        (TABLE.sk, Value::String(hist_key.sk)),
+                    ],
+                )?,
+                cond: Cond::NotExists,
+            },
+        );
+        tx.push(Part::Outbox, outbox_write(c.event)?);
+        for (i, w) in c.extra.into_iter().enumerate() {
+            tx.push(Part::Extra(i), w);
+        }
+        match self.commit(tx).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed(f)) if f.iter().any(|i| *i >= first_extra) => {
-                let i = f.iter().copied().filter(|i| *i >= first_extra).min();
-                Err(TicketWriteError::ExtraRefused(
-                    i.map_or(0, |i| i - first_extra),
-                ))
+            Err(Refused::Conditions(failed)) => {
+                let extra = failed.iter().find_map(|p| match p {
+                    Part::Extra(i) => Some(*i),
+                    _ => None,
+                });
+                Err(match extra {
+                    Some(i) => TicketWriteError::ExtraRefused(i),
+                    None if failed.contains(&Part::User) && !failed.contains(&Part::Ticket) => {
+                        TicketWriteError::AssigneeChanged
+                    }
+                    None => TicketWriteError::TicketChanged,
+                })
             }
-            Err(StoreError::ConditionFailed(f))
-                if f.iter().any(|i| users.contains(i)) && !f.contains(&0) =>
-            {
-                Err(TicketWriteError::AssigneeChanged)
-            }
-            Err(StoreError::ConditionFailed(_)) => Err(TicketWriteError::TicketChanged),
-            Err(StoreError::Contention) => Err(TicketWriteError::TicketChanged),
-            Err(e) => Err(e.into()),
+            Err(Refused::Store(StoreError::Contention)) => Err(TicketWriteError::TicketChanged),
+            Err(Refused::Store(e)) => Err(e.into()),
         }
     }
 
@@ -269,23 +290,4 @@ pub fn assignee_source(u: Option<&UserId>) -> Source {
 
 pub fn status_source(s: TicketStatus) -> Source {
     Source::new(Index::Gsi3, keys::by_status(s))
-}
-
-pub(super) fn outbox_item(e: &TicketEvent) -> Result<Item, StoreError> {
-    let k = keys::outbox(&e.event_id);
-    let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
-    let mut item = Item::new();
-    item.insert(TABLE.pk.into(), Value::String(k.pk));
-    item.insert(TABLE.sk.into(), Value::String(k.sk));
-    item.insert("gsi1pk".into(), Value::String(keys::OUTBOX.into()));
-    item.insert(
-        "gsi1sk".into(),
-        Value::String(format!(
-            "{}#{}",
-            crate::model::Timestamp::now().sort_key(),
-            e.event_id
-        )),
-    );
-    item.insert("event".into(), event);
-    Ok(item)
 }

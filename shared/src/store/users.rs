@@ -2,10 +2,10 @@
 //! approved-admin counter (the last admin cannot go), and the indexes that list users and
 //! rank approved engineers by load.
 
-use super::backend::{Cond, Item, StoreError, Write};
+use super::backend::{Cond, Item, Query, Range, Refused, SortKey, StoreError, Tx, Write};
 use super::keys::{self, ENGINEERS_BY_LOAD, USERS_ALL};
 use super::paging::{Listing, Source, Spec};
-use super::schema::{Index, TABLE};
+use super::schema::{GSI1, GSI2, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{Email, Name, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
@@ -92,16 +92,16 @@ impl UserRecord {
         let mut attrs = vec![
             (TABLE.pk, Value::String(k.pk)),
             (TABLE.sk, Value::String(k.sk)),
-            ("gsi1pk", Value::String(USERS_ALL.into())),
-            ("gsi1sk", Value::String(order.clone())),
+            (GSI1.pk, Value::String(USERS_ALL.into())),
+            (GSI1.sk, Value::String(order.clone())),
             (
-                "gsi2pk",
+                GSI2.pk,
                 Value::String(keys::users_by(self.user_type, self.user_status)),
             ),
-            ("gsi2sk", Value::String(order)),
+            (GSI2.sk, Value::String(order)),
         ];
         if self.is_assignable() {
-            attrs.push(("gsi4pk", Value::String(ENGINEERS_BY_LOAD.into())));
+            attrs.push((GSI4.pk, Value::String(ENGINEERS_BY_LOAD.into())));
         }
         to_item(self, &attrs)
     }
@@ -150,6 +150,16 @@ pub enum UpdateUserError {
 }
 
 const APPROVED_ADMINS: &str = "approvedAdmins";
+
+/// The writes of a user transaction, by what they guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    User,
+    Email,
+    AdminCount,
+    /// A workload job committed with the change.
+    Extra,
+}
 const TOKEN_GENERATION: &str = "tokenGeneration";
 
 fn admin_delta(delta: i64) -> Write {
@@ -175,11 +185,16 @@ impl Store {
     /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
     /// one transaction, so concurrent sign-ups cannot share a userId or an email.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {
-        let mut writes = vec![
+        let mut tx = Tx::new();
+        tx.push(
+            Part::User,
             Write::Put {
                 item: user.to_item()?,
                 cond: Cond::NotExists,
             },
+        );
+        tx.push(
+            Part::Email,
             Write::Put {
                 item: to_item(
                     &json!({ "userId": user.user_id }),
@@ -190,25 +205,30 @@ impl Store {
                 )?,
                 cond: Cond::NotExists,
             },
-        ];
+        );
         if user.is_approved_admin() {
-            writes.push(admin_delta(1));
+            tx.push(Part::AdminCount, admin_delta(1));
         }
         // A concurrent transaction on the same keys cancels with a conflict (DynamoDB);
         // retrying then meets the other's item and reports it as taken.
         for attempt in crate::retry::attempts() {
-            match self.transact(writes.clone()).await {
+            match self.commit(tx.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(StoreError::ConditionFailed(f)) if f.contains(&0) => {
+                Err(Refused::Conditions(f)) if f.contains(&Part::User) => {
                     return Err(CreateUserError::UserIdTaken);
                 }
-                Err(StoreError::ConditionFailed(f)) if f.contains(&1) => {
+                Err(Refused::Conditions(f)) if f.contains(&Part::Email) => {
                     return Err(CreateUserError::EmailTaken);
                 }
-                Err(StoreError::Contention) => {
+                Err(Refused::Conditions(f)) => {
+                    return Err(
+                        StoreError::Internal(format!("user creation refused: {f:?}")).into(),
+                    );
+                }
+                Err(Refused::Store(StoreError::Contention)) => {
                     crate::retry::pause(attempt).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(Refused::Store(e)) => return Err(e.into()),
             }
         }
         Err(StoreError::Contention.into())
@@ -234,22 +254,33 @@ impl Store {
         extra: Vec<Write>,
     ) -> Result<UserRecord, UpdateUserError> {
         after.version = before.version + 1;
-        let mut writes = vec![Write::Put {
-            item: after.to_item()?,
-            cond: Cond::Eq("version", Value::from(before.version)),
-        }];
+        let mut tx = Tx::new();
+        tx.push(
+            Part::User,
+            Write::Put {
+                item: after.to_item()?,
+                cond: Cond::Eq("version", Value::from(before.version)),
+            },
+        );
         match (before.is_approved_admin(), after.is_approved_admin()) {
-            (true, false) => writes.push(admin_delta(-1)),
-            (false, true) => writes.push(admin_delta(1)),
+            (true, false) => tx.push(Part::AdminCount, admin_delta(-1)),
+            (false, true) => tx.push(Part::AdminCount, admin_delta(1)),
             _ => {}
         }
-        writes.extend(extra);
-        match self.transact(writes).await {
+        for w in extra {
+            tx.push(Part::Extra, w);
+        }
+        match self.commit(tx).await {
             Ok(()) => Ok(after),
-            Err(StoreError::ConditionFailed(f)) if f.contains(&0) => Err(UpdateUserError::Conflict),
-            Err(StoreError::ConditionFailed(_)) => Err(UpdateUserError::LastAdmin),
-            Err(StoreError::Contention) => Err(UpdateUserError::Conflict),
-            Err(e) => Err(e.into()),
+            Err(Refused::Conditions(f))
+                if f.contains(&Part::AdminCount) && !f.contains(&Part::User) =>
+            {
+                Err(UpdateUserError::LastAdmin)
+            }
+            Err(Refused::Conditions(_)) | Err(Refused::Store(StoreError::Contention)) => {
+                Err(UpdateUserError::Conflict)
+            }
+            Err(Refused::Store(e)) => Err(e.into()),
         }
     }
 
@@ -372,5 +403,33 @@ impl Store {
             })
             .await?;
         page.items.into_iter().map(from_item).collect()
+    }
+}
+
+impl Store {
+    /// Every approved ADMIN (all pages of one index partition).
+    pub async fn approved_admins(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .query(&Query {
+                    index: Index::Gsi2,
+                    pk: keys::users_by(UserType::Admin, UserStatus::Approved),
+                    range: match &after {
+                        Some(a) => Range::After(SortKey::S(a.clone())),
+                        None => Range::All,
+                    },
+                    limit: 100,
+                })
+                .await?;
+            for item in page.items {
+                after = item.get(GSI2.sk).and_then(Value::as_str).map(str::to_owned);
+                out.push(from_item(item)?);
+            }
+            if !page.more || after.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
