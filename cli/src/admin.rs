@@ -5,9 +5,9 @@
 use crate::StoreArgs;
 use crate::local;
 use anyhow::{Context, bail};
-use crm_shared::config::Secret;
+use crm_shared::auth::PasswordHasher;
 use crm_shared::model::{Email, Name, Password, UserId};
-use crm_shared::service::{Ctx, create_admin, set_password_by_id};
+use crm_shared::service::{create_admin, set_password_by_id};
 use std::io::{BufRead, IsTerminal};
 
 fn read_password(prompt: &str) -> anyhow::Result<String> {
@@ -36,9 +36,8 @@ pub async fn create(
     let password = Password::parse(&read_password("Password for the new admin: ")?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (s, _) = local::open_store(&store, &config, false).await?;
-    // Creating a user needs no token keys; any secret will do for the context.
-    let ctx = Ctx::new(s, &Secret::new("-".repeat(32)), 60, config.bcrypt_cost);
-    match create_admin(&ctx, id, name, email, &password).await {
+    let passwords = PasswordHasher::new(config.bcrypt_cost);
+    match create_admin(&s, &passwords, id, name, email, &password).await {
         Ok(u) => {
             println!("created approved ADMIN {}", u.user_id);
             Ok(())
@@ -53,9 +52,8 @@ pub async fn set_password(user_id: String, store: StoreArgs) -> anyhow::Result<(
     let password = Password::parse(&read_password(&format!("New password for {id}: "))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (s, _) = local::open_store(&store, &config, false).await?;
-    // Setting a password needs no token keys; any secret will do for the context.
-    let ctx = Ctx::new(s, &Secret::new("-".repeat(32)), 60, config.bcrypt_cost);
-    match set_password_by_id(&ctx, &id, &password).await {
+    let passwords = PasswordHasher::new(config.bcrypt_cost);
+    match set_password_by_id(&s, &passwords, &id, &password).await {
         Ok(()) => {
             println!("password of {id} set; every token it held is revoked");
             Ok(())

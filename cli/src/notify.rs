@@ -3,11 +3,10 @@
 //! with backoff (as SQS would redeliver) and end in `<data-dir>/dead-letter.log` (as in the
 //! DLQ) when they keep failing.
 
-use anyhow::Context;
 use crm_notifier::{DeliveryError, Notifier, Transport};
-use crm_shared::config::{Config, Transport as Kind};
+use crm_shared::config::Config;
 use crm_shared::model::{Job, TicketEvent, Timestamp};
-use crm_shared::queue::{JobQueue, Publisher};
+use crm_shared::queue::{JobQueue, Publisher, Queues};
 use crm_shared::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,45 +26,27 @@ pub struct LocalNotifier {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn transport(
-    config: &Config,
-    data_dir: &Path,
-    sdk: Option<&aws_config::SdkConfig>,
-) -> anyhow::Result<Transport> {
-    Ok(match config.notifier_transport {
-        Kind::Log => Transport::log(Some(data_dir.join("mail.log"))),
-        Kind::Http => {
-            let url = config
-                .notification_service_url
-                .clone()
-                .context("CRM_NOTIFICATION_SERVICE_URL is required for the http transport")?;
-            Transport::http(url).map_err(anyhow::Error::msg)?
-        }
-        Kind::Ses => Transport::Ses {
-            client: aws_sdk_sesv2::Client::new(sdk.context("SES needs the AWS configuration")?),
-            from: config.mail_from.clone(),
-        },
-    })
-}
-
-/// Starts the delivery worker, the job worker and the sweeper; returns the publisher and the
-/// job queue the API should push to.
+/// Starts the delivery worker, the job worker and the sweeper; returns the queues (events and
+/// jobs) the API should push to.
 pub async fn start(
     store: Store,
     config: &Config,
     data_dir: &Path,
-) -> anyhow::Result<(Publisher, JobQueue, LocalNotifier)> {
-    let sdk = match config.notifier_transport {
-        Kind::Ses => Some(crm_shared::cloud::sdk_config().await),
-        _ => None,
-    };
+) -> anyhow::Result<(Queues, LocalNotifier)> {
+    let transport = Transport::new(
+        &config.mail,
+        async || aws_sdk_sesv2::Client::new(&crm_shared::cloud::sdk_config().await),
+        Some(data_dir.join("mail.log")),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let publisher = Publisher::Channel(tx);
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let jobs = JobQueue::Channel(job_tx);
     let notifier = Arc::new(Notifier {
         store,
-        transport: transport(config, data_dir, sdk.as_ref())?,
+        transport,
         publisher: publisher.clone(),
         lease_seconds: LOCAL_LEASE_SECONDS,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
@@ -78,8 +59,10 @@ pub async fn start(
     let job_worker = tokio::spawn(run_jobs(notifier.clone(), job_rx, stopped.clone()));
     let sweeper = tokio::spawn(sweep(notifier, stopped));
     Ok((
-        publisher,
-        jobs,
+        Queues {
+            events: publisher,
+            jobs,
+        },
         LocalNotifier {
             stop,
             tasks: vec![worker, job_worker, sweeper],

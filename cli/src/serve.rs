@@ -27,13 +27,10 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
     let (store, new_store) = local::open_store(&store_args, &config, true).await?;
-    let mut ctx = Ctx::configured(store.clone(), &secret, &config);
     let purge = tokio::spawn(purge_expired_every(store.clone(), PURGE_PERIOD));
-    let (publisher, jobs, notifier) =
-        crate::notify::start(store, &config, &store_args.data_dir).await?;
-    ctx.publisher = publisher;
-    ctx.jobs = jobs;
-    let ctx = Arc::new(ctx);
+    let (queues, notifier) =
+        crate::notify::start(store.clone(), &config, &store_args.data_dir).await?;
+    let ctx = Arc::new(Ctx::configured(store, &secret, &config, queues));
 
     // SPEC §5: the known default password goes only into a store this server owns.
     if !new_store {

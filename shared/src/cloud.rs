@@ -138,22 +138,19 @@ pub async fn fetch_ssm_secret(
 
 /// The context for an API function: DynamoDB store, token keys, hasher. Exits with one line
 /// when the JWT secret is missing or cannot be fetched.
-pub async fn api_ctx(config: &Config, sdk: &aws_config::SdkConfig) -> Ctx {
-    api_ctx_on(config, sdk, aws_sdk_dynamodb::Client::new(sdk)).await
-}
-
-/// `api_ctx` with the store on `client` (a clone shares its connections, for `warm_up`).
-pub async fn api_ctx_on(
+/// The store is on `client` (a clone shares its connections, for `warm_up`).
+pub async fn api_ctx(
     config: &Config,
     sdk: &aws_config::SdkConfig,
     client: aws_sdk_dynamodb::Client,
+    queues: crate::queue::Queues,
 ) -> Ctx {
     let secret = match jwt_secret(config, sdk).await {
         Ok(s) => s,
         Err(e) => exit_with(&e),
     };
     let store = Store::dynamo(DynamoBackend::new(client, config.table_name.clone()));
-    Ctx::configured(store, &secret, config)
+    Ctx::configured(store, &secret, config, queues)
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
@@ -171,12 +168,13 @@ macro_rules! lambda_api_main {
             let config = $crate::cloud::config_or_exit();
             let sdk = $crate::cloud::function_sdk_config().await;
             let dynamodb = $crate::cloud::dynamodb_client(&sdk);
-            let mut ctx = $crate::cloud::api_ctx_on(&config, &sdk, dynamodb.clone()).await;
-            if $queue {
-                ctx.publisher = $crate::cloud::sqs_publisher(&config, &sdk);
+            let queues = if $queue {
                 // Workload jobs travel on the events' queue; the notifier runs them.
-                ctx.jobs = $crate::queue::JobQueue::beside(&ctx.publisher);
-            }
+                $crate::queue::Queues::beside($crate::cloud::sqs_publisher(&config, &sdk))
+            } else {
+                $crate::queue::Queues::default()
+            };
+            let ctx = $crate::cloud::api_ctx(&config, &sdk, dynamodb.clone(), queues).await;
             $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let ctx = &ctx;
             lambda_http::run(lambda_http::service_fn(move |event| async move {

@@ -10,21 +10,16 @@ pub enum Profile {
     Local,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Ses,
-    Http,
+/// How the notifier sends mail (`CRM_NOTIFIER_TRANSPORT`), with what that way needs, so a
+/// transport cannot be chosen without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// SES v2, from `CRM_MAIL_FROM`.
+    Ses { from: String },
+    /// The external notification API at `CRM_NOTIFICATION_SERVICE_URL`.
+    Http { url: String },
+    /// One JSON line per mail in the log (locally also `<data-dir>/mail.log`).
     Log,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Ses => "ses",
-            Transport::Http => "http",
-            Transport::Log => "log",
-        }
-    }
 }
 
 /// A secret string whose Debug output is redacted, so it cannot reach a log by accident.
@@ -78,9 +73,7 @@ pub struct Config {
     pub jwt_secret_parameter: Option<String>,
     pub token_ttl_seconds: u64,
     pub bcrypt_cost: u32,
-    pub notifier_transport: Transport,
-    pub notification_service_url: Option<String>,
-    pub mail_from: String,
+    pub mail: MailTransport,
     /// Origins allowed by CORS; empty means CORS is off.
     pub cors_allowed_origins: Vec<String>,
     /// Outbox items older than this are re-pushed by the sweep.
@@ -168,14 +161,30 @@ impl Config {
                 })?,
         };
 
-        let notifier_transport = match get("CRM_NOTIFIER_TRANSPORT").as_deref() {
-            None => match profile {
-                Profile::Cloud => Transport::Ses,
-                Profile::Local => Transport::Log,
+        let notification_service_url = get("CRM_NOTIFICATION_SERVICE_URL");
+        if let Some(u) = &notification_service_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(err(
+                "CRM_NOTIFICATION_SERVICE_URL",
+                "must be an http(s) URL",
+            ));
+        }
+        let mail_from = get("CRM_MAIL_FROM").unwrap_or_else(|| "no-reply@crm.local".into());
+        crate::model::Email::parse(&mail_from)
+            .map_err(|_| err("CRM_MAIL_FROM", "must be a valid email address"))?;
+        let mail = match get("CRM_NOTIFIER_TRANSPORT").as_deref() {
+            None if profile == Profile::Local => MailTransport::Log,
+            None | Some("ses") => MailTransport::Ses { from: mail_from },
+            Some("http") => MailTransport::Http {
+                url: notification_service_url.ok_or_else(|| {
+                    err(
+                        "CRM_NOTIFICATION_SERVICE_URL",
+                        "is required when CRM_NOTIFIER_TRANSPORT=http",
+                    )
+                })?,
             },
-            Some("ses") => Transport::Ses,
-            Some("http") => Transport::Http,
-            Some("log") => Transport::Log,
+            Some("log") => MailTransport::Log,
             Some(other) => {
                 return Err(err(
                     "CRM_NOTIFIER_TRANSPORT",
@@ -183,27 +192,6 @@ impl Config {
                 ));
             }
         };
-
-        let notification_service_url = get("CRM_NOTIFICATION_SERVICE_URL");
-        match (&notification_service_url, notifier_transport) {
-            (Some(u), _) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                return Err(err(
-                    "CRM_NOTIFICATION_SERVICE_URL",
-                    "must be an http(s) URL",
-                ));
-            }
-            (None, Transport::Http) => {
-                return Err(err(
-                    "CRM_NOTIFICATION_SERVICE_URL",
-                    "is required when CRM_NOTIFIER_TRANSPORT=http",
-                ));
-            }
-            _ => {}
-        }
-
-        let mail_from = get("CRM_MAIL_FROM").unwrap_or_else(|| "no-reply@crm.local".into());
-        crate::model::Email::parse(&mail_from)
-            .map_err(|_| err("CRM_MAIL_FROM", "must be a valid email address"))?;
 
         let cors_allowed_origins = get("CRM_CORS_ALLOWED_ORIGINS")
             .map(|v| {
@@ -263,9 +251,7 @@ impl Config {
             jwt_secret_parameter,
             token_ttl_seconds,
             bcrypt_cost,
-            notifier_transport,
-            notification_service_url,
-            mail_from,
+            mail,
             cors_allowed_origins,
             outbox_sweep_age_seconds,
             engineer_capacity,
@@ -308,14 +294,15 @@ mod tests {
         assert_eq!(c.table_name, "crm");
         assert_eq!(c.token_ttl_seconds, 3600);
         assert_eq!(c.bcrypt_cost, 10);
-        assert_eq!(c.notifier_transport, Transport::Ses);
-        assert_eq!(c.mail_from, "no-reply@crm.local");
+        assert_eq!(
+            c.mail,
+            MailTransport::Ses {
+                from: "no-reply@crm.local".into()
+            }
+        );
         assert!(c.cors_allowed_origins.is_empty());
         assert_eq!(c.outbox_sweep_age_seconds, 120);
-        assert_eq!(
-            load(Profile::Local, &[]).unwrap().notifier_transport,
-            Transport::Log
-        );
+        assert_eq!(load(Profile::Local, &[]).unwrap().mail, MailTransport::Log);
     }
 
     #[test]
@@ -354,7 +341,12 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.notifier_transport, Transport::Http);
+        assert_eq!(
+            c.mail,
+            MailTransport::Http {
+                url: "http://127.0.0.1:9/notify".into()
+            }
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crm_notifier::{Notifier, Transport};
 use crm_shared::cloud;
-use crm_shared::config::Transport as Kind;
 use crm_shared::queue::JobQueue;
 use crm_shared::store::{DynamoBackend, Store};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -13,25 +12,18 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = cloud::config_or_exit();
     let sdk = cloud::function_sdk_config().await;
-    let transport = match config.notifier_transport {
-        Kind::Ses => Transport::Ses {
-            client: aws_sdk_sesv2::Client::new(&sdk),
-            from: config.mail_from.clone(),
-        },
-        Kind::Http => match config.notification_service_url.clone().map(Transport::http) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
-                eprintln!("configuration error: CRM_NOTIFICATION_SERVICE_URL: {e}");
-                std::process::exit(1)
-            }
-            None => {
-                eprintln!(
-                    "configuration error: CRM_NOTIFICATION_SERVICE_URL: is required when CRM_NOTIFIER_TRANSPORT=http"
-                );
-                std::process::exit(1)
-            }
-        },
-        Kind::Log => Transport::log(None),
+    let transport = match Transport::new(
+        &config.mail,
+        async || aws_sdk_sesv2::Client::new(&sdk),
+        None,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("configuration error: CRM_NOTIFIER_TRANSPORT: {e}");
+            std::process::exit(1)
+        }
     };
     let dynamodb = cloud::dynamodb_client(&sdk);
     let publisher = cloud::sqs_publisher(&config, &sdk);

@@ -4,6 +4,7 @@
 
 use crate::mail::Mail;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use crm_shared::config::MailTransport;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -34,6 +35,24 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The transport the setting names. `ses` makes the SES client and is only called for
+    /// SES (so a laptop without AWS settings never loads them); the log also goes to
+    /// `log_file` when given.
+    pub async fn new(
+        setting: &MailTransport,
+        ses: impl AsyncFnOnce() -> aws_sdk_sesv2::Client,
+        log_file: Option<PathBuf>,
+    ) -> Result<Self, String> {
+        Ok(match setting {
+            MailTransport::Ses { from } => Transport::Ses {
+                client: ses().await,
+                from: from.clone(),
+            },
+            MailTransport::Http { url } => Transport::http(url.clone())?,
+            MailTransport::Log => Transport::log(log_file),
+        })
+    }
+
     pub fn http(url: String) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))

@@ -130,6 +130,24 @@ pub enum JobQueue {
     },
 }
 
+/// Where an entry point pushes what it commits: ticket events and workload jobs.
+#[derive(Clone, Default)]
+pub struct Queues {
+    pub events: Publisher,
+    pub jobs: JobQueue,
+}
+
+impl Queues {
+    /// Events to `events`, and jobs beside them (on the same SQS queue; the notifier runs
+    /// them).
+    pub fn beside(events: Publisher) -> Self {
+        Self {
+            jobs: JobQueue::beside(&events),
+            events,
+        }
+    }
+}
+
 impl JobQueue {
     /// The queue beside an event publisher: SQS jobs travel on the events' queue.
     pub fn beside(p: &Publisher) -> Self {

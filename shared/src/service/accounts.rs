@@ -6,10 +6,11 @@
 use super::auth::locked;
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
+use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
 use crate::model::{Password, Timestamp, UserId};
 use crate::policy;
-use crate::store::{Attempt, UserRecord};
+use crate::store::{Attempt, Store, UserRecord};
 
 /// A parsed PUT /users/{userId}/password body: `currentPassword` (taken exactly as sent,
 /// like a sign-in's) and the new password.
@@ -46,7 +47,7 @@ pub async fn change_password(
             None => None,
         }
         .ok_or_else(ApiError::user_not_found)?;
-        return set_password(ctx, &user, &change.new).await;
+        return set_password(&ctx.store, &ctx.passwords, &user, &change.new).await;
     }
     let current = change.current.ok_or_else(|| {
         ApiError::invalid(
@@ -71,7 +72,7 @@ pub async fn change_password(
     }
     // The change clears the failures, this reservation with them; if it fails, the right
     // password gives its reservation back as a sign-in does.
-    let changed = set_password(ctx, &caller, &change.new).await;
+    let changed = set_password(&ctx.store, &ctx.passwords, &caller, &change.new).await;
     if changed.is_err() {
         ctx.store
             .release_signin_attempt(&caller.user_id, now)
@@ -83,38 +84,31 @@ pub async fn change_password(
 /// Hashes and stores a new password for `user`, revoking their tokens and clearing their
 /// failed sign-ins (also `crm admin set-password`).
 pub async fn set_password(
-    ctx: &Ctx,
+    store: &Store,
+    passwords: &PasswordHasher,
     user: &UserRecord,
     password: &Password,
 ) -> Result<(), ApiError> {
-    let hash = ctx
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
-    if ctx
-        .store
-        .change_password(user, hash, Timestamp::now())
-        .await?
-    {
+    let hash = passwords.hash(password).await.map_err(ApiError::internal)?;
+    if store.change_password(user, hash, Timestamp::now()).await? {
         Ok(())
     } else {
         Err(changed_concurrently())
     }
 }
 
-/// The operator's reset from the backend: by userId, no caller.
+/// The operator's reset from the backend: by userId, no caller (so no token keys either).
 pub async fn set_password_by_id(
-    ctx: &Ctx,
+    store: &Store,
+    passwords: &PasswordHasher,
     id: &UserId,
     password: &Password,
 ) -> Result<(), ApiError> {
-    let user = ctx
-        .store
+    let user = store
         .get_user(id)
         .await?
         .ok_or_else(ApiError::user_not_found)?;
-    set_password(ctx, &user, password).await
+    set_password(store, passwords, &user, password).await
 }
 
 /// POST /auth/signout: every token of the caller stops working (all devices).

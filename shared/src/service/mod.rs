@@ -69,11 +69,19 @@ impl Ctx {
         }
     }
 
-    /// The context an entry point serves with: every setting from `config`, built once.
-    pub fn configured(store: Store, secret: &Secret, config: &crate::config::Config) -> Self {
+    /// The context an entry point serves with: every setting from `config` and where its
+    /// commits are pushed, built once, complete.
+    pub fn configured(
+        store: Store,
+        secret: &Secret,
+        config: &crate::config::Config,
+        queues: crate::queue::Queues,
+    ) -> Self {
         Self {
             cors_allowed_origins: config.cors_allowed_origins.clone(),
             engineer_capacity: config.engineer_capacity,
+            publisher: queues.events,
+            jobs: queues.jobs,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }

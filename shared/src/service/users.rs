@@ -2,11 +2,12 @@
 
 use super::{Authed, Ctx, UserView, denied};
 use crate::ApiError;
+use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
 use crate::retry;
-use crate::store::{Listing, UpdateUserError, UserFilter, UserRecord, keys};
+use crate::store::{Listing, Store, UpdateUserError, UserFilter, UserRecord, keys};
 
 /// The seed's default admin, created by `crm serve` on first start when no admin exists.
 pub const DEFAULT_ADMIN: (&str, &str, &str, &str) =
@@ -181,17 +182,14 @@ pub async fn update_user(
 
 /// Creates an approved ADMIN directly in the store (never through the API).
 pub async fn create_admin(
-    ctx: &Ctx,
+    store: &Store,
+    passwords: &PasswordHasher,
     user_id: UserId,
     name: Name,
     email: Email,
     password: &Password,
 ) -> Result<UserRecord, ApiError> {
-    let hash = ctx
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = passwords.hash(password).await.map_err(ApiError::internal)?;
     let user = UserRecord::new(
         user_id,
         name,
@@ -201,7 +199,7 @@ pub async fn create_admin(
         hash,
         Timestamp::now(),
     );
-    ctx.store.create_user(&user).await?;
+    store.create_user(&user).await?;
     Ok(user)
 }
 
@@ -221,7 +219,7 @@ pub async fn ensure_default_admin(ctx: &Ctx) -> Result<bool, ApiError> {
     let (Ok(id), Ok(name), Ok(email), Ok(pw)) = parsed else {
         return Err(ApiError::internal("default admin does not validate"));
     };
-    match create_admin(ctx, id, name, email, &pw).await {
+    match create_admin(&ctx.store, &ctx.passwords, id, name, email, &pw).await {
         Ok(_) => Ok(true),
         // An "admin" user (or its email) exists but is not an approved admin: leave it to
         // the operator.

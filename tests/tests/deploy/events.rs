@@ -56,7 +56,8 @@ async fn world() -> World {
     );
     let id = |s: &str| UserId::parse(s).unwrap();
     service::create_admin(
-        &ctx,
+        &ctx.store,
+        &ctx.passwords,
         id("admin"),
         Name::parse("Ada Admin").unwrap(),
         Email::parse("ada@example.com").unwrap(),

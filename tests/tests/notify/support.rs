@@ -59,7 +59,8 @@ impl Desk {
     pub async fn new(store: Store) -> Desk {
         let ctx = Ctx::new(store, &Secret::new(SECRET), 3600, 4);
         service::create_admin(
-            &ctx,
+            &ctx.store,
+            &ctx.passwords,
             uid("admin"),
             Name::parse("John Doe").expect("name"),
             Email::parse(&email_of("admin")).expect("email"),

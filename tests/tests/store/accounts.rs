@@ -237,14 +237,24 @@ async fn the_operator_reset_revokes_tokens_too(store: Store) {
     let ctx = ctx(store);
     signup(&ctx, "ann", UserType::Customer).await;
     let me = login(&ctx, "ann").await;
-    service::set_password_by_id(&ctx, &uid("ann"), &Password::parse(NEW).expect("pw"))
-        .await
-        .expect("set");
+    service::set_password_by_id(
+        &ctx.store,
+        &ctx.passwords,
+        &uid("ann"),
+        &Password::parse(NEW).expect("pw"),
+    )
+    .await
+    .expect("set");
     assert_eq!(works(&ctx, &me).await, REVOKED);
     signin(&ctx, "ann", NEW).await.expect("new");
-    let e = service::set_password_by_id(&ctx, &uid("nobody"), &Password::parse(NEW).expect("pw"))
-        .await
-        .expect_err("unknown");
+    let e = service::set_password_by_id(
+        &ctx.store,
+        &ctx.passwords,
+        &uid("nobody"),
+        &Password::parse(NEW).expect("pw"),
+    )
+    .await
+    .expect_err("unknown");
     assert_eq!(e.status(), 404);
 }
 

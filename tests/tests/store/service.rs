@@ -552,7 +552,8 @@ async fn ensure_default_admin_leaves_an_existing_admin_user_id_alone() {
 async fn an_existing_approved_admin_means_no_default_admin() {
     let ctx = ctx();
     service::create_admin(
-        &ctx,
+        &ctx.store,
+        &ctx.passwords,
         uid("ops"),
         Name::parse("Ops").expect("name"),
         email("ops@example.com"),

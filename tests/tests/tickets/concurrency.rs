@@ -208,7 +208,8 @@ pub(crate) async fn assert_history_replays(w: &World, id: &str) {
 async fn parallel_conflicting_updates_answer_ok_or_409_on_fresh_state(store: Store) {
     let (w, customers) = staffed(store).await;
     service::create_admin(
-        &w.ctx,
+        &w.ctx.store,
+        &w.ctx.passwords,
         crate::world::uid("admin2"),
         Name::parse("Second Admin").expect("name"),
         Email::parse("admin2@email.com").expect("email"),

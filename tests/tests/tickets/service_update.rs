@@ -41,7 +41,8 @@ async fn only_an_approved_admin_may_reassign(store: Store) {
     }
     // An admin who is no longer approved cannot either (nor do anything else).
     service::create_admin(
-        &w.ctx,
+        &w.ctx.store,
+        &w.ctx.passwords,
         crate::world::uid("admin2"),
         crm_shared::model::Name::parse("Second").expect("name"),
         crm_shared::model::Email::parse("admin2@email.com").expect("email"),

@@ -74,7 +74,8 @@ impl World {
     pub async fn new(store: Store) -> World {
         let ctx = Ctx::new(store, &Secret::new("x".repeat(40)), 3600, 4);
         service::create_admin(
-            &ctx,
+            &ctx.store,
+            &ctx.passwords,
             uid("admin"),
             Name::parse("John Doe").expect("name"),
             Email::parse("admin@email.com").expect("email"),
