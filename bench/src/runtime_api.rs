@@ -2,7 +2,8 @@
 //! function binary outside Lambda: `GET /2018-06-01/runtime/invocation/next` hands out the
 //! queued events (long-polling until there is one) with the request id, deadline and
 //! function ARN headers; `POST .../invocation/{id}/response` and `.../error` and
-//! `.../init/error` are recorded with their arrival time.
+//! `.../init/error` are recorded with their arrival time. Several processes may poll one
+//! stub: each event goes to the next idle one, as Lambda hands requests to warm instances.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,6 +11,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
@@ -17,12 +19,23 @@ use tokio::sync::{Mutex, mpsc};
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
-/// What the function sent back.
+/// What the function sent back (`id`: the invocation's request id; empty for an init error).
 #[derive(Debug)]
 pub enum Outcome {
-    Response { at: Instant, body: Bytes },
-    Error { at: Instant, body: Bytes },
-    InitError { at: Instant, body: Bytes },
+    Response {
+        at: Instant,
+        id: String,
+        body: Bytes,
+    },
+    Error {
+        at: Instant,
+        id: String,
+        body: Bytes,
+    },
+    InitError {
+        at: Instant,
+        body: Bytes,
+    },
 }
 
 impl Outcome {
@@ -39,6 +52,8 @@ struct Shared {
     events: Mutex<mpsc::UnboundedReceiver<(String, Bytes)>>,
     polls: mpsc::UnboundedSender<Instant>,
     outcomes: mpsc::UnboundedSender<Outcome>,
+    /// When each invocation was handed to a function, by request id.
+    handed: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -50,6 +65,7 @@ pub struct RuntimeApi {
     pub polls: mpsc::UnboundedReceiver<Instant>,
     pub outcomes: mpsc::UnboundedReceiver<Outcome>,
     next_id: u64,
+    shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -70,12 +86,14 @@ impl RuntimeApi {
             events: Mutex::new(events_rx),
             polls: polls_tx,
             outcomes: out_tx,
+            handed: std::sync::Mutex::new(HashMap::new()),
         });
+        let accepting = shared.clone();
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
+                let shared = accepting.clone();
                 let svc = service_fn(move |req| {
                     let shared = shared.clone();
                     async move { serve(&shared, req).await }
@@ -95,18 +113,34 @@ impl RuntimeApi {
             polls: polls_rx,
             outcomes: out_rx,
             next_id: 0,
+            shared,
             task,
         })
     }
 
     /// Queues one invocation; returns when it was handed over to the queue.
     pub fn invoke(&mut self, payload: &serde_json::Value) -> Instant {
+        self.invoke_id(payload).1
+    }
+
+    /// Queues one invocation; returns its request id and when it was queued.
+    pub fn invoke_id(&mut self, payload: &serde_json::Value) -> (String, Instant) {
         self.next_id += 1;
         let id = format!("bench-{:08}", self.next_id);
         let body = Bytes::from(payload.to_string());
         let at = Instant::now();
-        let _ = self.events.send((id, body));
-        at
+        let _ = self.events.send((id.clone(), body));
+        (id, at)
+    }
+
+    /// When the invocation `id` was handed to a function (its `GET .../next` answered).
+    pub fn handed_at(&self, id: &str) -> Option<Instant> {
+        self.shared
+            .handed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
     }
 }
 
@@ -124,6 +158,11 @@ async fn serve(
         let Some((id, body)) = next else {
             return Ok(status(http::StatusCode::GONE, "no more events"));
         };
+        shared
+            .handed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), Instant::now());
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64 + 30_000)
@@ -155,14 +194,25 @@ async fn serve(
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        let id = |suffix: &str| {
+            rest.strip_prefix("/invocation/")
+                .and_then(|r| r.strip_suffix(suffix))
+                .map(str::to_owned)
+        };
         let outcome = if rest == "/init/error" {
             Some(Outcome::InitError { at: arrived, body })
-        } else if rest.starts_with("/invocation/") && rest.ends_with("/response") {
-            Some(Outcome::Response { at: arrived, body })
-        } else if rest.starts_with("/invocation/") && rest.ends_with("/error") {
-            Some(Outcome::Error { at: arrived, body })
+        } else if let Some(id) = id("/response") {
+            Some(Outcome::Response {
+                at: arrived,
+                id,
+                body,
+            })
         } else {
-            None
+            id("/error").map(|id| Outcome::Error {
+                at: arrived,
+                id,
+                body,
+            })
         };
         if let Some(o) = outcome {
             let _ = shared.outcomes.send(o);
