@@ -9,8 +9,8 @@
 use crate::fixtures::{self, call_ok, put_user, token};
 use crate::proxy::{Proxy, Wire};
 use crate::report::{median, ms, percentile, ratio, table};
-use crm_shared::queue::JobQueue;
 use crm_shared::model::{Description, Title, UserStatus, UserType};
+use crm_shared::queue::JobQueue;
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::service::{self, Authed, Ctx, NewTicket};
 use crm_shared::store::{DynamoBackend, Store};

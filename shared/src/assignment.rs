@@ -9,8 +9,15 @@
 //! `min + 1 + SKEW` of the loads seen (and below the capacity). Concurrent creations that
 //! pick the same engineer then all commit while the spread stays within `SKEW + 1`; a write
 //! whose bound no longer holds is retried with the candidates re-read consistently.
+//!
+//! Even so, concurrent creations that all read the same loads all aim at the same least
+//! loaded engineer, and beyond the skew they collide. So a process that has just seen such a
+//! collision (`Contention`) spreads its picks for a while: any candidate under the bound, at
+//! random, instead of the least loaded. Without contention (every sequential creation) the
+//! pick stays the SPEC's: least loaded, ties to the earliest approved.
 
 use crate::store::UserRecord;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// How far above the least load seen an engineer may be chosen: 1 keeps every engineer
 /// within two tickets of the least loaded, and lets two concurrent creations (on different
@@ -27,17 +34,56 @@ pub struct Pick<'a> {
     pub below: i64,
 }
 
-/// The least-loaded candidate (ties: the earliest approved, by load key) whose count is below
-/// the bound, or None when every candidate is at capacity (the ticket waits unassigned).
-/// Candidates that are no longer approved engineers are skipped.
-pub fn choose(candidates: &[UserRecord], capacity: Option<i64>) -> Option<Pick<'_>> {
+/// How a pick is made among the candidates under the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The least loaded (ties: the earliest approved, by load key).
+    Least,
+    /// The one at this position (modulo their number) in load order: a random number
+    /// spreads concurrent picks.
+    Spread(u64),
+}
+
+/// The candidate `mode` picks among those whose count is below the bound, or None when every
+/// candidate is at capacity (the ticket waits unassigned). Candidates that are no longer
+/// approved engineers are skipped.
+pub fn choose(candidates: &[UserRecord], capacity: Option<i64>, mode: Mode) -> Option<Pick<'_>> {
     let assignable = || candidates.iter().filter(|e| e.is_assignable());
     let least = assignable().map(|e| e.tickets_working_on_count).min()?;
     let below = (least + 1 + SKEW).min(capacity.unwrap_or(i64::MAX));
-    assignable()
+    let mut under: Vec<&UserRecord> = assignable()
         .filter(|e| e.tickets_working_on_count < below)
-        .min_by_key(|e| e.load_key)
-        .map(|engineer| Pick { engineer, below })
+        .collect();
+    under.sort_by_key(|e| e.load_key);
+    let i = match mode {
+        Mode::Least => 0,
+        Mode::Spread(r) => usize::try_from(r % under.len().max(1) as u64).unwrap_or(0),
+    };
+    under.get(i).map(|&engineer| Pick { engineer, below })
+}
+
+/// When this process last saw concurrent picks collide (ms since the epoch; 0: never).
+/// Picks spread for `Contention::WINDOW_MS` after a collision.
+#[derive(Debug, Default)]
+pub struct Contention(AtomicI64);
+
+impl Contention {
+    pub const WINDOW_MS: i64 = 5_000;
+
+    /// A pick lost to a concurrent one at `now_ms`.
+    pub fn noticed(&self, now_ms: i64) {
+        self.0.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    /// How to pick at `now_ms`; `random` is used only while contention is recent.
+    pub fn mode(&self, now_ms: i64, random: u64) -> Mode {
+        let last = self.0.load(Ordering::Relaxed);
+        if last > 0 && now_ms - last < Self::WINDOW_MS {
+            Mode::Spread(random)
+        } else {
+            Mode::Least
+        }
+    }
 }
 
 #[cfg(test)]
@@ -62,7 +108,7 @@ mod tests {
     }
 
     fn pick(c: &[UserRecord], cap: Option<i64>) -> Option<(&str, i64)> {
-        choose(c, cap).map(|p| (p.engineer.user_id.as_str(), p.below))
+        choose(c, cap, Mode::Least).map(|p| (p.engineer.user_id.as_str(), p.below))
     }
 
     #[test]
@@ -125,8 +171,60 @@ mod tests {
     #[test]
     fn the_pick_is_always_within_the_bound_and_the_bound_within_skew_of_the_least() {
         let c = vec![eng("a", 5, 1), eng("b", 7, 2), eng("c", 6, 3)];
-        let p = choose(&c, None).unwrap();
-        assert!(p.engineer.tickets_working_on_count < p.below);
-        assert_eq!(p.below, 5 + 1 + SKEW);
+        for mode in [
+            Mode::Least,
+            Mode::Spread(0),
+            Mode::Spread(1),
+            Mode::Spread(7),
+        ] {
+            let p = choose(&c, None, mode).unwrap();
+            assert!(p.engineer.tickets_working_on_count < p.below, "{mode:?}");
+            assert_eq!(p.below, 5 + 1 + SKEW);
+        }
+    }
+
+    #[test]
+    fn a_spread_pick_goes_to_any_candidate_under_the_bound_and_never_over_it() {
+        let c = vec![
+            eng("a", 5, 1),
+            eng("b", 5, 2),
+            eng("c", 6, 3),
+            eng("d", 7, 4),
+        ];
+        let picked: std::collections::BTreeSet<&str> = (0..8)
+            .map(|r| {
+                choose(&c, None, Mode::Spread(r))
+                    .unwrap()
+                    .engineer
+                    .user_id
+                    .as_str()
+            })
+            .collect();
+        assert_eq!(picked, ["a", "b", "c"].into(), "d is at the bound");
+        assert_eq!(
+            choose(&c, Some(6), Mode::Spread(2)).map(|p| p.engineer.user_id.as_str()),
+            Some("a"),
+            "the capacity narrows the choice to a and b"
+        );
+        assert_eq!(choose(&c, Some(5), Mode::Spread(3)), None);
+    }
+
+    #[test]
+    fn picks_spread_only_for_a_while_after_a_collision() {
+        let c = Contention::default();
+        assert_eq!(c.mode(10_000, 3), Mode::Least, "never contended");
+        c.noticed(10_000);
+        assert_eq!(c.mode(10_001, 3), Mode::Spread(3));
+        assert_eq!(
+            c.mode(10_000 + Contention::WINDOW_MS, 3),
+            Mode::Least,
+            "the window is over"
+        );
+        c.noticed(9_000);
+        assert_eq!(
+            c.mode(10_001, 4),
+            Mode::Spread(4),
+            "an older report changes nothing"
+        );
     }
 }

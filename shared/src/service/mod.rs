@@ -44,6 +44,8 @@ pub struct Ctx {
     pub publisher: crate::queue::Publisher,
     /// Ticket creations in this process take turns choosing an engineer (see tickets.rs).
     pub assign_gate: tokio::sync::Mutex<()>,
+    /// Recent collisions of concurrent picks in this process (they spread picks for a while).
+    pub contention: crate::assignment::Contention,
     /// Most open tickets auto-assigned to one engineer (`CRM_ENGINEER_CAPACITY`; None:
     /// unlimited).
     pub engineer_capacity: Option<i64>,
@@ -63,6 +65,7 @@ impl Ctx {
             cors_allowed_origins: Vec::new(),
             publisher: crate::queue::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
+            contention: Default::default(),
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
             jobs: crate::queue::JobQueue::default(),

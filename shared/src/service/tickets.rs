@@ -4,7 +4,7 @@
 
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
-use crate::assignment::{CANDIDATES, choose};
+use crate::assignment::{CANDIDATES, Mode, choose};
 use crate::counters::count_deltas;
 use crate::error::ErrorCode;
 use crate::model::{
@@ -229,7 +229,8 @@ pub async fn create_ticket_once(
     }
     for attempt in retry::attempts() {
         let now = Timestamp::now();
-        let pick = choose(&candidates, ctx.engineer_capacity);
+        let mode = ctx.contention.mode(now.millis(), rand::random());
+        let pick = choose(&candidates, ctx.engineer_capacity, mode);
         let ticket = TicketRecord {
             ticket_id: TicketId::new(),
             title: new.title.clone(),
@@ -319,7 +320,10 @@ pub async fn create_ticket_once(
                 }
                 retry::pause(attempt).await;
             }
-            Err(TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged) => {
+            Err(e @ (TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged)) => {
+                if e == TicketWriteError::AssigneeChanged {
+                    ctx.contention.noticed(now.millis());
+                }
                 // On DynamoDB a concurrent request with the same key cancels this one with
                 // a conflict rather than a failed condition.
                 if let Some(r) = seen().await? {
@@ -408,7 +412,7 @@ pub(crate) async fn reopen_assignment(
     if current.as_ref().is_some_and(UserRecord::is_assignable) {
         return Ok(None);
     }
-    let pick = choose(&candidates, ctx.engineer_capacity);
+    let pick = choose(&candidates, ctx.engineer_capacity, Mode::Least);
     let assignee = pick.map(|p| p.engineer.user_id.clone());
     if assignee == before.assignee {
         return Ok(None);

@@ -6,7 +6,7 @@
 //! the capacity, and a job run twice finds nothing left to do.
 
 use super::tickets::{change, event, opt_user, refreshed_candidates};
-use crate::assignment::{CANDIDATES, choose};
+use crate::assignment::{CANDIDATES, Mode, choose};
 use crate::counters::count_deltas;
 use crate::model::{
     EventType, Job, JobKind, SYSTEM_ACTOR, TicketId, TicketStatus, Timestamp, UserId,
@@ -166,7 +166,7 @@ async fn reassign(
         if before.status != TicketStatus::Open || before.assignee.as_ref() != from {
             return Ok(Step::Changed);
         }
-        let pick = choose(&candidates, w.capacity);
+        let pick = choose(&candidates, w.capacity, Mode::Least);
         if pick.is_none() && from.is_none() {
             return Ok(Step::NobodyFree);
         }

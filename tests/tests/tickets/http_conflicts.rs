@@ -225,9 +225,9 @@ async fn create_that_keeps_conflicting_answers_503_with_retry_after() {
     let table = crm_tests::unique("tickets-503");
     let d = Desk::on(Desk::dynamodb_server(&table)).await;
     let cust = d.customer("cust").await;
-    d.engineer("eng1").await;
-    // An index entry (load 0, so always chosen) naming a user whose own item says approved
-    // engineer but is not in the index: the commit's condition fails on it every time.
+    // The only index entry names a user whose own item says approved engineer but is not in
+    // the index: the commit's condition fails on it every time. (With a real engineer beside
+    // it, the picks spread after the first collision and the creation goes to that one.)
     table_store(&table)
         .await
         .transact(vec![
@@ -248,7 +248,37 @@ async fn create_that_keeps_conflicting_answers_503_with_retry_after() {
     assert_error(&r, 503, "SERVICE_UNAVAILABLE");
     assert_eq!(r.header("retry-after"), Some("1"), "{:?}", r.headers);
     assert!(d.all_tickets().await.is_empty(), "nothing written");
-    assert_eq!(d.count("eng1").await, 0);
+}
+
+/// After a collision the process spreads its picks (assignment::Contention): a least-loaded
+/// candidate whose commit always fails no longer blocks creation; another engineer under the
+/// bound gets the ticket, and the counts stay exact.
+#[tokio::test]
+async fn a_pick_that_keeps_colliding_spreads_to_another_engineer() {
+    let table = crm_tests::unique("tickets-spread");
+    let d = Desk::on(Desk::dynamodb_server(&table)).await;
+    let cust = d.customer("cust").await;
+    d.engineer("eng1").await;
+    table_store(&table)
+        .await
+        .transact(vec![
+            Write::Put {
+                item: staged_user_item("ghost", "USER#ghost-decoy", true, 0),
+                cond: Cond::Always,
+            },
+            Write::Put {
+                item: staged_user_item("ghost", "USER#ghost", false, 0),
+                cond: Cond::Always,
+            },
+        ])
+        .await
+        .expect("staging the decoy");
+    let r = d
+        .post_ticket(&cust, json!({"title": "t", "description": "d"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["assignee"], "eng1", "{}", r.text);
+    assert_eq!(d.count("eng1").await, 1);
 }
 
 #[tokio::test]
