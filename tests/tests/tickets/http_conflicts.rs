@@ -220,15 +220,10 @@ async fn creates_from_two_servers_on_one_table_count_exactly() {
     );
 }
 
-#[tokio::test]
-async fn create_that_keeps_conflicting_answers_503_with_retry_after() {
-    let table = crm_tests::unique("tickets-503");
-    let d = Desk::on(Desk::dynamodb_server(&table)).await;
-    let cust = d.customer("cust").await;
-    // The only index entry names a user whose own item says approved engineer but is not in
-    // the index: the commit's condition fails on it every time. (With a real engineer beside
-    // it, the picks spread after the first collision and the creation goes to that one.)
-    table_store(&table)
+/// An index entry at load 0 for "ghost", whose own item is approved engineer but not in the
+/// index: every commit that picks it fails its condition.
+async fn stage_ghost(table: &str) {
+    table_store(table)
         .await
         .transact(vec![
             Write::Put {
@@ -242,6 +237,17 @@ async fn create_that_keeps_conflicting_answers_503_with_retry_after() {
         ])
         .await
         .expect("staging the decoy");
+}
+
+#[tokio::test]
+async fn create_that_keeps_conflicting_answers_503_with_retry_after() {
+    let table = crm_tests::unique("tickets-503");
+    let d = Desk::on(Desk::dynamodb_server(&table)).await;
+    let cust = d.customer("cust").await;
+    // The only index entry names a user whose own item says approved engineer but is not in
+    // the index: the commit's condition fails on it every time. (With a real engineer beside
+    // it, the picks spread after the first collision and the creation goes to that one.)
+    stage_ghost(&table).await;
     let r = d
         .post_ticket(&cust, json!({"title": "t", "description": "d"}))
         .await;
@@ -259,20 +265,7 @@ async fn a_pick_that_keeps_colliding_spreads_to_another_engineer() {
     let d = Desk::on(Desk::dynamodb_server(&table)).await;
     let cust = d.customer("cust").await;
     d.engineer("eng1").await;
-    table_store(&table)
-        .await
-        .transact(vec![
-            Write::Put {
-                item: staged_user_item("ghost", "USER#ghost-decoy", true, 0),
-                cond: Cond::Always,
-            },
-            Write::Put {
-                item: staged_user_item("ghost", "USER#ghost", false, 0),
-                cond: Cond::Always,
-            },
-        ])
-        .await
-        .expect("staging the decoy");
+    stage_ghost(&table).await;
     let r = d
         .post_ticket(&cust, json!({"title": "t", "description": "d"}))
         .await;
