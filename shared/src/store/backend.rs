@@ -186,6 +186,7 @@ impl From<StoreError> for crate::ApiError {
 
 /// Evaluates a condition against the current item (None: no such item). The embedded
 /// backend uses this; the DynamoDB backend translates `Cond` into a ConditionExpression.
+#[cfg(any(feature = "sqlite", test))]
 pub fn holds(cond: &Cond, item: Option<&Item>) -> bool {
     match cond {
         Cond::Always => true,
@@ -208,6 +209,7 @@ pub fn holds(cond: &Cond, item: Option<&Item>) -> bool {
 
 /// Applies an update's set/add/remove to an item (creating it from `key` when absent), the
 /// way DynamoDB does.
+#[cfg(any(feature = "sqlite", test))]
 pub fn apply_update(
     current: Option<Item>,
     key: &Key,

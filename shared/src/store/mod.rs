@@ -12,6 +12,7 @@ mod outbox;
 mod paging;
 pub mod schema;
 mod signin;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod stats;
 mod tickets;
@@ -29,6 +30,7 @@ pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, Out
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
@@ -42,6 +44,7 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 enum Backend {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteBackend),
     Dynamo(DynamoBackend),
 }
@@ -59,6 +62,7 @@ pub struct Store {
 }
 
 impl Store {
+    #[cfg(feature = "sqlite")]
     pub fn sqlite(b: SqliteBackend) -> Self {
         Self {
             backend: Backend::Sqlite(b),
@@ -102,11 +106,13 @@ impl Store {
 
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite(_) => "embedded",
             Backend::Dynamo(_) => "dynamodb",
         }
     }
 
+    #[cfg(feature = "sqlite")]
     pub fn as_sqlite(&self) -> Option<&SqliteBackend> {
         match &self.backend {
             Backend::Sqlite(b) => Some(b),
@@ -148,6 +154,7 @@ impl Store {
             |i: &Option<Item>| usize::from(i.is_some()),
             async move {
                 match &self.backend {
+                    #[cfg(feature = "sqlite")]
                     Backend::Sqlite(b) => b.get(key).await,
                     Backend::Dynamo(b) => b.get(key).await,
                 }
@@ -168,6 +175,7 @@ impl Store {
                 return Ok(page);
             }
             let page = match &self.backend {
+                #[cfg(feature = "sqlite")]
                 Backend::Sqlite(b) => b.query(q).await,
                 Backend::Dynamo(b) => b.query(q).await,
             }?;
@@ -201,6 +209,7 @@ impl Store {
         let n = writes.len();
         self.timed(CallKind::Write, move |_: &()| n, async move {
             match &self.backend {
+                #[cfg(feature = "sqlite")]
                 Backend::Sqlite(b) => b.transact(writes).await,
                 Backend::Dynamo(b) => b.transact(writes).await,
             }?;
