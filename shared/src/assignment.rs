@@ -13,8 +13,9 @@
 //! Even so, concurrent creations that all read the same loads all aim at the same least
 //! loaded engineer, and beyond the skew they collide. So a process that has just seen such a
 //! collision (`Contention`) spreads its picks for a while: any candidate under the bound, at
-//! random, instead of the least loaded. Without contention (every sequential creation) the
-//! pick stays the SPEC's: least loaded, ties to the earliest approved.
+//! random, each as likely as the room it has under the bound, instead of the least loaded.
+//! Without contention (every sequential creation) the pick stays the SPEC's: least loaded,
+//! ties to the earliest approved.
 
 use crate::store::UserRecord;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,8 +40,8 @@ pub struct Pick<'a> {
 pub enum Mode {
     /// The least loaded (ties: the earliest approved, by load key).
     Least,
-    /// The one at this position (modulo their number) in load order: a random number
-    /// spreads concurrent picks.
+    /// Any of them, each as likely as the room it has under the bound (two places for one
+    /// at the least load, one for one a ticket above): `r`, a random number, picks the place.
     Spread(u64),
 }
 
@@ -55,11 +56,21 @@ pub fn choose(candidates: &[UserRecord], capacity: Option<i64>, mode: Mode) -> O
         .filter(|e| e.tickets_working_on_count < below)
         .collect();
     under.sort_by_key(|e| e.load_key);
-    let i = match mode {
-        Mode::Least => 0,
-        Mode::Spread(r) => usize::try_from(r % under.len().max(1) as u64).unwrap_or(0),
+    let engineer = match mode {
+        Mode::Least => under.first().copied(),
+        Mode::Spread(r) => {
+            let room =
+                |e: &UserRecord| u64::try_from(below - e.tickets_working_on_count).unwrap_or(0);
+            let total: u64 = under.iter().map(|e| room(e)).sum();
+            let mut place = r % total.max(1);
+            under.iter().copied().find(|e| {
+                let here = place < room(e);
+                place = place.saturating_sub(room(e));
+                here
+            })
+        }
     };
-    under.get(i).map(|&engineer| Pick { engineer, below })
+    engineer.map(|engineer| Pick { engineer, below })
 }
 
 /// When this process last saw concurrent picks collide (ms since the epoch; 0: never).
@@ -191,7 +202,8 @@ mod tests {
             eng("c", 6, 3),
             eng("d", 7, 4),
         ];
-        let picked: std::collections::BTreeSet<&str> = (0..8)
+        // Room under the bound (7): a 2, b 2, c 1; d none.
+        let picked: Vec<&str> = (0..10)
             .map(|r| {
                 choose(&c, None, Mode::Spread(r))
                     .unwrap()
@@ -200,7 +212,11 @@ mod tests {
                     .as_str()
             })
             .collect();
-        assert_eq!(picked, ["a", "b", "c"].into(), "d is at the bound");
+        assert_eq!(
+            picked,
+            ["a", "a", "b", "b", "c", "a", "a", "b", "b", "c"],
+            "each as often as its room; d is at the bound"
+        );
         assert_eq!(
             choose(&c, Some(6), Mode::Spread(2)).map(|p| p.engineer.user_id.as_str()),
             Some("a"),
