@@ -3,28 +3,20 @@
 //! processes, `kill -9` under load and halfway through a workload job, a failing table and
 //! notification API, and a sustained mixed load with a SIGTERM in the middle. One test
 //! binary; the default run stays within about three minutes on two cores,
-//! `RELIABILITY_FULL=1` (scripts/reliability) runs the heavier variants. Response hygiene (nosniff, no-store, CORS) is tested in tests/api/http.rs.
+//! `RELIABILITY_FULL=1` (scripts/reliability) runs the heavier variants. Response hygiene (nosniff, no-store, CORS) is tested in tests/tests/api/http.rs.
 
-#[path = "reliability/support.rs"]
 mod support;
 
-#[path = "reliability/matrix.rs"]
 mod matrix;
 
-#[path = "reliability/fuzz.rs"]
 mod fuzz;
 
-#[path = "reliability/bruteforce.rs"]
 mod bruteforce;
 
-#[path = "reliability/crash.rs"]
 mod crash;
 
-#[path = "reliability/faults.rs"]
 mod faults;
 
-#[path = "reliability/load.rs"]
 mod load;
 
-#[path = "reliability/jobs_crash.rs"]
 mod jobs_crash;

@@ -3,17 +3,12 @@
 //! against the route table and the error codes, and the JWT secret fetched from SSM on the
 //! emulator. YAML is read through the test venv's Python (see deploy/support.rs).
 
-#[path = "deploy/support.rs"]
 mod support;
 
-#[path = "deploy/template.rs"]
 mod template;
 
-#[path = "deploy/events.rs"]
 mod events;
 
-#[path = "deploy/openapi.rs"]
 mod openapi;
 
-#[path = "deploy/ssm.rs"]
 mod ssm;
