@@ -1,8 +1,11 @@
 //! The test harness: a `crm serve` process per test on a free port with its own data dir,
 //! a small client with one helper per endpoint, and access to the AWS emulator that
-//! `scripts/test` starts (missing emulator = failure, never a skip).
+//! `scripts/test` starts (missing emulator = failure, never a skip); below HTTP, the
+//! service fixture (`desk`) and the run-on-both-backends macro (`backends`).
 
+pub mod backends;
 pub mod client;
+pub mod desk;
 pub mod emulator;
 pub mod server;
 

@@ -1,4 +1,4 @@
-"""Helper for tests/tests/deploy.rs, run with the test venv's Python (PyYAML and
+"""Helper for tests/tests/deploy, run with the test venv's Python (PyYAML and
 openapi-spec-validator come with moto[server]; cfn-lint too).
 
   yaml_tool.py json FILE        print FILE (YAML, CloudFormation tags allowed) as JSON

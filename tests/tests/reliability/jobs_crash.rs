@@ -9,7 +9,8 @@
 
 use super::support::*;
 use crm_shared::model::TicketId;
-use crm_shared::store::{Query, Range, SqliteBackend, Store, keys, schema::Index};
+use crm_shared::store::{SqliteBackend, Store};
+use crm_tests::desk::{pending_jobs, settle};
 use crm_tests::server::temp_dir;
 use crm_tests::{Client, Server, ServerOptions};
 use serde_json::{Value, json};
@@ -21,31 +22,6 @@ use std::time::Duration;
 /// The server's embedded store, opened beside it (reads only, after the open).
 fn store_of(dir: &Path) -> Store {
     Store::sqlite(SqliteBackend::open(&dir.join("crm.sqlite3")).expect("the server's store"))
-}
-
-async fn pending_jobs(store: &Store) -> usize {
-    store
-        .query(&Query {
-            index: Index::Gsi1,
-            pk: keys::JOBS.into(),
-            range: Range::All,
-            limit: 100,
-        })
-        .await
-        .expect("jobs")
-        .items
-        .len()
-}
-
-/// Waits until the server has run every job it holds (at most 60 s).
-async fn settle(store: &Store) {
-    for _ in 0..1200 {
-        if pending_jobs(store).await == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("workload jobs still pending after 60 s");
 }
 
 /// Each ticket's assignee as the store holds it now.
@@ -192,7 +168,7 @@ async fn kill_9_mid_backlog_drain_resumes_and_assigns_each_ticket_once() {
     let c = server.client();
     let admin = c.admin().await;
     let store = store_of(&dir);
-    settle(&store).await;
+    settle(&store, Duration::from_secs(60)).await;
     let after = assignees(&store, &ids).await;
     let mut load: BTreeMap<String, usize> = BTreeMap::new();
     for (id, a) in ids.iter().zip(&after) {
@@ -266,7 +242,7 @@ async fn kill_9_mid_hand_on_resumes_and_moves_each_ticket_once() {
     }
     let takers = engineers(&c, &admin, "handon-taker", 2).await;
     let store = store_of(&dir);
-    settle(&store).await;
+    settle(&store, Duration::from_secs(60)).await;
     let leaver_json = Some(leaver.clone());
     assert!(
         assignees(&store, &ids)
@@ -295,7 +271,7 @@ async fn kill_9_mid_hand_on_resumes_and_moves_each_ticket_once() {
     let c = server.client();
     let admin = c.admin().await;
     let store = store_of(&dir);
-    settle(&store).await;
+    settle(&store, Duration::from_secs(60)).await;
     for (id, a) in kept.iter().zip(assignees(&store, kept).await) {
         assert_eq!(
             a, leaver_json,

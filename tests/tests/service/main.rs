@@ -1,0 +1,12 @@
+//! Everything below HTTP, in one test binary (one link step): the store conformance suite
+//! (`store`), the users and tickets use cases (`users`, `tickets`), the notifications
+//! (`notify`: the notifier, its transports, the outbox and the queue on the emulators) and
+//! the model-based property test of users and tickets (`invariant`). The fixture they share
+//! is `crm_tests::desk::Desk`; a case that runs on both backends goes through
+//! `crm_tests::on_both_backends!`.
+
+mod invariant;
+mod notify;
+mod store;
+mod tickets;
+mod users;

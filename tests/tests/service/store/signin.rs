@@ -1,0 +1,164 @@
+//! Sign-in attempts per userId: a password check is reserved atomically before bcrypt, five
+//! per window; the window, release after a right password, clearing, and the limit under a
+//! burst of concurrent attempts (SPEC §2, issue 11 item 1).
+
+use super::uid;
+use crm_shared::model::Timestamp;
+use crm_shared::store::{Attempt, SigninFailures, Store};
+
+crm_tests::on_both_backends!(
+    five_reservations_lock_the_user_id,
+    a_reservation_after_the_window_starts_a_new_one,
+    a_release_gives_back_one_attempt_only,
+    clear_forgets_the_failures,
+    #[concurrent]
+    a_burst_of_concurrent_attempts_reserves_exactly_the_limit,
+);
+
+const T0: i64 = 1_700_000_000_000;
+
+async fn failures(store: &Store, id: &str) -> Option<SigninFailures> {
+    store
+        .get_signin_failures(&uid(id))
+        .await
+        .expect("get failures")
+}
+
+async fn reserve(store: &Store, id: &str, now: Timestamp) -> Attempt {
+    store
+        .reserve_signin_attempt(&uid(id), now)
+        .await
+        .expect("reserve")
+}
+
+async fn five_reservations_lock_the_user_id(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    assert_eq!(failures(&store, "ann").await, None);
+    for i in 1..=5 {
+        assert_eq!(
+            reserve(&store, "ann", t0.plus_seconds(i)).await,
+            Attempt::Reserved,
+            "attempt {i}"
+        );
+        let f = failures(&store, "ann").await.expect("recorded");
+        assert_eq!(
+            f,
+            SigninFailures {
+                count: i,
+                window_start_ms: T0 + 1_000
+            }
+        );
+    }
+    // The window opened at the first attempt (t0 + 1 s) and lasts 15 minutes.
+    assert_eq!(
+        reserve(&store, "ann", t0.plus_seconds(5)).await,
+        Attempt::Locked { retry_after: 896 }
+    );
+    assert_eq!(
+        reserve(&store, "ann", t0.plus_seconds(900)).await,
+        Attempt::Locked { retry_after: 1 }
+    );
+    // A refused attempt is not counted.
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(5));
+    // Another userId is not affected.
+    assert_eq!(reserve(&store, "bob", t0).await, Attempt::Reserved);
+}
+
+async fn a_reservation_after_the_window_starts_a_new_one(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    for _ in 0..5 {
+        reserve(&store, "ann", t0).await;
+    }
+    assert!(matches!(
+        reserve(&store, "ann", t0).await,
+        Attempt::Locked { .. }
+    ));
+    let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS);
+    assert_eq!(reserve(&store, "ann", later).await, Attempt::Reserved);
+    assert_eq!(
+        failures(&store, "ann").await,
+        Some(SigninFailures {
+            count: 1,
+            window_start_ms: later.millis()
+        })
+    );
+}
+
+async fn a_release_gives_back_one_attempt_only(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    for _ in 0..5 {
+        reserve(&store, "ann", t0).await;
+    }
+    store
+        .release_signin_attempt(&uid("ann"), t0)
+        .await
+        .expect("release");
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(4));
+    assert_eq!(reserve(&store, "ann", t0).await, Attempt::Reserved);
+    assert!(matches!(
+        reserve(&store, "ann", t0).await,
+        Attempt::Locked { .. }
+    ));
+    // Releasing where nothing is reserved (or the window is over) changes nothing.
+    store
+        .release_signin_attempt(&uid("nobody"), t0)
+        .await
+        .expect("release nothing");
+    assert_eq!(failures(&store, "nobody").await, None);
+    let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS);
+    store
+        .release_signin_attempt(&uid("ann"), later)
+        .await
+        .expect("release after the window");
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(5));
+}
+
+async fn clear_forgets_the_failures(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    for _ in 0..5 {
+        reserve(&store, "ann", t0).await;
+    }
+    reserve(&store, "bob", t0).await;
+    store
+        .clear_signin_failures(&uid("ann"))
+        .await
+        .expect("clear");
+    assert_eq!(failures(&store, "ann").await, None);
+    assert_eq!(failures(&store, "bob").await.map(|f| f.count), Some(1));
+    // Clearing nothing is fine.
+    store
+        .clear_signin_failures(&uid("carl"))
+        .await
+        .expect("clear nothing");
+    assert_eq!(reserve(&store, "ann", t0).await, Attempt::Reserved);
+    assert_eq!(failures(&store, "ann").await.map(|f| f.count), Some(1));
+}
+
+/// 48 attempts at once for one userId: exactly five are reserved, the rest are locked out
+/// without a password check, and the count is exactly the limit.
+async fn a_burst_of_concurrent_attempts_reserves_exactly_the_limit(store: Store) {
+    let t0 = Timestamp::from_millis(T0);
+    const N: usize = 48;
+    let mut set = tokio::task::JoinSet::new();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    for _ in 0..N {
+        let store = store.clone();
+        let b = barrier.clone();
+        set.spawn(async move {
+            b.wait().await;
+            store.reserve_signin_attempt(&uid("ann"), t0).await
+        });
+    }
+    let mut reserved = 0;
+    while let Some(r) = set.join_next().await {
+        match r.expect("task").expect("reserve") {
+            Attempt::Reserved => reserved += 1,
+            Attempt::Locked { retry_after } => assert_eq!(retry_after, 900),
+        }
+    }
+    assert_eq!(reserved, SigninFailures::LIMIT);
+    assert_eq!(
+        failures(&store, "ann").await.map(|f| f.count),
+        Some(SigninFailures::LIMIT)
+    );
+}

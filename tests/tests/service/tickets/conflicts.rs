@@ -1,0 +1,75 @@
+//! Conflicts that never resolve (SPEC §3, one atomic write with version conditions): a
+//! creation retries a bounded number of times, then answers 503 with Retry-After; an update
+//! then answers 409. Nothing is half-written either way. The endless conflict is staged
+//! with items the API cannot make: an index entry for an approved engineer whose own item
+//! the load index lacks (as if the chosen engineer stopped being assignable before every
+//! commit; a consistent re-read still shows them approved), and an approved engineer the
+//! load index lacks as an admin's new assignee.
+
+use crm_shared::store::{Cond, Key, Store, Write};
+use crm_tests::desk::{Desk, assert_err, assignee_patch, staged_user_item};
+
+crm_tests::on_both_backends!(
+    a_create_that_keeps_conflicting_is_503_with_retry_after,
+    an_update_that_keeps_conflicting_is_409,
+);
+
+async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
+    let w = Desk::new(store).await;
+    let c = w.customer("cust").await;
+    w.engineer("eng1").await;
+    // Ranks first (load 0) and names `ghost`, whose own item says approved engineer but is
+    // not in the index, so the commit's condition fails on it every time.
+    w.put_raw(staged_user_item("ghost", "USER#ghost-decoy", true, 0))
+        .await;
+    w.put_raw(staged_user_item("ghost", "USER#ghost", false, 0))
+        .await;
+    let started = std::time::Instant::now();
+    let e = assert_err(
+        crm_shared::service::create_ticket(&w.ctx, &c, crm_tests::desk::new_ticket("t")).await,
+        503,
+        "SERVICE_UNAVAILABLE",
+    );
+    assert_eq!(e.retry_after, Some(1), "{e:?}");
+    assert!(started.elapsed().as_secs() < 10, "bounded retries");
+    assert!(w.all_tickets().await.is_empty(), "nothing written");
+    assert_eq!(w.outbox_len().await, 0, "no event");
+    w.assert_invariant(&["admin", "cust", "eng1"]).await;
+
+    w.store()
+        .transact(vec![Write::Delete {
+            key: Key::new("USER#ghost", "PROFILE"),
+            cond: Cond::Exists,
+        }])
+        .await
+        .expect("removing the staged engineer");
+    // A stale index entry of a user who no longer exists is skipped after one re-read.
+    let t = w.create(&c, "t").await;
+    assert_eq!(t.assignee.as_deref(), Some("eng1"));
+    w.assert_invariant(&["admin", "cust", "eng1"]).await;
+}
+
+async fn an_update_that_keeps_conflicting_is_409(store: Store) {
+    let w = Desk::new(store).await;
+    let c = w.customer("cust").await;
+    w.engineer("eng1").await;
+    let t = w.create(&c, "t").await;
+    w.put_raw(staged_user_item("eng-x", "USER#eng-x", false, 0))
+        .await;
+    assert!(w.user("eng-x").await.is_assignable());
+    assert_err(
+        w.update(&w.admin, &t.id, assignee_patch("eng-x")).await,
+        409,
+        "CONFLICT",
+    );
+    assert_eq!(w.ticket(&t.id).await.snapshot(), t, "unchanged");
+    assert_eq!(
+        w.history(&w.admin, &t.id).await.len(),
+        1,
+        "no history entry"
+    );
+    assert_eq!(w.outbox_len().await, 1, "only the creation's event");
+    assert_eq!(w.count("eng-x").await, 0);
+    w.assert_invariant(&["admin", "cust", "eng1", "eng-x"])
+        .await;
+}

@@ -1,0 +1,254 @@
+//! Request counts per operation (round trips to the store, and how many had to wait for
+//! another), measured with the store's stats on tokio's current_thread runtime: reads that
+//! do not depend on each other go out together, and each change is one write.
+
+use crm_shared::model::{TicketSnapshot, TicketStatus};
+use crm_shared::service::{self, Authed, TicketFilter};
+use crm_shared::store::{Cost, Stats, Store};
+use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch};
+use std::sync::Arc;
+
+crm_tests::on_both_backends!(
+    cost_of_get_ticket,
+    cost_of_create,
+    cost_of_status_update,
+    cost_of_reassign,
+    cost_of_customer_listing,
+    cost_of_engineer_listing,
+    cost_of_admin_listing,
+    cost_of_history_page,
+    cost_of_comment,
+    cost_of_reopening_comment,
+    cost_of_comments_page,
+);
+
+fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
+    Cost {
+        gets,
+        queries,
+        writes,
+        depth,
+    }
+}
+
+struct Fixture {
+    w: Desk,
+    stats: Arc<Stats>,
+    cust: Authed,
+    eng: Authed,
+    ticket: TicketSnapshot,
+}
+
+/// A counted store with a customer, two engineers and one ticket (assigned to eng1).
+async fn fixture(store: Store) -> Fixture {
+    let (store, stats) = store.with_stats();
+    let w = Desk::new(store).await;
+    let cust = w.customer("cust").await;
+    let eng = w.engineer("eng1").await;
+    w.engineer("eng2").await;
+    let ticket = w.create(&cust, "t").await;
+    assert_eq!(ticket.assignee.as_deref(), Some("eng1"));
+    stats.take();
+    Fixture {
+        w,
+        stats,
+        cust,
+        eng,
+        ticket,
+    }
+}
+
+impl Fixture {
+    #[track_caller]
+    fn assert_cost(&self, what: &str, want: Cost) {
+        let got = self.stats.take();
+        assert_eq!(
+            got,
+            want,
+            "{what} on {}: got {got:?}",
+            self.w.store().backend_name()
+        );
+    }
+}
+
+async fn cost_of_get_ticket(store: Store) {
+    let f = fixture(store).await;
+    for who in [&f.cust, &f.eng, &f.w.admin] {
+        f.stats.take();
+        f.w.get(who, &f.ticket.id).await.expect("get");
+        f.assert_cost(&format!("GET ticket as {}", who.id), cost(2, 0, 0, 1));
+    }
+}
+
+async fn cost_of_create(store: Store) {
+    let f = fixture(store).await;
+    f.stats.take();
+    let t = service::create_ticket(&f.w.ctx, &f.cust, new_ticket("another"))
+        .await
+        .expect("create");
+    assert_eq!(t.assignee.as_deref(), Some("eng2"));
+    f.assert_cost("create", cost(1, 1, 1, 2));
+    // With no approved engineer: the same reads, nobody assigned.
+    for e in ["eng1", "eng2"] {
+        f.w.set_status(e, crm_shared::model::UserStatus::Rejected)
+            .await;
+    }
+    f.stats.take();
+    let t = service::create_ticket(&f.w.ctx, &f.cust, new_ticket("unassigned"))
+        .await
+        .expect("create");
+    assert_eq!(t.assignee, None);
+    f.assert_cost("create unassigned", cost(1, 1, 1, 2));
+}
+
+async fn cost_of_status_update(store: Store) {
+    let f = fixture(store).await;
+    f.stats.take();
+    f.w.update(&f.eng, &f.ticket.id, status_patch(TicketStatus::Closed))
+        .await
+        .expect("close");
+    f.assert_cost("status update", cost(2, 0, 1, 2));
+}
+
+async fn cost_of_reassign(store: Store) {
+    let f = fixture(store).await;
+    f.stats.take();
+    f.w.update(&f.w.admin, &f.ticket.id, assignee_patch("eng2"))
+        .await
+        .expect("reassign");
+    f.assert_cost("reassign", cost(3, 0, 1, 2));
+}
+
+async fn cost_of_customer_listing(store: Store) {
+    let f = fixture(store).await;
+    f.w.create(&f.cust, "mine too").await;
+    // The table grows with other people's tickets; the customer's listing does not read them.
+    let other = f.w.customer("other").await;
+    for i in 0..120 {
+        f.w.create(&other, &format!("other {i}")).await;
+    }
+    let title = TicketFilter {
+        title: Some("MINE".into()),
+        ..Default::default()
+    };
+    for filter in [TicketFilter::default(), title] {
+        f.stats.take();
+        let page =
+            f.w.list(&f.cust, filter.clone(), None, 100)
+                .await
+                .expect("list");
+        let want = if filter.title.is_some() { 1 } else { 2 };
+        assert_eq!(page.items.len(), want);
+        f.assert_cost(&format!("customer listing {filter:?}"), cost(1, 1, 0, 1));
+    }
+}
+
+async fn cost_of_engineer_listing(store: Store) {
+    let f = fixture(store).await;
+    f.w.create(&f.eng, "reported by eng1").await;
+    f.stats.take();
+    let page =
+        f.w.list(&f.eng, TicketFilter::default(), None, 100)
+            .await
+            .expect("list");
+    assert_eq!(page.items.len(), 2);
+    f.assert_cost("engineer listing", cost(1, 2, 0, 1));
+}
+
+async fn cost_of_admin_listing(store: Store) {
+    let f = fixture(store).await;
+    f.stats.take();
+    let page =
+        f.w.list(&f.w.admin, TicketFilter::default(), None, 100)
+            .await
+            .expect("list");
+    assert_eq!(page.items.len(), 1);
+    f.assert_cost("admin listing", cost(1, 3, 0, 1));
+}
+
+async fn cost_of_history_page(store: Store) {
+    let f = fixture(store).await;
+    f.w.update(&f.eng, &f.ticket.id, status_patch(TicketStatus::Blocked))
+        .await
+        .expect("block");
+    for who in [&f.cust, &f.eng, &f.w.admin] {
+        f.stats.take();
+        let page = service::ticket_history(&f.w.ctx, who, &f.ticket.id, None, 100)
+            .await
+            .expect("history");
+        assert_eq!(page.items.len(), 2);
+        f.assert_cost(&format!("history as {}", who.id), cost(2, 1, 0, 1));
+    }
+}
+
+async fn cost_of_comment(store: Store) {
+    use crate::tickets::comments::{note, public};
+    let f = fixture(store).await;
+    for (who, c) in [
+        (&f.cust, public("c")),
+        (&f.eng, note("n")),
+        (&f.w.admin, public("a")),
+    ] {
+        f.stats.take();
+        service::add_comment(&f.w.ctx, who, &f.ticket.id, c)
+            .await
+            .expect("comment");
+        // Caller and ticket together, then one transaction (check, comment, outbox).
+        f.assert_cost(&format!("comment as {}", who.id), cost(2, 0, 1, 2));
+    }
+}
+
+async fn cost_of_reopening_comment(store: Store) {
+    let f = fixture(store).await;
+    f.w.update(&f.eng, &f.ticket.id, status_patch(TicketStatus::Closed))
+        .await
+        .expect("close");
+    f.stats.take();
+    service::add_comment(
+        &f.w.ctx,
+        &f.cust,
+        &f.ticket.id,
+        crate::tickets::comments::public("reopen"),
+    )
+    .await
+    .expect("comment");
+    // Caller and ticket together; then, as it reopens, its assignee beside the load index
+    // (SPEC §3 "Leaving": an assignee who cannot work on it is replaced in the same write);
+    // then one transaction (ticket, count, history, comment, outbox).
+    f.assert_cost("reopening comment", cost(3, 1, 1, 3));
+    assert_eq!(f.w.ticket(&f.ticket.id).await.status, TicketStatus::Open);
+}
+
+async fn cost_of_comments_page(store: Store) {
+    use crate::tickets::comments::{note, public};
+    let f = fixture(store).await;
+    for i in 0..5 {
+        service::add_comment(&f.w.ctx, &f.cust, &f.ticket.id, public(&format!("c{i}")))
+            .await
+            .expect("comment");
+        service::add_comment(&f.w.ctx, &f.eng, &f.ticket.id, note(&format!("n{i}")))
+            .await
+            .expect("note");
+    }
+    for (who, want) in [(&f.cust, 5), (&f.eng, 10), (&f.w.admin, 10)] {
+        f.stats.take();
+        let page = service::list_comments(&f.w.ctx, who, &f.ticket.id, None, 100)
+            .await
+            .expect("comments");
+        assert_eq!(page.items.len(), want);
+        // Caller, ticket and the first page together: one round.
+        f.assert_cost(&format!("comments as {}", who.id), cost(2, 1, 0, 1));
+    }
+    // A later page too (it reads past the comments into the ticket's other items, still
+    // in the one query).
+    let first = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, None, 4)
+        .await
+        .expect("page");
+    f.stats.take();
+    let page = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, first.next.as_deref(), 100)
+        .await
+        .expect("page 2");
+    assert_eq!(page.items.len(), 6);
+    assert!(page.next.is_none());
+    f.assert_cost("a later comments page", cost(2, 1, 0, 1));
+}
