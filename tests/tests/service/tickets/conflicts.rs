@@ -11,19 +11,25 @@ use crm_tests::desk::{Desk, assert_err, assignee_patch, staged_user_item};
 
 crm_tests::on_both_backends!(
     a_create_that_keeps_conflicting_is_503_with_retry_after,
+    a_colliding_pick_spreads_to_another_engineer,
     an_update_that_keeps_conflicting_is_409,
 );
 
-async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
-    let w = Desk::new(store).await;
-    let c = w.customer("cust").await;
-    w.engineer("eng1").await;
-    // Ranks first (load 0) and names `ghost`, whose own item says approved engineer but is
-    // not in the index, so the commit's condition fails on it every time.
+/// `ghost` ranks first (load 0) in the index, but its own item, though approved engineer, is
+/// not in the index, so a commit's condition fails on it every time.
+async fn stage_ghost(w: &Desk) {
     w.put_raw(staged_user_item("ghost", "USER#ghost-decoy", true, 0))
         .await;
     w.put_raw(staged_user_item("ghost", "USER#ghost", false, 0))
         .await;
+}
+
+async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
+    let w = Desk::new(store).await;
+    let c = w.customer("cust").await;
+    // The ghost is the only candidate (with an engineer beside it, the picks spread after the
+    // first collision: `a_colliding_pick_spreads_to_another_engineer`).
+    stage_ghost(&w).await;
     let started = std::time::Instant::now();
     let e = assert_err(
         crm_shared::service::create_ticket(&w.ctx, &c, crm_tests::desk::new_ticket("t")).await,
@@ -34,8 +40,9 @@ async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
     assert!(started.elapsed().as_secs() < 10, "bounded retries");
     assert!(w.all_tickets().await.is_empty(), "nothing written");
     assert_eq!(w.outbox_len().await, 0, "no event");
-    w.assert_invariant(&["admin", "cust", "eng1"]).await;
+    w.assert_invariant(&["admin", "cust"]).await;
 
+    w.engineer("eng1").await;
     w.store()
         .transact(vec![Write::Delete {
             key: Key::new("USER#ghost", "PROFILE"),
@@ -44,6 +51,18 @@ async fn a_create_that_keeps_conflicting_is_503_with_retry_after(store: Store) {
         .await
         .expect("removing the staged engineer");
     // A stale index entry of a user who no longer exists is skipped after one re-read.
+    let t = w.create(&c, "t").await;
+    assert_eq!(t.assignee.as_deref(), Some("eng1"));
+    w.assert_invariant(&["admin", "cust", "eng1"]).await;
+}
+
+/// After a collision the context spreads its picks (assignment::Contention): a candidate
+/// whose commit always fails no longer blocks creation while another engineer has room.
+async fn a_colliding_pick_spreads_to_another_engineer(store: Store) {
+    let w = Desk::new(store).await;
+    let c = w.customer("cust").await;
+    w.engineer("eng1").await;
+    stage_ghost(&w).await;
     let t = w.create(&c, "t").await;
     assert_eq!(t.assignee.as_deref(), Some("eng1"));
     w.assert_invariant(&["admin", "cust", "eng1"]).await;
