@@ -17,6 +17,7 @@
 //! Without contention (every sequential creation) the pick stays the SPEC's: least loaded,
 //! ties to the earliest approved.
 
+use crate::model::UserId;
 use crate::store::UserRecord;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -49,12 +50,27 @@ pub enum Mode {
 /// candidate is at capacity (the ticket waits unassigned). Candidates that are no longer
 /// approved engineers are skipped.
 pub fn choose(candidates: &[UserRecord], capacity: Option<i64>, mode: Mode) -> Option<Pick<'_>> {
+    choose_avoiding(candidates, capacity, mode, &[])
+}
+
+/// As `choose`, passing over the engineers in `avoid` (those this request's earlier tries lost
+/// on) while another candidate is under the bound. The bound is still taken over every
+/// candidate, so the spread guarantee holds.
+pub fn choose_avoiding<'a>(
+    candidates: &'a [UserRecord],
+    capacity: Option<i64>,
+    mode: Mode,
+    avoid: &[UserId],
+) -> Option<Pick<'a>> {
     let assignable = || candidates.iter().filter(|e| e.is_assignable());
     let least = assignable().map(|e| e.tickets_working_on_count).min()?;
     let below = (least + 1 + SKEW).min(capacity.unwrap_or(i64::MAX));
     let mut under: Vec<&UserRecord> = assignable()
         .filter(|e| e.tickets_working_on_count < below)
         .collect();
+    if under.iter().any(|e| !avoid.contains(&e.user_id)) {
+        under.retain(|e| !avoid.contains(&e.user_id));
+    }
     under.sort_by_key(|e| e.load_key);
     let engineer = match mode {
         Mode::Least => under.first().copied(),
@@ -223,6 +239,29 @@ mod tests {
             "the capacity narrows the choice to a and b"
         );
         assert_eq!(choose(&c, Some(5), Mode::Spread(3)), None);
+    }
+
+    #[test]
+    fn an_engineer_lost_on_is_passed_over_while_another_is_under_the_bound() {
+        let c = vec![eng("a", 0, 1), eng("b", 1, 2), eng("c", 2, 3)];
+        let a = UserId::parse("a").unwrap();
+        let b = UserId::parse("b").unwrap();
+        let id = |p: Option<Pick>| p.map(|p| (p.engineer.user_id.as_str().to_owned(), p.below));
+        assert_eq!(
+            id(choose_avoiding(
+                &c,
+                None,
+                Mode::Least,
+                std::slice::from_ref(&a)
+            )),
+            Some(("b".into(), 2)),
+            "the bound stays the least seen + 2"
+        );
+        assert_eq!(
+            id(choose_avoiding(&c, None, Mode::Least, &[a.clone(), b])),
+            Some(("a".into(), 2)),
+            "c is at the bound: a again rather than over it"
+        );
     }
 
     #[test]

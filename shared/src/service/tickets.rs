@@ -4,7 +4,7 @@
 
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
-use crate::assignment::{CANDIDATES, Mode, choose};
+use crate::assignment::{CANDIDATES, Mode, choose, choose_avoiding};
 use crate::counters::count_deltas;
 use crate::error::ErrorCode;
 use crate::model::{
@@ -227,10 +227,12 @@ pub async fn create_ticket_once(
     if let Some(r) = record {
         return replay(r, &fingerprint);
     }
+    // Engineers this creation's earlier tries lost on: passed over while another has room.
+    let mut lost_on: Vec<UserId> = Vec::new();
     for attempt in retry::attempts() {
         let now = Timestamp::now();
         let mode = ctx.contention.mode(now.millis(), rand::random());
-        let pick = choose(&candidates, ctx.engineer_capacity, mode);
+        let pick = choose_avoiding(&candidates, ctx.engineer_capacity, mode, &lost_on);
         let ticket = TicketRecord {
             ticket_id: TicketId::new(),
             title: new.title.clone(),
@@ -323,6 +325,7 @@ pub async fn create_ticket_once(
             Err(e @ (TicketWriteError::AssigneeChanged | TicketWriteError::TicketChanged)) => {
                 if e == TicketWriteError::AssigneeChanged {
                     ctx.contention.noticed(now.millis());
+                    lost_on.extend(pick.map(|p| p.engineer.user_id.clone()));
                 }
                 // On DynamoDB a concurrent request with the same key cancels this one with
                 // a conflict rather than a failed condition.
