@@ -4,7 +4,7 @@
 //! transaction (ticket, counts, history, comment, event).
 
 use super::tickets::{
-    Created, caller_and_ticket, change, fingerprint, opt_user, reopen_assignment, replay,
+    Created, caller_and_ticket, change, fingerprint, opt_user, recorded, reopen_assignment, replay,
 };
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
@@ -55,16 +55,7 @@ pub async fn add_comment_once(
         "body": new.body.as_str(),
         "internal": new.internal,
     }));
-    let seen = || async move {
-        match key {
-            Some(k) => {
-                ctx.store
-                    .get_idempotency(&who.id, k, Timestamp::now())
-                    .await
-            }
-            None => Ok(None),
-        }
-    };
+    let seen = || recorded(ctx, who, key);
     for attempt in retry::attempts() {
         let ((caller, before), record) =
             tokio::try_join!(caller_and_ticket(ctx, who, &id), async {

@@ -198,16 +198,7 @@ pub async fn create_ticket_once(
         "description": new.description.as_str(),
         "ticketPriority": new.priority.unwrap_or(Priority::LOW).get(),
     }));
-    let seen = || async move {
-        match key {
-            Some(k) => {
-                ctx.store
-                    .get_idempotency(&who.id, k, Timestamp::now())
-                    .await
-            }
-            None => Ok(None),
-        }
-    };
+    let seen = || recorded(ctx, who, key);
     // Within one process, creations take turns choosing an engineer, so they do not all
     // pick the same one; across processes the bound keeps the spread. The wait for a turn
     // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
@@ -354,6 +345,22 @@ impl<T> Created<T> {
         match self {
             Created::New(t) | Created::Replayed { data: t, .. } => t,
         }
+    }
+}
+
+/// The caller's record of `key`, if the key was given and used before (and not expired).
+pub(crate) async fn recorded(
+    ctx: &Ctx,
+    who: &Authed,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<IdempotencyRecord>, crate::store::StoreError> {
+    match key {
+        Some(k) => {
+            ctx.store
+                .get_idempotency(&who.id, k, Timestamp::now())
+                .await
+        }
+        None => Ok(None),
     }
 }
 
