@@ -130,6 +130,7 @@ pub fn sqlite_store(dir: &Path) -> anyhow::Result<Store> {
 /// An SDK configuration for the emulator (or the counting proxy in front of it).
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crm_shared::cloud::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -427,7 +427,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ],
         vec![
             "build".into(),
-            "release profile of the workspace (`opt-level = \"s\"` with aws-lc, bcrypt and SQLite at 3, `lto = \"fat\"`, `codegen-units = 1`, `strip = true`), host target".into(),
+            "release profile of the workspace (`opt-level = \"s\"` with ring, bcrypt and SQLite at 3, `lto = \"fat\"`, `codegen-units = 1`, `strip = true`), host target".into(),
         ],
         vec![
             "run time".into(),

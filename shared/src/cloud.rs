@@ -16,7 +16,18 @@ use std::time::Duration;
 /// three attempts in all, within a five-second budget per operation. HTTPS trusts the system's
 /// certificate store (for the CLI, which may run behind a proxy with its own CA).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    sdk_defaults().load().await
+    sdk_defaults().http_client(https_client()).load().await
+}
+
+/// The SDK's HTTPS client on rustls with ring, trusting the system's certificate store. The SDK
+/// crates are built without `default-https-client` (which would be rustls on aws-lc, a second
+/// and larger crypto library than the ring the JWTs use), so every configuration names its
+/// client: this one, or a function's (`function_sdk_config`). Plain `http://` endpoints
+/// (emulators) go through it too.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// `sdk_config` for a Lambda function: the same, trusting the roots AWS endpoints chain to
@@ -30,7 +41,7 @@ pub async fn function_sdk_config() -> aws_config::SdkConfig {
         .build()
     {
         Ok(tls) => aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(tls)
             .build_https(),
         Err(e) => {
@@ -297,6 +308,7 @@ mod tests {
             .credentials_provider(Credentials::new("a", "b", None, None, "test"))
             .endpoint_url("http://127.0.0.1:1")
             .retry_config(RetryConfig::disabled())
+            .http_client(https_client())
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         let started = std::time::Instant::now();

@@ -57,6 +57,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     endpoint();
     dynamodb_endpoint();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crm_shared::cloud::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "tests",
@@ -68,6 +69,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// An SDK configuration pointed at `url` for every service, with dummy credentials.
 pub async fn sdk_config_for(url: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crm_shared::cloud::https_client())
         .endpoint_url(url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -2,6 +2,7 @@
 //! outbox for events whose push was lost. The same code serves the SQS-triggered Lambda
 //! and `crm serve`'s in-process queue.
 
+pub mod http_client;
 pub mod mail;
 pub mod transport;
 

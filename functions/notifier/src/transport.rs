@@ -2,6 +2,7 @@
 //! contract), or a log (one JSON line per mail, locally also in `<data-dir>/mail.log`).
 //! Through SES every recipient gets their own message, so nobody sees another's address.
 
+use crate::http_client::{HttpClient, parse_url};
 use crate::mail::Mail;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use crm_shared::config::MailTransport;
@@ -25,8 +26,9 @@ pub enum Transport {
         from: String,
     },
     Http {
-        client: reqwest::Client,
-        url: String,
+        // Boxed: the connection pool is far larger than the other variants.
+        client: Box<HttpClient>,
+        url: http::Uri,
     },
     Log {
         file: Option<PathBuf>,
@@ -54,11 +56,11 @@ impl Transport {
     }
 
     pub fn http(url: String) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
+        let url = parse_url(&url)?;
+        let client = Box::new(HttpClient::new(
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+        )?);
         Ok(Transport::Http { client, url })
     }
 
@@ -191,8 +193,8 @@ async fn send_ses(
 /// The seed's notificationService contract; `Idempotency-Key: <eventId>` on every attempt
 /// (and every redelivery), so the API can drop a retry of a request it already accepted.
 async fn send_http(
-    client: &reqwest::Client,
-    url: &str,
+    client: &HttpClient,
+    url: &http::Uri,
     mail: &Mail,
     event_id: &str,
 ) -> Result<Option<String>, SendError> {
@@ -201,7 +203,9 @@ async fn send_http(
         "recipientEmails": mail.recipients,
         "content": mail.content,
         "requester": "CRM Service API",
-    });
+    })
+    .to_string()
+    .into_bytes();
     let mut last = String::new();
     for attempt in 0..HTTP_ATTEMPTS {
         if attempt > 0 {
@@ -210,18 +214,13 @@ async fn send_http(
             tokio::time::sleep(Duration::from_millis(base + jitter)).await;
         }
         match client
-            .post(url)
-            .header("Idempotency-Key", event_id)
-            .json(&body)
-            .send()
+            .post_json(url, &[("Idempotency-Key", event_id)], body.clone())
             .await
         {
             Ok(resp) => {
-                let status = resp.status();
+                let status = resp.status;
                 if status.is_success() {
-                    let tracking = resp
-                        .json::<serde_json::Value>()
-                        .await
+                    let tracking = serde_json::from_slice::<serde_json::Value>(&resp.body)
                         .ok()
                         .and_then(|v| v.get("trackingId").cloned())
                         .map(|v| match v {

@@ -34,6 +34,7 @@ fn fingerprint(scope: &str) -> String {
 
 impl CursorCodec {
     pub fn new(secret: &Secret) -> Self {
+        super::jwt_crypto::install();
         let key = format!("{}\u{0}crm-cursor-v1", secret.expose());
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
@@ -98,6 +99,7 @@ mod tests {
 
     #[test]
     fn header_constant_matches_what_encode_writes() {
+        crate::auth::jwt_crypto::install();
         let t = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &CursorClaims {

@@ -2,6 +2,7 @@
 //! signed, opaque pagination tokens that share the same secret.
 
 mod cursor;
+pub mod jwt_crypto;
 mod password;
 mod token;
 

@@ -64,6 +64,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: &Secret, ttl_seconds: u64) -> Self {
+        super::jwt_crypto::install();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.validate_aud = false;
@@ -248,6 +249,7 @@ mod tests {
 
     #[test]
     fn other_hmac_algorithm_is_invalid() {
+        crate::auth::jwt_crypto::install();
         let k = Secret::new("k".repeat(40));
         let now = Timestamp::now().seconds();
         let claims = Claims {

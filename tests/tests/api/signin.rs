@@ -106,6 +106,7 @@ async fn signin_returns_the_user_and_an_hs256_token_with_the_seed_claims_and_a_3
     let secret = std::fs::read_to_string(server.data_dir.join("jwt-secret")).expect("jwt-secret");
     let mut v = Validation::new(Algorithm::HS256);
     v.validate_aud = false;
+    crm_shared::auth::jwt_crypto::install();
     jsonwebtoken::decode::<Value>(
         &token,
         &DecodingKey::from_secret(secret.trim().as_bytes()),

@@ -95,6 +95,7 @@ pub fn claims_for(user: &str, iat_offset: i64, ttl: i64) -> Value {
 
 /// A token signed with `secret` using `alg` (an HMAC algorithm).
 pub fn mint(secret: &str, alg: Algorithm, claims: &Value) -> String {
+    crm_shared::auth::jwt_crypto::install();
     jsonwebtoken::encode(
         &Header::new(alg),
         claims,
