@@ -5,6 +5,7 @@
 //! deployed shape itself on the emulators (`lambda`: the function binaries under
 //! tools/lambda-local, the real queue, the notifier and SES).
 
+mod dependencies;
 mod events;
 mod lambda;
 mod openapi;
