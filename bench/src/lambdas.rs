@@ -232,7 +232,7 @@ async fn prepare(
             name: "crm-notifier",
             bin: bin_dir.join("crm-notifier"),
             event: json!({"sweep": true}),
-            what: "scheduled sweep `{\"sweep\": true}` (1 query)",
+            what: "scheduled sweep `{\"sweep\": true}` (2 queries at once)",
             status: None,
             extra_env: Vec::new(),
             diagnostic: false,

@@ -464,8 +464,8 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
     m.record(
         "notifier: scheduled sweep, nothing stale",
         1,
-        (1, 1),
-        "One query of the outbox partition by age.",
+        (1, 2),
+        "Two queries at once, each by age: the outbox partition and the workload jobs' partition (a job a crash interrupted is resumed by the sweep too).",
     );
 
     let attrs = sqs

@@ -342,10 +342,14 @@ impl Notifier {
     /// period, and the delivery marker makes any extra copy harmless.
     pub async fn sweep(&self, age_seconds: i64) -> Result<SweepReport, StoreError> {
         let now = Timestamp::now();
-        let stale = self
-            .store
-            .stale_outbox(now.plus_seconds(-age_seconds), SWEEP_BATCH)
-            .await?;
+        let before = now.plus_seconds(-age_seconds);
+        // Both partitions at once: a sweep that finds nothing (nearly every one) is one
+        // round trip, not two.
+        let (stale, stale_jobs) = futures_util::future::try_join(
+            self.store.stale_outbox(before, SWEEP_BATCH),
+            self.store.stale_jobs(before, SWEEP_BATCH),
+        )
+        .await?;
         let mut report = SweepReport {
             stale: stale.len(),
             ..SweepReport::default()
@@ -388,11 +392,7 @@ impl Notifier {
             }
         }
         // Jobs a crash or a lost push interrupted: pushed again, at most once per period.
-        for entry in self
-            .store
-            .stale_jobs(now.plus_seconds(-age_seconds), SWEEP_BATCH)
-            .await?
-        {
+        for entry in stale_jobs {
             if self.store.mark_job_pushed(&entry, now).await? {
                 match self.jobs.push(&entry.job).await {
                     Ok(()) => report.jobs_resumed += 1,
