@@ -49,7 +49,35 @@ pub async fn function_sdk_config() -> aws_config::SdkConfig {
             return sdk_config().await;
         }
     };
-    sdk_defaults().http_client(client).load().await
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    lambda_environment(
+        sdk_defaults().http_client(client),
+        var("AWS_REGION"),
+        var("AWS_ACCESS_KEY_ID").is_some(),
+    )
+    .load()
+    .await
+}
+
+/// Lambda puts the execution role's credentials and the region in the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`): what the
+/// SDK's default chains would find first. Naming them skips building those chains (an STS
+/// client, an IMDS client, the profile, web-identity and container providers), a measured
+/// part of init (docs/BENCHMARKS.md, section 2). Without them (a binary run by hand) the
+/// default chains stay.
+fn lambda_environment(
+    loader: aws_config::ConfigLoader,
+    region: Option<String>,
+    env_credentials: bool,
+) -> aws_config::ConfigLoader {
+    match region {
+        Some(region) if env_credentials => loader
+            .region(aws_config::Region::new(region))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ),
+        _ => loader,
+    }
 }
 
 /// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield Services root that
@@ -297,6 +325,15 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn lambdas_environment_names_the_region_and_the_environments_credentials() {
+        let named = lambda_environment(sdk_defaults(), Some("eu-west-3".into()), true)
+            .load()
+            .await;
+        assert_eq!(named.region().map(|r| r.as_ref()), Some("eu-west-3"));
+        assert!(named.credentials_provider().is_some());
     }
 
     #[tokio::test]
