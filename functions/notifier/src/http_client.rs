@@ -47,7 +47,7 @@ impl HttpClient {
     }
 
     /// POSTs a JSON body with the given extra headers; an error is a transport failure (no
-    /// connection, a timeout, a broken or oversized answer), never a status.
+    /// connection, a timeout), never a status.
     pub async fn post_json(
         &self,
         url: &http::Uri,
@@ -64,11 +64,15 @@ impl HttpClient {
         let exchange = async {
             let resp = self.inner.request(req).await.map_err(|e| e.to_string())?;
             let status = resp.status();
-            let body = Limited::new(resp.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the answer: {e}"))?
-                .to_bytes();
+            // The status decides: an answer whose body breaks off or runs over the limit
+            // keeps its status (an accepted mail stays accepted, without its tracking id).
+            let body = match Limited::new(resp.into_body(), MAX_BODY).collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(e) => {
+                    tracing::warn!(%status, error = %e, "notification API answer unreadable");
+                    Bytes::new()
+                }
+            };
             Ok(Reply { status, body })
         };
         tokio::time::timeout(self.deadline, exchange)
@@ -93,6 +97,48 @@ pub fn parse_url(url: &str) -> Result<http::Uri, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server that reads one request and answers `answer` verbatim.
+    async fn answering(answer: Vec<u8>) -> http::Uri {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn.write_all(&answer).await;
+            let _ = conn.shutdown().await;
+        });
+        parse_url(&format!("http://{addr}/notifications")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_keeps_its_status_without_the_body() {
+        let body = vec![b'x'; MAX_BODY + 1];
+        let mut answer = format!(
+            "HTTP/1.1 201 Created\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        let url = answering(answer).await;
+        let client = HttpClient::new(Duration::from_secs(1), Duration::from_secs(5)).unwrap();
+        let reply = client.post_json(&url, &[], b"{}".to_vec()).await.unwrap();
+        assert_eq!(reply.status, http::StatusCode::CREATED);
+        assert!(reply.body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_small_answer_is_read_whole() {
+        let answer =
+            b"HTTP/1.1 201 Created\r\ncontent-length: 18\r\n\r\n{\"trackingId\":\"t\"}".to_vec();
+        let url = answering(answer).await;
+        let client = HttpClient::new(Duration::from_secs(1), Duration::from_secs(5)).unwrap();
+        let reply = client.post_json(&url, &[], b"{}".to_vec()).await.unwrap();
+        assert_eq!(reply.status, http::StatusCode::CREATED);
+        assert_eq!(&reply.body[..], br#"{"trackingId":"t"}"#);
+    }
 
     #[test]
     fn only_absolute_http_urls_are_taken() {
