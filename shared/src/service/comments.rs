@@ -127,7 +127,7 @@ pub async fn add_comment_once(
                         location: format!("{}/tickets/{id}/comments", crate::http::BASE_PATH),
                         data: serde_json::to_value(comment.snapshot())
                             .map_err(|e| ApiError::internal(e.to_string()))?,
-                        expires_at: now.seconds() + ctx.idempotency_ttl_seconds,
+                        expires_at: IdempotencyRecord::expiry(now, ctx.idempotency_ttl_seconds),
                     },
                     now,
                 )?,

@@ -280,7 +280,7 @@ pub async fn create_ticket_once(
                         location: ticket_location(&ticket.ticket_id),
                         data: serde_json::to_value(ticket.snapshot())
                             .map_err(|e| ApiError::internal(e.to_string()))?,
-                        expires_at: now.seconds() + ctx.idempotency_ttl_seconds,
+                        expires_at: IdempotencyRecord::expiry(now, ctx.idempotency_ttl_seconds),
                     },
                     now,
                 )?,

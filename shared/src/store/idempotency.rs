@@ -26,6 +26,18 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
+impl IdempotencyRecord {
+    /// When a key taken at `now` is free again: the first whole second at least `ttl_seconds`
+    /// after `now` (rounded up, so a key is never remembered for less than its TTL: rounded
+    /// down, a one-second TTL taken at .999 would lapse a millisecond later).
+    pub fn expiry(now: Timestamp, ttl_seconds: i64) -> i64 {
+        now.plus_seconds(ttl_seconds)
+            .millis()
+            .saturating_add(999)
+            .div_euclid(1000)
+    }
+}
+
 impl Store {
     /// The caller's live record for this key, if any (an expired one that the TTL has not
     /// removed yet counts as none).
@@ -67,5 +79,22 @@ impl Store {
                 Cond::Lt("expiresAt", now.seconds() + 1),
             ]),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_remembered_at_least_its_ttl() {
+        for ms in [10_000, 10_001, 10_500, 10_999] {
+            let now = Timestamp::from_millis(ms);
+            let expires = IdempotencyRecord::expiry(now, 1);
+            // Live until `expires` (exclusive, as `get_idempotency` reads it)...
+            assert!(expires * 1000 >= ms + 1000, "{ms}: {expires}");
+            // ...and not beyond the next whole second.
+            assert!(expires * 1000 < ms + 2000, "{ms}: {expires}");
+        }
     }
 }

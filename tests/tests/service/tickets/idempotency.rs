@@ -152,6 +152,8 @@ async fn an_expired_key_is_free_again(store: Store) {
         create(&w, &c, new_ticket("t"), &k).await,
         Ok(Created::Replayed { .. })
     ));
+    // A one-second key lapses at the first whole second at least one second on (at most
+    // two seconds after it was taken, so 2.1 s after the replay it has).
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let Created::New(second) = create(&w, &c, new_ticket("t"), &k).await.expect("again") else {
         panic!("an expired key replayed")
