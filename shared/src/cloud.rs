@@ -333,7 +333,23 @@ mod tests {
             .load()
             .await;
         assert_eq!(named.region().map(|r| r.as_ref()), Some("eu-west-3"));
-        assert!(named.credentials_provider().is_some());
+        // The provider is the environment's own, not the default chain that would search for it.
+        let provider = format!("{:?}", named.credentials_provider());
+        assert!(
+            provider.contains("EnvironmentVariableCredentialsProvider")
+                && !provider.contains("DefaultCredentialsChain"),
+            "{provider}"
+        );
+        // Without credentials in the environment (a binary run by hand) the default chain stays.
+        let by_hand = lambda_environment(
+            sdk_defaults().http_client(https_client()),
+            Some("eu-west-3".into()),
+            false,
+        )
+        .load()
+        .await;
+        let provider = format!("{:?}", by_hand.credentials_provider());
+        assert!(provider.contains("DefaultCredentialsChain"), "{provider}");
     }
 
     #[tokio::test]
