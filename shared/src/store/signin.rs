@@ -59,8 +59,8 @@ impl Store {
     /// conditional ADD that holds only while the window has fewer than `LIMIT` attempts, so
     /// however many sign-ins arrive at once, on however many instances, at most `LIMIT`
     /// passwords are checked per window. A wrong password keeps its reservation (it is the
-    /// failure count); a right one gives it back with `release_signin_attempt`. Usually one
-    /// write and no read.
+    /// failure count); a right one gives it back with `release_signin_attempt`. One write
+    /// when no window is open, two in an open one, and a read only when both are refused.
     pub async fn reserve_signin_attempt(
         &self,
         id: &UserId,
@@ -102,18 +102,21 @@ impl Store {
                     Cond::Lt(COUNT, SigninFailures::LIMIT),
                 ]),
             };
-            match self.transact(vec![add]).await {
-                Ok(()) => return Ok(Attempt::Reserved),
-                Err(StoreError::ConditionFailed(_)) => {}
-                Err(e) => return Err(e),
-            }
+            // A new window first: most sign-ins come more than a window after the last one
+            // (a token lasts an hour, a window 15 minutes), so that is one write; adding to an
+            // open window (recent failures, or a sign-in minutes ago) is the second.
             match self.transact(vec![start_window.clone()]).await {
                 Ok(()) => return Ok(Attempt::Reserved),
                 Err(StoreError::ConditionFailed(_)) => {}
                 Err(e) => return Err(e),
             }
-            // Neither: an open window at the limit (locked), or one that opened between the
-            // two writes (try again).
+            match self.transact(vec![add]).await {
+                Ok(()) => return Ok(Attempt::Reserved),
+                Err(StoreError::ConditionFailed(_)) => {}
+                Err(e) => return Err(e),
+            }
+            // Neither: an open window at the limit (locked), or the item changed between the
+            // two writes (cleared by a password change, say: try again).
             if let Some(f) = self.get_signin_failures(id).await?
                 && let Some(wait) = f.locked_for(now)
             {

@@ -4,13 +4,14 @@
 
 use super::uid;
 use crm_shared::model::Timestamp;
-use crm_shared::store::{Attempt, SigninFailures, Store};
+use crm_shared::store::{Attempt, Cost, SigninFailures, Store};
 
 crm_tests::on_both_backends!(
     five_reservations_lock_the_user_id,
     a_reservation_after_the_window_starts_a_new_one,
     a_release_gives_back_one_attempt_only,
     clear_forgets_the_failures,
+    a_reservation_is_one_write_when_no_window_is_open,
     #[concurrent]
     a_burst_of_concurrent_attempts_reserves_exactly_the_limit,
 );
@@ -161,4 +162,37 @@ async fn a_burst_of_concurrent_attempts_reserves_exactly_the_limit(store: Store)
         failures(&store, "ann").await.map(|f| f.count),
         Some(SigninFailures::LIMIT)
     );
+}
+
+/// The usual sign-in comes more than a window after the last one: its reservation is one
+/// conditional put. Adding to an open window is a second write, and a locked userId costs
+/// a read on top (to say how long).
+async fn a_reservation_is_one_write_when_no_window_is_open(store: Store) {
+    let (store, stats) = store.with_stats();
+    let writes = |writes, gets, depth| Cost {
+        gets,
+        queries: 0,
+        writes,
+        depth,
+    };
+    let t0 = Timestamp::from_millis(T0);
+    assert_eq!(reserve(&store, "ann", t0).await, Attempt::Reserved);
+    assert_eq!(stats.take(), writes(1, 0, 1), "the first attempt");
+    assert_eq!(
+        reserve(&store, "ann", t0.plus_seconds(1)).await,
+        Attempt::Reserved
+    );
+    assert_eq!(stats.take(), writes(2, 0, 2), "in the open window");
+    for i in 2..5 {
+        reserve(&store, "ann", t0.plus_seconds(i)).await;
+    }
+    stats.take();
+    assert!(matches!(
+        reserve(&store, "ann", t0.plus_seconds(6)).await,
+        Attempt::Locked { .. }
+    ));
+    assert_eq!(stats.take(), writes(2, 1, 3), "locked");
+    let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS + 1);
+    assert_eq!(reserve(&store, "ann", later).await, Attempt::Reserved);
+    assert_eq!(stats.take(), writes(1, 0, 1), "after the window");
 }
