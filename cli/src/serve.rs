@@ -22,6 +22,9 @@ use tokio::net::TcpListener;
 
 pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     local::init_logging();
+    // The handlers go in before anything else: a signal that comes at any point after the
+    // listening line (or during start-up) is a clean stop, never the default death by signal.
+    let stop = shutdown_signal()?;
     let config = local::config()?;
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
@@ -58,7 +61,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!(port, store = ctx.store.backend_name(), "serving");
 
     let graceful = GracefulShutdown::new();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -131,20 +134,20 @@ async fn purge_expired_every(store: crm_shared::store::Store, period: Duration) 
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that resolves on the
+/// first of them. Installing is eager on purpose: `tokio::signal::ctrl_c()` and a `signal()`
+/// made inside an async block only register when first polled, and a signal that lands
+/// before that kills the process with the default action (exit by signal, not status 0).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    })
 }
 
 /// One HTTP request: read the body (at most 64 KiB), serve it like API Gateway would hand it

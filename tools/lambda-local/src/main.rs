@@ -34,6 +34,7 @@ use std::time::Duration;
 use template::{Function, Names};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser, Debug)]
 #[command(about = "template.yaml's deployed shape on one machine (see scripts/lambda-local)")]
@@ -118,6 +119,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    // Installed first, so a signal at any time (start-up, or right after the listening line)
+    // is a clean stop and not the default death by signal: a handler registers when made,
+    // not when first awaited.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let template_path = std::fs::canonicalize(&args.template)
         .with_context(|| format!("finding {}", args.template.display()))?;
     let workspace = template_path
@@ -247,8 +253,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_dir.display()
     );
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
     let exited = watch_children(&mut procs);
     tokio::pin!(exited);
     loop {
@@ -276,7 +280,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
             msg = &mut exited => bail!("{msg}; see the logs in {}", log_dir.display()),
             _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
         }
     }
     tasks.abort_all();
