@@ -16,6 +16,36 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// A `cargo` command for a build or a query from inside a test, without the variables cargo
+/// sets for the test's own crate (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...). Inherited, they
+/// make the inner build's fingerprints differ from the outer one's (ring's build reads
+/// `CARGO_MANIFEST_DIR`), so each test binary relinked crm and the functions, and the next
+/// outer cargo command relinked them back: about 20 s each way.
+pub fn cargo_command() -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    const SET_FOR_A_CRATE: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if SET_FOR_A_CRATE.contains(&k)
+            || k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 /// The `crm` binary: $CRM_BIN, else built next to this test binary (once per run).
 pub fn crm_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -38,9 +68,8 @@ pub fn crm_bin() -> PathBuf {
         let bin = dir.join("crm");
         // Always (re)build: cargo makes this a no-op when it is fresh, and a stale binary
         // would test old code.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let profile_release = dir.ends_with("release");
-        let mut cmd = Command::new(cargo);
+        let mut cmd = cargo_command();
         cmd.args(["build", "--quiet", "-p", "crm", "--bin", "crm"]);
         if profile_release {
             cmd.arg("--release");
@@ -74,8 +103,7 @@ pub fn lambda_bin_dir() -> PathBuf {
             return PathBuf::from(p);
         }
         let dir = crm_bin().parent().expect("target dir").to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = cargo_command();
         cmd.args(["build", "--quiet"]);
         for p in LAMBDA_PACKAGES {
             cmd.args(["-p", p]);

@@ -5,12 +5,10 @@
 //! `sqlite`) and cost a bootstrap 0.7–3 MiB (docs/BENCHMARKS.md, section 2).
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 fn function_packages() -> BTreeSet<String> {
     let root = super::support::root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
+    let out = crm_tests::server::cargo_command()
         .current_dir(&root)
         .args([
             "tree",
