@@ -145,7 +145,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         "POST /auth/signin",
         1,
         (2, 3),
-        "The user read beside the reservation of one password check: a conditional put that opens the window in `SIGNIN#<userId>` (SPEC §2's lockout holds across Lambda instances, for unknown userIds and under any concurrency, so the check is reserved before bcrypt, in an item of its own). bcrypt verify is CPU. A right password then gives its reservation back (one update), so that only failures count: that is the level above the floor. In a window already open (a failure or a sign-in in the last 15 minutes) the reservation is two writes (the put is refused, then an add), so depth 3 and 4 calls.",
+        "The user read beside the reservation of one password check: a conditional put that opens the window in `SIGNIN#<userId>` (SPEC §2's lockout holds across Lambda instances, for unknown userIds and under any concurrency, so the check is reserved before bcrypt, in an item of its own). bcrypt verify is CPU. A right password then gives its reservation back, so that only failures count: that is the level above the floor. As the window's only check it deletes the window (one conditional delete), so the next sign-in, however soon, opens a new one in one put again. Only with failures in the window (a wrong password in the last 15 minutes) are the reservation and the give-back two writes each (the put is refused, then an add; the delete is refused, then a −1): depth 4 and 5 calls.",
     );
     let cust = body
         .pointer("/data/accessToken")

@@ -102,9 +102,9 @@ impl Store {
                     Cond::Lt(COUNT, SigninFailures::LIMIT),
                 ]),
             };
-            // A new window first: most sign-ins come more than a window after the last one
-            // (a token lasts an hour, a window 15 minutes), so that is one write; adding to an
-            // open window (recent failures, or a sign-in minutes ago) is the second.
+            // A new window first: a sign-in opens one unless failures (or checks in flight)
+            // hold one open, since a right password that was its window's only check
+            // deletes it; so that is one write, and adding to an open window the second.
             match self.transact(vec![start_window.clone()]).await {
                 Ok(()) => return Ok(Attempt::Reserved),
                 Err(StoreError::ConditionFailed(_)) => {}
@@ -129,29 +129,43 @@ impl Store {
         ))
     }
 
-    /// Gives back a reservation after a right password, so only failures count. Nothing to
-    /// do when its window is already over. (A reservation made in the last moment of a
-    /// window that another request then replaced would give back one of the new window's:
-    /// at worst one more check in that window, never a lock-out.)
+    /// Gives back a reservation after a right password, so only failures count. When it was
+    /// the window's only check (count 1: no failure, nothing else in flight) the window is
+    /// deleted, so the next sign-in opens a new one in one write again: a user who signs in
+    /// every few minutes never pays for an open window. With failures in the window, one is
+    /// taken off and the rest are kept (a second write). Nothing to do when the window is
+    /// already over. (A reservation made in the last moment of a window that another request
+    /// then replaced would give back one of the new window's: at worst one more check in that
+    /// window, never a lock-out.)
     pub async fn release_signin_attempt(
         &self,
         id: &UserId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let key = keys::signin_failures(id);
         let open_since = now.millis() - SigninFailures::WINDOW_SECONDS * 1000;
-        match self
-            .transact(vec![Write::Update {
-                key: keys::signin_failures(id),
-                set: vec![],
-                add: vec![(COUNT, -1)],
-                remove: vec![],
-                cond: Cond::All(vec![
-                    Cond::Ge(WINDOW_START, open_since + 1),
-                    Cond::Ge(COUNT, 1),
-                ]),
-            }])
-            .await
-        {
+        let in_window = Cond::Ge(WINDOW_START, open_since + 1);
+        let only_this_check = Write::Delete {
+            key: key.clone(),
+            cond: Cond::All(vec![
+                in_window.clone(),
+                Cond::Ge(COUNT, 1),
+                Cond::Lt(COUNT, 2),
+            ]),
+        };
+        match self.transact(vec![only_this_check]).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let one_of_several = Write::Update {
+            key,
+            set: vec![],
+            add: vec![(COUNT, -1)],
+            remove: vec![],
+            cond: Cond::All(vec![in_window, Cond::Ge(COUNT, 1)]),
+        };
+        match self.transact(vec![one_of_several]).await {
             Ok(()) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),
         }

@@ -12,6 +12,7 @@ crm_tests::on_both_backends!(
     a_release_gives_back_one_attempt_only,
     clear_forgets_the_failures,
     a_reservation_is_one_write_when_no_window_is_open,
+    a_right_password_that_was_the_only_check_closes_its_window,
     #[concurrent]
     a_burst_of_concurrent_attempts_reserves_exactly_the_limit,
 );
@@ -195,4 +196,58 @@ async fn a_reservation_is_one_write_when_no_window_is_open(store: Store) {
     let later = t0.plus_seconds(SigninFailures::WINDOW_SECONDS + 1);
     assert_eq!(reserve(&store, "ann", later).await, Attempt::Reserved);
     assert_eq!(stats.take(), writes(1, 0, 1), "after the window");
+}
+
+/// A right password that was its window's only check deletes the window (one write), so a
+/// user who signs in again minutes later opens a new one in one write, not two. With a
+/// failure in the window the release takes one off and keeps the failure (two writes).
+async fn a_right_password_that_was_the_only_check_closes_its_window(store: Store) {
+    let (store, stats) = store.with_stats();
+    let writes = |writes, depth| Cost {
+        gets: 0,
+        queries: 0,
+        writes,
+        depth,
+    };
+    let ann = uid("ann");
+    let t0 = Timestamp::from_millis(T0);
+    for minute in 0..3 {
+        let t = t0.plus_seconds(60 * minute);
+        assert_eq!(reserve(&store, "ann", t).await, Attempt::Reserved);
+        store
+            .release_signin_attempt(&ann, t)
+            .await
+            .expect("release");
+        assert_eq!(
+            stats.take(),
+            writes(2, 2),
+            "a sign-in {minute} min after the last: a put, then a delete"
+        );
+        assert_eq!(failures(&store, "ann").await, None, "minute {minute}");
+        stats.take();
+    }
+    // A failure, then a right password: the failure stays counted.
+    let t1 = t0.plus_seconds(600);
+    reserve(&store, "ann", t1).await;
+    assert_eq!(
+        reserve(&store, "ann", t1.plus_seconds(1)).await,
+        Attempt::Reserved
+    );
+    stats.take();
+    store
+        .release_signin_attempt(&ann, t1.plus_seconds(1))
+        .await
+        .expect("release");
+    assert_eq!(
+        stats.take(),
+        writes(2, 2),
+        "the delete is refused, then one is taken off"
+    );
+    assert_eq!(
+        failures(&store, "ann").await,
+        Some(SigninFailures {
+            count: 1,
+            window_start_ms: t1.millis()
+        })
+    );
 }
