@@ -22,17 +22,31 @@ use tokio::net::TcpListener;
 
 pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     local::init_logging();
-    // The handlers go in before anything else: a signal that comes at any point after the
-    // listening line (or during start-up) is a clean stop, never the default death by signal.
-    let stop = shutdown_signal()?;
+    // The handlers go in first: a signal at any moment is a clean stop with status 0, never
+    // the default death by signal. During start-up it cuts the step that waits (the store, the
+    // mail transport, the default admin's hash), since each of them commits all or nothing.
+    let mut stop = std::pin::pin!(shutdown_signal()?);
     let config = local::config()?;
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
-    let (store, new_store) = local::open_store(&store_args, &config, true).await?;
-    let purge = tokio::spawn(purge_expired_every(store.clone(), PURGE_PERIOD));
-    let (queues, notifier) =
-        crate::notify::start(store.clone(), &config, &store_args.data_dir).await?;
+    let Some(opened) =
+        unless_stopped(&mut stop, local::open_store(&store_args, &config, true)).await
+    else {
+        tracing::info!("stopped while starting");
+        return Ok(());
+    };
+    let (store, new_store) = opened?;
+    let Some(started) = unless_stopped(
+        &mut stop,
+        crate::notify::start(store.clone(), &config, &store_args.data_dir),
+    )
+    .await
+    else {
+        tracing::info!("stopped while starting");
+        return Ok(());
+    };
+    let (queues, notifier) = started?;
     let ctx = Arc::new(Ctx::configured(store, &secret, &config, queues));
 
     // SPEC §5: the known default password goes only into a store this server owns.
@@ -40,14 +54,24 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         tracing::info!(
             "existing DynamoDB table: no default admin is created (use `crm admin create`)"
         );
-    } else if ensure_default_admin(&ctx).await.map_err(|e| {
-        anyhow::anyhow!(
-            "creating the default admin: {}",
-            e.internal.unwrap_or(e.message.into_owned())
-        )
-    })? {
-        tracing::info!("created the default admin \"admin\" (change its password before real use)");
+    } else {
+        let Some(made) = unless_stopped(&mut stop, ensure_default_admin(&ctx)).await else {
+            notifier.stop().await;
+            tracing::info!("stopped while starting (the default admin is made at the next start)");
+            return Ok(());
+        };
+        if made.map_err(|e| {
+            anyhow::anyhow!(
+                "creating the default admin: {}",
+                e.internal.unwrap_or(e.message.into_owned())
+            )
+        })? {
+            tracing::info!(
+                "created the default admin \"admin\" (change its password before real use)"
+            );
+        }
     }
+    let purge = tokio::spawn(purge_expired_every(ctx.store.clone(), PURGE_PERIOD));
 
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
@@ -61,7 +85,6 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!(port, store = ctx.store.backend_name(), "serving");
 
     let graceful = GracefulShutdown::new();
-    let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -148,6 +171,18 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
     })
+}
+
+/// Runs one start-up step unless the stop signal comes first (then None, and the step is
+/// dropped where it waits).
+async fn unless_stopped<T>(
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    step: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        v = step => Some(v),
+        () = stop.as_mut() => None,
+    }
 }
 
 /// One HTTP request: read the body (at most 64 KiB), serve it like API Gateway would hand it

@@ -140,7 +140,7 @@ fn workspace_root() -> PathBuf {
 /// parameters where the template has one. The stack's name and JWT secret are kept in the
 /// data dir, so a restart on the same data dir is a redeploy of the same stack (same table,
 /// queues and SSM secret), as a `crm serve` restart keeps its store and secret.
-fn lambda_command(opts: &ServerOptions, data_dir: &Path) -> Command {
+pub fn lambda_command(opts: &ServerOptions, data_dir: &Path) -> Command {
     let dir = lambda_bin_dir();
     let state = data_dir.join("lambda-stack");
     let (stack, secret) = match std::fs::read_to_string(&state) {

@@ -136,18 +136,20 @@ async fn serve_prints_exactly_one_listening_line_and_stops_with_status_0_on_sigt
 
 /// A SIGTERM that comes while `crm serve` is still starting (here: hashing the default
 /// admin's password at a slow bcrypt cost, after its store exists) is a clean stop with
-/// status 0, not death by the signal's default action. The start-up it interrupted is
-/// finished first, so the default admin is there after a restart. (CI once caught the
-/// handler being installed only when first awaited, just after the listening line.)
+/// status 0 at once, not death by the signal's default action and not a wait for the
+/// start-up to finish: no listening line, and the cut step leaves nothing half-made, so the
+/// next start makes the default admin. (CI once caught the handler being installed only
+/// when first awaited, just after the listening line.)
 #[tokio::test]
 async fn serve_stops_with_status_0_on_a_sigterm_during_start_up() {
     let dir = temp_dir("crm-serve-early-term");
+    let out = dir.join("stdout.log");
     let mut child = crm(&dir)
         .env("CRM_BCRYPT_COST", "10")
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(&dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
         .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log"))
         .spawn()
         .expect("spawning crm serve");
@@ -159,11 +161,20 @@ async fn serve_stops_with_status_0_on_a_sigterm_during_start_up() {
     }
     sigterm(&child);
     let status = wait(&mut child, 60, "crm serve after an early SIGTERM");
+    let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
     assert_eq!(
         status.code(),
         Some(0),
-        "exit status {status:?}; stderr:\n{}",
-        std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("stdout"),
+        "",
+        "it went on to listen"
+    );
+    assert!(
+        stderr.contains("stopped while starting"),
+        "stderr:\n{stderr}"
     );
     let again = Server::start_with(ServerOptions {
         data_dir: Some(dir.clone()),
@@ -171,6 +182,56 @@ async fn serve_stops_with_status_0_on_a_sigterm_during_start_up() {
     });
     again.client().signin("admin", PASSWORD).await.expect(200);
     drop(again);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same while the store's first request hangs: a DynamoDB endpoint that takes the
+/// connection and never answers. SIGTERM stops the server at once with status 0, instead of
+/// a wait on the SDK's timeouts and retries (and then an error).
+#[tokio::test]
+async fn serve_stops_at_once_on_a_sigterm_while_the_dynamodb_endpoint_hangs() {
+    let dir = temp_dir("crm-serve-hung-table");
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", hole.local_addr().expect("addr"));
+    let (accepted, connected) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming() {
+            let Ok(conn) = conn else { break };
+            held.push(conn);
+            if accepted.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut child = crm(&dir)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("CRM_TABLE_NAME", "crm-hung")
+        .args(["serve", "--port", "0", "--store", "dynamodb", "--data-dir"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log"))
+        .spawn()
+        .expect("spawning crm serve");
+    connected
+        .recv_timeout(Duration::from_secs(30))
+        .expect("crm serve never reached the table");
+    sigterm(&child);
+    let status = wait(&mut child, 10, "crm serve stopped while its table hangs");
+    let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped while starting"),
+        "stderr:\n{stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -173,3 +173,64 @@ async fn a_message_the_notifier_cannot_handle_reaches_the_dlq_after_max_receive_
     assert!(count >= 5, "moved after {count} receives");
     drop(server);
 }
+
+/// tools/lambda-local stops with status 0 on a SIGTERM during its start-up (here: while the
+/// SQS endpoint takes the connection and never answers), at once rather than after the SDK's
+/// timeouts and retries.
+#[test]
+fn lambda_local_stops_with_status_0_on_a_sigterm_during_start_up() {
+    use std::process::{Command, Stdio};
+    let dir = crm_tests::server::temp_dir("crm-lambda-local-early-term");
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", hole.local_addr().expect("addr"));
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming() {
+            let Ok(conn) = conn else { break };
+            held.push(conn);
+            if accepted.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let opts = ServerOptions {
+        env: vec![("AWS_ENDPOINT_URL".into(), endpoint)],
+        ..Default::default()
+    };
+    let mut child = crm_tests::server::lambda_command(&opts, &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log"))
+        .spawn()
+        .expect("spawning crm-lambda-local");
+    let reached = connected.recv_timeout(Duration::from_secs(60));
+    if reached.is_err() {
+        let _ = child.kill();
+    }
+    reached.expect("lambda-local never reached the endpoint");
+    let term = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("crm-lambda-local did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

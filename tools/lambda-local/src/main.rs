@@ -124,134 +124,146 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // not when first awaited.
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let template_path = std::fs::canonicalize(&args.template)
-        .with_context(|| format!("finding {}", args.template.display()))?;
-    let workspace = template_path
-        .parent()
-        .context("the template's directory")?
-        .to_path_buf();
-    let python = args.python.clone().unwrap_or_else(|| {
-        std::env::var("CRM_VENV")
-            .map(|v| format!("{v}/bin/python"))
-            .unwrap_or_else(|_| "python3".into())
-    });
-    let doc = template::load(&python, &template_path)?;
-    let sdk = crm_shared::cloud::sdk_config().await;
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    let mut names = Names::new(&doc, &args.stack, &region, &args.parameters)?;
-    let log_dir = match &args.log_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("crm-lambda-local-{}", args.stack)),
+    // Start-up is cut short by a signal too (its processes are killed on drop), so Ctrl-C
+    // works while an emulator or the table takes its time.
+    let startup = async {
+        let template_path = std::fs::canonicalize(&args.template)
+            .with_context(|| format!("finding {}", args.template.display()))?;
+        let workspace = template_path
+            .parent()
+            .context("the template's directory")?
+            .to_path_buf();
+        let python = args.python.clone().unwrap_or_else(|| {
+            std::env::var("CRM_VENV")
+                .map(|v| format!("{v}/bin/python"))
+                .unwrap_or_else(|_| "python3".into())
+        });
+        let doc = template::load(&python, &template_path)?;
+        let sdk = crm_shared::cloud::sdk_config().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let mut names = Names::new(&doc, &args.stack, &region, &args.parameters)?;
+        let log_dir = match &args.log_dir {
+            Some(d) => d.clone(),
+            None => std::env::temp_dir().join(format!("crm-lambda-local-{}", args.stack)),
+        };
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("creating {}", log_dir.display()))?;
+
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        create_queues(&doc, &mut names, &sqs, args.visibility_timeout).await?;
+        let tables = template::resources(&doc, "AWS::DynamoDB::Table");
+        let [(table_id, _)] = tables.as_slice() else {
+            bail!("expected one AWS::DynamoDB::Table in the template");
+        };
+        let table_name = args
+            .table_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{table_id}", args.stack));
+        names
+            .refs
+            .insert((*table_id).to_owned(), table_name.clone());
+
+        let mut functions = template::functions(&doc, &names)?;
+        for f in &mut functions {
+            for (k, v) in &args.env {
+                f.env.retain(|(ek, _)| ek != k);
+                f.env.push((k.clone(), v.clone()));
+            }
+        }
+        let secret = args
+            .jwt_secret
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", ulid::Ulid::generate(), ulid::Ulid::generate()));
+        operator_setup(&sdk, &functions, &secret).await?;
+        create_table(&sdk, &table_name, &functions, &secret, args.default_admin).await?;
+
+        let emulator_port = free_port()?;
+        let emulator = format!("http://127.0.0.1:{emulator_port}");
+        let mut procs = start_emulator(&args.cargo_lambda, &workspace, emulator_port, &log_dir)?;
+        wait_listening(emulator_port, &mut procs.emulator).await?;
+        for f in &functions {
+            for i in 0..args.instances.max(1) {
+                let child = start_function(f, &args.bin_dir, &emulator, &log_dir, i)?;
+                procs.functions.push((f.logical_id.clone(), child));
+            }
+        }
+
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .context("an HTTP client")?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for f in &functions {
+            for s in &f.sqs {
+                let queue_url = names.refs.get(&s.queue).cloned().unwrap_or_default();
+                let queue_arn = names
+                    .atts
+                    .get(&(s.queue.clone(), "Arn".into()))
+                    .cloned()
+                    .unwrap_or_default();
+                tasks.spawn(
+                    events::Poller {
+                        sqs: sqs.clone(),
+                        http: http.clone(),
+                        emulator: emulator.clone(),
+                        function: f.binary.clone(),
+                        timeout: f.timeout + Duration::from_secs(5),
+                        queue_url,
+                        queue_arn,
+                        region: region.clone(),
+                        batch_size: s.batch_size,
+                        report_failures: s.report_batch_item_failures,
+                        wait_seconds: 1,
+                    }
+                    .run(),
+                );
+            }
+            for s in &f.schedules {
+                let every = args
+                    .schedule_seconds
+                    .map(Duration::from_secs)
+                    .unwrap_or(s.every);
+                tasks.spawn(events::schedule(
+                    http.clone(),
+                    emulator.clone(),
+                    f.binary.clone(),
+                    s.input.clone(),
+                    every,
+                    f.timeout + Duration::from_secs(5),
+                ));
+            }
+        }
+
+        let front = Arc::new(front::Front {
+            router: front::Router::new(&functions)?,
+            emulator: emulator.clone(),
+            http,
+        });
+        let listener = TcpListener::bind(("127.0.0.1", args.port))
+            .await
+            .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
+        let banner = format!(
+            "lambda-local: stack {} (table {table_name}), Runtime API emulator on {emulator}, logs in {}",
+            args.stack,
+            log_dir.display()
+        );
+        anyhow::Ok((procs, tasks, front, listener, log_dir, banner))
     };
-    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
-
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    create_queues(&doc, &mut names, &sqs, args.visibility_timeout).await?;
-    let tables = template::resources(&doc, "AWS::DynamoDB::Table");
-    let [(table_id, _)] = tables.as_slice() else {
-        bail!("expected one AWS::DynamoDB::Table in the template");
+    let (mut procs, mut tasks, front, listener, log_dir, banner) = tokio::select! {
+        started = startup => started?,
+        _ = term.recv() => return Ok(()),
+        _ = int.recv() => return Ok(()),
     };
-    let table_name = args
-        .table_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{table_id}", args.stack));
-    names
-        .refs
-        .insert((*table_id).to_owned(), table_name.clone());
-
-    let mut functions = template::functions(&doc, &names)?;
-    for f in &mut functions {
-        for (k, v) in &args.env {
-            f.env.retain(|(ek, _)| ek != k);
-            f.env.push((k.clone(), v.clone()));
-        }
-    }
-    let secret = args
-        .jwt_secret
-        .clone()
-        .unwrap_or_else(|| format!("{}{}", ulid::Ulid::generate(), ulid::Ulid::generate()));
-    operator_setup(&sdk, &functions, &secret).await?;
-    create_table(&sdk, &table_name, &functions, &secret, args.default_admin).await?;
-
-    let emulator_port = free_port()?;
-    let emulator = format!("http://127.0.0.1:{emulator_port}");
-    let mut procs = start_emulator(&args.cargo_lambda, &workspace, emulator_port, &log_dir)?;
-    wait_listening(emulator_port, &mut procs.emulator).await?;
-    for f in &functions {
-        for i in 0..args.instances.max(1) {
-            let child = start_function(f, &args.bin_dir, &emulator, &log_dir, i)?;
-            procs.functions.push((f.logical_id.clone(), child));
-        }
-    }
-
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .context("an HTTP client")?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for f in &functions {
-        for s in &f.sqs {
-            let queue_url = names.refs.get(&s.queue).cloned().unwrap_or_default();
-            let queue_arn = names
-                .atts
-                .get(&(s.queue.clone(), "Arn".into()))
-                .cloned()
-                .unwrap_or_default();
-            tasks.spawn(
-                events::Poller {
-                    sqs: sqs.clone(),
-                    http: http.clone(),
-                    emulator: emulator.clone(),
-                    function: f.binary.clone(),
-                    timeout: f.timeout + Duration::from_secs(5),
-                    queue_url,
-                    queue_arn,
-                    region: region.clone(),
-                    batch_size: s.batch_size,
-                    report_failures: s.report_batch_item_failures,
-                    wait_seconds: 1,
-                }
-                .run(),
-            );
-        }
-        for s in &f.schedules {
-            let every = args
-                .schedule_seconds
-                .map(Duration::from_secs)
-                .unwrap_or(s.every);
-            tasks.spawn(events::schedule(
-                http.clone(),
-                emulator.clone(),
-                f.binary.clone(),
-                s.input.clone(),
-                every,
-                f.timeout + Duration::from_secs(5),
-            ));
-        }
-    }
-
-    let front = Arc::new(front::Front {
-        router: front::Router::new(&functions)?,
-        emulator: emulator.clone(),
-        http,
-    });
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     let port = listener.local_addr()?.port();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://127.0.0.1:{port}")?;
         out.flush()?;
     }
-    eprintln!(
-        "lambda-local: stack {} (table {table_name}), Runtime API emulator on {emulator}, logs in {}",
-        args.stack,
-        log_dir.display()
-    );
+    eprintln!("{banner}");
 
     let exited = watch_children(&mut procs);
     tokio::pin!(exited);
