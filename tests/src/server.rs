@@ -46,6 +46,26 @@ pub fn cargo_command() -> Command {
     cmd
 }
 
+/// An endpoint that takes every connection and never answers (a hung AWS endpoint): its
+/// `http://127.0.0.1:<port>` URL, and a channel that gets one message per connection. The
+/// connections are held open until the test process ends.
+pub fn unanswering_endpoint() -> (String, std::sync::mpsc::Receiver<()>) {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", hole.local_addr().expect("addr"));
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming() {
+            let Ok(conn) = conn else { break };
+            held.push(conn);
+            if accepted.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    (url, connected)
+}
+
 /// The `crm` binary: $CRM_BIN, else built next to this test binary (once per run).
 pub fn crm_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();

@@ -191,19 +191,7 @@ async fn serve_stops_with_status_0_on_a_sigterm_during_start_up() {
 #[tokio::test]
 async fn serve_stops_at_once_on_a_sigterm_while_the_dynamodb_endpoint_hangs() {
     let dir = temp_dir("crm-serve-hung-table");
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", hole.local_addr().expect("addr"));
-    let (accepted, connected) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in hole.incoming() {
-            let Ok(conn) = conn else { break };
-            held.push(conn);
-            if accepted.send(()).is_err() {
-                break;
-            }
-        }
-    });
+    let (endpoint, connected) = crm_tests::server::unanswering_endpoint();
     let mut child = crm(&dir)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
         .env("AWS_REGION", "us-east-1")

@@ -181,19 +181,7 @@ async fn a_message_the_notifier_cannot_handle_reaches_the_dlq_after_max_receive_
 fn lambda_local_stops_with_status_0_on_a_sigterm_during_start_up() {
     use std::process::{Command, Stdio};
     let dir = crm_tests::server::temp_dir("crm-lambda-local-early-term");
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", hole.local_addr().expect("addr"));
-    let (accepted, connected) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in hole.incoming() {
-            let Ok(conn) = conn else { break };
-            held.push(conn);
-            if accepted.send(()).is_err() {
-                break;
-            }
-        }
-    });
+    let (endpoint, connected) = crm_tests::server::unanswering_endpoint();
     let opts = ServerOptions {
         env: vec![("AWS_ENDPOINT_URL".into(), endpoint)],
         ..Default::default()
