@@ -30,10 +30,11 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
+    let dynamodb = store_args.store == crate::StoreKind::Dynamodb;
     let Some(opened) =
         unless_stopped(&mut stop, local::open_store(&store_args, &config, true)).await
     else {
-        tracing::info!("stopped while starting");
+        stopped_while_starting(dynamodb);
         return Ok(());
     };
     let (store, new_store) = opened?;
@@ -43,7 +44,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     )
     .await
     else {
-        tracing::info!("stopped while starting");
+        stopped_while_starting(dynamodb);
         return Ok(());
     };
     let (queues, notifier) = started?;
@@ -57,7 +58,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     } else {
         let Some(made) = unless_stopped(&mut stop, ensure_default_admin(&ctx)).await else {
             notifier.stop().await;
-            tracing::info!("stopped while starting (the default admin is made at the next start)");
+            stopped_while_starting(dynamodb);
             return Ok(());
         };
         if made.map_err(|e| {
@@ -171,6 +172,19 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
     })
+}
+
+/// Says that a signal cut the start-up short. The embedded store makes its default admin at
+/// the next start; a DynamoDB table this start may just have made does not (the next start
+/// finds it existing, and SPEC §5 gives the known password only to a table just made).
+fn stopped_while_starting(dynamodb: bool) {
+    if dynamodb {
+        tracing::warn!(
+            "stopped while starting: if this start made the table, it has no admin yet (make one with `crm admin create`)"
+        );
+    } else {
+        tracing::info!("stopped while starting (the default admin is made at the next start)");
+    }
 }
 
 /// Runs one start-up step unless the stop signal comes first (then None, and the step is

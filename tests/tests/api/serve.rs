@@ -176,6 +176,7 @@ async fn serve_stops_with_status_0_on_a_sigterm_during_start_up() {
         stderr.contains("stopped while starting"),
         "stderr:\n{stderr}"
     );
+    assert!(!stderr.contains("crm admin create"), "stderr:\n{stderr}");
     let again = Server::start_with(ServerOptions {
         data_dir: Some(dir.clone()),
         ..Default::default()
@@ -220,6 +221,8 @@ async fn serve_stops_at_once_on_a_sigterm_while_the_dynamodb_endpoint_hangs() {
         stderr.contains("stopped while starting"),
         "stderr:\n{stderr}"
     );
+    // A table this start may have made has no admin, and the next start will not make one.
+    assert!(stderr.contains("crm admin create"), "stderr:\n{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
