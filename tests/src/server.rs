@@ -46,6 +46,32 @@ pub fn cargo_command() -> Command {
     cmd
 }
 
+/// Sends `signal` (`TERM`, `INT`, ...) to the process.
+pub fn send_signal(child: &Child, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill -{signal} failed");
+}
+
+/// Waits for the process to end, killing it (and failing) after `secs`.
+pub fn wait_exit(child: &mut Child, secs: u64, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// An endpoint that takes every connection and never answers (a hung AWS endpoint): its
 /// `http://127.0.0.1:<port>` URL, and a channel that gets one message per connection. The
 /// connections are held open until the test process ends.
@@ -367,21 +393,8 @@ impl Server {
     /// Sends a signal and waits for the process to exit; returns its exit status.
     pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(s)) = child.try_wait() {
-                return s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("crm serve did not exit after SIG{signal}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        send_signal(&child, signal);
+        wait_exit(&mut child, 30, &format!("crm serve after SIG{signal}"))
     }
 
     /// Keeps the data dir when this server goes (for a restart on the same data).

@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use crm_tests::client::PASSWORD;
-use crm_tests::server::{crm_bin, temp_dir};
+use crm_tests::server::{crm_bin, temp_dir, wait_exit as wait};
 use crm_tests::{Client, Server, ServerOptions};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
@@ -23,22 +23,6 @@ fn crm(dir: &Path) -> Command {
         .env_remove("CRM_NOTIFIER_TRANSPORT")
         .current_dir(dir);
     cmd
-}
-
-/// Waits for the process to end, killing it (and failing) after `secs`.
-fn wait(child: &mut Child, secs: u64, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 struct Ran {
@@ -72,12 +56,7 @@ fn run(mut cmd: Command, stdin: &str, out_dir: &Path) -> Ran {
 }
 
 fn sigterm(child: &Child) {
-    let ok = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(ok.success());
+    crm_tests::server::send_signal(child, "TERM");
 }
 
 /// `crm serve` started by hand: the child, every stdout line as it comes, the data dir.

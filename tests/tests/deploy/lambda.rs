@@ -179,7 +179,7 @@ async fn a_message_the_notifier_cannot_handle_reaches_the_dlq_after_max_receive_
 /// timeouts and retries.
 #[test]
 fn lambda_local_stops_with_status_0_on_a_sigterm_during_start_up() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = crm_tests::server::temp_dir("crm-lambda-local-early-term");
     let (endpoint, connected) = crm_tests::server::unanswering_endpoint();
     let opts = ServerOptions {
@@ -197,23 +197,8 @@ fn lambda_local_stops_with_status_0_on_a_sigterm_during_start_up() {
         let _ = child.kill();
     }
     reached.expect("lambda-local never reached the endpoint");
-    let term = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("crm-lambda-local did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    crm_tests::server::send_signal(&child, "TERM");
+    let status = crm_tests::server::wait_exit(&mut child, 10, "crm-lambda-local after SIGTERM");
     let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
     assert_eq!(
         status.code(),
