@@ -24,6 +24,12 @@ pub fn count_deltas(before: Option<Counted<'_>>, after: Counted<'_>) -> Vec<(Use
     }
 }
 
+/// Whether a ticket change may have freed room under the capacity: with a capacity set, an
+/// engineer's open count went down, so the backlog may move (SPEC §3 "Backlog").
+pub fn frees_capacity(capacity: Option<i64>, deltas: &[(UserId, i64)]) -> bool {
+    capacity.is_some() && deltas.iter().any(|(_, d)| *d < 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +153,14 @@ mod tests {
                 assert_eq!(total, open_assigned(a) - open_assigned(b), "{b:?} -> {a:?}");
             }
         }
+    }
+
+    #[test]
+    fn only_a_drop_under_a_capacity_frees_room() {
+        assert!(!frees_capacity(None, &[(u("e"), -1)]));
+        assert!(frees_capacity(Some(3), &[(u("e"), -1)]));
+        assert!(frees_capacity(Some(3), &[(u("a"), -1), (u("b"), 1)]));
+        assert!(!frees_capacity(Some(3), &[(u("e"), 1)]));
+        assert!(!frees_capacity(Some(3), &[]));
     }
 }

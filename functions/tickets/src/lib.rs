@@ -143,6 +143,12 @@ fn created_response<T: serde::Serialize>(
             ApiResponse::data(StatusCode::CREATED, Some(message), &t).created_at(&location(&t))
         }
         Created::Replayed { data, location } => {
+            // Records keep the path under the base path (older ones the whole path).
+            let location = if location.starts_with('/') {
+                location
+            } else {
+                format!("{BASE_PATH}/{location}")
+            };
             ApiResponse::data(StatusCode::CREATED, Some(message), &data)
                 .created_at(&location)
                 .with_header(http::HeaderName::from_static("idempotent-replayed"), "true")

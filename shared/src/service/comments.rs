@@ -1,24 +1,20 @@
 //! Comments (SPEC §3 "Comments"): the conversation on a ticket, with internal notes only
-//! staff write and see. A comment is one read round (caller and ticket) and one
-//! transaction; a reporter's public reply to a CLOSED ticket reopens it in that same
-//! transaction (ticket, counts, history, comment, event).
+//! staff write and see. A comment is one read round (caller and ticket) and one transition
+//! (service/transition.rs); a reporter's public reply to a CLOSED ticket reopens it in that
+//! same transaction (ticket, counts, history, comment, event).
 
-use super::tickets::{
-    Created, caller_and_ticket, change, fingerprint, opt_user, recorded, reopen_assignment, replay,
-};
+use super::assign::reopen_assignment;
+use super::idempotency::{Created, fingerprint, recorded, replay};
+use super::tickets::caller_and_ticket;
+use super::transition::{Transition, Tries};
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
-use crate::counters::count_deltas;
 use crate::model::{
-    CommentBody, CommentSnapshot, EVENT_SCHEMA_VERSION, EventType, IdempotencyKey, TicketEvent,
-    TicketId, TicketStatus, Timestamp, UserType, new_ulid,
+    CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, Timestamp, UserType,
+    new_ulid,
 };
 use crate::policy;
-use crate::retry;
-use crate::store::{
-    CommentRecord, CommentWriteError, HistoryEntry, IdempotencyRecord, Listing, TicketChange,
-    TicketWriteError,
-};
+use crate::store::{CommentRecord, Listing};
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -41,7 +37,8 @@ pub async fn add_comment(
 
 /// POST /tickets/{ticketId}/comments with an optional `Idempotency-Key` (SPEC §3): the
 /// key's record is written in the comment's own transaction, and a retry replays the
-/// original answer (another body under the key: 422), as for ticket creation.
+/// original answer (another body under the key: 422), as for ticket creation. A reporter's
+/// public reply to a CLOSED ticket reopens it in that transaction.
 pub async fn add_comment_once(
     ctx: &Ctx,
     who: &Authed,
@@ -55,11 +52,12 @@ pub async fn add_comment_once(
         "body": new.body.as_str(),
         "internal": new.internal,
     }));
-    let seen = || recorded(ctx, who, key);
-    for attempt in retry::attempts() {
+    let w = ctx.writer();
+    let mut tries = Tries::default();
+    while tries.next().await.is_some() {
         let ((caller, before), record) =
             tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
-                Ok::<_, ApiError>(seen().await?)
+                Ok::<_, ApiError>(recorded(ctx, who, key).await?)
             })?;
         if let Some(r) = record {
             return replay(r, &fingerprint);
@@ -74,116 +72,31 @@ pub async fn add_comment_once(
             internal: new.internal,
             created_at: now.rfc3339(),
         };
-        let reopens = policy::comment_reopens(
+        let mut after = before.clone();
+        let mut bound = None;
+        if policy::comment_reopens(
             &caller.user_id,
             &before.reporter,
             new.internal,
             before.status,
-        );
-        let mut after = before.clone();
-        let mut changes = Vec::new();
-        let mut bound = None;
-        let mut previous_assignee = None;
-        if reopens {
-            changes.push(change(
-                "status",
-                json!(before.status.as_str()),
-                json!(TicketStatus::Open.as_str()),
-            ));
+        ) {
             after.status = TicketStatus::Open;
-            after.version = before.version + 1;
-            after.updated_at = now.rfc3339();
             // Reopened while its assignee cannot work on it: assigned in the same write,
             // like a new ticket (SPEC §3 "Leaving").
-            if let Some(re) = reopen_assignment(ctx, &before).await? {
-                changes.push(change(
-                    "assignee",
-                    opt_user(before.assignee.as_ref()),
-                    opt_user(re.assignee.as_ref()),
-                ));
-                previous_assignee = before.assignee.clone();
+            if let Some(re) = reopen_assignment(&ctx.store, ctx.engineer_capacity, &before).await? {
                 after.assignee = re.assignee;
                 bound = re.below;
             }
         }
-        let ev = TicketEvent {
-            schema_version: EVENT_SCHEMA_VERSION,
-            event_id: new_ulid().to_string(),
-            event_type: EventType::CommentAdded,
-            occurred_at: now.rfc3339(),
-            actor: caller.user_id.as_str().to_owned(),
-            ticket: after.snapshot(),
-            changes: changes.clone(),
-            previous_assignee: previous_assignee.as_ref().map(|u| u.as_str().to_owned()),
-            comment: Some(comment.snapshot()),
-        };
-        let mut idem = match key {
-            Some(k) => vec![
-                ctx.store.idempotency_write(
-                    &caller.user_id,
-                    k,
-                    &IdempotencyRecord {
-                        fingerprint: fingerprint.clone(),
-                        location: format!("{}/tickets/{id}/comments", crate::http::BASE_PATH),
-                        data: serde_json::to_value(comment.snapshot())
-                            .map_err(|e| ApiError::internal(e.to_string()))?,
-                        expires_at: IdempotencyRecord::expiry(now, ctx.idempotency_ttl_seconds),
-                    },
-                    now,
-                )?,
-            ],
-            None => vec![],
-        };
-        let retry = if reopens {
-            let history = HistoryEntry {
-                version: after.version,
-                actor: caller.user_id.clone(),
-                at: now.rfc3339(),
-                changes,
-            };
-            let deltas = count_deltas(
-                Some((before.status, before.assignee.as_ref())),
-                (after.status, after.assignee.as_ref()),
-            );
-            match ctx
-                .store
-                .commit_ticket(TicketChange {
-                    before: Some(&before),
-                    after: &after,
-                    deltas: &deltas,
-                    assignee_check: (after.assignee != before.assignee)
-                        .then_some(after.assignee.as_ref())
-                        .flatten()
-                        .map(|a| (a, bound)),
-                    history: &history,
-                    event: &ev,
-                    extra: {
-                        let mut extra = vec![comment.write()?];
-                        extra.append(&mut idem);
-                        extra
-                    },
-                })
-                .await
-            {
-                Ok(()) => false,
-                Err(TicketWriteError::TicketChanged | TicketWriteError::AssigneeChanged) => true,
-                // The idempotency key was taken meanwhile (the comment's own key is new).
-                Err(TicketWriteError::ExtraRefused(_)) => true,
-                Err(TicketWriteError::Store(e)) => return Err(e.into()),
-            }
-        } else {
-            match ctx.store.add_comment(&before, &comment, &ev, idem).await {
-                Ok(()) => false,
-                Err(CommentWriteError::TicketChanged | CommentWriteError::ExtraRefused) => true,
-                Err(CommentWriteError::Store(e)) => return Err(e.into()),
-            }
-        };
-        if retry {
-            retry::pause(attempt).await;
-            continue;
+        let snapshot = comment.snapshot();
+        let t = Transition::comment(caller.user_id, comment, before, after)
+            .at(now)
+            .chosen_under(bound)
+            .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
+        if let Some(c) = tries.commit(t, &w).await? {
+            c.publish(&w).await;
+            return Ok(Created::New(snapshot));
         }
-        ctx.publisher.publish(&ev).await;
-        return Ok(Created::New(comment.snapshot()));
     }
     Err(ApiError::ticket_changed())
 }

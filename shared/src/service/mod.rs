@@ -5,9 +5,13 @@
 //! live here and in `policy`; the store knows keys and items, not rules.
 
 mod accounts;
+mod assign;
 mod auth;
 mod comments;
+mod idempotency;
+mod listing;
 mod tickets;
+pub mod transition;
 mod users;
 mod views;
 pub mod workload;
@@ -15,9 +19,10 @@ pub mod workload;
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
+pub use idempotency::Created;
+pub use listing::{HistoryView, TicketFilter, list_tickets, ticket_history};
 pub use tickets::{
-    Created, HistoryView, NewTicket, TicketFilter, TicketPatch, create_ticket, create_ticket_once,
-    get_ticket, list_tickets, ticket_history, update_ticket,
+    NewTicket, TicketPatch, create_ticket, create_ticket_once, get_ticket, update_ticket,
 };
 pub use users::{
     DEFAULT_ADMIN, UserUpdate, create_admin, ensure_default_admin, get_user, list_users,
@@ -86,6 +91,16 @@ impl Ctx {
             publisher: queues.events,
             jobs: queues.jobs,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
+        }
+    }
+
+    /// Where this context's ticket changes are written and pushed.
+    pub fn writer(&self) -> transition::Writer<'_> {
+        transition::Writer {
+            store: &self.store,
+            capacity: self.engineer_capacity,
+            events: &self.publisher,
+            jobs: &self.jobs,
         }
     }
 

@@ -5,16 +5,13 @@
 //! so a job racing creations, updates and other jobs never breaks the counter invariant or
 //! the capacity, and a job run twice finds nothing left to do.
 
-use super::tickets::{change, event, opt_user, refreshed_candidates};
+use super::assign::refreshed_candidates;
+use super::transition::{Lost, Transition, Tries, Writer};
 use crate::assignment::{CANDIDATES, Mode, choose};
-use crate::counters::count_deltas;
-use crate::model::{
-    EventType, Job, JobKind, SYSTEM_ACTOR, TicketId, TicketStatus, Timestamp, UserId,
-};
-use crate::queue::Publisher;
+use crate::model::{Job, JobKind, SYSTEM_ACTOR, TicketId, TicketStatus, Timestamp, UserId};
+use crate::queue::{JobQueue, Publisher};
 use crate::store::{
-    HistoryEntry, Query, Range, SortKey, Store, StoreError, TicketChange, TicketRecord,
-    TicketWriteError, UserRecord, assignee_source,
+    Query, Range, SortKey, Store, StoreError, TicketRecord, UserRecord, assignee_source,
 };
 use serde::Serialize;
 
@@ -26,6 +23,20 @@ pub struct Workload<'a> {
     pub store: &'a Store,
     pub capacity: Option<i64>,
     pub publisher: &'a Publisher,
+}
+
+/// The system's own changes make no jobs (they are the jobs' steps), so none is pushed.
+static NO_JOBS: JobQueue = JobQueue::Table;
+
+impl Workload<'_> {
+    fn writer(&self) -> Writer<'_> {
+        Writer {
+            store: self.store,
+            capacity: self.capacity,
+            events: self.publisher,
+            jobs: &NO_JOBS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -152,7 +163,7 @@ enum Step {
 }
 
 /// Gives one OPEN ticket (unassigned, or `from` a departed engineer) to the engineer the
-/// assignment rule picks, in one transaction; re-reads and decides again on a conflict.
+/// assignment rule picks, in one transition; re-reads and decides again on a conflict.
 async fn reassign(
     w: &Workload<'_>,
     seen: &TicketRecord,
@@ -162,7 +173,20 @@ async fn reassign(
         .map_err(|e| StoreError::Internal(format!("system actor: {e}")))?;
     let mut before = seen.clone();
     let mut candidates: Vec<UserRecord> = w.store.least_loaded_engineers(CANDIDATES).await?;
-    for attempt in crate::retry::attempts() {
+    let writer = w.writer();
+    let mut tries = Tries::default();
+    while let Some(lost) = tries.next().await {
+        match lost {
+            Some(Lost::Ticket) => match w.store.get_ticket(&seen.ticket_id).await? {
+                Some(t) => before = t,
+                None => return Ok(Step::Changed),
+            },
+            Some(Lost::Assignee) => {
+                candidates = refreshed_candidates(w.store, candidates).await?;
+            }
+            Some(Lost::Extra) => return Ok(Step::Changed),
+            None => {}
+        }
         if before.status != TicketStatus::Open || before.assignee.as_ref() != from {
             return Ok(Step::Changed);
         }
@@ -170,68 +194,17 @@ async fn reassign(
         if pick.is_none() && from.is_none() {
             return Ok(Step::NobodyFree);
         }
-        let now = Timestamp::now();
         let mut after = before.clone();
         after.assignee = pick.map(|p| p.engineer.user_id.clone());
-        after.version = before.version + 1;
-        after.updated_at = now.rfc3339();
-        let changes = vec![change(
-            "assignee",
-            opt_user(before.assignee.as_ref()),
-            opt_user(after.assignee.as_ref()),
-        )];
-        let history = HistoryEntry {
-            version: after.version,
-            actor: system.clone(),
-            at: now.rfc3339(),
-            changes: changes.clone(),
-        };
-        let ev = event(
-            EventType::TicketUpdated,
-            &system,
-            &after,
-            changes,
-            before.assignee.as_ref(),
-            now,
-        );
-        let deltas = count_deltas(
-            Some((before.status, before.assignee.as_ref())),
-            (after.status, after.assignee.as_ref()),
-        );
-        match w
-            .store
-            .commit_ticket(TicketChange {
-                before: Some(&before),
-                after: &after,
-                deltas: &deltas,
-                assignee_check: pick.map(|p| (&p.engineer.user_id, Some(p.below))),
-                history: &history,
-                event: &ev,
-                extra: vec![],
-            })
-            .await
-        {
-            Ok(()) => {
-                w.publisher.publish(&ev).await;
-                return Ok(if after.assignee.is_some() {
-                    Step::Assigned
-                } else {
-                    Step::Unassigned
-                });
-            }
-            Err(TicketWriteError::TicketChanged) => {
-                crate::retry::pause(attempt).await;
-                match w.store.get_ticket(&before.ticket_id).await? {
-                    Some(t) => before = t,
-                    None => return Ok(Step::Changed),
-                }
-            }
-            Err(TicketWriteError::AssigneeChanged) => {
-                crate::retry::pause(attempt).await;
-                candidates = refreshed_candidates(w.store, candidates).await?;
-            }
-            Err(TicketWriteError::ExtraRefused(_)) => return Ok(Step::Changed),
-            Err(TicketWriteError::Store(e)) => return Err(e),
+        let t = Transition::update(system.clone(), before.clone(), after)
+            .chosen_under(pick.map(|p| p.below));
+        if let Some(c) = tries.commit(t, &writer).await? {
+            c.publish(&writer).await;
+            return Ok(if c.ticket.assignee.is_some() {
+                Step::Assigned
+            } else {
+                Step::Unassigned
+            });
         }
     }
     // Still contended after every attempt: the job's next run takes the ticket up again.
@@ -253,27 +226,12 @@ pub fn job_for_user_change(before: &UserRecord, after: &UserRecord, now: Timesta
     }
 }
 
-/// Whether a ticket change may have freed room under the capacity: with a capacity set, an
-/// engineer's open count went down, so the backlog may move.
-pub fn frees_capacity(capacity: Option<i64>, deltas: &[(UserId, i64)]) -> bool {
-    capacity.is_some() && deltas.iter().any(|(_, d)| *d < 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn u(s: &str) -> UserId {
         UserId::parse(s).unwrap()
-    }
-
-    #[test]
-    fn only_a_drop_under_a_capacity_frees_room() {
-        assert!(!frees_capacity(None, &[(u("e"), -1)]));
-        assert!(frees_capacity(Some(3), &[(u("e"), -1)]));
-        assert!(frees_capacity(Some(3), &[(u("a"), -1), (u("b"), 1)]));
-        assert!(!frees_capacity(Some(3), &[(u("e"), 1)]));
-        assert!(!frees_capacity(Some(3), &[]));
     }
 
     #[test]

@@ -1,17 +1,14 @@
 //! Comment items: each comment (or internal note) lives in its ticket's partition, keyed by
-//! its ULID, so a ticket's thread is one key-range read in creation order. A comment that
-//! changes nothing else is written in one transaction with its outbox event under a check
-//! that the ticket is still as read; one that reopens the ticket rides in the ticket's
-//! own transaction (`commit_ticket`'s `extra`).
+//! its ULID, so a ticket's thread is one key-range read in creation order. A comment rides in
+//! its ticket's transaction (`commit_ticket`'s `extra`): under a check that the ticket is
+//! still as read when it changes nothing else, with the ticket's change when it reopens it.
 
-use super::backend::{Cond, Item, Refused, StoreError, Tx, Write};
+use super::backend::{Cond, Item, StoreError, Write};
 use super::keys;
-use super::outbox::outbox_write;
 use super::paging::{Listing, Source, Spec};
 use super::schema::{Index, TABLE};
-use super::tickets::TicketRecord;
 use super::{Store, to_item};
-use crate::model::{CommentBody, CommentSnapshot, TicketEvent, TicketId, UserId};
+use crate::model::{CommentBody, CommentSnapshot, TicketId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,65 +52,7 @@ impl CommentRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommentWriteError {
-    /// The ticket changed (or went) since it was read: re-read and decide again.
-    #[error("ticket changed concurrently")]
-    TicketChanged,
-    /// An extra write (an idempotency record) was refused: its key is taken.
-    #[error("extra write refused")]
-    ExtraRefused,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl Store {
-    /// Writes a comment that changes nothing else, with its outbox event, in one
-    /// transaction, only while the ticket is at the version it was read at (so who may
-    /// comment, and whether the comment reopens it, were decided on the current ticket).
-    pub async fn add_comment(
-        &self,
-        ticket: &TicketRecord,
-        comment: &CommentRecord,
-        event: &TicketEvent,
-        extra: Vec<Write>,
-    ) -> Result<(), CommentWriteError> {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        enum Part {
-            Ticket,
-            Comment,
-            Outbox,
-            Extra,
-        }
-        let mut tx = Tx::new();
-        tx.push(
-            Part::Ticket,
-            Write::Check {
-                key: keys::ticket(&ticket.ticket_id),
-                cond: Cond::Eq("version", Value::from(ticket.version)),
-            },
-        );
-        tx.push(Part::Comment, comment.write()?);
-        tx.push(Part::Outbox, outbox_write(event)?);
-        for w in extra {
-            tx.push(Part::Extra, w);
-        }
-        match self.commit(tx).await {
-            Ok(()) => Ok(()),
-            Err(Refused::Conditions(f)) if f.contains(&Part::Extra) => {
-                Err(CommentWriteError::ExtraRefused)
-            }
-            Err(Refused::Conditions(f)) if f.contains(&Part::Ticket) => {
-                Err(CommentWriteError::TicketChanged)
-            }
-            Err(Refused::Conditions(f)) => {
-                Err(StoreError::Internal(format!("comment refused: {f:?}")).into())
-            }
-            Err(Refused::Store(StoreError::Contention)) => Err(CommentWriteError::TicketChanged),
-            Err(Refused::Store(e)) => Err(e.into()),
-        }
-    }
-
     /// A page of a ticket's comments, oldest first; without `internal`, internal notes are
     /// skipped (read past within the same one round of queries, so a page may come back
     /// short with a cursor).

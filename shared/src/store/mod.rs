@@ -21,7 +21,7 @@ mod users;
 pub use backend::{
     Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
 };
-pub use comments::{CommentRecord, CommentWriteError};
+pub use comments::CommentRecord;
 pub use dynamo::DynamoBackend;
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;

@@ -80,7 +80,8 @@ pub struct HistoryEntry {
 
 /// A ticket write: the ticket before (None for a creation) and after, the count changes,
 /// the user that must be an approved engineer at commit time (a new assignee), and what to
-/// record beside it.
+/// record beside it. When `after` equals `before` the ticket is only checked at its version
+/// (a comment that changes nothing else), not written.
 #[derive(Debug, Clone)]
 pub struct TicketChange<'a> {
     pub before: Option<&'a TicketRecord>,
@@ -89,7 +90,8 @@ pub struct TicketChange<'a> {
     /// The new assignee, who must still be an approved engineer; for auto-assignment also
     /// the bound their open count must still be below (shared/src/assignment.rs).
     pub assignee_check: Option<(&'a UserId, Option<i64>)>,
-    pub history: &'a HistoryEntry,
+    /// None when the ticket's fields did not change.
+    pub history: Option<&'a HistoryEntry>,
     pub event: &'a TicketEvent,
     /// More items the same transaction writes (a comment, an idempotency record, a job),
     /// each with its own condition; one that fails is reported as `ExtraRefused(i)`.
@@ -134,18 +136,25 @@ impl Store {
             .transpose()
     }
 
-    /// Commits a ticket change in one transaction: the ticket (created, or replaced under a
-    /// version check), each engineer count (ADD, never read-modify-write), the history entry
-    /// and the outbox event.
+    /// Commits a ticket change in one transaction: the ticket (created, replaced under a
+    /// version check, or only checked at its version when unchanged), each engineer count
+    /// (ADD, never read-modify-write), the history entry, the outbox event and the extras.
     pub async fn commit_ticket(&self, c: TicketChange<'_>) -> Result<(), TicketWriteError> {
         let mut tx = Tx::new();
         tx.push(
             Part::Ticket,
-            Write::Put {
-                item: c.after.to_item()?,
-                cond: match c.before {
-                    None => Cond::NotExists,
-                    Some(b) => Cond::Eq("version", Value::from(b.version)),
+            match c.before {
+                None => Write::Put {
+                    item: c.after.to_item()?,
+                    cond: Cond::NotExists,
+                },
+                Some(b) if b == c.after => Write::Check {
+                    key: keys::ticket(&b.ticket_id),
+                    cond: Cond::Eq("version", Value::from(b.version)),
+                },
+                Some(b) => Write::Put {
+                    item: c.after.to_item()?,
+                    cond: Cond::Eq("version", Value::from(b.version)),
                 },
             },
         );
@@ -187,20 +196,22 @@ impl Store {
                 },
             );
         }
-        let hist_key = keys::history(&c.after.ticket_id, c.history.version);
-        tx.push(
-            Part::History,
-            Write::Put {
-                item: to_item(
-                    c.history,
-                    &[
-                        (TABLE.pk, Value::String(hist_key.pk)),
-                        (TABLE.sk, Value::String(hist_key.sk)),
-                    ],
-                )?,
-                cond: Cond::NotExists,
-            },
-        );
+        if let Some(h) = c.history {
+            let hist_key = keys::history(&c.after.ticket_id, h.version);
+            tx.push(
+                Part::History,
+                Write::Put {
+                    item: to_item(
+                        h,
+                        &[
+                            (TABLE.pk, Value::String(hist_key.pk)),
+                            (TABLE.sk, Value::String(hist_key.sk)),
+                        ],
+                    )?,
+                    cond: Cond::NotExists,
+                },
+            );
+        }
         tx.push(Part::Outbox, outbox_write(c.event)?);
         for (i, w) in c.extra.into_iter().enumerate() {
             tx.push(Part::Extra(i), w);

@@ -1,0 +1,402 @@
+//! The ticket transition: the one way a ticket changes. A use case reads, decides the ticket
+//! after (and the comment or idempotency record that rides with it), and hands both here;
+//! from them this module derives the field diff, the history entry, the event with the
+//! ticket's new version, the count deltas, the assignee check and the backlog job, and
+//! `commit` writes them in one transaction. `Tries` owns the retry.
+
+use crate::counters::{count_deltas, frees_capacity};
+use crate::model::{
+    Change, EVENT_SCHEMA_VERSION, EventType, IdempotencyKey, Job, JobKind, SYSTEM_ACTOR,
+    TicketEvent, Timestamp, UserId, new_ulid,
+};
+use crate::queue::{JobQueue, Publisher};
+use crate::store::{
+    CommentRecord, HistoryEntry, IdempotencyRecord, Store, StoreError, TicketChange, TicketRecord,
+    TicketWriteError,
+};
+use serde_json::{Value, json};
+
+/// The fields a ticket's history and events show, in the order they are listed: a new
+/// ticket field that clients see is one more line here.
+fn fields(t: &TicketRecord) -> [(&'static str, Value); 6] {
+    [
+        ("title", json!(t.title.as_str())),
+        ("description", json!(t.description.as_str())),
+        ("ticketPriority", json!(t.ticket_priority.get())),
+        ("status", json!(t.status.as_str())),
+        ("reporter", json!(t.reporter.as_str())),
+        ("assignee", json!(t.assignee.as_ref().map(UserId::as_str))),
+    ]
+}
+
+/// What changed from `before` (None: nothing, a creation: every set field from null) to
+/// `after`.
+pub fn diff(before: Option<&TicketRecord>, after: &TicketRecord) -> Vec<Change> {
+    let old = before.map(fields);
+    fields(after)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (field, to))| {
+            let from = old.as_ref().map_or(Value::Null, |o| o[i].1.clone());
+            (from != to).then(|| Change {
+                field: field.to_owned(),
+                from,
+                to,
+            })
+        })
+        .collect()
+}
+
+/// What kind of change: it decides the event's type and what rides with the ticket.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Created,
+    Updated,
+    /// A comment (or internal note); the ticket changes only when the comment reopens it.
+    Commented(CommentRecord),
+}
+
+/// One ticket change, as decided by a use case.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    actor: UserId,
+    kind: Kind,
+    before: Option<TicketRecord>,
+    after: TicketRecord,
+    /// The bound a system-chosen assignee was chosen under (shared/src/assignment.rs).
+    bound: Option<i64>,
+    remember: Option<(IdempotencyKey, String, i64)>,
+    /// When the change happens: its history entry's and event's time, and `updatedAt`.
+    at: Timestamp,
+}
+
+impl Transition {
+    /// A new ticket (version 1, its timestamps as given).
+    pub fn create(actor: UserId, mut ticket: TicketRecord) -> Self {
+        ticket.version = 1;
+        Self::new(actor, Kind::Created, None, ticket)
+    }
+
+    /// `before` becomes `after` (the version and `updatedAt` are set at commit).
+    pub fn update(actor: UserId, before: TicketRecord, after: TicketRecord) -> Self {
+        Self::new(actor, Kind::Updated, Some(before), after)
+    }
+
+    /// A comment on `before`, which becomes `after` (equal to it unless the comment reopens
+    /// the ticket).
+    pub fn comment(
+        actor: UserId,
+        comment: CommentRecord,
+        before: TicketRecord,
+        after: TicketRecord,
+    ) -> Self {
+        Self::new(actor, Kind::Commented(comment), Some(before), after)
+    }
+
+    fn new(actor: UserId, kind: Kind, before: Option<TicketRecord>, after: TicketRecord) -> Self {
+        Self {
+            actor,
+            kind,
+            before,
+            after,
+            bound: None,
+            remember: None,
+            at: Timestamp::now(),
+        }
+    }
+
+    /// The change happens at `at` (as a creation's `createdAt` or a comment's), not at commit.
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.at = at;
+        self
+    }
+
+    /// The assignee was chosen by the system under this bound (None: any approved engineer
+    /// may be given the ticket, as by an admin's reassignment).
+    pub fn chosen_under(mut self, bound: Option<i64>) -> Self {
+        self.bound = bound;
+        self
+    }
+
+    /// Records the answer under the caller's `Idempotency-Key` in the same transaction
+    /// (SPEC §3), for `ttl_seconds`, with the request's fingerprint.
+    pub fn remembered(mut self, key: Option<&IdempotencyKey>, fingerprint: &str, ttl: i64) -> Self {
+        self.remember = key.map(|k| (k.clone(), fingerprint.to_owned(), ttl));
+        self
+    }
+
+    /// The ticket as decided (its version and `updatedAt` are set at commit).
+    pub fn ticket(&self) -> &TicketRecord {
+        &self.after
+    }
+
+    /// Whether committing would change nothing (an update that sets what is already there).
+    pub fn changes_nothing(&self) -> bool {
+        !matches!(self.kind, Kind::Commented(_)) && self.before.as_ref() == Some(&self.after)
+    }
+
+    /// Writes the change in one transaction: the ticket (versioned), its counts, its
+    /// history entry, the event, and what rides with it (comment, idempotency record,
+    /// backlog job). Conflicts come back for `until_committed` to retry.
+    pub async fn commit(self, w: &Writer<'_>) -> Result<Committed, TicketWriteError> {
+        let now = self.at;
+        let mut after = self.after;
+        let changes = diff(self.before.as_ref(), &after);
+        if let Some(b) = &self.before
+            && b != &after
+        {
+            after.version = b.version + 1;
+            after.updated_at = now.rfc3339();
+        }
+        let history = (!changes.is_empty()).then(|| HistoryEntry {
+            version: after.version,
+            actor: self.actor.clone(),
+            at: now.rfc3339(),
+            changes: changes.clone(),
+        });
+        let before_counted = self
+            .before
+            .as_ref()
+            .map(|b| (b.status, b.assignee.as_ref()));
+        let deltas = count_deltas(before_counted, (after.status, after.assignee.as_ref()));
+        let previous_assignee = self
+            .before
+            .as_ref()
+            .filter(|b| b.assignee != after.assignee)
+            .and_then(|b| b.assignee.clone());
+        // A new assignee must still be an approved engineer when the write commits (and,
+        // when the system chose them, below the bound they were chosen under).
+        let check = after
+            .assignee
+            .as_ref()
+            .filter(|a| {
+                self.before
+                    .as_ref()
+                    .is_none_or(|b| b.assignee.as_ref() != Some(*a))
+            })
+            .map(|a| (a, self.bound));
+        // Room freed under the capacity: the backlog may move (the system's own changes are
+        // already such moves).
+        let job = (self.actor.as_str() != SYSTEM_ACTOR && frees_capacity(w.capacity, &deltas))
+            .then(|| Job::new(JobKind::Backlog, now));
+        let (event_type, comment) = match &self.kind {
+            Kind::Created => (EventType::TicketCreated, None),
+            Kind::Updated => (EventType::TicketUpdated, None),
+            Kind::Commented(c) => (EventType::CommentAdded, Some(c)),
+        };
+        let event = TicketEvent {
+            schema_version: EVENT_SCHEMA_VERSION,
+            event_id: new_ulid().to_string(),
+            event_type,
+            occurred_at: now.rfc3339(),
+            actor: self.actor.as_str().to_owned(),
+            ticket: after.snapshot(),
+            changes,
+            previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
+            comment: comment.map(CommentRecord::snapshot),
+        };
+        let mut extra = Vec::new();
+        if let Some(c) = comment {
+            extra.push(c.write()?);
+        }
+        if let Some((key, fingerprint, ttl)) = &self.remember {
+            let (location, data) = match comment {
+                Some(c) => (
+                    format!("tickets/{}/comments", c.ticket_id),
+                    json!(c.snapshot()),
+                ),
+                None => (
+                    format!("tickets/{}", after.ticket_id),
+                    json!(after.snapshot()),
+                ),
+            };
+            let record = IdempotencyRecord {
+                fingerprint: fingerprint.clone(),
+                location,
+                data,
+                expires_at: IdempotencyRecord::expiry(now, *ttl),
+            };
+            extra.push(w.store.idempotency_write(&self.actor, key, &record, now)?);
+        }
+        if let Some(j) = &job {
+            extra.push(w.store.job_write(j, now)?);
+        }
+        w.store
+            .commit_ticket(TicketChange {
+                before: self.before.as_ref(),
+                after: &after,
+                deltas: &deltas,
+                assignee_check: check,
+                history: history.as_ref(),
+                event: &event,
+                extra,
+            })
+            .await?;
+        Ok(Committed {
+            ticket: after,
+            comment: match self.kind {
+                Kind::Commented(c) => Some(c),
+                _ => None,
+            },
+            event,
+            job,
+        })
+    }
+}
+
+/// Where a transition is written and its event and job pushed.
+pub struct Writer<'a> {
+    pub store: &'a Store,
+    /// `CRM_ENGINEER_CAPACITY`: with it, a change that lowers a count records a backlog job.
+    pub capacity: Option<i64>,
+    pub events: &'a Publisher,
+    pub jobs: &'a JobQueue,
+}
+
+/// A committed change: the ticket as stored, and what is pushed after the commit.
+#[must_use = "a committed change's event is pushed with `publish`"]
+#[derive(Debug)]
+pub struct Committed {
+    pub ticket: TicketRecord,
+    pub comment: Option<CommentRecord>,
+    pub event: TicketEvent,
+    pub job: Option<Job>,
+}
+
+impl Committed {
+    /// Pushes the event (and job): never fails, the outbox and the sweep back it up.
+    pub async fn publish(&self, w: &Writer<'_>) {
+        w.events.publish(&self.event).await;
+        if let Some(j) = &self.job {
+            w.jobs.publish(j).await;
+        }
+    }
+}
+
+/// Why the last try's write was refused: what the next try should read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// The ticket changed (or, on DynamoDB, a transaction touching it was cancelled).
+    Ticket,
+    /// The new assignee stopped being an approved engineer below the bound.
+    Assignee,
+    /// A write riding with the change was refused (its key is taken: an idempotency key).
+    Extra,
+}
+
+/// The tries of one change: at most `retry::ATTEMPTS`, pausing between them, each told why
+/// the one before it lost (so it re-reads what it needs), used as
+/// `while let Some(lost) = tries.next().await { read; decide; tries.commit(t, w) }`.
+#[derive(Debug, Default)]
+pub struct Tries {
+    made: u32,
+    lost: Option<Lost>,
+}
+
+impl Tries {
+    /// The next try, after a pause when it is not the first: why the try before it lost
+    /// (None for the first), or None when every try has been used.
+    pub async fn next(&mut self) -> Option<Option<Lost>> {
+        if self.made >= crate::retry::ATTEMPTS {
+            return None;
+        }
+        if self.made > 0 {
+            crate::retry::pause(self.made - 1).await;
+        }
+        self.made += 1;
+        Some(self.lost.take())
+    }
+
+    /// Commits the try's transition: the committed change, or None when it lost a race (the
+    /// next try learns why). The event is not pushed here: the caller publishes it.
+    pub async fn commit(
+        &mut self,
+        t: Transition,
+        w: &Writer<'_>,
+    ) -> Result<Option<Committed>, StoreError> {
+        self.lost = Some(match t.commit(w).await {
+            Ok(c) => return Ok(Some(c)),
+            Err(TicketWriteError::TicketChanged) => Lost::Ticket,
+            Err(TicketWriteError::AssigneeChanged) => Lost::Assignee,
+            Err(TicketWriteError::ExtraRefused(_)) => Lost::Extra,
+            Err(TicketWriteError::Store(e)) => return Err(e),
+        });
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Description, Priority, TicketId, TicketStatus, Title};
+
+    fn ticket() -> TicketRecord {
+        TicketRecord {
+            ticket_id: TicketId::new(),
+            title: Title::parse("Printer").unwrap(),
+            description: Description::parse("Error 254").unwrap(),
+            ticket_priority: Priority::LOW,
+            status: TicketStatus::Open,
+            reporter: UserId::parse("cust").unwrap(),
+            assignee: None,
+            created_at: "t".into(),
+            updated_at: "t".into(),
+            version: 1,
+        }
+    }
+
+    fn fields_of(changes: &[Change]) -> Vec<&str> {
+        changes.iter().map(|c| c.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_creation_lists_every_set_field_from_null() {
+        let t = ticket();
+        let d = diff(None, &t);
+        assert_eq!(
+            fields_of(&d),
+            [
+                "title",
+                "description",
+                "ticketPriority",
+                "status",
+                "reporter"
+            ]
+        );
+        assert!(d.iter().all(|c| c.from == Value::Null));
+        let mut assigned = t.clone();
+        assigned.assignee = Some(UserId::parse("eng").unwrap());
+        assert_eq!(fields_of(&diff(None, &assigned)).last(), Some(&"assignee"));
+    }
+
+    #[test]
+    fn an_update_lists_what_differs_with_from_and_to() {
+        let before = ticket();
+        assert!(diff(Some(&before), &before).is_empty());
+        let mut after = before.clone();
+        after.status = TicketStatus::Closed;
+        after.assignee = Some(UserId::parse("eng").unwrap());
+        after.updated_at = "later".into();
+        after.version = 7;
+        let d = diff(Some(&before), &after);
+        assert_eq!(fields_of(&d), ["status", "assignee"]);
+        assert_eq!((&d[0].from, &d[0].to), (&json!("OPEN"), &json!("CLOSED")));
+        assert_eq!((&d[1].from, &d[1].to), (&Value::Null, &json!("eng")));
+    }
+
+    #[test]
+    fn only_a_comment_may_leave_the_ticket_as_it_was() {
+        let t = ticket();
+        let actor = UserId::parse("cust").unwrap();
+        assert!(Transition::update(actor.clone(), t.clone(), t.clone()).changes_nothing());
+        let c = CommentRecord {
+            comment_id: "c".into(),
+            ticket_id: t.ticket_id.clone(),
+            author: actor.clone(),
+            body: crate::model::CommentBody::parse("hi").unwrap(),
+            internal: false,
+            created_at: "t".into(),
+        };
+        assert!(!Transition::comment(actor, c, t.clone(), t).changes_nothing());
+    }
+}
