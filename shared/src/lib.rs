@@ -1,6 +1,7 @@
 //! Everything the CRM functions have in common: configuration, the one error type, domain
 //! types, authentication, the role policy, the single-table store with its two backends,
-//! the use cases and the HTTP glue that every Lambda (and the local server) shares.
+//! the use cases, the service-level clocks and the HTTP glue that every Lambda (and the local
+//! server) shares.
 
 pub mod assignment;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod policy;
 pub mod queue;
 pub mod retry;
 pub mod service;
+pub mod sla;
 pub mod store;
 
 pub use error::{ApiError, ErrorCode};

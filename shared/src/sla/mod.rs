@@ -1,0 +1,6 @@
+//! Service levels (SPEC §10), the pure part: business calendars, the `PUT /sla` policy and a
+//! ticket's clocks. No I/O: the store, the ticket transition and the breach sweep build on it.
+
+pub mod calendar;
+
+pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule};
