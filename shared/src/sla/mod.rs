@@ -2,5 +2,7 @@
 //! ticket's clocks. No I/O: the store, the ticket transition and the breach sweep build on it.
 
 pub mod calendar;
+pub mod policy;
 
 pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule};
+pub use policy::{SlaPolicy, Target, TargetMinutes};
