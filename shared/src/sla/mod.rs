@@ -2,7 +2,9 @@
 //! ticket's clocks. No I/O: the store, the ticket transition and the breach sweep build on it.
 
 pub mod calendar;
+pub mod clock;
 pub mod policy;
 
 pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule};
+pub use clock::{DueTimes, Metric, SlaClock, due_at};
 pub use policy::{SlaPolicy, Target, TargetMinutes};
