@@ -17,5 +17,6 @@ pub mod retry;
 pub mod service;
 pub mod sla;
 pub mod store;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode};
