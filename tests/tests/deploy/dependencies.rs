@@ -1,8 +1,9 @@
 //! What the function bootstraps link, from the lock file (`cargo tree`, normal dependencies of
-//! the four functions as `scripts/package` builds them): one crypto library, and no embedded
-//! store. Each of these came back once through a feature default (an SDK crate's
-//! `default-https-client`, reqwest's `rustls`, jsonwebtoken's `aws_lc_rs`, crm-shared's
-//! `sqlite`) and cost a bootstrap 0.7–3 MiB (docs/BENCHMARKS.md, section 2).
+//! the four functions as `scripts/package` builds them, and of the webhook dispatcher's
+//! library, a function to come): one crypto library, and no embedded store. Each of these came
+//! back once through a feature default (an SDK crate's `default-https-client`, reqwest's
+//! `rustls`, jsonwebtoken's `aws_lc_rs`, crm-shared's `sqlite`) and cost a bootstrap 0.7–3 MiB
+//! (docs/BENCHMARKS.md, section 2).
 
 use std::collections::BTreeSet;
 
@@ -27,6 +28,8 @@ fn function_packages() -> BTreeSet<String> {
             "crm-tickets",
             "-p",
             "crm-notifier",
+            "-p",
+            "crm-dispatcher",
         ])
         .output()
         .expect("cargo tree runs");
