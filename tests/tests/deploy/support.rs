@@ -16,17 +16,7 @@ pub fn root() -> PathBuf {
 
 /// The venv's python: $CRM_VENV (scripts/test exports it), else the cache dir's venv.
 pub fn python() -> PathBuf {
-    let venv = std::env::var_os("CRM_VENV")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CRM_CACHE_DIR").map(|d| PathBuf::from(d).join("venv")))
-        .unwrap_or_else(|| root().join(".cache/venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "the test venv's python is missing at {} (run scripts/test, which installs it, or set CRM_VENV)",
-        py.display()
-    );
-    py
+    crm_tests::venv_python()
 }
 
 /// Runs tests/tests/deploy/yaml_tool.py with `args`: its stdout, or Err with its stderr.

@@ -1,8 +1,9 @@
 //! Everything below HTTP, in one test binary (one link step): the store conformance suite
 //! (`store`), the users and tickets use cases (`users`, `tickets`), the notifications
-//! (`notify`: the notifier, its transports, the outbox and the queue on the emulators) and
-//! the model-based property test of users and tickets (`invariant`). The fixture they share
-//! is `crm_tests::desk::Desk`; a case that runs on both backends goes through
+//! (`notify`: the notifier, its transports, the outbox and the queue on the emulators), the
+//! model-based property test of users and tickets (`invariant`) and the webhooks (`webhooks`:
+//! our signatures verified by a Standard Webhooks library). The fixture they share is
+//! `crm_tests::desk::Desk`; a case that runs on both backends goes through
 //! `crm_tests::on_both_backends!`.
 
 mod invariant;
@@ -10,3 +11,4 @@ mod notify;
 mod store;
 mod tickets;
 mod users;
+mod webhooks;

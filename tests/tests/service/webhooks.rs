@@ -1,0 +1,3 @@
+//! The webhooks below HTTP (SPEC §7).
+
+mod sign;
