@@ -3,7 +3,10 @@
 //! items a read returned, and every TCP connection made to it is counted. It is the wire's
 //! view, to check the store's own counts against (an SDK retry or an extra page of a query
 //! would show here) and to see when a function opens its connections. With a TLS acceptor it
-//! is also the loopback HTTPS front of the cold-start section (`crate::tls`).
+//! is also the loopback HTTPS front of the cold-start section (`crate::tls`). Metered
+//! (`start_metered`), it also asks DynamoDB for the capacity each request consumed
+//! (`ReturnConsumedCapacity: INDEXES`, added to the request on its way) and sums the answers,
+//! so the cost section measures capacity units without a change to the product's code.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -32,10 +35,45 @@ pub struct Call {
     /// A cancelled transaction's reasons other than `None` (`ConditionalCheckFailed`,
     /// `TransactionConflict`).
     pub reasons: Vec<String>,
+    /// Capacity the answer reported consumed (metered proxies only; 0 otherwise).
+    pub capacity: Capacity,
+}
+
+/// Capacity units in thousandths, so that sums stay exact (DynamoDB reports multiples of 0.5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    /// Read units (GetItem, Query, Scan): table and indexes.
+    pub read_milli: u64,
+    /// Write units (PutItem, UpdateItem, DeleteItem, TransactWriteItems): table and indexes.
+    pub write_milli: u64,
+    /// Of the write units, those the global secondary indexes consumed.
+    pub index_write_milli: u64,
+}
+
+impl Capacity {
+    pub fn read(&self) -> f64 {
+        self.read_milli as f64 / 1000.0
+    }
+
+    pub fn write(&self) -> f64 {
+        self.write_milli as f64 / 1000.0
+    }
+
+    pub fn index_write(&self) -> f64 {
+        self.index_write_milli as f64 / 1000.0
+    }
+
+    fn add(&mut self, o: Capacity) {
+        self.read_milli += o.read_milli;
+        self.write_milli += o.write_milli;
+        self.index_write_milli += o.index_write_milli;
+    }
 }
 
 #[derive(Default)]
 struct Counts {
+    /// Ask DynamoDB for the consumed capacity of every request.
+    metered: bool,
     connections: AtomicUsize,
     /// When each connection was accepted (before its TLS handshake).
     accepted: Mutex<Vec<Instant>>,
@@ -64,6 +102,8 @@ pub struct Wire {
     pub errors: BTreeMap<String, usize>,
     /// Cancellation reasons of cancelled transactions, by code.
     pub reasons: BTreeMap<String, usize>,
+    /// Capacity consumed, as the answers reported it (metered proxies only).
+    pub capacity: Capacity,
 }
 
 impl Wire {
@@ -93,18 +133,33 @@ impl Wire {
 impl Proxy {
     /// Starts a proxy on a free loopback port forwarding to `upstream` (`http://host:port`).
     pub async fn start(upstream: &str) -> anyhow::Result<Self> {
-        Self::start_with(upstream, None).await
+        Self::start_with(upstream, None, false).await
     }
 
     /// The same, serving HTTPS with `tls` (the functions' side); upstream stays plain HTTP.
     pub async fn start_tls(upstream: &str, tls: TlsAcceptor) -> anyhow::Result<Self> {
-        Self::start_with(upstream, Some(tls)).await
+        Self::start_with(upstream, Some(tls), false).await
     }
 
-    async fn start_with(upstream: &str, tls: Option<TlsAcceptor>) -> anyhow::Result<Self> {
+    /// A proxy that also asks DynamoDB for the capacity each request consumed
+    /// (`ReturnConsumedCapacity: INDEXES` added to every DynamoDB request that has none) and
+    /// sums what the answers report (`Wire::capacity`). The field belongs to DynamoDB's
+    /// normal answer, so the SDK reads it as it would any other answer.
+    pub async fn start_metered(upstream: &str) -> anyhow::Result<Self> {
+        Self::start_with(upstream, None, true).await
+    }
+
+    async fn start_with(
+        upstream: &str,
+        tls: Option<TlsAcceptor>,
+        metered: bool,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
-        let counts = Arc::new(Counts::default());
+        let counts = Arc::new(Counts {
+            metered,
+            ..Counts::default()
+        });
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.trim_end_matches('/').to_owned();
@@ -176,6 +231,7 @@ impl Proxy {
             }
             *w.by_op.entry(c.op).or_default() += 1;
             w.items_read += c.items;
+            w.capacity.add(c.capacity);
         }
         w
     }
@@ -217,6 +273,69 @@ fn items_in(op: &str, body: &[u8]) -> usize {
     }
 }
 
+/// A DynamoDB JSON request with `"ReturnConsumedCapacity": "INDEXES"` added (the table's and
+/// each index's share); a body that is not a JSON object, or already asks, passes unchanged.
+fn ask_consumed_capacity(body: Bytes) -> Bytes {
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut m)) if !m.contains_key("ReturnConsumedCapacity") => {
+            m.insert("ReturnConsumedCapacity".into(), "INDEXES".into());
+            serde_json::to_vec(&m).map(Bytes::from).unwrap_or(body)
+        }
+        _ => body,
+    }
+}
+
+/// The capacity a DynamoDB answer reports consumed: `ConsumedCapacity`, one object (single
+/// item operations, Query) or a list (transactions), each with its `CapacityUnits` and, under
+/// `INDEXES`, the share of each global secondary index.
+fn capacity_in(op: &str, body: &[u8]) -> Capacity {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Capacity::default();
+    };
+    let entries: Vec<&serde_json::Value> = match v.get("ConsumedCapacity") {
+        Some(serde_json::Value::Array(a)) => a.iter().collect(),
+        Some(o @ serde_json::Value::Object(_)) => vec![o],
+        _ => return Capacity::default(),
+    };
+    let milli = |x: Option<&serde_json::Value>| {
+        (x.and_then(serde_json::Value::as_f64).unwrap_or(0.0) * 1000.0).round() as u64
+    };
+    let mut total = 0;
+    let mut index = 0;
+    for e in entries {
+        total += milli(e.get("CapacityUnits"));
+        if let Some(gsis) = e
+            .get("GlobalSecondaryIndexes")
+            .and_then(serde_json::Value::as_object)
+        {
+            index += gsis
+                .values()
+                .map(|g| milli(g.get("CapacityUnits")))
+                .sum::<u64>();
+        }
+    }
+    let reads = matches!(
+        op,
+        "dynamodb:GetItem"
+            | "dynamodb:Query"
+            | "dynamodb:Scan"
+            | "dynamodb:BatchGetItem"
+            | "dynamodb:TransactGetItems"
+    );
+    if reads {
+        Capacity {
+            read_milli: total,
+            ..Capacity::default()
+        }
+    } else {
+        Capacity {
+            write_milli: total,
+            index_write_milli: index,
+            ..Capacity::default()
+        }
+    }
+}
+
 /// The error type of an AWS JSON error answer (`__type` after its `#`, else the HTTP
 /// status) and, for a cancelled transaction, its reasons other than `None`.
 fn error_in(status: http::StatusCode, body: &[u8]) -> (Option<String>, Vec<String>) {
@@ -253,6 +372,12 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let metered = counts.metered && op.starts_with("dynamodb:");
+    let body = if metered {
+        ask_consumed_capacity(body)
+    } else {
+        body
+    };
     let pq = parts
         .uri
         .path_and_query()
@@ -262,9 +387,10 @@ async fn forward(
         .method(parts.method)
         .uri(format!("{upstream}{pq}"));
     for (k, v) in &parts.headers {
+        // The body may have been rewritten: hyper sets the length of the one it sends.
         if !matches!(
             k.as_str(),
-            "connection" | "transfer-encoding" | "keep-alive"
+            "connection" | "transfer-encoding" | "keep-alive" | "content-length"
         ) {
             out = out.header(k, v);
         }
@@ -285,6 +411,11 @@ async fn forward(
         parts.headers.remove(hop);
     }
     let items = items_in(&op, &body);
+    let capacity = if metered {
+        capacity_in(&op, &body)
+    } else {
+        Capacity::default()
+    };
     let (error, reasons) = if parts.status.is_success() {
         (None, Vec::new())
     } else {
@@ -299,6 +430,7 @@ async fn forward(
             items,
             error,
             reasons,
+            capacity,
         });
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }
@@ -307,4 +439,37 @@ fn bad_gateway() -> hyper::Response<Full<Bytes>> {
     let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"proxy: upstream failed")));
     *r.status_mut() = http::StatusCode::BAD_GATEWAY;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metered_request_asks_for_the_capacity_once() {
+        let out = ask_consumed_capacity(Bytes::from_static(br#"{"TableName":"t"}"#));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["ReturnConsumedCapacity"], "INDEXES");
+        assert_eq!(v["TableName"], "t");
+        let mine = Bytes::from_static(br#"{"ReturnConsumedCapacity":"TOTAL"}"#);
+        assert_eq!(ask_consumed_capacity(mine.clone()), mine);
+        let not_json = Bytes::from_static(b"Action=SendMessage");
+        assert_eq!(ask_consumed_capacity(not_json.clone()), not_json);
+    }
+
+    #[test]
+    fn answers_sum_table_and_index_units_by_kind() {
+        let tx = br#"{"ConsumedCapacity":[{"TableName":"t","CapacityUnits":6.0,"Table":{"CapacityUnits":4.0},"GlobalSecondaryIndexes":{"gsi1":{"CapacityUnits":2.0}}}]}"#;
+        assert_eq!(
+            capacity_in("dynamodb:TransactWriteItems", tx),
+            Capacity {
+                read_milli: 0,
+                write_milli: 6000,
+                index_write_milli: 2000
+            }
+        );
+        let get = br#"{"Item":{},"ConsumedCapacity":{"TableName":"t","CapacityUnits":0.5}}"#;
+        assert_eq!(capacity_in("dynamodb:GetItem", get).read(), 0.5);
+        assert_eq!(capacity_in("dynamodb:PutItem", b"{}"), Capacity::default());
+    }
 }
