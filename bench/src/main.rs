@@ -5,6 +5,7 @@
 
 mod backlog;
 mod burst;
+mod cost;
 mod cpu;
 mod fixtures;
 mod lambdas;
@@ -56,7 +57,8 @@ struct RunArgs {
     /// The report to write.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these sections (requests, lambdas, cpu, load, scaling, burst, backlog); default: all.
+    /// Only these sections (requests, lambdas, cpu, load, scaling, burst, backlog, cost);
+    /// default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Cold starts per binary.
@@ -98,6 +100,12 @@ struct RunArgs {
     /// Backlog section: engineers approved (timed) per backlog.
     #[arg(long, default_value_t = 5)]
     backlog_approvals: usize,
+    /// Cost section: measured runs per operation (after one that warms up).
+    #[arg(long, default_value_t = 5)]
+    cost_runs: usize,
+    /// Cost section: the SAM template whose memory sizes and bcrypt cost are priced.
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
     /// How the run was started, for the report.
     #[arg(long, default_value = "scripts/bench")]
     command: String,
@@ -222,7 +230,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let scratch = fixtures::Scratch::new("crm-bench")?;
     let needs_emulator = want("requests") || want("lambdas") || want("scaling") || want("burst");
-    let needs_dynamodb_local = want("burst") || want("backlog");
+    let needs_dynamodb_local = want("burst") || want("backlog") || want("cost");
     let ddb = if needs_dynamodb_local {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").context(
             "AWS_ENDPOINT_URL_DYNAMODB must name DynamoDB Local (scripts/bench starts one)",
@@ -230,7 +238,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         String::new()
     };
-    let moto = if needs_emulator {
+    let moto = if needs_emulator || want("cost") {
         std::env::var("AWS_ENDPOINT_URL")
             .context("AWS_ENDPOINT_URL must name the moto emulator (scripts/bench starts one)")?
     } else {
@@ -249,7 +257,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let mut timings: Vec<(String, Duration)> = Vec::new();
-    let mut sections: [String; 8] = Default::default();
+    let mut sections: [String; 9] = Default::default();
     let mut lam = None;
     let mut ld = None;
 
@@ -368,6 +376,24 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         backlog::render(&s, out);
         timings.push(("backlog".into(), t.elapsed()));
         step("backlog", t);
+    }
+    if want("cost") {
+        let t = Instant::now();
+        let s = cost::run(
+            &ddb,
+            &moto,
+            &cost::Options {
+                runs: args.cost_runs,
+                template_path: args.template.clone(),
+            },
+        )
+        .await
+        .context("section: cost per operation")?;
+        let out = &mut sections[8];
+        out.push_str("## 9. Cost per operation: capacity units and dollars beside their floor (DynamoDB Local)\n\n");
+        cost::render(&s, out);
+        timings.push(("cost per operation".into(), t.elapsed()));
+        step("cost", t);
     }
     if lam.is_some() || ld.is_some() {
         let out = &mut sections[5];

@@ -1,0 +1,676 @@
+//! The rows of the cost section: one operation each, as a closure that prepares what it
+//! needs (not measured), measures one call with `World::measure`, and returns the needs its
+//! floor is made of. A capability that lands adds its rows here (and its steps to the
+//! ticket's life in price.rs when a ticket's life includes it).
+
+use super::floor::{Mode, Need, Read, get, query, transient, write, write_new, write_new_sk};
+use super::price::{Function, Trigger};
+use super::{Caller, Env, Row, World, row, user_key};
+use crm_shared::model::{Email, EventType, JobKind, TicketId, Timestamp, UserStatus, UserType};
+use crm_shared::store::schema::Index;
+use crm_shared::store::{Key, Range, SortKey, keys};
+use http::Method;
+use serde_json::{Value, json};
+
+pub const TITLE: &str = "The printer on floor 3 jams";
+/// A typical description: a few sentences.
+pub const DESCRIPTION: &str = "Since this morning the printer on the third floor jams on every second page. \
+I have cleared the paper path twice and replaced the toner; the error light stays on and the \
+queue keeps growing. Several colleagues need to print contracts today, so this is urgent for \
+us. The model is an HP LaserJet M607, asset tag 4471.";
+const COMMENT: &str = "Thanks for looking into it. It also happens with the manual feed tray, \
+and it started right after the firmware update on Monday.";
+const NEW_PASSWORD: &str = "crmService@2";
+
+fn ticket_key(id: &str) -> anyhow::Result<Key> {
+    Ok(keys::ticket(&TicketId::parse(id)?))
+}
+
+fn ticket_pk(id: &str) -> String {
+    format!("TICKET#{id}")
+}
+
+/// The caller's user item, read strongly consistent on every authenticated request.
+fn caller(c: &Caller) -> anyhow::Result<Need> {
+    Ok(get("the caller", c.key()?, Read::Strong))
+}
+
+fn id_in(body: &Value) -> anyhow::Result<String> {
+    body.pointer("/data/_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no _id in {body}"))
+}
+
+/// The writes of a ticket change (SPEC §3: one atomic write): the ticket, each assignee whose
+/// count moves, the history entry and the outbox event.
+fn ticket_change(ticket: &str, counts: &[&str]) -> anyhow::Result<Vec<Need>> {
+    let mut v = vec![write("the ticket", ticket_key(ticket)?, Mode::Transaction)];
+    for u in counts {
+        v.push(write(
+            format!("{u}'s open count"),
+            user_key(u)?,
+            Mode::Transaction,
+        ));
+    }
+    v.push(write_new(
+        "the history entry",
+        ticket_pk(ticket),
+        keys::HISTORY_PREFIX,
+        Mode::Transaction,
+    ));
+    v.push(write_new_sk(
+        "the outbox event",
+        keys::OUTBOX,
+        Mode::Transaction,
+    ));
+    Ok(v)
+}
+
+fn least_loaded() -> Need {
+    query(
+        "the least-loaded engineer",
+        Index::Gsi4,
+        keys::ENGINEERS_BY_LOAD,
+        Range::All,
+        1,
+    )
+}
+
+/// A delivery's floor: the recipients read eventually consistent (resolved at send time; a
+/// change a second old is as good), a claim before sending (two copies of one SQS message
+/// must not both send), one marker per recipient (SPEC §4: a retry mails only those not
+/// mailed), the event marked sent and its outbox item deleted: standard writes each, since
+/// each is safe alone (a crash between them leaves an outbox item the sweep re-pushes and
+/// the SENT marker turns into a no-op).
+fn delivery(e: &crm_shared::model::TicketEvent) -> anyhow::Result<Vec<Need>> {
+    let mut v = vec![get(
+        "the reporter",
+        user_key(&e.ticket.reporter)?,
+        Read::Eventual,
+    )];
+    if let Some(a) = &e.ticket.assignee {
+        v.push(get("the assignee", user_key(a)?, Read::Eventual));
+    }
+    v.push(query(
+        "the approved admins",
+        Index::Gsi2,
+        keys::users_by(UserType::Admin, UserStatus::Approved),
+        Range::All,
+        100,
+    ));
+    let marker = keys::delivery(&e.event_id);
+    v.push(write(
+        "the delivery marker (the claim)",
+        marker.clone(),
+        Mode::Standard,
+    ));
+    v.push(write_new(
+        "a recipient marker",
+        keys::event_partition(&e.event_id),
+        keys::MAILED_PREFIX,
+        Mode::Standard,
+    ));
+    v.push(write("the delivery marker (sent)", marker, Mode::Standard));
+    v.push(write(
+        "the outbox event",
+        keys::outbox(&e.event_id),
+        Mode::Standard,
+    ));
+    Ok(v)
+}
+
+/// The job item read (eventually: every step is conditioned on what it reads) and removed.
+fn job_item(job_id: &str) -> (Need, Need) {
+    (
+        get("the job", keys::job(job_id), Read::Eventual),
+        write("the job (removed)", keys::job(job_id), Mode::Standard),
+    )
+}
+
+pub fn rows() -> Vec<Row> {
+    vec![
+        row(
+            "POST /auth/signup",
+            Function::Auth,
+            Trigger::Api,
+            "",
+            |e: std::sync::Arc<Env>, i| async move {
+                let w = &e.main;
+                let id = format!("su{i}");
+                let email = format!("{id}@bench.example");
+                let body = json!({"name": "Sign Up", "userId": id, "email": email, "password": crate::fixtures::PASSWORD});
+                let (_, s) = w
+                    .measure(w.api(Method::POST, "/auth/signup", None, Some(body), 201))
+                    .await?;
+                Ok(s.needs([
+                    write("the user", user_key(&id)?, Mode::Transaction),
+                    write(
+                        "its email sentinel (uniqueness)",
+                        keys::email(&Email::parse(&email)?),
+                        Mode::Transaction,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "POST /auth/signin",
+            Function::Auth,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let body = json!({"userId": w.cust.id, "password": crate::fixtures::PASSWORD});
+                let (_, s) = w
+                    .measure(w.api(Method::POST, "/auth/signin", None, Some(body), 200))
+                    .await?;
+                Ok(s.needs([
+                    get("the user", w.cust.key()?, Read::Strong),
+                    transient(
+                        "the sign-in window (a check reserved before bcrypt, given back after a right password)",
+                        2,
+                        Mode::Standard,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "GET /users/{userId} (admin)",
+            Function::Users,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let path = format!("/users/{}", w.cust.id);
+                let (_, s) = w
+                    .measure(w.api(Method::GET, &path, Some(&w.admin), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.admin)?,
+                    get("the user", w.cust.key()?, Read::Eventual),
+                ]))
+            },
+        ),
+        row(
+            "GET /users (admin)",
+            Function::Users,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (_, s) = w
+                    .measure(w.api(Method::GET, "/users", Some(&w.admin), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.admin)?,
+                    query(
+                        "a page of users",
+                        Index::Gsi1,
+                        keys::USERS_ALL,
+                        Range::All,
+                        100,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "PUT /users/{self} (name)",
+            Function::Users,
+            Trigger::Api,
+            "",
+            |e, i| async move {
+                let w = &e.main;
+                let path = format!("/users/{}", w.cust.id);
+                let body = json!({"name": format!("Customer {i}")});
+                let (_, s) = w
+                    .measure(w.api(Method::PUT, &path, Some(&w.cust), Some(body), 200))
+                    .await?;
+                Ok(s.needs([
+                    get("the caller, who is the user", w.cust.key()?, Read::Strong),
+                    write("the user", w.cust.key()?, Mode::Standard),
+                ]))
+            },
+        ),
+        row(
+            "PUT /users/{userId} (admin approves an engineer)",
+            Function::Users,
+            Trigger::Api,
+            "",
+            |e, i| async move {
+                let w = &e.main;
+                let eng = w.signup(&format!("pe{i}"), UserType::Engineer).await?;
+                let path = format!("/users/{}", eng.id);
+                let body = json!({"userStatus": "APPROVED"});
+                let (_, s) = w
+                    .measure(w.api(Method::PUT, &path, Some(&w.admin), Some(body), 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.admin)?,
+                    get("the engineer", eng.key()?, Read::Eventual),
+                    write("the engineer", eng.key()?, Mode::Transaction),
+                    write_new_sk(
+                        "the backlog job (SPEC §3: committed with the approval)",
+                        "JOB",
+                        Mode::Transaction,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "PUT /users/{self}/password",
+            Function::Users,
+            Trigger::Api,
+            "",
+            |e, i| async move {
+                let w = &e.main;
+                let u = w.signup(&format!("pw{i}"), UserType::Customer).await?;
+                let path = format!("/users/{}/password", u.id);
+                let body = json!({"currentPassword": crate::fixtures::PASSWORD, "newPassword": NEW_PASSWORD});
+                let (_, s) = w
+                    .measure(w.api(Method::PUT, &path, Some(&u), Some(body), 200))
+                    .await?;
+                Ok(s.needs([
+                    get("the caller, who is the user", u.key()?, Read::Strong),
+                    transient(
+                        "the sign-in window (a wrong currentPassword counts: reserved before bcrypt, cleared after)",
+                        2,
+                        Mode::Standard,
+                    ),
+                    write("the user (hash, token generation)", u.key()?, Mode::Standard),
+                ]))
+            },
+        ),
+        row(
+            "POST /auth/signout",
+            Function::Auth,
+            Trigger::Api,
+            "",
+            |e, i| async move {
+                let w = &e.main;
+                let u = w.signup(&format!("so{i}"), UserType::Customer).await?;
+                let (_, s) = w
+                    .measure(w.api(Method::POST, "/auth/signout", Some(&u), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&u)?,
+                    write("the user (token generation)", u.key()?, Mode::Standard),
+                ]))
+            },
+        ),
+        row(
+            "POST /tickets",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let body = json!({"title": TITLE, "description": DESCRIPTION});
+                let (created, s) = w
+                    .measure(w.api(Method::POST, "/tickets", Some(&w.cust), Some(body), 201))
+                    .await?;
+                let id = id_in(&created)?;
+                let assignee: Vec<&str> = created
+                    .pointer("/data/assignee")
+                    .and_then(Value::as_str)
+                    .into_iter()
+                    .collect();
+                let mut needs = vec![caller(&w.cust)?, least_loaded()];
+                needs.extend(ticket_change(&id, &assignee)?);
+                Ok(s.needs(needs))
+            },
+        ),
+        row(
+            "GET /tickets/{id}",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let path = format!("/tickets/{}", e.ticket);
+                let (_, s) = w
+                    .measure(w.api(Method::GET, &path, Some(&w.cust), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.cust)?,
+                    get("the ticket", ticket_key(&e.ticket)?, Read::Eventual),
+                ]))
+            },
+        ),
+        row(
+            "GET /tickets (customer)",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (_, s) = w
+                    .measure(w.api(Method::GET, "/tickets", Some(&w.cust), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.cust)?,
+                    query(
+                        "the customer's tickets (a page)",
+                        Index::Gsi1,
+                        keys::by_reporter(&crm_shared::model::UserId::parse(&w.cust.id)?),
+                        Range::All,
+                        100,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "PUT /tickets/{id} (priority)",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, i| async move {
+                let w = &e.main;
+                let path = format!("/tickets/{}", e.ticket);
+                let body = json!({"ticketPriority": 2 + (i % 2)});
+                let (_, s) = w
+                    .measure(w.api(Method::PUT, &path, Some(&w.cust), Some(body), 200))
+                    .await?;
+                let mut needs = vec![
+                    caller(&w.cust)?,
+                    get("the ticket", ticket_key(&e.ticket)?, Read::Eventual),
+                ];
+                needs.extend(ticket_change(&e.ticket, &[])?);
+                Ok(s.needs(needs))
+            },
+        ),
+        row(
+            "PUT /tickets/{id} (close)",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (id, assignee) = w.new_ticket(&w.cust).await?;
+                let path = format!("/tickets/{id}");
+                let body = json!({"status": "CLOSED"});
+                let (_, s) = w
+                    .measure(w.api(Method::PUT, &path, Some(&w.cust), Some(body), 200))
+                    .await?;
+                let counts: Vec<&str> = assignee.as_deref().into_iter().collect();
+                let mut needs = vec![
+                    caller(&w.cust)?,
+                    get("the ticket", ticket_key(&id)?, Read::Eventual),
+                ];
+                needs.extend(ticket_change(&id, &counts)?);
+                Ok(s.needs(needs))
+            },
+        ),
+        row(
+            "GET /tickets/{id}/history",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let path = format!("/tickets/{}/history", e.ticket);
+                let (_, s) = w
+                    .measure(w.api(Method::GET, &path, Some(&w.cust), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.cust)?,
+                    get(
+                        "the ticket (who may see it)",
+                        ticket_key(&e.ticket)?,
+                        Read::Eventual,
+                    ),
+                    query(
+                        "the history (first page)",
+                        Index::Table,
+                        ticket_pk(&e.ticket),
+                        Range::Prefix(keys::HISTORY_PREFIX.into()),
+                        100,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "POST /tickets/{id}/comments",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let path = format!("/tickets/{}/comments", e.ticket);
+                let body = json!({"body": COMMENT});
+                let (_, s) = w
+                    .measure(w.api(Method::POST, &path, Some(&w.cust), Some(body), 201))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.cust)?,
+                    get("the ticket", ticket_key(&e.ticket)?, Read::Eventual),
+                    write_new(
+                        "the comment",
+                        ticket_pk(&e.ticket),
+                        keys::COMMENT_PREFIX,
+                        Mode::Transaction,
+                    ),
+                    write_new_sk("the outbox event", keys::OUTBOX, Mode::Transaction),
+                ]))
+            },
+        ),
+        row(
+            "GET /tickets/{id}/comments",
+            Function::Tickets,
+            Trigger::Api,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let path = format!("/tickets/{}/comments", e.ticket);
+                let (_, s) = w
+                    .measure(w.api(Method::GET, &path, Some(&w.cust), None, 200))
+                    .await?;
+                Ok(s.needs([
+                    caller(&w.cust)?,
+                    get(
+                        "the ticket (who may see it)",
+                        ticket_key(&e.ticket)?,
+                        Read::Eventual,
+                    ),
+                    query(
+                        "the comments (first page)",
+                        Index::Table,
+                        ticket_pk(&e.ticket),
+                        Range::Prefix(keys::COMMENT_PREFIX.into()),
+                        100,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "notifier: TICKET_CREATED",
+            Function::Notifier,
+            Trigger::Queue,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (id, _) = w.new_ticket(&w.cust).await?;
+                let ev =
+                    w.event(|ev| ev.event_type == EventType::TicketCreated && ev.ticket.id == id)?;
+                let (_, s) = w.measure(deliver(w, &ev)).await?;
+                Ok(s.needs(delivery(&ev)?))
+            },
+        ),
+        row(
+            "notifier: TICKET_UPDATED",
+            Function::Notifier,
+            Trigger::Queue,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (id, _) = w.new_ticket(&w.cust).await?;
+                w.prep(
+                    Method::PUT,
+                    &format!("/tickets/{id}"),
+                    Some(&w.cust),
+                    Some(json!({"ticketPriority": 2})),
+                    200,
+                )
+                .await?;
+                let ev =
+                    w.event(|ev| ev.event_type == EventType::TicketUpdated && ev.ticket.id == id)?;
+                let (_, s) = w.measure(deliver(w, &ev)).await?;
+                Ok(s.needs(delivery(&ev)?))
+            },
+        ),
+        row(
+            "notifier: COMMENT_ADDED",
+            Function::Notifier,
+            Trigger::Queue,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (id, _) = w.new_ticket(&w.cust).await?;
+                w.prep(
+                    Method::POST,
+                    &format!("/tickets/{id}/comments"),
+                    Some(&w.cust),
+                    Some(json!({"body": COMMENT})),
+                    201,
+                )
+                .await?;
+                let ev =
+                    w.event(|ev| ev.event_type == EventType::CommentAdded && ev.ticket.id == id)?;
+                let (_, s) = w.measure(deliver(w, &ev)).await?;
+                Ok(s.needs(delivery(&ev)?))
+            },
+        ),
+        row(
+            "notifier: scheduled sweep, nothing stale",
+            Function::Notifier,
+            Trigger::Schedule,
+            "",
+            |e, _| async move {
+                let w = &e.main;
+                let (_, s) = w
+                    .measure(async {
+                        w.notifier
+                            .handle_event(json!({"sweep": true}))
+                            .await
+                            .map_err(|e| anyhow::anyhow!("sweep: {e}"))
+                    })
+                    .await?;
+                let before = Timestamp::now()
+                    .plus_seconds(-w.notifier.sweep_age_seconds)
+                    .sort_key();
+                Ok(s.needs([
+                    query(
+                        "stale outbox events",
+                        Index::Gsi1,
+                        keys::OUTBOX,
+                        Range::Before(SortKey::S(before.clone())),
+                        100,
+                    ),
+                    query(
+                        "interrupted jobs",
+                        Index::Gsi1,
+                        keys::JOBS,
+                        Range::Before(SortKey::S(before)),
+                        100,
+                    ),
+                ]))
+            },
+        ),
+        row(
+            "workload: backlog job, one ticket",
+            Function::Notifier,
+            Trigger::Queue,
+            "",
+            |e, i| async move {
+                let w = &e.work;
+                let eng = w.signup(&format!("bk{i}"), UserType::Engineer).await?;
+                let (id, assignee) = w.new_ticket(&w.cust).await?;
+                anyhow::ensure!(assignee.is_none(), "the backlog ticket was assigned");
+                w.set_status(&eng.id, "APPROVED").await?;
+                let job = w.job(|j| j.kind == JobKind::Backlog)?;
+                let (report, s) = w
+                    .measure(async {
+                        w.notifier
+                            .run_job(&job)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("backlog job: {e}"))
+                    })
+                    .await?;
+                anyhow::ensure!(report.assigned == 1, "the job assigned {}", report.assigned);
+                let (read_job, remove_job) = job_item(&job.job_id);
+                let mut needs = vec![
+                    read_job,
+                    query(
+                        "the unassigned tickets (first page)",
+                        Index::Gsi2,
+                        keys::by_assignee(None),
+                        Range::All,
+                        25,
+                    ),
+                    least_loaded(),
+                ];
+                needs.extend(ticket_change(&id, &[eng.id.as_str()])?);
+                needs.push(remove_job);
+                Ok(s.needs(needs))
+            },
+        ),
+        row(
+            "workload: departure job, one ticket",
+            Function::Notifier,
+            Trigger::Queue,
+            "",
+            |e, i| async move {
+                let w = &e.work;
+                let gone = w.signup(&format!("dp{i}"), UserType::Engineer).await?;
+                w.set_status(&gone.id, "APPROVED").await?;
+                let (id, assignee) = w.new_ticket(&w.cust).await?;
+                anyhow::ensure!(
+                    assignee.as_deref() == Some(gone.id.as_str()),
+                    "the departing engineer's ticket went to {assignee:?}"
+                );
+                let next = w.signup(&format!("nx{i}"), UserType::Engineer).await?;
+                w.set_status(&next.id, "APPROVED").await?;
+                w.set_status(&gone.id, "REJECTED").await?;
+                let job = w.job(
+                    |j| matches!(&j.kind, JobKind::Departure { engineer } if *engineer == gone.id),
+                )?;
+                let (report, s) = w
+                    .measure(async {
+                        w.notifier
+                            .run_job(&job)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("departure job: {e}"))
+                    })
+                    .await?;
+                anyhow::ensure!(report.assigned == 1, "the job assigned {}", report.assigned);
+                let (read_job, remove_job) = job_item(&job.job_id);
+                let mut needs = vec![
+                    read_job,
+                    get(
+                        "the departed engineer (not back)",
+                        gone.key()?,
+                        Read::Eventual,
+                    ),
+                    query(
+                        "the departed engineer's tickets (first page)",
+                        Index::Gsi2,
+                        keys::by_assignee(Some(&crm_shared::model::UserId::parse(&gone.id)?)),
+                        Range::All,
+                        25,
+                    ),
+                    least_loaded(),
+                ];
+                needs.extend(ticket_change(&id, &[gone.id.as_str(), next.id.as_str()])?);
+                needs.push(remove_job);
+                Ok(s.needs(needs))
+            },
+        ),
+    ]
+}
+
+async fn deliver(w: &World, ev: &crm_shared::model::TicketEvent) -> anyhow::Result<()> {
+    w.notifier
+        .deliver(ev)
+        .await
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("deliver: {e:?}"))
+}
