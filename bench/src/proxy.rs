@@ -37,6 +37,9 @@ pub struct Call {
     pub reasons: Vec<String>,
     /// Capacity the answer reported consumed (metered proxies only; 0 otherwise).
     pub capacity: Capacity,
+    /// `ConditionCheck` items of a TransactWriteItems request (metered proxies only:
+    /// DynamoDB bills them, DynamoDB Local reports them at 0).
+    pub checks: usize,
 }
 
 /// Capacity units in thousandths, so that sums stay exact (DynamoDB reports multiples of 0.5).
@@ -104,6 +107,8 @@ pub struct Wire {
     pub reasons: BTreeMap<String, usize>,
     /// Capacity consumed, as the answers reported it (metered proxies only).
     pub capacity: Capacity,
+    /// `ConditionCheck` items of the transactions (metered proxies only).
+    pub checks: usize,
 }
 
 impl Wire {
@@ -232,6 +237,7 @@ impl Proxy {
             *w.by_op.entry(c.op).or_default() += 1;
             w.items_read += c.items;
             w.capacity.add(c.capacity);
+            w.checks += c.checks;
         }
         w
     }
@@ -283,6 +289,23 @@ fn ask_consumed_capacity(body: Bytes) -> Bytes {
         }
         _ => body,
     }
+}
+
+/// How many `ConditionCheck` items a TransactWriteItems request holds.
+fn condition_checks(body: &[u8]) -> usize {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("TransactItems")
+                .and_then(serde_json::Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter(|i| i.get("ConditionCheck").is_some())
+                        .count()
+                })
+        })
+        .unwrap_or(0)
 }
 
 /// The capacity a DynamoDB answer reports consumed: `ConsumedCapacity`, one object (single
@@ -373,6 +396,7 @@ async fn forward(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let metered = counts.metered && op.starts_with("dynamodb:");
+    let checks = if metered { condition_checks(&body) } else { 0 };
     let body = if metered {
         ask_consumed_capacity(body)
     } else {
@@ -431,6 +455,7 @@ async fn forward(
             error,
             reasons,
             capacity,
+            checks,
         });
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }
@@ -455,6 +480,9 @@ mod tests {
         assert_eq!(ask_consumed_capacity(mine.clone()), mine);
         let not_json = Bytes::from_static(b"Action=SendMessage");
         assert_eq!(ask_consumed_capacity(not_json.clone()), not_json);
+        let tx = br#"{"TransactItems":[{"Put":{}},{"ConditionCheck":{}},{"Update":{}}]}"#;
+        assert_eq!(condition_checks(tx), 1);
+        assert_eq!(condition_checks(b"{}"), 0);
     }
 
     #[test]

@@ -107,6 +107,12 @@ pub enum Trigger {
     Schedule,
 }
 
+/// What DynamoDB bills for a ConditionCheck in a transaction (of an item under 1 KB), which
+/// DynamoDB Local reports at 0: 2 WCU, measured against DynamoDB by
+/// paritysuite/dynamodb-conformance (pull request 67, "a standalone ConditionCheck costs 2
+/// WCU, billed as write"). Priced, not measured.
+pub const CONDITION_CHECK_WCU: f64 = 2.0;
+
 /// SQS requests Lambda's event source makes per message (priced, not measured).
 pub const EVENT_SOURCE_SQS_REQUESTS: u32 = 2;
 
