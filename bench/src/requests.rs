@@ -6,7 +6,7 @@ use crate::fixtures::{self, PASSWORD, call_ok, put_user, request, token};
 use crate::proxy::{Proxy, Wire};
 use crate::report::{ratio, table};
 use crm_notifier::{Notifier, Transport};
-use crm_shared::model::{EventType, TicketEvent, UserType};
+use crm_shared::model::{Event, EventType, UserType};
 use crm_shared::queue::Publisher;
 use crm_shared::store::{Stats, Usage};
 use http::Method;
@@ -392,7 +392,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
 
     // The notifier, on the events those changes queued.
     let sqs = aws_sdk_sqs::Client::new(&direct);
-    let mut events: Vec<TicketEvent> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     for _ in 0..5 {
         let out = sqs
             .receive_message()
@@ -427,7 +427,10 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
     };
     let created_ev = events
         .iter()
-        .find(|e| e.event_type == EventType::TicketCreated && e.ticket.id == ticket)
+        .find(|e| {
+            e.event_type == EventType::TicketCreated
+                && e.data.ticket.as_ref().is_some_and(|t| t.id == ticket)
+        })
         .ok_or_else(|| anyhow::anyhow!("the creation's event is not in the queue"))?;
     m.reset();
     notifier
@@ -457,7 +460,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
 
     if let Some(re) = events
         .iter()
-        .find(|e| e.event_type == EventType::TicketUpdated && e.previous_assignee.is_some())
+        .find(|e| e.event_type == EventType::TicketUpdated && e.previous_assignee().is_some())
     {
         m.reset();
         notifier

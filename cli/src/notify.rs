@@ -5,7 +5,7 @@
 
 use crm_notifier::{DeliveryError, Notifier, Transport};
 use crm_shared::config::Config;
-use crm_shared::model::{Job, TicketEvent, Timestamp};
+use crm_shared::model::{Event, Job, Timestamp};
 use crm_shared::queue::{JobQueue, Publisher, Queues};
 use crm_shared::store::Store;
 use std::path::{Path, PathBuf};
@@ -83,7 +83,7 @@ impl LocalNotifier {
 
 async fn work(
     notifier: Arc<Notifier>,
-    mut rx: mpsc::UnboundedReceiver<TicketEvent>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
     mut stopped: watch::Receiver<bool>,
     dead_letters: PathBuf,
 ) {
@@ -117,7 +117,7 @@ async fn work(
 
 async fn deliver_with_retries(
     n: &Notifier,
-    ev: &TicketEvent,
+    ev: &Event,
     dead_letters: &Path,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -139,10 +139,10 @@ async fn deliver_with_retries(
             }
         }
     }
-    tracing::error!(event_id = %ev.event_id, error = %last, "delivery failed; dead-lettered");
+    tracing::error!(event_id = %ev.id, error = %last, "delivery failed; dead-lettered");
     let line = serde_json::json!({
         "at": Timestamp::now().rfc3339(),
-        "eventId": ev.event_id,
+        "eventId": ev.id,
         "error": last,
         "event": ev,
     });
@@ -156,7 +156,7 @@ async fn deliver_with_retries(
         f.flush().await
     };
     if let Err(e) = written.await {
-        tracing::error!(event_id = %ev.event_id, error = %e, "could not write the dead-letter log");
+        tracing::error!(event_id = %ev.id, error = %e, "could not write the dead-letter log");
     }
 }
 

@@ -6,8 +6,8 @@
 use crm_shared::ApiError;
 use crm_shared::config::Secret;
 use crm_shared::model::{
-    Description, Email, Name, Password, Priority, TicketEvent, TicketSnapshot, TicketStatus,
-    Timestamp, Title, UserId, UserStatus, UserType,
+    Description, Email, Event, Name, Password, Priority, TicketSnapshot, TicketStatus, Timestamp,
+    Title, UserId, UserStatus, UserType,
 };
 use crm_shared::queue::Publisher;
 use crm_shared::service::{
@@ -77,6 +77,47 @@ pub fn assert_err<T: std::fmt::Debug>(r: Result<T, ApiError>, status: u16, code:
     e
 }
 
+/// The ticket events pushed to a channel publisher: the user events a fixture's sign-ups and
+/// approvals record are skipped (these tests watch tickets).
+pub struct TicketEvents(tokio::sync::mpsc::UnboundedReceiver<Event>);
+
+impl TicketEvents {
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            let e = self.0.recv().await?;
+            if e.event_type.is_ticket() {
+                return Some(e);
+            }
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Result<Event, tokio::sync::mpsc::error::TryRecvError> {
+        loop {
+            let e = self.0.try_recv()?;
+            if e.event_type.is_ticket() {
+                return Ok(e);
+            }
+        }
+    }
+}
+
+/// A channel publisher and the ticket events it is given.
+pub fn ticket_event_channel() -> (Publisher, TicketEvents) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    (Publisher::Channel(tx), TicketEvents(rx))
+}
+
+/// The ticket of a ticket event (panics for a user event).
+#[track_caller]
+pub fn ticket_of(e: &Event) -> &TicketSnapshot {
+    e.data.ticket.as_ref().expect("a ticket event")
+}
+
+#[track_caller]
+pub fn ticket_of_mut(e: &mut Event) -> &mut TicketSnapshot {
+    e.data.ticket.as_mut().expect("a ticket event")
+}
+
 /// A store with its users and tickets, changed through the use cases as the API would.
 pub struct Desk {
     pub ctx: Ctx,
@@ -98,7 +139,44 @@ impl Desk {
         .await
         .expect("creating the admin");
         let admin = authed(&ctx, "admin", UserType::Admin);
-        Desk { ctx, admin }
+        let desk = Desk { ctx, admin };
+        desk.drop_user_events().await;
+        desk
+    }
+
+    /// Empties the outbox (as if every event were delivered).
+    pub async fn drop_all_events(&self) {
+        for e in self.outbox().await {
+            self.store()
+                .transact(vec![Write::Delete {
+                    key: keys::outbox(e.event.key_id()),
+                    cond: Cond::Always,
+                }])
+                .await
+                .expect("dropping an event");
+        }
+    }
+
+    /// Takes the `user.*` events the fixture's own user changes recorded out of the outbox
+    /// (as if delivered), so tests of tickets see ticket events only. Tests of user events
+    /// call the use cases directly.
+    pub async fn drop_user_events(&self) {
+        let done: Vec<Write> = self
+            .outbox()
+            .await
+            .into_iter()
+            .filter(|e| !e.event.event_type.is_ticket())
+            .map(|e| Write::Delete {
+                key: keys::outbox(e.event.key_id()),
+                cond: Cond::Always,
+            })
+            .collect();
+        for w in done {
+            self.store()
+                .transact(vec![w])
+                .await
+                .expect("dropping a user event");
+        }
     }
 
     /// Another process on the same store: its own `Ctx` (so its own assignment gate), the
@@ -125,7 +203,9 @@ impl Desk {
     }
 
     pub async fn signup(&self, id: &str, user_type: UserType) -> Result<Authed, ApiError> {
-        signup(&self.ctx, id, user_type).await
+        let r = signup(&self.ctx, id, user_type).await;
+        self.drop_user_events().await;
+        r
     }
 
     /// A new (approved) customer.
@@ -167,6 +247,7 @@ impl Desk {
         )
         .await
         .unwrap_or_else(|e| panic!("changing {id}: {e:?}"));
+        self.drop_user_events().await;
     }
 
     /// Has the admin set `id`'s status (waits 2 ms after, see `engineer`).
@@ -205,6 +286,7 @@ impl Desk {
         u: UserUpdate,
     ) -> Result<service::UserView, ApiError> {
         let r = service::update_user(&self.ctx, who, id, u).await;
+        self.drop_user_events().await;
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         r
     }
@@ -392,12 +474,12 @@ impl Desk {
     }
 
     /// The outbox events of one ticket, oldest first.
-    pub async fn outbox_events_of(&self, ticket_id: &str) -> Vec<TicketEvent> {
+    pub async fn outbox_events_of(&self, ticket_id: &str) -> Vec<Event> {
         self.outbox()
             .await
             .into_iter()
             .map(|e| e.event)
-            .filter(|e| e.ticket.id == ticket_id)
+            .filter(|e| e.data.ticket.as_ref().is_some_and(|t| t.id == ticket_id))
             .collect()
     }
 

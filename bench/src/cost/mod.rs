@@ -16,7 +16,7 @@ use crate::fixtures::{self, call_ok, put_user, request};
 use crate::proxy::{Proxy, Wire};
 use crate::report::{median, ms, ratio, table};
 use crm_notifier::{Notifier, Transport};
-use crm_shared::model::{Job, TicketEvent, UserId, UserType};
+use crm_shared::model::{Event, Job, UserId, UserType};
 use crm_shared::queue::{JobQueue, Publisher};
 use crm_shared::service::Ctx;
 use crm_shared::store::{Key, keys};
@@ -57,7 +57,7 @@ pub struct World {
     pub notifier: Notifier,
     pub admin: Caller,
     pub cust: Caller,
-    events: Mutex<tokio::sync::mpsc::UnboundedReceiver<TicketEvent>>,
+    events: Mutex<tokio::sync::mpsc::UnboundedReceiver<Event>>,
     jobs: Mutex<tokio::sync::mpsc::UnboundedReceiver<Job>>,
     /// DynamoDB Local directly (the snapshots: not counted).
     scan: aws_sdk_dynamodb::Client,
@@ -290,7 +290,7 @@ impl World {
     }
 
     /// The first event the setup context committed that `pred` accepts (others are dropped).
-    pub fn event(&self, pred: impl Fn(&TicketEvent) -> bool) -> anyhow::Result<TicketEvent> {
+    pub fn event(&self, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
         let mut rx = self.events.lock().unwrap_or_else(|p| p.into_inner());
         while let Ok(e) = rx.try_recv() {
             if pred(&e) {

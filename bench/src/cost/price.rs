@@ -295,15 +295,15 @@ pub const TICKET_LIFE: &[Step] = &[
         times: 10,
     },
     Step {
-        row: "notifier: TICKET_CREATED",
+        row: "notifier: ticket.created",
         times: 1,
     },
     Step {
-        row: "notifier: TICKET_UPDATED",
+        row: "notifier: ticket.updated",
         times: 3,
     },
     Step {
-        row: "notifier: COMMENT_ADDED",
+        row: "notifier: comment.created",
         times: 3,
     },
 ];

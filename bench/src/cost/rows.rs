@@ -95,13 +95,14 @@ fn least_loaded() -> Need {
 /// mailed), the event marked sent and its outbox item deleted: standard writes each, since
 /// each is safe alone (a crash between them leaves an outbox item the sweep re-pushes and
 /// the SENT marker turns into a no-op).
-fn delivery(e: &crm_shared::model::TicketEvent) -> anyhow::Result<Vec<Need>> {
-    let mut v = vec![get(
-        "the reporter",
-        user_key(&e.ticket.reporter)?,
-        Read::Eventual,
-    )];
-    if let Some(a) = &e.ticket.assignee {
+fn delivery(e: &crm_shared::model::Event) -> anyhow::Result<Vec<Need>> {
+    let t = e
+        .data
+        .ticket
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("not a ticket event"))?;
+    let mut v = vec![get("the reporter", user_key(&t.reporter)?, Read::Eventual)];
+    if let Some(a) = &t.assignee {
         v.push(get("the assignee", user_key(a)?, Read::Eventual));
     }
     v.push(query(
@@ -111,7 +112,7 @@ fn delivery(e: &crm_shared::model::TicketEvent) -> anyhow::Result<Vec<Need>> {
         Range::All,
         100,
     ));
-    let marker = keys::delivery(&e.event_id);
+    let marker = keys::delivery(e.key_id());
     v.push(write(
         "the delivery marker (the claim)",
         marker.clone(),
@@ -119,14 +120,14 @@ fn delivery(e: &crm_shared::model::TicketEvent) -> anyhow::Result<Vec<Need>> {
     ));
     v.push(write_new(
         "a recipient marker",
-        keys::event_partition(&e.event_id),
+        keys::event_partition(e.key_id()),
         keys::MAILED_PREFIX,
         Mode::Standard,
     ));
     v.push(write("the delivery marker (sent)", marker, Mode::Standard));
     v.push(write(
         "the outbox event",
-        keys::outbox(&e.event_id),
+        keys::outbox(e.key_id()),
         Mode::Standard,
     ));
     Ok(v)
@@ -494,21 +495,23 @@ pub fn rows() -> Vec<Row> {
             },
         ),
         row(
-            "notifier: TICKET_CREATED",
+            "notifier: ticket.created",
             Function::Notifier,
             Trigger::Queue,
             DELIVERY,
             |e, _| async move {
                 let w = &e.main;
                 let (id, _) = w.new_ticket(&w.cust).await?;
-                let ev =
-                    w.event(|ev| ev.event_type == EventType::TicketCreated && ev.ticket.id == id)?;
+                let ev = w.event(|ev| {
+                    ev.event_type == EventType::TicketCreated
+                        && ev.data.ticket.as_ref().is_some_and(|t| t.id == id)
+                })?;
                 let (_, s) = w.measure(deliver(w, &ev)).await?;
                 Ok(s.needs(delivery(&ev)?))
             },
         ),
         row(
-            "notifier: TICKET_UPDATED",
+            "notifier: ticket.updated",
             Function::Notifier,
             Trigger::Queue,
             DELIVERY_AGAIN,
@@ -523,14 +526,16 @@ pub fn rows() -> Vec<Row> {
                     200,
                 )
                 .await?;
-                let ev =
-                    w.event(|ev| ev.event_type == EventType::TicketUpdated && ev.ticket.id == id)?;
+                let ev = w.event(|ev| {
+                    ev.event_type == EventType::TicketUpdated
+                        && ev.data.ticket.as_ref().is_some_and(|t| t.id == id)
+                })?;
                 let (_, s) = w.measure(deliver(w, &ev)).await?;
                 Ok(s.needs(delivery(&ev)?))
             },
         ),
         row(
-            "notifier: COMMENT_ADDED",
+            "notifier: comment.created",
             Function::Notifier,
             Trigger::Queue,
             DELIVERY_AGAIN,
@@ -545,8 +550,10 @@ pub fn rows() -> Vec<Row> {
                     201,
                 )
                 .await?;
-                let ev =
-                    w.event(|ev| ev.event_type == EventType::CommentAdded && ev.ticket.id == id)?;
+                let ev = w.event(|ev| {
+                    ev.event_type == EventType::CommentCreated
+                        && ev.data.ticket.as_ref().is_some_and(|t| t.id == id)
+                })?;
                 let (_, s) = w.measure(deliver(w, &ev)).await?;
                 Ok(s.needs(delivery(&ev)?))
             },
@@ -679,7 +686,7 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-async fn deliver(w: &World, ev: &crm_shared::model::TicketEvent) -> anyhow::Result<()> {
+async fn deliver(w: &World, ev: &crm_shared::model::Event) -> anyhow::Result<()> {
     w.notifier
         .deliver(ev)
         .await

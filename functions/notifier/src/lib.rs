@@ -7,7 +7,7 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::model::{Job, QueueMessage, TicketEvent, Timestamp, UserId, new_ulid};
+use crm_shared::model::{Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid};
 use crm_shared::policy::{self, MailRole};
 use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
@@ -81,20 +81,39 @@ pub struct SweepReport {
     pub jobs_resumed: usize,
 }
 
+/// Whether an event is mailed at all: ticket events are, except a change that came with a
+/// comment (its `comment.created` mails it); user events are not.
+fn mailed(e: &Event) -> bool {
+    e.event_type.is_ticket()
+        && !(e.event_type == EventType::TicketUpdated && e.data.comment.is_some())
+}
+
 impl Notifier {
     /// Everyone concerned who may be mailed now (SPEC §4), each address once: the reporter,
     /// the assignee, the previous assignee (on reassignment) and every approved ADMIN, each
     /// as the store has them at send time (`policy::may_be_mailed`): a user rejected, set
     /// PENDING or demoted since the change is not mailed. An internal note goes to staff
-    /// only: a customer is never mailed one, whatever their role.
-    pub async fn recipients(&self, e: &TicketEvent) -> Result<Vec<String>, StoreError> {
+    /// only: a customer is never mailed one, whatever their role. A breach or a rating goes
+    /// to the assignee and the admins; user events and a change mailed with its comment (a
+    /// reopening reply) to nobody.
+    pub async fn recipients(&self, e: &Event) -> Result<Vec<String>, StoreError> {
+        let Some(t) = e.data.ticket.as_ref().filter(|_| mailed(e)) else {
+            return Ok(Vec::new());
+        };
+        let staff_only = matches!(
+            e.event_type,
+            EventType::SlaBreached | EventType::SatisfactionRated
+        );
         let mut ids: Vec<(UserId, Vec<MailRole>)> = Vec::new();
         for (id, role) in [
-            (Some(&e.ticket.reporter), MailRole::Reporter),
-            (e.ticket.assignee.as_ref(), MailRole::Assignee),
-            (e.previous_assignee.as_ref(), MailRole::PreviousAssignee),
+            (
+                Some(t.reporter.as_str()).filter(|_| !staff_only),
+                MailRole::Reporter,
+            ),
+            (t.assignee.as_deref(), MailRole::Assignee),
+            (e.previous_assignee(), MailRole::PreviousAssignee),
         ] {
-            let Some(Ok(u)) = id.map(|s| UserId::parse(s)) else {
+            let Some(Ok(u)) = id.map(UserId::parse) else {
                 continue;
             };
             match ids.iter_mut().find(|(known, _)| known == &u) {
@@ -124,9 +143,10 @@ impl Notifier {
         Ok(out)
     }
 
-    /// Delivers one event at most once (see docs/events.md for the exact guarantee).
-    pub async fn deliver(&self, e: &TicketEvent) -> Result<Outcome, DeliveryError> {
-        let id = e.event_id.as_str();
+    /// Delivers one event at most once (see docs/events.md for the exact guarantee). `id`
+    /// keys the event's items in the store; the transports name the event by `e.id`.
+    pub async fn deliver(&self, e: &Event) -> Result<Outcome, DeliveryError> {
+        let id = e.key_id();
         let (seen, recipients) = tokio::try_join!(self.store.delivery(id), self.recipients(e))?;
         let claim = new_ulid().to_string();
         let now = Timestamp::now();
@@ -145,7 +165,7 @@ impl Notifier {
             }
             Claim::Granted { recovered } => recovered,
         };
-        if recovered && self.transport.already_sent(id).await {
+        if recovered && self.transport.already_sent(&e.id).await {
             self.store
                 .finish_delivery(id, &claim, None, Timestamp::now())
                 .await?;
@@ -156,9 +176,9 @@ impl Notifier {
         let sent = if mail.recipients.is_empty() {
             Ok(None)
         } else if self.transport.one_message_per_recipient() {
-            self.send_each(&mail, id).await
+            self.send_each(&mail, e).await
         } else {
-            self.transport.send(&mail, id).await
+            self.transport.send(&mail, &e.id).await
         };
         match sent {
             Ok(tracking_id) => {
@@ -204,8 +224,9 @@ impl Notifier {
     /// only once the claim is held: every earlier holder wrote its markers before it gave
     /// the claim back (or lost it), so none is missed. Returns the message ids in recipient
     /// order; fails if any recipient failed (transient if any failure was).
-    async fn send_each(&self, mail: &Mail, event_id: &str) -> Result<Option<String>, SendError> {
+    async fn send_each(&self, mail: &Mail, e: &Event) -> Result<Option<String>, SendError> {
         let store_err = |e: StoreError| SendError::Transient(format!("recipient marker: {e}"));
+        let event_id = e.key_id();
         let mailed = self.store.mailed(event_id).await.map_err(store_err)?;
         let mut results: Vec<Result<Option<String>, SendError>> = Vec::new();
         for chunk in mail.recipients.chunks(PER_RECIPIENT_CONCURRENCY) {
@@ -220,7 +241,7 @@ impl Notifier {
                             recipients: vec![to.clone()],
                             ..mail.clone()
                         };
-                        let tracking = self.transport.send(&one, event_id).await?;
+                        let tracking = self.transport.send(&one, &e.id).await?;
                         self.store
                             .record_mailed(event_id, to, tracking.clone(), Timestamp::now())
                             .await
@@ -298,7 +319,7 @@ impl Notifier {
                     tracing::error!(message_id = %id, error = %e, "neither a ticket event nor a job");
                     false
                 }
-                Ok(QueueMessage::Event(ev)) => self.deliver(&ev).await.is_ok(),
+                Ok(QueueMessage::Event(ev)) => self.deliver(&Event::from(*ev)).await.is_ok(),
                 Ok(QueueMessage::Job(job)) => match self.run_job(&job).await {
                     Ok(_) => true,
                     Err(e) => {
@@ -357,7 +378,7 @@ impl Notifier {
         for entry in stale {
             if entry.sweeps >= MAX_SWEEPS {
                 if self.store.park_outbox(&entry).await? {
-                    tracing::error!(event_id = %entry.event.event_id, alarm = ALARM_PARKED, "event undeliverable after {MAX_SWEEPS} sweeps; parked (see the dead-letter queue)");
+                    tracing::error!(event_id = %entry.event.id, alarm = ALARM_PARKED, "event undeliverable after {MAX_SWEEPS} sweeps; parked (see the dead-letter queue)");
                     report.parked += 1;
                 }
                 continue;
@@ -368,11 +389,11 @@ impl Notifier {
             }
             match self.publisher.push(&entry.event).await {
                 Ok(()) => {
-                    self.store.record_outbox_push(&entry.event.event_id).await?;
+                    self.store.record_outbox_push(entry.event.key_id()).await?;
                     report.pushed += 1;
                 }
                 Err(PushError::Transient(e)) => {
-                    tracing::warn!(event_id = %entry.event.event_id, error = %e, "sweep push failed; next sweep retries");
+                    tracing::warn!(event_id = %entry.event.id, error = %e, "sweep push failed; next sweep retries");
                     report.push_failures += 1;
                 }
                 Err(PushError::Permanent(e)) => {
@@ -381,11 +402,11 @@ impl Notifier {
                     // in the dead-letter queue: the parked outbox item is its only copy.
                     report.refused += 1;
                     let moved = OutboxEntry {
-                        order: keys::age_key(now, &entry.event.event_id),
+                        order: keys::age_key(now, entry.event.key_id()),
                         ..entry.clone()
                     };
                     if self.store.park_outbox(&moved).await? {
-                        tracing::error!(event_id = %entry.event.event_id, alarm = ALARM_PARKED, error = %e, "the queue refuses this event for good; parked under OUTBOX#PARKED (not in the dead-letter queue)");
+                        tracing::error!(event_id = %entry.event.id, alarm = ALARM_PARKED, error = %e, "the queue refuses this event for good; parked under OUTBOX#PARKED (not in the dead-letter queue)");
                         report.parked += 1;
                     }
                 }

@@ -2,7 +2,7 @@
 //! priority, reporter, assignee, for updates what changed, and for a comment the comment.
 
 use crm_shared::model::text::one_line;
-use crm_shared::model::{EventType, TicketEvent};
+use crm_shared::model::{Event, EventType};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -30,14 +30,29 @@ fn show(v: &Value) -> String {
     }
 }
 
-pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
-    let t = &e.ticket;
+pub fn render(e: &Event, recipients: Vec<String>) -> Mail {
+    let Some(t) = e.data.ticket.as_ref() else {
+        return Mail {
+            subject: format!("[CRM] {}", e.event_type),
+            content: String::new(),
+            recipients,
+        };
+    };
     let verb = match e.event_type {
         EventType::TicketCreated => "created",
-        EventType::TicketUpdated => "updated",
-        EventType::CommentAdded if e.is_internal() => "internal note",
-        EventType::CommentAdded => "comment",
+        EventType::CommentCreated if e.is_internal() => "internal note",
+        EventType::CommentCreated => "comment",
+        EventType::SlaBreached => "missed its service level",
+        EventType::SatisfactionRated => "rated",
+        _ => "updated",
     };
+    let actor = e.data.actor.as_deref().unwrap_or("system");
+    let changes = e
+        .data
+        .changes
+        .as_ref()
+        .map(|c| c.0.as_slice())
+        .unwrap_or(&[]);
     // One header line whatever is stored (SPEC §1): items from before the text rules too.
     let subject = format!(
         "[CRM] Ticket {} {verb}: {}",
@@ -45,7 +60,7 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         one_line(&t.title)
     );
     let mut c = String::new();
-    match &e.comment {
+    match &e.data.comment {
         Some(cm) => {
             let what = if cm.internal {
                 "An internal note (staff only)"
@@ -61,7 +76,7 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
             for line in cm.body.lines() {
                 let _ = writeln!(c, "> {line}");
             }
-            if e.changes.iter().any(|ch| ch.field == "status") {
+            if changes.iter().any(|ch| ch.field == "status") {
                 let _ = writeln!(c);
                 let _ = writeln!(c, "The reporter's reply reopened the ticket.");
             }
@@ -69,10 +84,13 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         None => {
             let _ = writeln!(
                 c,
-                "Ticket {} was {verb} by {} at {}.",
-                t.id, e.actor, e.occurred_at
+                "Ticket {} was {verb} by {actor} at {}.",
+                t.id, e.timestamp
             );
         }
+    }
+    if let (Some(target), Some(due)) = (&e.data.target, &e.data.due_at) {
+        let _ = writeln!(c, "Target: {target}, due at {due}.");
     }
     let _ = writeln!(c);
     let _ = writeln!(c, "Title:       {}", t.title);
@@ -90,10 +108,10 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
         "Assignee:    {}",
         t.assignee.as_deref().unwrap_or("(unassigned)")
     );
-    if e.event_type != EventType::TicketCreated && !e.changes.is_empty() {
+    if e.event_type != EventType::TicketCreated && !changes.is_empty() {
         let _ = writeln!(c);
         let _ = writeln!(c, "What changed:");
-        for ch in &e.changes {
+        for ch in changes {
             let _ = writeln!(c, "- {}: {} -> {}", ch.field, show(&ch.from), show(&ch.to));
         }
     }
@@ -107,35 +125,40 @@ pub fn render(e: &TicketEvent, recipients: Vec<String>) -> Mail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crm_shared::model::{Change, TicketSnapshot};
+    use crm_shared::model::{Change, Changes, EventData, TicketSnapshot};
     use serde_json::json;
 
-    fn event(t: EventType) -> TicketEvent {
-        TicketEvent {
-            schema_version: 1,
-            event_id: "01E".into(),
+    fn event(t: EventType) -> Event {
+        Event {
+            id: "evt_01E".into(),
             event_type: t,
-            occurred_at: "2022-08-05T12:55:42.348Z".into(),
-            actor: "admin".into(),
-            ticket: TicketSnapshot {
-                id: "01T".into(),
-                title: "Problem in printer".into(),
-                ticket_priority: 2,
-                description: "Printer shows error 254.".into(),
-                status: "CLOSED".into(),
-                reporter: "customer1".into(),
-                assignee: Some("engineer2".into()),
-                created_at: "a".into(),
-                updated_at: "b".into(),
+            timestamp: "2022-08-05T12:55:42.348Z".into(),
+            data: EventData {
+                actor: Some("admin".into()),
+                ticket: Some(TicketSnapshot {
+                    id: "01T".into(),
+                    title: "Problem in printer".into(),
+                    ticket_priority: 2,
+                    description: "Printer shows error 254.".into(),
+                    status: "CLOSED".into(),
+                    reporter: "customer1".into(),
+                    assignee: Some("engineer2".into()),
+                    created_at: "a".into(),
+                    updated_at: "b".into(),
+                    version: 2,
+                }),
+                changes: Some(Changes(vec![Change {
+                    field: "assignee".into(),
+                    from: json!("engineer1"),
+                    to: json!("engineer2"),
+                }])),
+                ..EventData::default()
             },
-            changes: vec![Change {
-                field: "assignee".into(),
-                from: json!("engineer1"),
-                to: json!("engineer2"),
-            }],
-            previous_assignee: Some("engineer1".into()),
-            comment: None,
         }
+    }
+
+    fn ticket(e: &mut Event) -> &mut TicketSnapshot {
+        e.data.ticket.as_mut().expect("a ticket event")
     }
 
     #[test]
@@ -160,19 +183,16 @@ mod tests {
         }
     }
 
-    fn comment(internal: bool, reopened: bool) -> TicketEvent {
-        let mut e = event(EventType::CommentAdded);
-        e.previous_assignee = None;
-        e.changes = if reopened {
-            vec![Change {
+    fn comment(internal: bool, reopened: bool) -> Event {
+        let mut e = event(EventType::CommentCreated);
+        e.data.changes = reopened.then(|| {
+            Changes(vec![Change {
                 field: "status".into(),
                 from: json!("CLOSED"),
                 to: json!("OPEN"),
-            }]
-        } else {
-            vec![]
-        };
-        e.comment = Some(crm_shared::model::CommentSnapshot {
+            }])
+        });
+        e.data.comment = Some(crm_shared::model::CommentSnapshot {
             id: "01C".into(),
             ticket_id: "01T".into(),
             author: "customer1".into(),
@@ -225,7 +245,7 @@ mod tests {
     #[test]
     fn a_stored_title_with_line_breaks_still_makes_a_one_line_subject() {
         let mut e = event(EventType::TicketCreated);
-        e.ticket.title = "line1\r\nBcc: evil@x.com".into();
+        ticket(&mut e).title = "line1\r\nBcc: evil@x.com".into();
         let m = render(&e, vec![]);
         assert_eq!(
             m.subject,
@@ -237,8 +257,8 @@ mod tests {
         #[test]
         fn every_rendered_subject_is_one_line(title in proptest::prelude::any::<String>(), id in proptest::prelude::any::<String>()) {
             let mut e = event(EventType::TicketUpdated);
-            e.ticket.title = title;
-            e.ticket.id = id;
+            ticket(&mut e).title = title;
+            ticket(&mut e).id = id;
             let m = render(&e, vec![]);
             let breaks = m.subject.chars().any(|c| {
                 c.is_control()

@@ -1,25 +1,68 @@
-//! The ticket event: what the outbox records with every ticket change and the notifier
-//! delivers. Versioned (`schemaVersion`) so consumers can tell shapes apart; documented in
-//! docs/events.md.
+//! The event (SPEC §6): one shape for every change the service records, the same for the
+//! mailer, the webhooks, the event bus and the change feed. Committed with its change in the
+//! outbox; documented in docs/events.md. Events written before this shape (the notifier's
+//! schema version 2) still read, as `LegacyTicketEvent`.
 
-use serde::{Deserialize, Serialize};
+use super::CommentSnapshot;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-/// 2 added the COMMENT_ADDED type and the `comment` field (docs/events.md, "Versions").
-pub const EVENT_SCHEMA_VERSION: u32 = 2;
+/// The prefix of every event id (`evt_<ULID>`).
+pub const EVENT_ID_PREFIX: &str = "evt_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventType {
-    #[serde(rename = "TICKET_CREATED")]
-    TicketCreated,
-    #[serde(rename = "TICKET_UPDATED")]
-    TicketUpdated,
-    /// A comment or internal note (schema version 2); `changes` holds the reopening, if any.
-    #[serde(rename = "COMMENT_ADDED")]
-    CommentAdded,
+/// Declares the event types: each once, with the name clients see.
+macro_rules! event_types {
+    ($($(#[$doc:meta])* $name:ident = $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum EventType {
+            $($(#[$doc])* #[serde(rename = $text)] $name,)*
+        }
+
+        impl EventType {
+            pub const ALL: &[EventType] = &[$(EventType::$name,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventType::$name => $text,)*
+                }
+            }
+        }
+    };
 }
 
-/// A ticket as clients see it (the API's ticket object, and the event's snapshot).
+event_types! {
+    TicketCreated = "ticket.created",
+    /// Every change of a ticket, the system's too (backlog assignment, hand-on, merge...).
+    TicketUpdated = "ticket.updated",
+    /// A comment or internal note (`data.comment.internal`).
+    CommentCreated = "comment.created",
+    UserCreated = "user.created",
+    /// A change of a user's name, type or status; a password change with no values.
+    UserUpdated = "user.updated",
+    SlaBreached = "sla.breached",
+    SatisfactionRated = "satisfaction.rated",
+}
+
+impl EventType {
+    /// The type named `raw` (as in `?type=`), if any.
+    pub fn parse(raw: &str) -> Option<EventType> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == raw)
+    }
+
+    /// Whether events of this type are about a ticket (`data.ticket` is set).
+    pub fn is_ticket(self) -> bool {
+        !matches!(self, EventType::UserCreated | EventType::UserUpdated)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ticket as clients see it (the API's ticket object, and an event's `data.ticket`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketSnapshot {
@@ -33,6 +76,25 @@ pub struct TicketSnapshot {
     pub assignee: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// 1 at creation, +1 with each change (0 in events written before it was shown).
+    #[serde(default)]
+    pub version: i64,
+}
+
+/// A user as clients see it: never the password or its hash; `ticketsWorkingOnCount` for
+/// staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub name: String,
+    pub email: String,
+    pub user_id: String,
+    pub user_type: super::UserType,
+    pub user_status: super::UserStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets_working_on_count: Option<i64>,
 }
 
 /// One changed field: its value before and after (`null` for none).
@@ -43,32 +105,219 @@ pub struct Change {
     pub to: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TicketEvent {
-    pub schema_version: u32,
-    /// A ULID: unique per event, the idempotency key of its delivery.
-    pub event_id: String,
-    #[serde(rename = "type")]
-    pub event_type: EventType,
-    pub occurred_at: String,
-    /// The userId whose request made the change.
-    pub actor: String,
-    /// The ticket after the change.
-    pub ticket: TicketSnapshot,
-    /// What changed (for a creation: every initial field, from null).
-    pub changes: Vec<Change>,
-    /// The assignee before a reassignment (also mailed); null otherwise.
-    pub previous_assignee: Option<String>,
-    /// The comment of a COMMENT_ADDED event; absent otherwise (and in version-1 events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<super::CommentSnapshot>,
+impl Change {
+    /// A change whose values are not told (a password): shown as `{}`.
+    pub fn withheld(field: &str) -> Self {
+        Change {
+            field: field.to_owned(),
+            from: Value::Null,
+            to: Value::Null,
+        }
+    }
 }
 
-impl TicketEvent {
+/// An event's `changes`: `{"<field>": {"from": …, "to": …}}` in the order of the fields;
+/// a change with no values told is `{}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes(pub Vec<Change>);
+
+impl Changes {
+    pub fn get(&self, field: &str) -> Option<&Change> {
+        self.0.iter().find(|c| c.field == field)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Changes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct FromTo<'a> {
+            from: &'a Value,
+            to: &'a Value,
+        }
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for c in &self.0 {
+            if c.from.is_null() && c.to.is_null() {
+                m.serialize_entry(&c.field, &serde_json::Map::new())?;
+            } else {
+                m.serialize_entry(
+                    &c.field,
+                    &FromTo {
+                        from: &c.from,
+                        to: &c.to,
+                    },
+                )?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Changes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct FromTo {
+            #[serde(default)]
+            from: Value,
+            #[serde(default)]
+            to: Value,
+        }
+        // serde_json's map keeps key order only with a feature: read pairs in order instead.
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Changes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of field to {from, to}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Changes, A::Error> {
+                let mut out = Vec::new();
+                while let Some((field, ft)) = a.next_entry::<String, FromTo>()? {
+                    out.push(Change {
+                        field,
+                        from: ft.from,
+                        to: ft.to,
+                    });
+                }
+                Ok(Changes(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// An event's `data`: which members are set depends on the type (SPEC §6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData {
+    /// Who made the change: a userId, or `system`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketSnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+    /// What changed (absent at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+    /// The comment of a `comment.created`; on a `ticket.updated`, the comment whose writing
+    /// made the change (a reporter's reply that reopened the ticket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentSnapshot>,
+    /// `sla.breached`: `firstResponse` or `resolution`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `sla.breached`: the due time that passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+    /// `satisfaction.rated`: the rating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Value>,
+}
+
+/// One recorded change: `{"id", "type", "timestamp", "data"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// `evt_<ULID>`: stable across retries and redeliveries; the webhook's `webhook-id`.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    pub data: EventData,
+}
+
+impl Event {
+    /// A new event of `event_type` at `timestamp` (RFC 3339).
+    pub fn new(event_type: EventType, timestamp: String, data: EventData) -> Self {
+        Event {
+            id: format!("{EVENT_ID_PREFIX}{}", super::new_ulid()),
+            event_type,
+            timestamp,
+            data,
+        }
+    }
+
+    /// The id without its prefix: the ULID the store keys the event's items by (events
+    /// written before the prefix have the same keys).
+    pub fn key_id(&self) -> &str {
+        self.id.strip_prefix(EVENT_ID_PREFIX).unwrap_or(&self.id)
+    }
+
     /// Whether only staff may read what this event says (an internal note).
     pub fn is_internal(&self) -> bool {
-        self.comment.as_ref().is_some_and(|c| c.internal)
+        self.data.comment.as_ref().is_some_and(|c| c.internal)
+    }
+
+    /// The assignee before a reassignment (also mailed).
+    pub fn previous_assignee(&self) -> Option<&str> {
+        self.data
+            .changes
+            .as_ref()
+            .and_then(|c| c.get("assignee"))
+            .and_then(|c| c.from.as_str())
+    }
+}
+
+/// A ticket event as the notifier recorded it before the shape of SPEC §6 (schema versions
+/// 1 and 2): outbox items and queued messages written then still deliver.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyTicketEvent {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: String,
+    pub actor: String,
+    pub ticket: TicketSnapshot,
+    #[serde(default)]
+    pub changes: Vec<Change>,
+    #[serde(default)]
+    pub comment: Option<CommentSnapshot>,
+}
+
+impl From<LegacyTicketEvent> for Event {
+    fn from(e: LegacyTicketEvent) -> Self {
+        let event_type = match e.event_type.as_str() {
+            "TICKET_CREATED" => EventType::TicketCreated,
+            "COMMENT_ADDED" => EventType::CommentCreated,
+            _ => EventType::TicketUpdated,
+        };
+        Event {
+            id: format!("{EVENT_ID_PREFIX}{}", e.event_id),
+            event_type,
+            timestamp: e.occurred_at,
+            data: EventData {
+                actor: Some(e.actor),
+                ticket: Some(e.ticket),
+                changes: (event_type != EventType::TicketCreated && !e.changes.is_empty())
+                    .then_some(Changes(e.changes)),
+                comment: e.comment,
+                ..EventData::default()
+            },
+        }
+    }
+}
+
+/// An event as found in the outbox or on the queue: the shape of SPEC §6, or the one before.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum StoredEvent {
+    Current(Box<Event>),
+    Legacy(Box<LegacyTicketEvent>),
+}
+
+impl From<StoredEvent> for Event {
+    fn from(s: StoredEvent) -> Self {
+        match s {
+            StoredEvent::Current(e) => *e,
+            StoredEvent::Legacy(l) => (*l).into(),
+        }
     }
 }
 
@@ -77,75 +326,112 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn serializes_with_the_documented_names() {
-        let e = TicketEvent {
-            schema_version: EVENT_SCHEMA_VERSION,
-            event_id: "01J".into(),
-            event_type: EventType::TicketUpdated,
-            occurred_at: "2022-08-05T12:35:23.673Z".into(),
-            actor: "admin".into(),
-            ticket: TicketSnapshot {
-                id: "01T".into(),
-                title: "t".into(),
-                ticket_priority: 4,
-                description: "d".into(),
-                status: "OPEN".into(),
-                reporter: "c".into(),
-                assignee: None,
-                created_at: "x".into(),
-                updated_at: "y".into(),
-            },
-            changes: vec![Change {
-                field: "assignee".into(),
-                from: json!("e1"),
-                to: Value::Null,
-            }],
-            previous_assignee: Some("e1".into()),
-            comment: None,
-        };
-        let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["type"], "TICKET_UPDATED");
-        assert_eq!(v["schemaVersion"], 2);
-        assert!(
-            v.get("comment").is_none(),
-            "no comment field on a ticket change"
-        );
-        assert_eq!(v["ticket"]["_id"], "01T");
-        assert_eq!(v["ticket"]["assignee"], Value::Null);
-        assert_eq!(v["previousAssignee"], "e1");
-        let back: TicketEvent = serde_json::from_value(v).unwrap();
-        assert_eq!(back, e);
+    fn snapshot() -> TicketSnapshot {
+        TicketSnapshot {
+            id: "01T".into(),
+            title: "t".into(),
+            ticket_priority: 4,
+            description: "d".into(),
+            status: "CLOSED".into(),
+            reporter: "c".into(),
+            assignee: None,
+            created_at: "x".into(),
+            updated_at: "y".into(),
+            version: 3,
+        }
     }
 
     #[test]
-    fn a_version_1_event_still_reads_and_a_comment_event_carries_its_comment() {
-        let v1 = json!({
-            "schemaVersion": 1, "eventId": "01E", "type": "TICKET_CREATED",
+    fn serializes_in_the_shape_of_spec_6() {
+        let e = Event {
+            id: "evt_01J".into(),
+            event_type: EventType::TicketUpdated,
+            timestamp: "2026-12-06T12:00:00.000Z".into(),
+            data: EventData {
+                actor: Some("engineer1".into()),
+                ticket: Some(snapshot()),
+                changes: Some(Changes(vec![
+                    Change {
+                        field: "status".into(),
+                        from: json!("OPEN"),
+                        to: json!("CLOSED"),
+                    },
+                    Change {
+                        field: "assignee".into(),
+                        from: json!("e1"),
+                        to: Value::Null,
+                    },
+                ])),
+                ..EventData::default()
+            },
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            json!({"id": "evt_01J", "type": "ticket.updated",
+                   "timestamp": "2026-12-06T12:00:00.000Z",
+                   "data": {"actor": "engineer1",
+                            "ticket": {"_id": "01T", "title": "t", "ticketPriority": 4,
+                                       "description": "d", "status": "CLOSED", "reporter": "c",
+                                       "assignee": null, "createdAt": "x", "updatedAt": "y",
+                                       "version": 3},
+                            "changes": {"status": {"from": "OPEN", "to": "CLOSED"},
+                                        "assignee": {"from": "e1", "to": null}}}})
+        );
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.find("\"status\":{").unwrap() < text.find("\"assignee\":{").unwrap());
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.previous_assignee(), Some("e1"));
+        assert_eq!(back.key_id(), "01J");
+    }
+
+    #[test]
+    fn a_withheld_change_has_no_values() {
+        let c = Changes(vec![Change::withheld("password")]);
+        assert_eq!(serde_json::to_value(&c).unwrap(), json!({"password": {}}));
+        let back: Changes = serde_json::from_value(json!({"password": {}})).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn every_type_has_its_dotted_name() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+            assert_eq!(EventType::parse(t.as_str()), Some(*t));
+        }
+        assert_eq!(EventType::ALL.len(), 7);
+        assert_eq!(EventType::parse("TICKET_CREATED"), None);
+    }
+
+    #[test]
+    fn an_event_of_schema_version_2_still_reads_with_its_keys() {
+        let v2 = json!({
+            "schemaVersion": 2, "eventId": "01E", "type": "COMMENT_ADDED",
             "occurredAt": "x", "actor": "c",
             "ticket": {"_id": "01T", "title": "t", "ticketPriority": 4, "description": "d",
-                       "status": "OPEN", "reporter": "c", "assignee": null,
+                       "status": "OPEN", "reporter": "c", "assignee": "e2",
                        "createdAt": "x", "updatedAt": "x"},
-            "changes": [], "previousAssignee": null
+            "changes": [{"field": "status", "from": "CLOSED", "to": "OPEN"}],
+            "previousAssignee": null,
+            "comment": {"_id": "01C", "ticketId": "01T", "author": "c", "body": "hi",
+                        "internal": false, "createdAt": "x"}
         });
-        let e: TicketEvent = serde_json::from_value(v1).unwrap();
-        assert_eq!(e.comment, None);
+        let e: Event = serde_json::from_value::<StoredEvent>(v2).unwrap().into();
+        assert_eq!(e.id, "evt_01E");
+        assert_eq!(e.key_id(), "01E");
+        assert_eq!(e.event_type, EventType::CommentCreated);
+        assert_eq!(e.data.ticket.as_ref().map(|t| t.version), Some(0));
+        assert!(
+            e.data
+                .changes
+                .as_ref()
+                .is_some_and(|c| c.get("status").is_some())
+        );
         assert!(!e.is_internal());
-        let mut c = e.clone();
-        c.event_type = EventType::CommentAdded;
-        c.comment = Some(super::super::CommentSnapshot {
-            id: "01C".into(),
-            ticket_id: "01T".into(),
-            author: "eng".into(),
-            body: "note".into(),
-            internal: true,
-            created_at: "x".into(),
-        });
-        let v = serde_json::to_value(&c).unwrap();
-        assert_eq!(v["type"], "COMMENT_ADDED");
-        assert_eq!(v["comment"]["_id"], "01C");
-        assert_eq!(v["comment"]["internal"], true);
-        assert!(c.is_internal());
-        assert_eq!(serde_json::from_value::<TicketEvent>(v).unwrap(), c);
+        let now: Event = serde_json::from_value::<StoredEvent>(serde_json::to_value(&e).unwrap())
+            .unwrap()
+            .into();
+        assert_eq!(now, e, "the current shape reads as itself");
     }
 }

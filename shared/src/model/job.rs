@@ -35,11 +35,11 @@ impl Job {
     }
 }
 
-/// What the queue carries: a ticket event to mail, or a job to run. A job's JSON has
-/// `jobId`; an event's has `eventId`.
+/// What the queue carries: an event to handle, or a job to run. A job's JSON has `jobId`;
+/// an event's has `id` and `type` (or, written before SPEC §6's shape, `eventId`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum QueueMessage {
     Job(Job),
-    Event(Box<super::TicketEvent>),
+    Event(Box<super::StoredEvent>),
 }

@@ -11,7 +11,10 @@ mod time;
 mod user;
 
 pub use comment::{CommentBody, CommentSnapshot};
-pub use event::{Change, EVENT_SCHEMA_VERSION, EventType, TicketEvent, TicketSnapshot};
+pub use event::{
+    Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, StoredEvent,
+    TicketSnapshot, UserView,
+};
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};

@@ -39,6 +39,18 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The actor of the system's own changes (workload jobs, backend operations), as history
+    /// and events name it.
+    pub fn system() -> Self {
+        Self(super::SYSTEM_ACTOR.to_owned())
+    }
+
+    /// Whether this id is the system's, in any case: no user may take it (sign-up and
+    /// `crm admin create` refuse it), so an actor named `system` is never a person.
+    pub fn is_reserved(&self) -> bool {
+        self.0.eq_ignore_ascii_case(super::SYSTEM_ACTOR)
+    }
 }
 
 impl fmt::Display for UserId {

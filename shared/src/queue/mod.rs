@@ -5,7 +5,7 @@
 //! never fails the request (the sweep re-pushes it later). (The repository's `events/`
 //! folder is something else: sample Lambda payloads, SAM's convention.)
 
-use crate::model::{Job, TicketEvent};
+use crate::model::{Event, Job};
 
 /// Where committed events are pushed.
 #[derive(Clone, Default)]
@@ -15,7 +15,7 @@ pub enum Publisher {
     Outbox,
     /// The local server's in-process queue (in place of SQS). It refuses what SQS refuses
     /// (`sqs_accepts`), so an event that could never reach the cloud queue fails here too.
-    Channel(tokio::sync::mpsc::UnboundedSender<TicketEvent>),
+    Channel(tokio::sync::mpsc::UnboundedSender<Event>),
     /// The SQS queue the notifier consumes.
     Sqs {
         client: aws_sdk_sqs::Client,
@@ -83,7 +83,7 @@ async fn send_sqs(
 
 impl Publisher {
     /// Pushes one event: one call, no store write. Errors are for the caller to log.
-    pub async fn push(&self, event: &TicketEvent) -> Result<(), PushError> {
+    pub async fn push(&self, event: &Event) -> Result<(), PushError> {
         match self {
             Publisher::Outbox => Ok(()),
             Publisher::Channel(tx) => {
@@ -102,14 +102,14 @@ impl Publisher {
     }
 
     /// Pushes a committed event on the request path: never fails the request.
-    pub async fn publish(&self, event: &TicketEvent) {
+    pub async fn publish(&self, event: &Event) {
         match self.push(event).await {
             Ok(()) => {}
             Err(PushError::Transient(e)) => {
-                tracing::warn!(event_id = %event.event_id, error = %e, "event push failed; the outbox keeps it for the sweep");
+                tracing::warn!(event_id = %event.id, error = %e, "event push failed; the outbox keeps it for the sweep");
             }
             Err(PushError::Permanent(e)) => {
-                tracing::warn!(event_id = %event.event_id, error = %e, "the queue refuses this event; the sweep parks its outbox item");
+                tracing::warn!(event_id = %event.id, error = %e, "the queue refuses this event; the sweep parks its outbox item");
             }
         }
     }
@@ -214,18 +214,20 @@ mod tests {
     async fn the_channel_refuses_what_sqs_refuses() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let p = Publisher::Channel(tx);
-        let mut ev: TicketEvent = serde_json::from_value(serde_json::json!({
-            "schemaVersion": 1, "eventId": "01E", "type": "TICKET_CREATED",
-            "occurredAt": "2022-08-05T12:55:42.348Z", "actor": "cust1",
-            "ticket": {"_id": "01T", "title": "ok", "ticketPriority": 4,
-                "description": "d", "status": "OPEN", "reporter": "cust1",
-                "assignee": null, "createdAt": "a", "updatedAt": "a"},
-            "changes": [], "previousAssignee": null
+        let mut ev: Event = serde_json::from_value(serde_json::json!({
+            "id": "evt_01E", "type": "ticket.created",
+            "timestamp": "2022-08-05T12:55:42.348Z",
+            "data": {"actor": "cust1",
+                "ticket": {"_id": "01T", "title": "ok", "ticketPriority": 4,
+                    "description": "d", "status": "OPEN", "reporter": "cust1",
+                    "assignee": null, "createdAt": "a", "updatedAt": "a", "version": 1}}
         }))
         .unwrap();
         assert_eq!(p.push(&ev).await, Ok(()));
         assert!(rx.try_recv().is_ok());
-        ev.ticket.title = "bad \u{FFFF}".into();
+        if let Some(t) = ev.data.ticket.as_mut() {
+            t.title = "bad \u{FFFF}".into();
+        }
         assert!(matches!(p.push(&ev).await, Err(PushError::Permanent(_))));
         assert!(rx.try_recv().is_err(), "nothing reached the channel");
     }

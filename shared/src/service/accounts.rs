@@ -8,7 +8,7 @@ use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
-use crate::model::{Password, Timestamp, UserId};
+use crate::model::{Event, Password, Timestamp, UserId};
 use crate::policy;
 use crate::store::{Attempt, Store, UserRecord};
 
@@ -47,7 +47,16 @@ pub async fn change_password(
             None => None,
         }
         .ok_or_else(ApiError::user_not_found)?;
-        return set_password(&ctx.store, &ctx.passwords, &user, &change.new).await;
+        let event = set_password(
+            &ctx.store,
+            &ctx.passwords,
+            &caller.user_id,
+            &user,
+            &change.new,
+        )
+        .await?;
+        ctx.publisher.publish(&event).await;
+        return Ok(());
     }
     let current = change.current.ok_or_else(|| {
         ApiError::invalid(
@@ -72,26 +81,46 @@ pub async fn change_password(
     }
     // The change clears the failures, this reservation with them; if it fails, the right
     // password gives its reservation back as a sign-in does.
-    let changed = set_password(&ctx.store, &ctx.passwords, &caller, &change.new).await;
-    if changed.is_err() {
-        ctx.store
-            .release_signin_attempt(&caller.user_id, now)
-            .await?;
+    let changed = set_password(
+        &ctx.store,
+        &ctx.passwords,
+        &caller.user_id,
+        &caller,
+        &change.new,
+    )
+    .await;
+    match changed {
+        Ok(event) => {
+            ctx.publisher.publish(&event).await;
+            Ok(())
+        }
+        Err(e) => {
+            ctx.store
+                .release_signin_attempt(&caller.user_id, now)
+                .await?;
+            Err(e)
+        }
     }
-    changed
 }
 
 /// Hashes and stores a new password for `user`, revoking their tokens and clearing their
-/// failed sign-ins (also `crm admin set-password`).
+/// failed sign-ins, with its `user.updated` event (also `crm admin set-password`, whose
+/// event waits in the outbox for the sweep). Returns the event, for the caller to push.
 pub async fn set_password(
     store: &Store,
     passwords: &PasswordHasher,
+    actor: &UserId,
     user: &UserRecord,
     password: &Password,
-) -> Result<(), ApiError> {
+) -> Result<Event, ApiError> {
     let hash = passwords.hash(password).await.map_err(ApiError::internal)?;
-    if store.change_password(user, hash, Timestamp::now()).await? {
-        Ok(())
+    let event = super::user_events::password_changed(actor.as_str(), user);
+    let extra = vec![store.outbox_write(&event)?];
+    if store
+        .change_password(user, hash, Timestamp::now(), extra)
+        .await?
+    {
+        Ok(event)
     } else {
         Err(changed_concurrently())
     }
@@ -108,7 +137,9 @@ pub async fn set_password_by_id(
         .get_user(id)
         .await?
         .ok_or_else(ApiError::user_not_found)?;
-    set_password(store, passwords, &user, password).await
+    set_password(store, passwords, &UserId::system(), &user, password)
+        .await
+        .map(drop)
 }
 
 /// POST /auth/signout: every token of the caller stops working (all devices).

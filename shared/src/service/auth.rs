@@ -30,6 +30,7 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
             "User registration as ADMIN userType not allowed.",
         ));
     }
+    reserved(&input.user_id)?;
     let hash = ctx
         .passwords
         .hash(&input.password)
@@ -44,8 +45,20 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
         hash,
         Timestamp::now(),
     );
-    ctx.store.create_user(&user).await?;
+    let event = super::user_events::created(user.user_id.as_str(), &user);
+    ctx.store
+        .create_user_with(&user, vec![ctx.store.outbox_write(&event)?])
+        .await?;
+    ctx.publisher.publish(&event).await;
     Ok(UserView::from(&user))
+}
+
+/// No user may take the system's id (history and events name the system's changes by it).
+pub(super) fn reserved(id: &UserId) -> Result<(), ApiError> {
+    if id.is_reserved() {
+        return Err(ApiError::invalid("userId", "This userId is reserved."));
+    }
+    Ok(())
 }
 
 /// The answer to a userId whose window of password checks is used up.

@@ -12,6 +12,7 @@ mod idempotency;
 mod listing;
 mod tickets;
 pub mod transition;
+mod user_events;
 mod users;
 mod views;
 pub mod workload;

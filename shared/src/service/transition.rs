@@ -6,8 +6,7 @@
 
 use crate::counters::{count_deltas, frees_capacity};
 use crate::model::{
-    Change, EVENT_SCHEMA_VERSION, EventType, IdempotencyKey, Job, JobKind, SYSTEM_ACTOR,
-    TicketEvent, Timestamp, UserId, new_ulid,
+    Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, Timestamp, UserId,
 };
 use crate::queue::{JobQueue, Publisher};
 use crate::store::{
@@ -159,11 +158,6 @@ impl Transition {
             .as_ref()
             .map(|b| (b.status, b.assignee.as_ref()));
         let deltas = count_deltas(before_counted, (after.status, after.assignee.as_ref()));
-        let previous_assignee = self
-            .before
-            .as_ref()
-            .filter(|b| b.assignee != after.assignee)
-            .and_then(|b| b.assignee.clone());
         // A new assignee must still be an approved engineer when the write commits (and,
         // when the system chose them, below the bound they were chosen under).
         let check = after
@@ -177,24 +171,13 @@ impl Transition {
             .map(|a| (a, self.bound));
         // Room freed under the capacity: the backlog may move (the system's own changes are
         // already such moves).
-        let job = (self.actor.as_str() != SYSTEM_ACTOR && frees_capacity(w.capacity, &deltas))
+        let job = (!self.actor.is_reserved() && frees_capacity(w.capacity, &deltas))
             .then(|| Job::new(JobKind::Backlog, now));
-        let (event_type, comment) = match &self.kind {
-            Kind::Created => (EventType::TicketCreated, None),
-            Kind::Updated => (EventType::TicketUpdated, None),
-            Kind::Commented(c) => (EventType::CommentAdded, Some(c)),
+        let comment = match &self.kind {
+            Kind::Commented(c) => Some(c),
+            _ => None,
         };
-        let event = TicketEvent {
-            schema_version: EVENT_SCHEMA_VERSION,
-            event_id: new_ulid().to_string(),
-            event_type,
-            occurred_at: now.rfc3339(),
-            actor: self.actor.as_str().to_owned(),
-            ticket: after.snapshot(),
-            changes,
-            previous_assignee: previous_assignee.map(|u| u.as_str().to_owned()),
-            comment: comment.map(CommentRecord::snapshot),
-        };
+        let events = events(&self.kind, &self.actor, &after, changes, now);
         let mut extra = Vec::new();
         if let Some(c) = comment {
             extra.push(c.write()?);
@@ -228,7 +211,7 @@ impl Transition {
                 deltas: &deltas,
                 assignee_check: check,
                 history: history.as_ref(),
-                event: &event,
+                events: &events,
                 extra,
             })
             .await?;
@@ -238,9 +221,43 @@ impl Transition {
                 Kind::Commented(c) => Some(c),
                 _ => None,
             },
-            event,
+            events,
             job,
         })
+    }
+}
+
+/// The events a change records: a ticket's creation or change, or a comment (with the
+/// change it made, a reopening, as a `ticket.updated` of its own).
+fn events(
+    kind: &Kind,
+    actor: &UserId,
+    ticket: &TicketRecord,
+    changes: Vec<Change>,
+    at: Timestamp,
+) -> Vec<Event> {
+    let data = |changes: Option<Vec<Change>>, comment: Option<&CommentRecord>| EventData {
+        actor: Some(actor.as_str().to_owned()),
+        ticket: Some(ticket.snapshot()),
+        changes: changes.map(Changes),
+        comment: comment.map(CommentRecord::snapshot),
+        ..EventData::default()
+    };
+    let event = |t, d| Event::new(t, at.rfc3339(), d);
+    match kind {
+        Kind::Created => vec![event(EventType::TicketCreated, data(None, None))],
+        Kind::Updated => vec![event(EventType::TicketUpdated, data(Some(changes), None))],
+        Kind::Commented(c) if changes.is_empty() => {
+            vec![event(EventType::CommentCreated, data(None, Some(c)))]
+        }
+        // The comment tells what it changed too, so its mail can say so.
+        Kind::Commented(c) => vec![
+            event(
+                EventType::CommentCreated,
+                data(Some(changes.clone()), Some(c)),
+            ),
+            event(EventType::TicketUpdated, data(Some(changes), Some(c))),
+        ],
     }
 }
 
@@ -259,14 +276,16 @@ pub struct Writer<'a> {
 pub struct Committed {
     pub ticket: TicketRecord,
     pub comment: Option<CommentRecord>,
-    pub event: TicketEvent,
+    pub events: Vec<Event>,
     pub job: Option<Job>,
 }
 
 impl Committed {
-    /// Pushes the event (and job): never fails, the outbox and the sweep back it up.
+    /// Pushes the events (and job): never fails, the outbox and the sweep back them up.
     pub async fn publish(&self, w: &Writer<'_>) {
-        w.events.publish(&self.event).await;
+        for e in &self.events {
+            w.events.publish(e).await;
+        }
         if let Some(j) = &self.job {
             w.jobs.publish(j).await;
         }

@@ -4,7 +4,7 @@ use super::{Authed, Ctx, UserView, denied};
 use crate::ApiError;
 use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
-use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
+use crate::model::{Email, Name, Password, SYSTEM_ACTOR, Timestamp, UserId, UserStatus, UserType};
 use crate::policy;
 use crate::retry;
 use crate::store::{Listing, Store, UpdateUserError, UserFilter, UserRecord, keys};
@@ -152,12 +152,14 @@ pub async fn update_user(
         // An engineer who arrives drains the backlog; one who leaves hands tickets on: the
         // job is committed with the change and runs after it (service/workload.rs).
         let job = super::workload::job_for_user_change(&before, &after, now);
-        let extra = match &job {
-            Some(j) => vec![ctx.store.job_write(j, now)?],
-            None => vec![],
-        };
+        let event = super::user_events::updated(caller.user_id.as_str(), &before, &after);
+        let mut extra = vec![ctx.store.outbox_write(&event)?];
+        if let Some(j) = &job {
+            extra.push(ctx.store.job_write(j, now)?);
+        }
         match ctx.store.update_user_with(&before, after, extra).await {
             Ok(stored) => {
+                ctx.publisher.publish(&event).await;
                 if let Some(j) = &job {
                     ctx.jobs.publish(j).await;
                 }
@@ -189,6 +191,7 @@ pub async fn create_admin(
     email: Email,
     password: &Password,
 ) -> Result<UserRecord, ApiError> {
+    super::auth::reserved(&user_id)?;
     let hash = passwords.hash(password).await.map_err(ApiError::internal)?;
     let user = UserRecord::new(
         user_id,
@@ -199,7 +202,11 @@ pub async fn create_admin(
         hash,
         Timestamp::now(),
     );
-    store.create_user(&user).await?;
+    // Made from the backend: the event waits in the outbox for the sweep.
+    let event = super::user_events::created(SYSTEM_ACTOR, &user);
+    store
+        .create_user_with(&user, vec![store.outbox_write(&event)?])
+        .await?;
     Ok(user)
 }
 

@@ -8,7 +8,7 @@
 use super::assign::refreshed_candidates;
 use super::transition::{Lost, Transition, Tries, Writer};
 use crate::assignment::{CANDIDATES, Mode, choose};
-use crate::model::{Job, JobKind, SYSTEM_ACTOR, TicketId, TicketStatus, Timestamp, UserId};
+use crate::model::{Job, JobKind, TicketId, TicketStatus, Timestamp, UserId};
 use crate::queue::{JobQueue, Publisher};
 use crate::store::{
     Query, Range, SortKey, Store, StoreError, TicketRecord, UserRecord, assignee_source,
@@ -169,8 +169,7 @@ async fn reassign(
     seen: &TicketRecord,
     from: Option<&UserId>,
 ) -> Result<Step, StoreError> {
-    let system = UserId::parse(SYSTEM_ACTOR)
-        .map_err(|e| StoreError::Internal(format!("system actor: {e}")))?;
+    let system = UserId::system();
     let mut before = seen.clone();
     let mut candidates: Vec<UserRecord> = w.store.least_loaded_engineers(CANDIDATES).await?;
     let writer = w.writer();

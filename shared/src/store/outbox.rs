@@ -9,7 +9,7 @@ use super::backend::{Cond, Item, Query, Range, SortKey, StoreError, Write};
 use super::keys::{self, OUTBOX};
 use super::schema::{GSI1, Index, TABLE};
 use super::{Store, from_item, to_item};
-use crate::model::{TicketEvent, Timestamp};
+use crate::model::{Event, StoredEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ pub const MARKER_TTL_SECONDS: i64 = 15 * 24 * 3600;
 /// An outbox item: an event committed with its ticket change and not yet delivered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
-    pub event: TicketEvent,
+    pub event: Event,
     /// `<ms of the last push>#<eventId>`: the sweep's age key.
     pub order: String,
     /// How many times the sweep has re-pushed it.
@@ -57,8 +57,8 @@ pub struct Mailed {
 }
 
 /// The outbox item of an event, written in the transaction of the change it records.
-pub(super) fn outbox_write(e: &TicketEvent) -> Result<Write, StoreError> {
-    let k = keys::outbox(&e.event_id);
+pub(super) fn outbox_write(e: &Event) -> Result<Write, StoreError> {
+    let k = keys::outbox(e.key_id());
     let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
     let mut item = Item::new();
     item.insert(TABLE.pk.into(), Value::String(k.pk));
@@ -66,7 +66,7 @@ pub(super) fn outbox_write(e: &TicketEvent) -> Result<Write, StoreError> {
     item.insert(GSI1.pk.into(), Value::String(OUTBOX.into()));
     item.insert(
         GSI1.sk.into(),
-        Value::String(keys::age_key(Timestamp::now(), &e.event_id)),
+        Value::String(keys::age_key(Timestamp::now(), e.key_id())),
     );
     item.insert("event".into(), event);
     Ok(Write::Put {
@@ -113,8 +113,9 @@ fn entry(item: Item) -> Result<OutboxEntry, StoreError> {
         .get("event")
         .cloned()
         .ok_or_else(|| StoreError::Internal("outbox item without event".into()))?;
-    let event = serde_json::from_value(event)
-        .map_err(|e| StoreError::Internal(format!("outbox event: {e}")))?;
+    let event = serde_json::from_value::<StoredEvent>(event)
+        .map_err(|e| StoreError::Internal(format!("outbox event: {e}")))?
+        .into();
     Ok(OutboxEntry {
         event,
         order,
@@ -123,6 +124,11 @@ fn entry(item: Item) -> Result<OutboxEntry, StoreError> {
 }
 
 impl Store {
+    /// The outbox item of `e`, for the transaction of the change it records.
+    pub fn outbox_write(&self, e: &Event) -> Result<Write, StoreError> {
+        outbox_write(e)
+    }
+
     /// Outbox items last pushed before `before`, oldest first.
     pub async fn stale_outbox(
         &self,
@@ -156,9 +162,9 @@ impl Store {
         e: &OutboxEntry,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let age = keys::age_key(now, &e.event.event_id);
+        let age = keys::age_key(now, e.event.key_id());
         self.move_queued(
-            keys::outbox(&e.event.event_id),
+            keys::outbox(e.event.key_id()),
             &e.order,
             (GSI1.sk, Value::String(age)),
         )
@@ -168,7 +174,7 @@ impl Store {
     /// Takes an undeliverable item out of the sweep's way (into `OUTBOX#PARKED`).
     pub async fn park_outbox(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
         self.move_queued(
-            keys::outbox(&e.event.event_id),
+            keys::outbox(e.event.key_id()),
             &e.order,
             (GSI1.pk, Value::String(keys::OUTBOX_PARKED.into())),
         )

@@ -9,8 +9,7 @@ use super::paging::{Listing, Source, Spec};
 use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{
-    Change, Description, Priority, TicketEvent, TicketId, TicketSnapshot, TicketStatus, Title,
-    UserId,
+    Change, Description, Event, Priority, TicketId, TicketSnapshot, TicketStatus, Title, UserId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,6 +42,7 @@ impl TicketRecord {
             assignee: self.assignee.as_ref().map(|a| a.as_str().to_owned()),
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
+            version: self.version,
         }
     }
 
@@ -92,7 +92,8 @@ pub struct TicketChange<'a> {
     pub assignee_check: Option<(&'a UserId, Option<i64>)>,
     /// None when the ticket's fields did not change.
     pub history: Option<&'a HistoryEntry>,
-    pub event: &'a TicketEvent,
+    /// The events the change records (their outbox items).
+    pub events: &'a [Event],
     /// More items the same transaction writes (a comment, an idempotency record, a job),
     /// each with its own condition; one that fails is reported as `ExtraRefused(i)`.
     pub extra: Vec<Write>,
@@ -212,7 +213,9 @@ impl Store {
                 },
             );
         }
-        tx.push(Part::Outbox, outbox_write(c.event)?);
+        for e in c.events {
+            tx.push(Part::Outbox, outbox_write(e)?);
+        }
         for (i, w) in c.extra.into_iter().enumerate() {
             tx.push(Part::Extra(i), w);
         }

@@ -107,6 +107,24 @@ impl UserRecord {
     }
 }
 
+impl From<&UserRecord> for crate::model::UserView {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            name: u.name.as_str().to_owned(),
+            email: u.email.as_str().to_owned(),
+            user_id: u.user_id.as_str().to_owned(),
+            user_type: u.user_type,
+            user_status: u.user_status,
+            created_at: u.created_at.clone(),
+            updated_at: u.updated_at.clone(),
+            tickets_working_on_count: u
+                .user_type
+                .shows_ticket_count()
+                .then_some(u.tickets_working_on_count),
+        }
+    }
+}
+
 /// Which users a listing returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserFilter {
@@ -157,7 +175,7 @@ enum Part {
     User,
     Email,
     AdminCount,
-    /// A workload job committed with the change.
+    /// A workload job or an event committed with the change.
     Extra,
 }
 const TOKEN_GENERATION: &str = "tokenGeneration";
@@ -185,6 +203,15 @@ impl Store {
     /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
     /// one transaction, so concurrent sign-ups cannot share a userId or an email.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {
+        self.create_user_with(user, vec![]).await
+    }
+
+    /// As `create_user`, with more items in the same transaction (the user's event).
+    pub async fn create_user_with(
+        &self,
+        user: &UserRecord,
+        extra: Vec<Write>,
+    ) -> Result<(), CreateUserError> {
         let mut tx = Tx::new();
         tx.push(
             Part::User,
@@ -208,6 +235,9 @@ impl Store {
         );
         if user.is_approved_admin() {
             tx.push(Part::AdminCount, admin_delta(1));
+        }
+        for w in extra {
+            tx.push(Part::Extra, w);
         }
         // A concurrent transaction on the same keys cancels with a conflict (DynamoDB);
         // retrying then meets the other's item and reports it as taken.
@@ -294,8 +324,9 @@ impl Store {
         before: &UserRecord,
         new_hash: String,
         now: Timestamp,
+        extra: Vec<Write>,
     ) -> Result<bool, StoreError> {
-        let writes = vec![
+        let mut writes = vec![
             Write::Update {
                 key: keys::user(&before.user_id),
                 set: vec![
@@ -314,6 +345,7 @@ impl Store {
                 cond: Cond::Always,
             },
         ];
+        writes.extend(extra);
         match self.transact(writes).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),

@@ -463,7 +463,7 @@ async fn a_failing_notification_api_is_retried_then_dead_lettered() {
     };
     let attempts = hits.load(Ordering::SeqCst);
     assert!(attempts >= 2, "not retried: {attempts} attempt(s)");
-    assert_eq!(line["event"]["ticket"]["_id"], json!(id));
+    assert_eq!(line["event"]["data"]["ticket"]["_id"], json!(id));
     assert!(line["eventId"].as_str().is_some_and(|e| !e.is_empty()));
     // The ticket request itself was never affected, and the ticket is fine.
     c.get(&format!("/tickets/{id}"), &cust).await.expect(200);

@@ -6,6 +6,7 @@
 //! `crm_tests::desk::Desk`; a case that runs on both backends goes through
 //! `crm_tests::on_both_backends!`.
 
+mod events;
 mod invariant;
 mod notify;
 mod store;

@@ -8,7 +8,7 @@
 mod access;
 mod assign;
 mod comment_races;
-mod comments;
+pub(crate) mod comments;
 mod concurrency;
 mod conflicts;
 mod costs;
@@ -18,4 +18,4 @@ mod history;
 mod idempotency;
 mod listing;
 mod update;
-mod workload;
+pub(crate) mod workload;

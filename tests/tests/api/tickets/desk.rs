@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 pub const BASE: &str = "/crmService/api/v1";
 
 /// The ticket object's fields (SPEC §3), sorted.
-pub const TICKET_FIELDS: [&str; 9] = [
+pub const TICKET_FIELDS: [&str; 10] = [
     "_id",
     "assignee",
     "createdAt",
@@ -20,6 +20,7 @@ pub const TICKET_FIELDS: [&str; 9] = [
     "ticketPriority",
     "title",
     "updatedAt",
+    "version",
 ];
 
 pub struct HttpDesk {
@@ -37,6 +38,7 @@ pub fn assert_ticket_object(t: &Value) {
     assert_eq!(id.len(), 26, "a ULID: {id}");
     assert!(t["ticketPriority"].is_u64(), "{t}");
     assert!(t["assignee"].is_null() || t["assignee"].is_string(), "{t}");
+    assert!(t["version"].as_i64().is_some_and(|v| v >= 1), "{t}");
 }
 
 /// A ticket's id.

@@ -5,7 +5,7 @@
 use super::support::sqs_event;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use crm_notifier::{Notifier, Transport};
-use crm_shared::model::TicketEvent;
+use crm_shared::model::Event;
 use crm_shared::queue::Publisher;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -88,8 +88,27 @@ impl Queues {
         self.receive_from(&self.url, wait_seconds).await
     }
 
-    /// Receives until `n` messages came (fails after 10 s), then once more to make sure
-    /// no other message is there; deletes none of them.
+    /// One receive, with the user events (a fixture's sign-ups and approvals record them;
+    /// these tests watch tickets) deleted and left out.
+    async fn receive_tickets(&self, wait_seconds: i32) -> Vec<Message> {
+        let mut out = Vec::new();
+        for m in self.receive(wait_seconds).await {
+            let user_event = m
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Event>(b).ok())
+                .is_some_and(|e| !e.event_type.is_ticket());
+            if user_event {
+                self.delete(&m).await;
+            } else {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// Receives until `n` messages (other than user events) came (fails after 10 s), then
+    /// once more to make sure no other message is there; deletes none of them.
     pub async fn receive_exactly(&self, n: usize) -> Vec<Message> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut got: Vec<Message> = Vec::new();
@@ -99,9 +118,9 @@ impl Queues {
                 "expected {n} messages on the queue, got {}",
                 got.len()
             );
-            got.extend(self.receive(1).await);
+            got.extend(self.receive_tickets(1).await);
         }
-        let more = self.receive(0).await;
+        let more = self.receive_tickets(0).await;
         assert!(
             more.is_empty() && got.len() == n,
             "expected exactly {n} messages, got {} and then {} more",
@@ -132,15 +151,15 @@ impl Queues {
 
     /// Receives the one message on the queue (the event a ticket change pushed), has the
     /// notifier handle it as an SQS trigger would, deletes it; returns its event.
-    pub async fn deliver_next(&self, notifier: &Notifier) -> TicketEvent {
+    pub async fn deliver_next(&self, notifier: &Notifier) -> Event {
         let msgs = self.receive_exactly(1).await;
-        let ev: TicketEvent = serde_json::from_str(msgs[0].body.as_deref().expect("a body"))
+        let ev: Event = serde_json::from_str(msgs[0].body.as_deref().expect("a body"))
             .expect("the message is a ticket event");
         let resp = notifier.handle_sqs(event_of(&msgs)).await;
         assert!(
             resp.batch_item_failures.is_empty(),
             "delivery of {} failed",
-            ev.event_id
+            ev.id
         );
         self.delete(&msgs[0]).await;
         ev

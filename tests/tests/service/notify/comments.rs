@@ -1,4 +1,4 @@
-//! COMMENT_ADDED (SPEC §3 "Comments", §4): a comment is mailed to the ticket's concerned
+//! comment.created (SPEC §3 "Comments", §4): a comment is mailed to the ticket's concerned
 //! users, an internal note to staff only (approved admins, the assignee, an engineer who
 //! reported it), never to a customer; the mail shows the comment, the ticket's id and title;
 //! a redelivered message sends nothing twice.
@@ -6,10 +6,11 @@
 use super::cloud::{Queues, event_of, mails_about, ses_transport};
 use super::support::*;
 use crm_notifier::{Outcome, Transport};
-use crm_shared::model::{CommentBody, EventType, TicketEvent, UserStatus, UserType};
+use crm_shared::model::{CommentBody, Event, EventType, UserStatus, UserType};
 use crm_shared::queue::Publisher;
 use crm_shared::service::{self, Authed, NewComment};
 use crm_shared::store::Store;
+use crm_tests::desk::ticket_event_channel;
 
 fn comment(body: &str, internal: bool) -> NewComment {
     NewComment {
@@ -26,10 +27,10 @@ async fn add(desk: &Desk, who: &Authed, id: &str, body: &str, internal: bool) {
 
 #[tokio::test]
 async fn comment_mail_recipients_per_visibility() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TicketEvent>();
+    let (publisher, mut rx) = ticket_event_channel();
     let desk = Desk::new(crm_tests::emulator::sqlite_store())
         .await
-        .with_publisher(Publisher::Channel(tx));
+        .with_publisher(publisher);
     desk.admin_with_status("admin2", UserStatus::Approved).await;
     desk.admin_with_status("waitingadmin", UserStatus::Pending)
         .await;
@@ -69,7 +70,7 @@ async fn comment_mail_recipients_per_visibility() {
     )
     .await;
     let public = rx.recv().await.expect("event");
-    assert_eq!(public.event_type, EventType::CommentAdded);
+    assert_eq!(public.event_type, EventType::CommentCreated);
     assert!(!public.is_internal());
     who(
         n.recipients(&public).await.expect("recipients"),
@@ -98,7 +99,7 @@ async fn comment_mail_recipients_per_visibility() {
         with_admins(&[]),
     );
     let mut public_on_own = staff_note.clone();
-    if let Some(c) = public_on_own.comment.as_mut() {
+    if let Some(c) = public_on_own.data.comment.as_mut() {
         c.internal = false;
     }
     who(
@@ -179,7 +180,8 @@ async fn a_redelivered_comment_event_sends_nothing_twice(store: Store) {
 
     add(&desk, &eng, &t.id, "Internal: replaced the fuser.", true).await;
     add(&desk, &cust, &t.id, "Still smoking.", false).await;
-    let msgs = queues.receive_exactly(2).await;
+    // The note, the reply, and the reopening the reply made (mailed with the reply).
+    let msgs = queues.receive_exactly(3).await;
     for round in 0..3 {
         let resp = n.handle_sqs(event_of(&msgs)).await;
         assert_eq!(
@@ -226,10 +228,19 @@ async fn a_redelivered_comment_event_sends_nothing_twice(store: Store) {
             .status,
         crm_shared::model::TicketStatus::Open
     );
+    let mut types = Vec::new();
     for m in &msgs {
-        let ev: TicketEvent =
-            serde_json::from_str(m.body.as_deref().expect("body")).expect("event");
-        assert_eq!(ev.event_type, EventType::CommentAdded);
+        let ev: Event = serde_json::from_str(m.body.as_deref().expect("body")).expect("event");
+        types.push(ev.event_type);
         assert_eq!(n.deliver(&ev).await, Ok(Outcome::AlreadySent));
     }
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            EventType::TicketUpdated,
+            EventType::CommentCreated,
+            EventType::CommentCreated
+        ]
+    );
 }

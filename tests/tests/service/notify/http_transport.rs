@@ -5,20 +5,22 @@
 use super::notification_api::{NotificationApi, Reply};
 use super::support::*;
 use crm_notifier::{DeliveryError, Notifier, Outcome, Transport};
-use crm_shared::model::TicketEvent;
+use crm_shared::model::Event;
 use crm_shared::queue::Publisher;
 use crm_shared::store::DeliveryState;
+use crm_tests::desk::ticket_event_channel;
+use crm_tests::desk::ticket_of;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// A created (and auto-assigned) ticket's event on a fresh SQLite store, and a notifier
 /// sending through the http transport to `api`.
-async fn setup(api: &NotificationApi) -> (Desk, Notifier, TicketEvent) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+async fn setup(api: &NotificationApi) -> (Desk, Notifier, Event) {
+    let (publisher, mut rx) = ticket_event_channel();
     let desk = Desk::new(crm_tests::emulator::sqlite_store())
         .await
-        .with_publisher(Publisher::Channel(tx));
+        .with_publisher(publisher);
     let customer = desk.customer("cust1").await;
     desk.engineer("eng1").await;
     desk.create(&customer, "Mailed through the API").await;
@@ -31,9 +33,9 @@ async fn setup(api: &NotificationApi) -> (Desk, Notifier, TicketEvent) {
     (desk, n, ev)
 }
 
-async fn marker(desk: &Desk, ev: &TicketEvent) -> Option<crm_shared::store::Delivery> {
+async fn marker(desk: &Desk, ev: &Event) -> Option<crm_shared::store::Delivery> {
     desk.store()
-        .delivery(&ev.event_id)
+        .delivery(ev.key_id())
         .await
         .expect("marker read")
 }
@@ -81,7 +83,7 @@ async fn posts_the_notification_contract() {
     assert_mail_describes(
         r.body["subject"].as_str().expect("subject"),
         r.body["content"].as_str().expect("content"),
-        &ev.ticket,
+        ticket_of(&ev),
         &[],
     );
     let m = marker(&desk, &ev).await.expect("a marker");
@@ -116,7 +118,7 @@ async fn a_503_then_201_sends_once_and_keeps_the_tracking_id() {
     assert_eq!(m.tracking_id.as_deref(), Some("trk-2"));
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_none()
@@ -146,7 +148,7 @@ async fn every_request_carries_the_event_id_as_idempotency_key() {
     for r in &got {
         assert_eq!(
             r.idempotency_key.as_deref(),
-            Some(ev.event_id.as_str()),
+            Some(ev.id.as_str()),
             "request {r:?}"
         );
         assert_eq!(r.body, got[0].body, "every attempt sends the same body");
@@ -161,8 +163,8 @@ async fn every_request_carries_the_event_id_as_idempotency_key() {
         .expect("its event");
     n.deliver(&ev2).await.expect("delivered");
     let last = api.received().pop().expect("a request");
-    assert_eq!(last.idempotency_key.as_deref(), Some(ev2.event_id.as_str()));
-    assert_ne!(ev2.event_id, ev.event_id);
+    assert_eq!(last.idempotency_key.as_deref(), Some(ev2.id.as_str()));
+    assert_ne!(ev2.id, ev.id);
 }
 
 #[tokio::test]
@@ -181,7 +183,7 @@ async fn a_400_is_permanent_without_retry_and_releases_the_marker() {
     assert_eq!(marker(&desk, &ev).await, None, "the claim is released");
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_some(),

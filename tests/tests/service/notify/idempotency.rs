@@ -5,25 +5,19 @@
 use super::cloud::{Queues, event_of, mails_about, one_mail_each, ses_transport};
 use super::support::*;
 use crm_notifier::Notifier;
-use crm_shared::model::{TicketEvent, Timestamp};
+use crm_shared::model::{Event, Timestamp};
 use crm_shared::store::{DeliveryState, MARKER_TTL_SECONDS, Store, keys};
+use crm_tests::desk::ticket_of;
 
 /// A created ticket on `store` whose event waits on a real queue; the notifier on SES.
-async fn one_event(
-    store: Store,
-) -> (
-    Desk,
-    Notifier,
-    Vec<aws_sdk_sqs::types::Message>,
-    TicketEvent,
-) {
+async fn one_event(store: Store) -> (Desk, Notifier, Vec<aws_sdk_sqs::types::Message>, Event) {
     let queues = Queues::new(5, 30).await;
     let desk = Desk::new(store).await.with_publisher(queues.publisher());
     let customer = desk.customer("cust1").await;
     desk.engineer("eng1").await;
     desk.create(&customer, "Delivered more than once").await;
     let msgs = queues.receive_exactly(1).await;
-    let ev: TicketEvent =
+    let ev: Event =
         serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
     let n = notifier(
         desk.store().clone(),
@@ -35,16 +29,16 @@ async fn one_event(
 
 /// Exactly one mail went out for `ev` to each recipient; its marker is SENT with the SES
 /// message ids and a TTL; the outbox item is gone.
-async fn assert_delivered_once(desk: &Desk, ev: &TicketEvent) {
+async fn assert_delivered_once(desk: &Desk, ev: &Event) {
     assert_eq!(
-        one_mail_each(&ev.ticket.id).await,
+        one_mail_each(&ticket_of(ev).id).await,
         set(&[email_of("cust1"), email_of("eng1"), email_of("admin")]),
         "exactly one mail to each recipient"
     );
-    let mails = mails_about(&ev.ticket.id).await;
+    let mails = mails_about(&ticket_of(ev).id).await;
     let marker = desk
         .store()
-        .delivery(&ev.event_id)
+        .delivery(ev.key_id())
         .await
         .expect("marker read")
         .expect("a delivery marker");
@@ -61,7 +55,7 @@ async fn assert_delivered_once(desk: &Desk, ev: &TicketEvent) {
     assert_eq!(tracked, ids, "the marker keeps every message id");
     let raw = desk
         .store()
-        .get(&keys::delivery(&ev.event_id))
+        .get(&keys::delivery(ev.key_id()))
         .await
         .expect("marker item")
         .expect("marker item exists");
@@ -76,7 +70,7 @@ async fn assert_delivered_once(desk: &Desk, ev: &TicketEvent) {
     );
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox read")
             .is_none(),

@@ -4,22 +4,18 @@
 use super::cloud::{Queues, one_mail_each, ses_transport};
 use super::support::*;
 use crm_notifier::Transport;
-use crm_shared::model::TicketEvent;
+use crm_shared::model::Event;
 use crm_shared::queue::Publisher;
+use crm_tests::desk::ticket_event_channel;
 use std::time::{Duration, Instant};
 
 /// A desk on a fresh SQLite store whose events land in a channel, a notifier logging mail
 /// to a file, and one created ticket's event.
-async fn local_event() -> (
-    Desk,
-    crm_notifier::Notifier,
-    std::path::PathBuf,
-    TicketEvent,
-) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+async fn local_event() -> (Desk, crm_notifier::Notifier, std::path::PathBuf, Event) {
+    let (publisher, mut rx) = ticket_event_channel();
     let desk = Desk::new(crm_tests::emulator::sqlite_store())
         .await
-        .with_publisher(Publisher::Channel(tx));
+        .with_publisher(publisher);
     let customer = desk.customer("cust1").await;
     desk.create(&customer, "Poison neighbour").await;
     let ev = rx.recv().await.expect("the creation event");
@@ -45,10 +41,10 @@ async fn a_batch_reports_exactly_the_garbage_message() {
     assert_eq!(failed_ids(&resp), vec!["msg-garbage".to_owned()]);
     let lines = mail_log(&log);
     assert_eq!(lines.len(), 1, "the valid event is mailed once: {lines:?}");
-    assert_eq!(lines[0]["eventId"], serde_json::json!(ev.event_id));
+    assert_eq!(lines[0]["eventId"], serde_json::json!(ev.id));
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_none()

@@ -32,13 +32,13 @@ async fn a_retry_after_a_partial_ses_failure_mails_nobody_twice(store: Store) {
         other => panic!("the failed recipient fails the delivery: {other:?}"),
     }
     assert_eq!(
-        desk.store().delivery(&ev.event_id).await.expect("marker"),
+        desk.store().delivery(ev.key_id()).await.expect("marker"),
         None,
         "the claim is given back"
     );
     let mut marked: Vec<String> = desk
         .store()
-        .mailed(&ev.event_id)
+        .mailed(ev.key_id())
         .await
         .expect("recipient markers")
         .into_iter()
@@ -53,7 +53,7 @@ async fn a_retry_after_a_partial_ses_failure_mails_nobody_twice(store: Store) {
     for who in [&first, &third] {
         let raw = desk
             .store()
-            .get(&keys::mailed(&ev.event_id, who))
+            .get(&keys::mailed(ev.key_id(), who))
             .await
             .expect("marker item")
             .expect("a recipient marker");
@@ -92,7 +92,7 @@ async fn a_retry_after_a_partial_ses_failure_mails_nobody_twice(store: Store) {
     assert_eq!(mails_about(&t.id).await.len(), 3);
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_none()

@@ -4,17 +4,19 @@
 
 use super::support::*;
 use crm_notifier::{Notifier, Transport};
-use crm_shared::model::{TicketEvent, UserStatus};
+use crm_shared::model::{Change, Changes, Event, UserStatus};
 use crm_shared::queue::Publisher;
-use tokio::sync::mpsc::UnboundedReceiver;
+use crm_tests::desk::ticket_event_channel;
+use crm_tests::desk::{ticket_of, ticket_of_mut};
+use serde_json::json;
 
 /// Users: approved admins `admin` and `admin2`, a pending and a rejected admin, customer
 /// `cust1`, approved engineers `eng1` and `eng2` and a pending engineer `eng3`.
-async fn office() -> (Desk, Notifier, UnboundedReceiver<TicketEvent>) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+async fn office() -> (Desk, Notifier, crm_tests::desk::TicketEvents) {
+    let (publisher, rx) = ticket_event_channel();
     let desk = Desk::new(crm_tests::emulator::sqlite_store())
         .await
-        .with_publisher(Publisher::Channel(tx));
+        .with_publisher(publisher);
     desk.admin_with_status("admin2", UserStatus::Approved).await;
     desk.admin_with_status("waitingadmin", UserStatus::Pending)
         .await;
@@ -34,7 +36,7 @@ async fn office() -> (Desk, Notifier, UnboundedReceiver<TicketEvent>) {
     (desk, n, rx)
 }
 
-async fn recipients(n: &Notifier, ev: &TicketEvent) -> Vec<String> {
+async fn recipients(n: &Notifier, ev: &Event) -> Vec<String> {
     n.recipients(ev).await.expect("recipients")
 }
 
@@ -68,7 +70,7 @@ async fn reporter_admins_and_assignee_then_the_previous_assignee_on_reassignment
         .await
         .expect("the ticket update");
     let moved = rx.recv().await.expect("event");
-    assert_eq!(moved.previous_assignee.as_deref(), Some("eng1"));
+    assert_eq!(moved.previous_assignee(), Some("eng1"));
     assert_exactly(
         &recipients(&n, &moved).await,
         &with_admins(&["cust1", "eng1", "eng2"]),
@@ -79,7 +81,7 @@ async fn reporter_admins_and_assignee_then_the_previous_assignee_on_reassignment
         .await
         .expect("the ticket update");
     let blocked = rx.recv().await.expect("event");
-    assert_eq!(blocked.previous_assignee, None);
+    assert_eq!(blocked.previous_assignee(), None);
     assert_exactly(
         &recipients(&n, &blocked).await,
         &with_admins(&["cust1", "eng2"]),
@@ -88,10 +90,10 @@ async fn reporter_admins_and_assignee_then_the_previous_assignee_on_reassignment
 
 #[tokio::test]
 async fn an_unassigned_ticket_mails_the_reporter_and_the_admins() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (publisher, mut rx) = ticket_event_channel();
     let desk = Desk::new(crm_tests::emulator::sqlite_store())
         .await
-        .with_publisher(Publisher::Channel(tx));
+        .with_publisher(publisher);
     let cust = desk.customer("cust1").await;
     let t = desk.create(&cust, "Nobody to take it").await;
     assert_eq!(t.assignee, None);
@@ -113,7 +115,7 @@ async fn an_admin_who_reports_is_mailed_once() {
     let admin2 = authed(&desk.ctx, "admin2", crm_shared::model::UserType::Admin);
     desk.create(&admin2, "Reported by an admin").await;
     let ev = rx.recv().await.expect("event");
-    assert_eq!(ev.ticket.reporter, "admin2");
+    assert_eq!(ticket_of(&ev).reporter, "admin2");
     assert_exactly(&recipients(&n, &ev).await, &with_admins(&["eng1"]));
 }
 
@@ -154,9 +156,15 @@ async fn each_address_once_whatever_the_roles_overlap() {
     ];
     for (reporter, assignee, previous, others) in cases {
         let mut ev = template.clone();
-        ev.ticket.reporter = (*reporter).to_owned();
-        ev.ticket.assignee = assignee.map(str::to_owned);
-        ev.previous_assignee = previous.map(str::to_owned);
+        ticket_of_mut(&mut ev).reporter = (*reporter).to_owned();
+        ticket_of_mut(&mut ev).assignee = assignee.map(str::to_owned);
+        ev.data.changes = previous.map(|p| {
+            Changes(vec![Change {
+                field: "assignee".into(),
+                from: json!(p),
+                to: json!(assignee),
+            }])
+        });
         let got = recipients(&n, &ev).await;
         let want = with_admins(others);
         let as_set = set(&got);
@@ -205,10 +213,8 @@ crm_tests::on_both_backends!(concurrent: revoked_users_are_not_mailed);
 /// PENDING and the reporter rejected: the mail goes to the approved admins only.
 async fn revoked_users_are_not_mailed(store: crm_shared::store::Store) {
     use crm_shared::model::UserType;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let desk = Desk::new(store)
-        .await
-        .with_publisher(Publisher::Channel(tx));
+    let (publisher, mut rx) = ticket_event_channel();
+    let desk = Desk::new(store).await.with_publisher(publisher);
     let cust = desk.customer("cust1").await;
     desk.engineer("eng1").await;
     desk.engineer("eng2").await;
@@ -220,7 +226,7 @@ async fn revoked_users_are_not_mailed(store: crm_shared::store::Store) {
         .await
         .expect("the ticket update");
     let moved = rx.recv().await.expect("event");
-    assert_eq!(moved.previous_assignee.as_deref(), Some("eng1"));
+    assert_eq!(moved.previous_assignee(), Some("eng1"));
     let log = crm_tests::server::temp_dir("notify-revoked").join("mail.log");
     let n = notifier(
         desk.store().clone(),
@@ -240,9 +246,9 @@ async fn revoked_users_are_not_mailed(store: crm_shared::store::Store) {
     // An engineer who reported a ticket and is demoted to CUSTOMER still hears about it as
     // its reporter (a customer sees what they reported), no longer as its assignee.
     let mut own = moved.clone();
-    own.ticket.reporter = "eng3".into();
-    own.ticket.assignee = Some("eng3".into());
-    own.previous_assignee = None;
+    ticket_of_mut(&mut own).reporter = "eng3".into();
+    ticket_of_mut(&mut own).assignee = Some("eng3".into());
+    own.data.changes = None;
     desk.set("eng3", Some(UserType::Customer), None).await;
     assert_exactly(
         &recipients(&n, &own).await,

@@ -219,7 +219,7 @@ async fn serve_dead_letters_a_refused_mail_and_delivers_it_after_a_restart() {
     })
     .await;
     let event_id = line["eventId"].as_str().expect("eventId").to_owned();
-    assert_eq!(line["event"]["ticket"]["_id"], json!(id));
+    assert_eq!(line["event"]["data"]["ticket"]["_id"], json!(id));
     assert_eq!(api.about(&id).len(), 1, "a 400 is not retried");
     let stderr = first.stderr();
     assert!(
@@ -235,7 +235,7 @@ async fn serve_dead_letters_a_refused_mail_and_delivers_it_after_a_restart() {
         );
         assert!(
             store
-                .outbox_entry(&event_id)
+                .outbox_entry(event_id.strip_prefix("evt_").expect("an event id"))
                 .await
                 .expect("outbox")
                 .is_some(),

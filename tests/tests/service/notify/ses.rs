@@ -4,7 +4,8 @@
 
 use super::cloud::{MAIL_FROM, Queues, SentMail, mails_about, ses_transport};
 use super::support::*;
-use crm_shared::model::{EventType, TicketEvent, UserStatus};
+use crm_shared::model::{Event, EventType, UserStatus};
+use crm_tests::desk::ticket_of;
 use serde_json::{Value, json};
 
 /// The mails about a ticket that are not in `seen`; records them in `seen`.
@@ -68,36 +69,27 @@ async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
     let created = desk.create(&customer, "Printer shows error 254").await;
     assert_eq!(created.assignee.as_deref(), Some("eng1"));
     let msgs = queues.receive_exactly(1).await;
-    let ev: TicketEvent =
+    let ev: Event =
         serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
     let raw: Value = serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("json");
-    assert_eq!(
-        raw["schemaVersion"],
-        json!(crm_shared::model::EVENT_SCHEMA_VERSION)
-    );
-    assert_eq!(raw["schemaVersion"], json!(2), "docs/events.md: version 2");
+    // SPEC §6's shape: id, type, timestamp, data (actor, ticket; no changes at creation).
+    assert!(raw["id"].as_str().is_some_and(|id| id.starts_with("evt_")));
+    assert_eq!(raw["type"], json!("ticket.created"));
     assert!(
-        raw.get("comment").is_none(),
+        raw["data"].get("comment").is_none(),
         "no comment on a ticket change"
     );
-    assert_eq!(raw["type"], json!("TICKET_CREATED"));
-    assert_eq!(ev.ticket, created);
-    assert_eq!(ev.actor, "cust1");
-    assert_eq!(ev.previous_assignee, None);
+    assert!(raw["data"].get("changes").is_none(), "none at creation");
+    assert_eq!(*ticket_of(&ev), created);
+    assert_eq!(ev.data.actor.as_deref(), Some("cust1"));
+    assert_eq!(ev.previous_assignee(), None);
     assert_eq!(
-        ev.occurred_at, created.created_at,
+        ev.timestamp, created.created_at,
         "the event is the creation"
     );
     assert!(
-        ev.changes
-            .iter()
-            .any(|c| c.field == "status" && c.from.is_null() && c.to == json!("OPEN")),
-        "creation changes: {:?}",
-        ev.changes
-    );
-    assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox read")
             .is_some(),
@@ -121,7 +113,7 @@ async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
     }
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox read")
             .is_none(),
@@ -139,16 +131,13 @@ async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
         .expect("the ticket update");
     let ev = queues.deliver_next(&notifier).await;
     assert_eq!(ev.event_type, EventType::TicketUpdated);
-    assert_eq!(ev.ticket, blocked);
-    assert_eq!(ev.actor, "admin");
+    assert_eq!(*ticket_of(&ev), blocked);
+    assert_eq!(ev.data.actor.as_deref(), Some("admin"));
+    assert_eq!(ev.timestamp, blocked.updated_at, "the event is the update");
+    assert_eq!(ev.previous_assignee(), None);
     assert_eq!(
-        ev.occurred_at, blocked.updated_at,
-        "the event is the update"
-    );
-    assert_eq!(ev.previous_assignee, None);
-    assert_eq!(
-        serde_json::to_value(&ev.changes).expect("changes"),
-        json!([{"field": "status", "from": "OPEN", "to": "BLOCKED"}])
+        serde_json::to_value(&ev.data.changes).expect("changes"),
+        json!({"status": {"from": "OPEN", "to": "BLOCKED"}})
     );
     let mails = new_mails(&created.id, &mut seen).await;
     assert_one_each(
@@ -185,11 +174,11 @@ async fn ses_mails_each_concerned_user_alone_on_create_update_and_reassign() {
         .await
         .expect("the ticket update");
     let ev = queues.deliver_next(&notifier).await;
-    assert_eq!(ev.ticket, moved);
-    assert_eq!(ev.previous_assignee.as_deref(), Some("eng1"));
+    assert_eq!(*ticket_of(&ev), moved);
+    assert_eq!(ev.previous_assignee(), Some("eng1"));
     assert_eq!(
-        serde_json::to_value(&ev.changes).expect("changes"),
-        json!([{"field": "assignee", "from": "eng1", "to": "eng2"}])
+        serde_json::to_value(&ev.data.changes).expect("changes"),
+        json!({"assignee": {"from": "eng1", "to": "eng2"}})
     );
     let mails = new_mails(&created.id, &mut seen).await;
     assert_one_each(
@@ -220,7 +209,7 @@ async fn an_ses_refusal_is_permanent_and_reported() {
     let customer = desk.customer("cust1").await;
     let t = desk.create(&customer, "From an unverified sender").await;
     let msgs = queues.receive_exactly(1).await;
-    let ev: TicketEvent =
+    let ev: Event =
         serde_json::from_str(msgs[0].body.as_deref().expect("body")).expect("a ticket event");
     ses_transport().await; // the crm.local identity exists; this sender is elsewhere
     let sdk = crm_tests::emulator::sdk_config().await;
@@ -238,7 +227,7 @@ async fn an_ses_refusal_is_permanent_and_reported() {
     }
     assert_eq!(
         desk.store()
-            .delivery(&ev.event_id)
+            .delivery(ev.key_id())
             .await
             .expect("marker read"),
         None,
@@ -246,7 +235,7 @@ async fn an_ses_refusal_is_permanent_and_reported() {
     );
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_some()

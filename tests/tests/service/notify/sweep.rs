@@ -10,6 +10,7 @@ use crm_shared::http::{ApiRequest, BASE_PATH, respond};
 use crm_shared::model::{Timestamp, UserType};
 use crm_shared::queue::Publisher;
 use crm_shared::store::{OutboxEntry, Store};
+use crm_tests::desk::ticket_of;
 use serde_json::{Value, json};
 
 /// Moves every outbox item's last push `seconds` into the past (as if nobody had pushed it
@@ -23,7 +24,7 @@ async fn age_outbox(desk: &Desk, seconds: i64) {
                 .await
                 .expect("aging an outbox item"),
             "aging {}",
-            e.event.event_id
+            e.event.id
         );
     }
 }
@@ -43,7 +44,7 @@ async fn an_unreachable_queue_never_fails_a_create_and_the_sweep_delivers_later(
     let t = desk.create(&customer, "Created while SQS is down").await;
     let kept = desk.outbox_events_of(&t.id).await;
     assert_eq!(kept.len(), 1, "the outbox keeps the event");
-    let event_id = kept[0].event_id.clone();
+    let event_id = kept[0].key_id().to_owned();
     assert!(
         desk.store()
             .outbox_entry(&event_id)
@@ -63,7 +64,7 @@ async fn an_unreachable_queue_never_fails_a_create_and_the_sweep_delivers_later(
     assert_eq!(second, SweepReport::default(), "nothing is stale again yet");
 
     let ev = queues.deliver_next(&n).await;
-    assert_eq!(ev.event_id, event_id);
+    assert_eq!(ev.key_id(), event_id);
     assert_eq!(
         one_mail_each(&t.id).await,
         set(&[email_of("cust1"), email_of("eng1"), email_of("admin")]),
@@ -140,7 +141,7 @@ async fn a_missing_queue_never_fails_the_tickets_api() {
     let kept: Vec<OutboxEntry> = desk.outbox().await;
     let types: Vec<String> = kept
         .iter()
-        .filter(|e| e.event.ticket.id == id)
+        .filter(|e| ticket_of(&e.event).id == id)
         .map(|e| {
             serde_json::to_value(e.event.event_type)
                 .expect("type")
@@ -149,7 +150,7 @@ async fn a_missing_queue_never_fails_the_tickets_api() {
         .collect();
     assert_eq!(
         types,
-        vec!["\"TICKET_CREATED\"", "\"TICKET_UPDATED\""],
+        vec!["\"ticket.created\"", "\"ticket.updated\""],
         "both events wait in the outbox"
     );
 }
@@ -183,9 +184,9 @@ fn ids_of(msgs: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
     let mut ids: Vec<String> = msgs
         .iter()
         .map(|m| {
-            serde_json::from_str::<crm_shared::model::TicketEvent>(m.body.as_deref().expect("body"))
+            serde_json::from_str::<crm_shared::model::Event>(m.body.as_deref().expect("body"))
                 .expect("an event")
-                .event_id
+                .id
         })
         .collect();
     ids.sort();
@@ -203,7 +204,7 @@ async fn concurrent_sweeps_push_each_stale_item_once(store: Store) {
         .outbox()
         .await
         .into_iter()
-        .map(|e| e.event.event_id)
+        .map(|e| e.event.id)
         .collect();
     want.sort();
     let pushed = sweep_concurrently(&desk, &queues, 4, 60).await;
@@ -252,7 +253,7 @@ async fn a_long_sqs_outage_still_ends_in_a_pushed_and_mailed_event() {
         .with_publisher(Publisher::Outbox);
     let customer = desk.customer("cust1").await;
     let t = desk.create(&customer, "Created during an outage").await;
-    let event_id = desk.outbox_events_of(&t.id).await[0].event_id.clone();
+    let event_id = desk.outbox_events_of(&t.id).await[0].key_id().to_owned();
     // Ten sweep periods of outage: every sweep finds the item stale and fails to push it.
     let down = notifier(
         desk.store().clone(),

@@ -9,9 +9,11 @@ use super::cloud::Queues;
 use super::standin::{Rule, StandIn};
 use super::support::*;
 use crm_notifier::ALARM_PARKED;
-use crm_shared::model::TicketEvent;
+use crm_shared::model::Event;
 use crm_shared::queue::{Publisher, PushError};
 use crm_shared::store::{Cond, Store, Write, keys};
+use crm_tests::desk::ticket_event_channel;
+use crm_tests::desk::ticket_of_mut;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -59,16 +61,16 @@ impl Captured {
 
 /// A created ticket whose outbox event now holds U+FFFF in its title (as an item written
 /// before the input rule existed would), and a second, ordinary one.
-async fn two_events(store: Store) -> (Desk, TicketEvent, TicketEvent) {
+async fn two_events(store: Store) -> (Desk, Event, Event) {
     let desk = Desk::new(store).await.with_publisher(Publisher::Outbox);
     let customer = desk.customer("cust1").await;
     let bad = desk.create(&customer, "Will be poisoned").await;
     let good = desk.create(&customer, "An ordinary title").await;
     let mut ev = desk.outbox_events_of(&bad.id).await.pop().expect("event");
-    ev.ticket.title = "Printer \u{FFFF} broken".into();
+    ticket_of_mut(&mut ev).title = "Printer \u{FFFF} broken".into();
     desk.store()
         .transact(vec![Write::Update {
-            key: keys::outbox(&ev.event_id),
+            key: keys::outbox(ev.key_id()),
             set: vec![("event", serde_json::to_value(&ev).expect("event json"))],
             add: vec![],
             remove: vec![],
@@ -96,23 +98,20 @@ async fn sweep_periods(n: &crm_notifier::Notifier, periods: usize) -> (usize, us
 }
 
 /// After the first sweep parked `bad`, it is neither stale nor lost: parked, still stored.
-async fn assert_parked(desk: &Desk, bad: &TicketEvent) {
+async fn assert_parked(desk: &Desk, bad: &Event) {
     assert!(
-        desk.outbox()
-            .await
-            .iter()
-            .all(|e| e.event.event_id != bad.event_id),
+        desk.outbox().await.iter().all(|e| e.event.id != bad.id),
         "the parked item is out of the sweep's way"
     );
     let kept = desk
         .store()
-        .outbox_entry(&bad.event_id)
+        .outbox_entry(bad.key_id())
         .await
         .expect("outbox read")
         .expect("the parked item is kept for an operator");
     let raw = desk
         .store()
-        .get(&keys::outbox(&bad.event_id))
+        .get(&keys::outbox(bad.key_id()))
         .await
         .expect("outbox item")
         .expect("exists");
@@ -161,7 +160,7 @@ async fn an_event_sqs_refuses_is_parked_at_once_and_alarmed(store: Store) {
         "the refused event is parked at once, the other pushed: {first:?}"
     );
     assert_eq!(
-        logs.alarms_for(&bad.event_id).len(),
+        logs.alarms_for(&bad.id).len(),
         1,
         "one alarm-able error names the event"
     );
@@ -171,7 +170,7 @@ async fn an_event_sqs_refuses_is_parked_at_once_and_alarmed(store: Store) {
         msgs[0]
             .body
             .as_deref()
-            .is_some_and(|b| b.contains(&good.event_id)),
+            .is_some_and(|b| b.contains(&good.id)),
         "the ordinary event reached the queue"
     );
 
@@ -181,27 +180,27 @@ async fn an_event_sqs_refuses_is_parked_at_once_and_alarmed(store: Store) {
     let refused_pushes = sqs
         .seen()
         .iter()
-        .filter(|s| s.message_body.contains(&bad.event_id))
+        .filter(|s| s.message_body.contains(&bad.id))
         .inspect(|s| assert!(s.refused, "the stand-in refuses it"))
         .count();
     assert_eq!(
         refused_pushes, 2,
         "pushed twice in all (the check above and the first sweep), never again"
     );
-    assert_eq!(logs.alarms_for(&bad.event_id).len(), 1, "alarmed once");
+    assert_eq!(logs.alarms_for(&bad.id).len(), 1, "alarmed once");
 }
 
 /// `crm serve`'s in-process queue refuses what SQS refuses, so the local sweep parks the
 /// same event the cloud's would (local = cloud).
 #[tokio::test]
 async fn the_local_channel_parks_what_sqs_would_refuse() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (publisher, mut rx) = ticket_event_channel();
     let (desk, bad, good) = two_events(crm_tests::emulator::sqlite_store()).await;
     let (logs, _guard) = Captured::start();
     let n = notifier(
         desk.store().clone(),
         crm_notifier::Transport::log(None),
-        Publisher::Channel(tx),
+        publisher,
     );
     let first = n.sweep(0).await.expect("sweep");
     assert_eq!(
@@ -209,14 +208,14 @@ async fn the_local_channel_parks_what_sqs_would_refuse() {
         (1, 1, 1),
         "{first:?}"
     );
-    assert_eq!(logs.alarms_for(&bad.event_id).len(), 1);
+    assert_eq!(logs.alarms_for(&bad.id).len(), 1);
     assert_parked(&desk, &bad).await;
-    assert_eq!(rx.recv().await.expect("pushed").event_id, good.event_id);
+    assert_eq!(rx.recv().await.expect("pushed").id, good.id);
     let (_, pushed, failed) = sweep_periods(&n, 5).await;
     assert_eq!(failed, 0, "nothing refused again");
     // Only the good one may come again (it is stale once more: nobody delivers it here).
     while let Ok(ev) = rx.try_recv() {
-        assert_eq!(ev.event_id, good.event_id);
+        assert_eq!(ev.id, good.id);
     }
     assert!(pushed >= 1);
 }

@@ -220,7 +220,11 @@ async fn a_reporters_reply_reopens_a_closed_ticket_with_exact_counts(store: Stor
         json!(last.changes),
         json!([{"field": "status", "from": "CLOSED", "to": "OPEN"}])
     );
-    assert_eq!(w.outbox_len().await, outbox + 1, "one event: COMMENT_ADDED");
+    assert_eq!(
+        w.outbox_len().await,
+        outbox + 2,
+        "two events: comment.created, and ticket.updated for the reopening"
+    );
     assert_eq!(thread(&w, &cust, &t.id, 10).await, ["Still broken."]);
     // Replying again to the now OPEN ticket changes nothing more.
     comment(&w, &cust, &t.id, public("Hello?")).await;

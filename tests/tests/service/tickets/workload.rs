@@ -19,7 +19,7 @@ crm_tests::on_both_backends!(
 );
 
 /// Runs every job the table holds, as the queue's consumer would; returns their reports.
-async fn run_pending(w: &Desk) -> Vec<JobReport> {
+pub async fn run_pending(w: &Desk) -> Vec<JobReport> {
     let store = w.store();
     let publisher = crm_shared::queue::Publisher::Outbox;
     let work = Workload {
