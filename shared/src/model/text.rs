@@ -5,7 +5,8 @@
 //! (U+FFFE, U+FFFF) are refused everywhere, so any accepted text can be mailed.
 
 use super::Invalid;
-use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup};
+use icu_properties::{CodePointMapData, CodePointSetData};
 
 /// Whether a field is one header-safe line or free text with line breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,20 +49,33 @@ fn refused(c: char, lines: Lines) -> Option<&'static str> {
     None
 }
 
-/// A character someone reading the text can see: not whitespace, not a format character
-/// (U+200B and friends), not a combining mark standing alone.
+/// Characters that show nothing although Unicode does not class them as ignorable: U+2800
+/// BRAILLE PATTERN BLANK is a symbol (So) whose glyph is an empty cell. (The Hangul fillers
+/// U+115F, U+1160, U+3164 and U+FFA0, letters by category, are Default_Ignorable_Code_Point.)
+const BLANK_LOOKALIKES: &[char] = &['\u{2800}'];
+
+/// A character someone reading the text can see: a letter, number, punctuation or symbol (or
+/// a private-use or unassigned one, which may be), unless Unicode says it is ignored when
+/// rendered (Default_Ignorable_Code_Point: U+200B, the Hangul fillers, variation selectors and
+/// the like) or it is a blank look-alike. Never whitespace, a format character or a combining
+/// mark standing alone.
 fn is_visible(c: char) -> bool {
-    match c.general_category_group() {
-        GeneralCategoryGroup::Letter
-        | GeneralCategoryGroup::Number
-        | GeneralCategoryGroup::Punctuation
-        | GeneralCategoryGroup::Symbol => true,
-        GeneralCategoryGroup::Mark | GeneralCategoryGroup::Separator => false,
-        GeneralCategoryGroup::Other => matches!(
-            c.general_category(),
-            GeneralCategory::PrivateUse | GeneralCategory::Unassigned
-        ),
+    if CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        || BLANK_LOOKALIKES.contains(&c)
+    {
+        return false;
     }
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    [
+        GeneralCategoryGroup::Letter,
+        GeneralCategoryGroup::Number,
+        GeneralCategoryGroup::Punctuation,
+        GeneralCategoryGroup::Symbol,
+        GeneralCategoryGroup::PrivateUse,
+        GeneralCategoryGroup::Unassigned,
+    ]
+    .iter()
+    .any(|g| g.contains(category))
 }
 
 /// Trims `raw` and checks it: no refused character, at least one visible character, at most
@@ -176,6 +190,36 @@ mod tests {
             }
         }
         assert!(parse_text("description", "\n\n", 10, Lines::Many).is_err());
+    }
+
+    /// Issue 26 item 5: text of blank-rendering characters that are letters or symbols by
+    /// category (the Hangul fillers, the braille blank) showed nothing yet counted as visible.
+    #[test]
+    fn blank_fillers_and_other_ignorables_count_as_empty() {
+        for s in [
+            "\u{3164}",
+            "\u{115F}",
+            "\u{1160}",
+            "\u{FFA0}",
+            "\u{2800}",
+            "\u{3164}\u{2800} \u{FFA0}",
+            "\u{115F}\u{1160}\u{200B}",
+            "\u{180E}",
+            "\u{034F}",
+            "\u{E0020}",
+        ] {
+            for lines in [Lines::One, Lines::Many] {
+                let err = parse_text("title", s, 200, lines).expect_err(s);
+                assert!(err.message.contains("empty"), "{s:?}: {}", err.message);
+            }
+        }
+        // Beside a visible character they are kept as sent.
+        assert_eq!(
+            parse_text("name", "\u{3164}Kim", 100, Lines::One).unwrap(),
+            "\u{3164}Kim"
+        );
+        assert!(parse_text("name", "\u{2801}", 100, Lines::One).is_ok());
+        assert!(parse_text("name", "\u{1100}", 100, Lines::One).is_ok());
     }
 
     #[test]
