@@ -7,7 +7,9 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::model::{Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid};
+use crm_shared::model::{
+    Email, Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid,
+};
 use crm_shared::policy::{self, MailRole};
 use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
@@ -135,9 +137,22 @@ impl Notifier {
             let mailed = roles.iter().any(|r| {
                 policy::may_be_mailed_about(*r, u.user_type, u.user_status, e.is_internal())
             });
-            let email = u.email.as_str();
-            if mailed && !out.iter().any(|o| o == email) {
-                out.push(email.to_owned());
+            if !mailed {
+                continue;
+            }
+            // An address stored before the address rule (model::user::Email) goes out in the
+            // form mail services take (a Unicode domain in Punycode), or not at all when it has
+            // none: that recipient alone is not mailed.
+            let Ok(email) = Email::parse(u.email.as_str()) else {
+                tracing::error!(
+                    event_id = %e.id,
+                    user_id = %u.user_id,
+                    "the user's stored address cannot be mailed; this recipient is skipped"
+                );
+                continue;
+            };
+            if !out.iter().any(|o| o == email.as_str()) {
+                out.push(email.as_str().to_owned());
             }
         }
         Ok(out)
@@ -210,7 +225,7 @@ impl Notifier {
                         tracing::warn!(event_id = id, error = %m, "mail not sent; will retry");
                         Err(DeliveryError::Retry(m))
                     }
-                    SendError::Permanent(m) => {
+                    SendError::Permanent(m) | SendError::Refused(m) => {
                         tracing::error!(event_id = id, error = %m, "mail refused permanently");
                         Err(DeliveryError::Permanent(m))
                     }
@@ -224,55 +239,110 @@ impl Notifier {
     /// only once the claim is held: every earlier holder wrote its markers before it gave
     /// the claim back (or lost it), so none is missed. Returns the message ids in recipient
     /// order; fails if any recipient failed (transient if any failure was).
+    ///
+    /// A recipient the mail service refuses for good (`SendError::Refused`: SES will not take
+    /// the address) fails alone: it is recorded as refused (never tried again) and logged
+    /// with the event id, and the others are mailed. Unless nobody at all is mailed: when
+    /// every recipient is refused the cause is more likely the sender or the account than
+    /// the addresses, so the event fails for good as before (to the dead-letter queue, where
+    /// a redrive after the fix mails everyone).
     async fn send_each(&self, mail: &Mail, e: &Event) -> Result<Option<String>, SendError> {
+        /// How one recipient went.
+        enum Each {
+            Mailed(Option<String>),
+            /// Refused now, with the service's error code.
+            Refused(String),
+            /// Refused by an earlier attempt (its marker says so).
+            WasRefused,
+            Failed(SendError),
+        }
         let store_err = |e: StoreError| SendError::Transient(format!("recipient marker: {e}"));
         let event_id = e.key_id();
         let mailed = self.store.mailed(event_id).await.map_err(store_err)?;
-        let mut results: Vec<Result<Option<String>, SendError>> = Vec::new();
+        let mut results: Vec<(&String, Each)> = Vec::new();
         for chunk in mail.recipients.chunks(PER_RECIPIENT_CONCURRENCY) {
             results.extend(
                 join_all(chunk.iter().map(|to| {
                     let done = mailed.iter().find(|m| &m.address == to);
                     async move {
-                        if let Some(m) = done {
-                            return Ok(m.tracking_id.clone());
-                        }
-                        let one = Mail {
-                            recipients: vec![to.clone()],
-                            ..mail.clone()
+                        let each = match done {
+                            Some(m) if m.refused => Each::WasRefused,
+                            Some(m) => Each::Mailed(m.tracking_id.clone()),
+                            None => {
+                                let one = Mail {
+                                    recipients: vec![to.clone()],
+                                    ..mail.clone()
+                                };
+                                match self.transport.send(&one, &e.id).await {
+                                    Ok(tracking) => match self
+                                        .store
+                                        .record_mailed(
+                                            event_id,
+                                            to,
+                                            tracking.clone(),
+                                            Timestamp::now(),
+                                        )
+                                        .await
+                                    {
+                                        Ok(()) => Each::Mailed(tracking),
+                                        Err(e) => Each::Failed(store_err(e)),
+                                    },
+                                    Err(SendError::Refused(code)) => Each::Refused(code),
+                                    Err(e) => Each::Failed(e),
+                                }
+                            }
                         };
-                        let tracking = self.transport.send(&one, &e.id).await?;
-                        self.store
-                            .record_mailed(event_id, to, tracking.clone(), Timestamp::now())
-                            .await
-                            .map_err(store_err)?;
-                        Ok(tracking)
+                        (to, each)
                     }
                 }))
                 .await,
             );
         }
         let total = results.len();
+        let anyone_mailed = results.iter().any(|(_, e)| matches!(e, Each::Mailed(_)));
         let mut ids = Vec::new();
         let mut failures = Vec::new();
-        for r in results {
-            match r {
-                Ok(t) => ids.extend(t),
-                Err(e) => failures.push(e),
+        let mut refused = Vec::new();
+        for (to, each) in results {
+            match each {
+                Each::Mailed(t) => ids.extend(t),
+                Each::Refused(code) => refused.push((to, code)),
+                Each::WasRefused => {}
+                Each::Failed(e) => failures.push(e),
+            }
+        }
+        if !refused.is_empty() && !anyone_mailed && failures.is_empty() {
+            return Err(SendError::Permanent(format!(
+                "every recipient refused ({} of {total}): {}",
+                refused.len(),
+                refused[0].1
+            )));
+        }
+        if anyone_mailed {
+            for (to, code) in &refused {
+                tracing::error!(
+                    event_id,
+                    error = %code,
+                    "a recipient's address is refused for good; the others are mailed, it is not retried"
+                );
+                self.store
+                    .record_refused(event_id, to, Timestamp::now())
+                    .await
+                    .map_err(store_err)?;
             }
         }
         let Some(first) = failures.first().cloned() else {
             return Ok((!ids.is_empty()).then(|| ids.join(",")));
         };
-        let n = failures.len();
+        let n = failures.len() + if anyone_mailed { 0 } else { refused.len() };
         let transient = failures
             .iter()
             .any(|f| matches!(f, SendError::Transient(_)));
         Err(match (first, transient) {
-            (SendError::Transient(m) | SendError::Permanent(m), true) => {
+            (SendError::Transient(m) | SendError::Permanent(m) | SendError::Refused(m), true) => {
                 SendError::Transient(format!("{n} of {total} recipients not mailed: {m}"))
             }
-            (SendError::Transient(m) | SendError::Permanent(m), false) => {
+            (SendError::Transient(m) | SendError::Permanent(m) | SendError::Refused(m), false) => {
                 SendError::Permanent(format!("{n} of {total} recipients not mailed: {m}"))
             }
         })

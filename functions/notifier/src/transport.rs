@@ -18,6 +18,9 @@ pub enum SendError {
     Transient(String),
     /// Retrying will not help (the request itself is refused).
     Permanent(String),
+    /// The one recipient of the message is refused for good (SES will not take the address,
+    /// or the message to it): the mail service's error code, never the address.
+    Refused(String),
 }
 
 pub enum Transport {
@@ -178,6 +181,14 @@ async fn send_ses(
                             | "ServiceUnavailable"
                             | "ThrottlingException",
                         ) => SendError::Transient(text),
+                        // What SES answers for a destination (or a message to it) it will not
+                        // take: the request is fine but for this recipient. SendEmail's
+                        // errors: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html
+                        Some(code @ ("BadRequestException" | "MessageRejected"))
+                            if mail.recipients.len() == 1 =>
+                        {
+                            SendError::Refused(code.to_owned())
+                        }
                         _ => SendError::Permanent(text),
                     },
                     _ => SendError::Transient(text),

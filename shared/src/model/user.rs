@@ -59,7 +59,13 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A valid address, lower-cased; unique case-insensitively.
+/// An address mail can be delivered to, lower-cased; unique case-insensitively. Every address
+/// goes out through SES (or a notification API that may), so the rule is what SES takes: a
+/// 7-bit ASCII local part (no SMTPUTF8), and a domain in its ASCII form, a Unicode domain
+/// encoded in Punycode
+/// (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_Destination.html). A Unicode
+/// domain is therefore stored in its Punycode form (`john@exämple.com` is
+/// `john@xn--exmple-cua.com`), which also makes both spellings one address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -68,29 +74,52 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let s = raw.trim().to_lowercase();
         let bad = || Invalid::new("email", "email must be a valid email address.");
-        if s.is_empty() || s.len() > Self::MAX_LEN {
+        let s = raw.trim();
+        if s.is_empty() || s.len() > 4 * Self::MAX_LEN {
             return Err(bad());
         }
-        let parsed = email_address::EmailAddress::parse_with_options(
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        if !local.is_ascii() {
+            return Err(Invalid::new(
+                "email",
+                "email must have only ASCII characters before the @ (mail cannot be delivered otherwise).",
+            ));
+        }
+        let domain = ascii_domain(domain).ok_or_else(bad)?;
+        let s = format!("{}@{domain}", local.to_ascii_lowercase());
+        if s.len() > Self::MAX_LEN {
+            return Err(bad());
+        }
+        email_address::EmailAddress::parse_with_options(
             &s,
             email_address::Options::default()
                 .without_display_text()
                 .without_domain_literal(),
         )
         .map_err(|_| bad())?;
-        // A deliverable address has a dotted domain whose labels are not empty.
-        let domain = parsed.domain();
-        if !domain.contains('.') || domain.split('.').any(str::is_empty) {
-            return Err(bad());
-        }
         Ok(Self(s))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The ASCII form of a mail domain, if it is one mail can go to: IDNA's UTS #46 mapping
+/// (lower case, Unicode labels in Punycode) under its strict rules (letters, digits and
+/// hyphens only, no hyphen at a label's ends, DNS lengths), at least two labels, and a
+/// top-level label that is not all digits (an IP address written without brackets).
+fn ascii_domain(domain: &str) -> Option<String> {
+    let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let tld = labels.last()?;
+    let fine = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && !tld.bytes().all(|b| b.is_ascii_digit());
+    fine.then_some(ascii)
 }
 
 impl fmt::Display for Email {
@@ -275,6 +304,56 @@ mod tests {
         assert!(Email::parse(&long).is_err());
     }
 
+    /// Issue 26 item 1: what SES cannot deliver to is refused where it enters, and a Unicode
+    /// domain is kept in the form SES takes (Punycode).
+    #[test]
+    fn email_takes_only_what_ses_can_deliver_to() {
+        for (raw, stored) in [
+            ("John@Ex\u{e4}mple.COM", "john@xn--exmple-cua.com"),
+            ("john@xn--exmple-cua.com", "john@xn--exmple-cua.com"),
+            (
+                "ops@\u{4f8b}\u{3048}.\u{30c6}\u{30b9}\u{30c8}",
+                "ops@xn--r8jz45g.xn--zckzah",
+            ),
+            (
+                "a.b-c+d_e@sub-1.example.co.uk",
+                "a.b-c+d_e@sub-1.example.co.uk",
+            ),
+            ("x@EXAMPLE.com", "x@example.com"),
+        ] {
+            assert_eq!(
+                Email::parse(raw).map(|e| e.0),
+                Ok(stored.to_owned()),
+                "{raw}"
+            );
+        }
+        for bad in [
+            "j\u{f6}hn@ex.com",
+            "\u{430}dmin@ex.com",
+            "\u{1F600}@ex.com",
+            "a@ex_ample.com",
+            "a@ex ample.com",
+            "a@-example.com",
+            "a@example-.com",
+            "a@ab--cd.com",
+            "a@example.123",
+            "a@127.0.0.1",
+            "a@example.com.",
+            "a@.example.com",
+            &format!("a@{}.com", "x".repeat(64)),
+        ] {
+            let e = Email::parse(bad).expect_err(bad);
+            assert_eq!(e.field, "email");
+            assert!(e.message.contains("email"), "{bad}: {}", e.message);
+        }
+        assert!(
+            Email::parse("j\u{f6}hn@ex.com")
+                .unwrap_err()
+                .message
+                .contains("ASCII")
+        );
+    }
+
     #[test]
     fn name_is_trimmed_and_bounded() {
         assert_eq!(Name::parse("  John Doe ").unwrap().as_str(), "John Doe");
@@ -378,9 +457,12 @@ mod tests {
         }
 
         #[test]
-        fn email_parse_never_panics_and_output_is_lower_case(s in "\\PC{0,80}") {
+        fn email_parse_never_panics_and_output_is_lower_case_ascii(s in "\\PC{0,80}") {
             if let Ok(e) = Email::parse(&s) {
                 prop_assert_eq!(e.as_str().to_lowercase(), e.as_str());
+                prop_assert!(e.as_str().is_ascii(), "{:?}", e);
+                // Parsing is idempotent: a stored address parses to itself.
+                prop_assert_eq!(Email::parse(e.as_str()), Ok(e.clone()));
             }
         }
     }

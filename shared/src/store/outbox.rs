@@ -46,7 +46,8 @@ pub struct Delivery {
     pub sent_at: Option<String>,
 }
 
-/// A recipient marker: this address got its own message about the event.
+/// A recipient marker: this address got its own message about the event, or (`refused`) the
+/// mail service refused the address for good, so it is not tried again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mailed {
@@ -54,6 +55,8 @@ pub struct Mailed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_id: Option<String>,
     pub sent_at: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 /// The outbox item of an event, written in the transaction of the change it records.
@@ -364,12 +367,47 @@ impl Store {
         tracking_id: Option<String>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let k = keys::mailed(event_id, address);
-        let marker = Mailed {
-            address: address.to_owned(),
-            tracking_id,
-            sent_at: now.rfc3339(),
-        };
+        self.put_marker(
+            Mailed {
+                address: address.to_owned(),
+                tracking_id,
+                sent_at: now.rfc3339(),
+                refused: false,
+            },
+            event_id,
+            now,
+        )
+        .await
+    }
+
+    /// Records that the mail service refused `address` for good for this event: a retry of
+    /// the event does not try it again.
+    pub async fn record_refused(
+        &self,
+        event_id: &str,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.put_marker(
+            Mailed {
+                address: address.to_owned(),
+                tracking_id: None,
+                sent_at: now.rfc3339(),
+                refused: true,
+            },
+            event_id,
+            now,
+        )
+        .await
+    }
+
+    async fn put_marker(
+        &self,
+        marker: Mailed,
+        event_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let k = keys::mailed(event_id, &marker.address);
         let item = to_item(
             &marker,
             &[

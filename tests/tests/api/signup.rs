@@ -333,6 +333,40 @@ async fn signup_validates_the_email_and_stores_it_lower_cased() {
     assert_eq!(r.data()["email"], "jane.doe+crm@email.com");
 }
 
+/// Issue 26 item 1: SES takes a 7-bit ASCII local part and an ASCII (Punycode) domain, so an
+/// address it cannot deliver to is refused where it enters; a Unicode domain is stored in its
+/// Punycode form, which is also what makes it unique.
+#[tokio::test]
+async fn signup_refuses_addresses_ses_cannot_deliver_to_and_stores_a_unicode_domain_as_punycode() {
+    let server = Server::start();
+    let c = server.client();
+    for bad in [
+        "j\u{f6}hn@ex.com",
+        "\u{430}dmin@ex.com",
+        "a@ex_ample.com",
+        "a@-example.com",
+        "a@example-.com",
+        "a@example.123",
+        "a@127.0.0.1",
+    ] {
+        let r = c.signup_with(with(body("j"), "email", json!(bad))).await;
+        assert_invalid(&r, "email");
+    }
+    let r = c
+        .signup_with(with(body("u1"), "email", json!("John@Ex\u{e4}mple.COM")))
+        .await;
+    r.expect(201);
+    assert_eq!(r.data()["email"], "john@xn--exmple-cua.com");
+    let admin = c.admin().await;
+    let stored = c.get_user(&admin, "u1").await;
+    assert_eq!(stored.data()["email"], "john@xn--exmple-cua.com");
+    // The same mailbox in either form is one address.
+    let r = c
+        .signup_with(with(body("u2"), "email", json!("john@xn--exmple-cua.com")))
+        .await;
+    assert_error(&r, 409, "EMAIL_TAKEN");
+}
+
 #[tokio::test]
 async fn signup_trims_every_string_except_the_password() {
     let server = Server::start();

@@ -33,3 +33,5 @@ mod standin;
 mod privacy;
 
 mod unpushable;
+
+mod undeliverable;

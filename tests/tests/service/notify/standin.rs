@@ -1,8 +1,9 @@
 //! A stricter AWS in front of moto: a loopback proxy that forwards every request to the
 //! emulator, except what its rule intercepts. moto takes any message body, where SQS refuses
-//! characters outside its allowed set (`InvalidMessageContents`); and moto's SES never
-//! fails one recipient of several. The rules here are written from AWS's documentation, not
-//! from the product's code, so a test over them is no mirror of the code it checks.
+//! characters outside its allowed set (`InvalidMessageContents`); moto's SES never fails or
+//! refuses one recipient of several, nor refuses an address SES cannot take. The rules here
+//! are written from AWS's documentation, not from the product's code, so a test over them is
+//! no mirror of the code it checks.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,6 +25,15 @@ pub enum Rule {
     SqsCharacters,
     /// SES v2 SendEmail to this address fails (500 InternalFailure) this many times.
     FailSesFor(String, usize),
+    /// SES v2 SendEmail to this address is refused for good (400 BadRequestException), as
+    /// SES refuses a destination it will not take.
+    RefuseSesFor(String),
+    /// SES v2 SendEmail refuses (400 BadRequestException) a destination that is not 7-bit
+    /// ASCII: "the local part of a destination email address ... may only contain 7-bit
+    /// ASCII characters. If the domain part ... contains non-ASCII characters, they must be
+    /// encoded using Punycode"
+    /// (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_Destination.html).
+    SesAscii,
 }
 
 /// One request of the kind a rule looks at (SQS SendMessage, SES SendEmail).
@@ -179,12 +189,7 @@ fn judge(
             })
         }
         Rule::FailSesFor(address, left) if path == "/v2/email/outbound-emails" => {
-            let d = &body["Destination"];
-            let destinations: Vec<String> = ["ToAddresses", "CcAddresses", "BccAddresses"]
-                .iter()
-                .flat_map(|k| d[*k].as_array().cloned().unwrap_or_default())
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
+            let destinations = ses_destinations(body);
             let refused = left > 0 && destinations.contains(&address);
             if refused {
                 s.rule = Rule::FailSesFor(address, left - 1);
@@ -205,8 +210,40 @@ fn judge(
                 )
             })
         }
+        Rule::RefuseSesFor(_) | Rule::SesAscii if path == "/v2/email/outbound-emails" => {
+            let destinations = ses_destinations(body);
+            let refused = match &s.rule {
+                Rule::RefuseSesFor(address) => destinations.contains(address),
+                _ => !destinations.iter().all(|d| d.is_ascii()),
+            };
+            s.seen.push(Seen {
+                message_body: String::new(),
+                destinations,
+                refused,
+            });
+            refused.then(|| {
+                error(
+                    400,
+                    &[
+                        ("content-type", "application/json"),
+                        ("x-amzn-errortype", "BadRequestException"),
+                    ],
+                    json!({"message": "stand-in: SES does not take this destination"}),
+                )
+            })
+        }
         _ => None,
     }
+}
+
+/// Every destination address of an SES v2 SendEmail body (To, Cc and Bcc).
+fn ses_destinations(body: &Value) -> Vec<String> {
+    let d = &body["Destination"];
+    ["ToAddresses", "CcAddresses", "BccAddresses"]
+        .iter()
+        .flat_map(|k| d[*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 async fn answer(
