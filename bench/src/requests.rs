@@ -168,8 +168,8 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
     m.record(
         "POST /auth/signin (unknown userId)",
         1,
-        (1, 2),
-        "At the floor: the same read and reservation as a sign-in; bcrypt runs against a decoy hash, and the failure keeps its reservation (it is the count), so nothing follows. Five failures lock the userId whether or not it exists.",
+        (2, 3),
+        "The same read and reservation as a sign-in; bcrypt runs against a decoy hash, then the failure is recorded on its reservation (one add), so a check that ended is told from one still in flight: a sign-in that finds the window's checks all in flight is told to retry in a second, never locked out (issue 26). Five failures lock the userId whether or not it exists.",
     );
 
     m.reset();

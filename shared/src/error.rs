@@ -65,6 +65,8 @@ catalogue! {
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415;
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422;
     TooManyRequests = "TOO_MANY_REQUESTS", 429;
+    /// Sign-in: the window's password checks are all in flight; retry in a moment.
+    SigninBusy = "SIGNIN_BUSY", 429;
     InternalError = "INTERNAL_ERROR", 500;
     ServiceUnavailable = "SERVICE_UNAVAILABLE", 503;
 }

@@ -3,14 +3,14 @@
 //! Each moves the user's token generation on in the same write, so every older token is
 //! refused at once (`401 TOKEN_REVOKED`).
 
-use super::auth::locked;
+use super::auth::refused;
 use super::{Authed, Ctx, denied};
 use crate::ApiError;
 use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
 use crate::model::{Event, Password, Timestamp, UserId};
 use crate::policy;
-use crate::store::{Attempt, Store, UserRecord};
+use crate::store::{Store, UserRecord};
 
 /// A parsed PUT /users/{userId}/password body: `currentPassword` (taken exactly as sent,
 /// like a sign-in's) and the new password.
@@ -65,15 +65,18 @@ pub async fn change_password(
         )
     })?;
     let now = Timestamp::now();
-    if let Attempt::Locked { retry_after } = ctx
-        .store
-        .reserve_signin_attempt(&caller.user_id, now)
-        .await?
-    {
-        return Err(locked(retry_after));
+    if let Some(e) = refused(
+        ctx.store
+            .reserve_signin_attempt(&caller.user_id, now)
+            .await?,
+    ) {
+        return Err(e);
     }
     if !ctx.passwords.verify(&current, &caller.password_hash).await {
-        // The reservation stays: it is the failure.
+        // The reservation stays, now a failure.
+        ctx.store
+            .record_signin_failure(&caller.user_id, now)
+            .await?;
         return Err(ApiError::new(
             ErrorCode::WrongPassword,
             "currentPassword is not the password of this user.",

@@ -61,12 +61,24 @@ pub(super) fn reserved(id: &UserId) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The answer to a userId whose window of password checks is used up.
-pub(crate) fn locked(retry_after: u64) -> ApiError {
-    ApiError::too_many_requests(
-        retry_after,
-        "Too many failed sign-ins for this userId. Try again later.",
-    )
+/// The answer to a sign-in that may not check a password now: the userId is locked (its
+/// window holds the limit of failures), or the window's checks are all in flight (no failure
+/// yet: a short wait, a code of its own). None when the check is reserved.
+pub(crate) fn refused(attempt: Attempt) -> Option<ApiError> {
+    match attempt {
+        Attempt::Reserved => None,
+        Attempt::Locked { retry_after } => Some(ApiError::too_many_requests(
+            retry_after,
+            "Too many failed sign-ins for this userId. Try again later.",
+        )),
+        Attempt::Busy { retry_after } => Some(
+            ApiError::too_many_requests(
+                retry_after,
+                "Other sign-ins for this userId are being checked. Retry in a moment.",
+            )
+            .with_code(ErrorCode::SigninBusy),
+        ),
+    }
 }
 
 fn bad_credentials() -> ApiError {
@@ -75,7 +87,9 @@ fn bad_credentials() -> ApiError {
 
 /// Signs in: one read of the user beside the reservation of one password check (SPEC §2:
 /// the lock-out holds under any concurrency), then bcrypt. An unknown userId and a wrong
-/// password get the same answer after the same work; a locked userId gets `429` without any.
+/// password get the same answer after the same work (the failure recorded either way); a
+/// locked userId gets `429` without any, and so does one whose checks are all in flight
+/// (`SIGNIN_BUSY`, a short Retry-After: they are no failures).
 pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiError> {
     let now = Timestamp::now();
     let Ok(id) = UserId::parse(&input.user_id) else {
@@ -87,8 +101,8 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         ctx.store.get_user(&id),
         ctx.store.reserve_signin_attempt(&id, now)
     )?;
-    if let Attempt::Locked { retry_after } = attempt {
-        return Err(locked(retry_after));
+    if let Some(e) = refused(attempt) {
+        return Err(e);
     }
     let ok = match &user {
         Some(u) => {
@@ -98,10 +112,13 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         }
         None => ctx.passwords.verify_decoy(&input.password).await,
     };
-    // A wrong password keeps its reservation: that is the failure count.
+    // A wrong password keeps its reservation, now a failure.
     let user = match (ok, user) {
         (true, Some(u)) => u,
-        _ => return Err(bad_credentials()),
+        _ => {
+            ctx.store.record_signin_failure(&id, now).await?;
+            return Err(bad_credentials());
+        }
     };
     ctx.store.release_signin_attempt(&id, now).await?;
     if user.user_status != UserStatus::Approved {

@@ -8,39 +8,77 @@ use crate::model::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// One userId's window of password checks. `count` is every check reserved in the window (in
+/// flight or failed; a right password gives its reservation back), `failures` the wrong
+/// passwords among them, so `count - failures` are checks still in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SigninFailures {
     pub count: i64,
+    /// Items written before failures were told apart have none (0): their reservations are
+    /// long past `IN_FLIGHT_MS`, so they count as failures (see `refusal`).
+    #[serde(default)]
+    pub failures: i64,
     pub window_start_ms: i64,
+    /// When the last check of the window was reserved.
+    #[serde(default)]
+    pub last_reserved_ms: i64,
 }
 
 /// The attribute names of the failures item.
 const COUNT: &str = "count";
+const FAILURES: &str = "failures";
 const WINDOW_START: &str = "windowStartMs";
+const LAST_RESERVED: &str = "lastReservedMs";
 
 /// What a reservation of one password check gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
-    /// The password may be checked; a failure keeps the reservation as its count.
+    /// The password may be checked: `record_signin_failure` if it is wrong,
+    /// `release_signin_attempt` if it is right.
     Reserved,
-    /// The window is at the limit: refuse without checking, for this many seconds.
+    /// The window's checks are taken, but some are still in flight (no failures yet): try
+    /// again in this many seconds, when they will have ended.
+    Busy { retry_after: u64 },
+    /// The window holds the limit of failures: refuse without checking, for this many
+    /// seconds (never beyond the window's end).
     Locked { retry_after: u64 },
 }
 
 impl SigninFailures {
     pub const LIMIT: i64 = 5;
     pub const WINDOW_SECONDS: i64 = 15 * 60;
+    /// How long a check may be in flight: bcrypt takes tens of milliseconds, and a request
+    /// ends within the function's timeout (10 s). A reservation older than this whose check
+    /// never said how it went (its instance died) counts as a failure.
+    pub const IN_FLIGHT_MS: i64 = 15_000;
+    /// What a sign-in that finds the checks in flight is told to wait.
+    pub const BUSY_RETRY_SECONDS: u64 = 1;
 
     fn window_end(&self) -> Timestamp {
         Timestamp::from_millis(self.window_start_ms).plus_seconds(Self::WINDOW_SECONDS)
     }
 
-    /// Seconds until sign-in may be tried again, if this userId is locked now.
-    pub fn locked_for(&self, now: Timestamp) -> Option<u64> {
+    /// Why a sign-in at `now` may not check a password, if it may not: the window is open and
+    /// at the limit. Checks still in flight are no failures (`Busy`, a short wait); otherwise
+    /// the userId is locked until the window ends, however much later than `now` a
+    /// concurrent sign-in opened it.
+    pub fn refusal(&self, now: Timestamp) -> Option<Attempt> {
         let end = self.window_end();
-        (self.count >= Self::LIMIT && now < end)
-            .then(|| ((end.millis() - now.millis() + 999) / 1000).max(1) as u64)
+        if self.count < Self::LIMIT || now >= end {
+            return None;
+        }
+        let in_flight =
+            self.count > self.failures && now.millis() - self.last_reserved_ms < Self::IN_FLIGHT_MS;
+        if in_flight {
+            return Some(Attempt::Busy {
+                retry_after: Self::BUSY_RETRY_SECONDS,
+            });
+        }
+        let seconds = ((end.millis() - now.millis() + 999) / 1000).clamp(1, Self::WINDOW_SECONDS);
+        Some(Attempt::Locked {
+            retry_after: seconds as u64,
+        })
     }
 }
 
@@ -58,9 +96,10 @@ impl Store {
     /// Reserves one password check for this userId before bcrypt runs (SPEC §2): a
     /// conditional ADD that holds only while the window has fewer than `LIMIT` attempts, so
     /// however many sign-ins arrive at once, on however many instances, at most `LIMIT`
-    /// passwords are checked per window. A wrong password keeps its reservation (it is the
-    /// failure count); a right one gives it back with `release_signin_attempt`. One write
-    /// when no window is open, two in an open one, and a read only when both are refused.
+    /// passwords are checked per window. A wrong password keeps its reservation and says so
+    /// (`record_signin_failure`); a right one gives it back (`release_signin_attempt`). One
+    /// write when no window is open, two in an open one, and a read only when both are
+    /// refused (to tell checks in flight from failures, and how long to wait).
     pub async fn reserve_signin_attempt(
         &self,
         id: &UserId,
@@ -71,7 +110,9 @@ impl Store {
         let open_since = now.millis() - SigninFailures::WINDOW_SECONDS * 1000;
         let fresh = SigninFailures {
             count: 1,
+            failures: 0,
             window_start_ms: now.millis(),
+            last_reserved_ms: now.millis(),
         };
         let start_window = Write::Put {
             item: to_item(
@@ -94,7 +135,7 @@ impl Store {
         for attempt in crate::retry::attempts() {
             let add = Write::Update {
                 key: key.clone(),
-                set: vec![],
+                set: vec![(LAST_RESERVED, Value::from(now.millis()))],
                 add: vec![(COUNT, 1)],
                 remove: vec![],
                 cond: Cond::All(vec![
@@ -115,12 +156,12 @@ impl Store {
                 Err(StoreError::ConditionFailed(_)) => {}
                 Err(e) => return Err(e),
             }
-            // Neither: an open window at the limit (locked), or the item changed between the
-            // two writes (cleared by a password change, say: try again).
+            // Neither: an open window at the limit (checks in flight, or locked), or the item
+            // changed between the two writes (cleared by a password change, say: try again).
             if let Some(f) = self.get_signin_failures(id).await?
-                && let Some(wait) = f.locked_for(now)
+                && let Some(refused) = f.refusal(now)
             {
-                return Ok(Attempt::Locked { retry_after: wait });
+                return Ok(refused);
             }
             crate::retry::pause(attempt).await;
         }
@@ -151,6 +192,7 @@ impl Store {
                 in_window.clone(),
                 Cond::Ge(COUNT, 1),
                 Cond::Lt(COUNT, 2),
+                Cond::Lt(FAILURES, 1),
             ]),
         };
         match self.transact(vec![only_this_check]).await {
@@ -171,6 +213,30 @@ impl Store {
         }
     }
 
+    /// Says that a reserved check found a wrong password: its reservation stays (it is one of
+    /// the window's checks) and is a failure now, no longer in flight. Nothing to do when the
+    /// window is gone (over, or cleared by a password change meanwhile).
+    pub async fn record_signin_failure(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let open_since = now.millis() - SigninFailures::WINDOW_SECONDS * 1000;
+        match self
+            .transact(vec![Write::Update {
+                key: keys::signin_failures(id),
+                set: vec![],
+                add: vec![(FAILURES, 1)],
+                remove: vec![],
+                cond: Cond::Ge(WINDOW_START, open_since + 1),
+            }])
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn clear_signin_failures(&self, id: &UserId) -> Result<(), StoreError> {
         self.transact(vec![Write::Delete {
             key: keys::signin_failures(id),
@@ -184,17 +250,54 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn window(count: i64, failures: i64, start: Timestamp, last: Timestamp) -> SigninFailures {
+        SigninFailures {
+            count,
+            failures,
+            window_start_ms: start.millis(),
+            last_reserved_ms: last.millis(),
+        }
+    }
+
     #[test]
-    fn locks_after_five_within_the_window_only() {
+    fn locks_after_five_failures_within_the_window_only() {
         let t0 = Timestamp::from_millis(1_000_000);
-        let f = SigninFailures {
-            count: 5,
-            window_start_ms: t0.millis(),
-        };
-        assert_eq!(f.locked_for(t0), Some(900));
-        assert_eq!(f.locked_for(t0.plus_seconds(899)), Some(1));
-        assert_eq!(f.locked_for(t0.plus_seconds(900)), None);
-        let four = SigninFailures { count: 4, ..f };
-        assert_eq!(four.locked_for(t0), None);
+        let f = window(5, 5, t0, t0);
+        let locked = |s| Some(Attempt::Locked { retry_after: s });
+        assert_eq!(f.refusal(t0), locked(900));
+        assert_eq!(f.refusal(t0.plus_seconds(899)), locked(1));
+        assert_eq!(f.refusal(t0.plus_seconds(900)), None);
+        assert_eq!(window(4, 4, t0, t0).refusal(t0), None);
+    }
+
+    /// Issue 26 item 2: checks in flight are no failures. A window full of them asks for a
+    /// short wait; one whose checks never ended (their instance died) counts them as failures.
+    #[test]
+    fn checks_in_flight_ask_for_a_short_wait_not_a_lock() {
+        let t0 = Timestamp::from_millis(1_000_000);
+        let busy = Some(Attempt::Busy { retry_after: 1 });
+        assert_eq!(window(5, 0, t0, t0).refusal(t0), busy);
+        assert_eq!(window(5, 4, t0, t0).refusal(t0.plus_seconds(1)), busy);
+        assert_eq!(
+            window(5, 0, t0, t0).refusal(t0.plus_seconds(15)),
+            Some(Attempt::Locked { retry_after: 885 })
+        );
+        // Items from before failures were told apart: every check a failure.
+        let old: SigninFailures =
+            serde_json::from_value(serde_json::json!({"count": 5, "windowStartMs": t0.millis()}))
+                .unwrap();
+        assert_eq!(old.refusal(t0), Some(Attempt::Locked { retry_after: 900 }));
+    }
+
+    /// Issue 26 item 2: a window that a concurrent sign-in opened just after this one's `now`
+    /// still ends at most 900 s from now (before: `Retry-After: 901`).
+    #[test]
+    fn retry_after_never_exceeds_the_window() {
+        let t0 = Timestamp::from_millis(1_000_000);
+        let opened_later = window(5, 5, Timestamp::from_millis(t0.millis() + 7), t0);
+        assert_eq!(
+            opened_later.refusal(t0),
+            Some(Attempt::Locked { retry_after: 900 })
+        );
     }
 }

@@ -219,3 +219,12 @@ async fn an_existing_table_never_gets_the_default_admin() {
     // The API itself works: sign-up goes through.
     c.signup("cust", None).await.expect(201);
 }
+
+/// Issue 26 item 2 on DynamoDB, where the review saw 19–22 of 30 right passwords locked out.
+#[tokio::test]
+async fn dynamodb_concurrent_right_passwords_are_never_locked_out() {
+    let mut env = crm_tests::emulator::env();
+    env.push(("CRM_BCRYPT_COST".into(), "10".into()));
+    let server = dynamo_server_on(env, &crm_tests::unique("tbl"), None);
+    crate::signin::thirty_right_passwords_at_once(&server).await;
+}

@@ -258,3 +258,45 @@ async fn a_burst_of_signins_checks_at_most_five_passwords() {
     assert!(statuses.iter().all(|s| *s == 401 || *s == 429));
     assert_locked(&c.signin("jane", PASSWORD).await);
 }
+
+/// Issue 26 item 2: thirty sign-ins with the right password at once, for a user with no
+/// failures (at bcrypt's default cost, so checks overlap). At most five passwords are checked
+/// at a time, but a check in flight is no failure: nobody is told the userId is locked (before:
+/// 19–22 of 30 got `429 TOO_MANY_REQUESTS` with `Retry-After: 900`, some `901`, on DynamoDB,
+/// 1–7 on the embedded store). One that finds five checks in flight hears `SIGNIN_BUSY` with a
+/// Retry-After of at most 2 s, and gets in when it obeys it.
+pub async fn thirty_right_passwords_at_once(server: &Server) {
+    let c = server.client();
+    c.signup("jane", None).await.expect(201);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let c = c.clone();
+        set.spawn(async move { c.signin("jane", PASSWORD).await });
+    }
+    let answers = set.join_all().await;
+    let mut busy = 0;
+    for r in &answers {
+        if r.status == 200 {
+            continue;
+        }
+        assert_error(r, 429, "SIGNIN_BUSY");
+        let after: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("Retry-After in seconds");
+        assert!((1..=2).contains(&after), "Retry-After {after}");
+        busy += 1;
+    }
+    println!("FIGURE thirty right passwords at once: {busy} told to retry, 0 locked out");
+    // Each of them, having waited as told, gets in.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for _ in 0..busy {
+        c.signin("jane", PASSWORD).await.expect(200);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_right_passwords_are_never_locked_out() {
+    thirty_right_passwords_at_once(&server_with_env(&[("CRM_BCRYPT_COST", "10")])).await;
+}
