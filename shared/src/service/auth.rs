@@ -91,6 +91,14 @@ fn bad_credentials() -> ApiError {
 /// locked userId gets `429` without any, and so does one whose checks are all in flight
 /// (`SIGNIN_BUSY`, a short Retry-After: they are no failures).
 pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiError> {
+    // SPEC §2: a missing userId or password is a 400; an empty one is missing (and checks
+    // no password, so it counts toward nothing).
+    if input.user_id.is_empty() {
+        return Err(ApiError::invalid("userId", "userId is required."));
+    }
+    if input.password.is_empty() {
+        return Err(ApiError::invalid("password", "password is required."));
+    }
     let now = Timestamp::now();
     let Ok(id) = UserId::parse(&input.user_id) else {
         // Cannot exist: spend the same time and say the same thing.

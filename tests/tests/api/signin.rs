@@ -300,3 +300,29 @@ pub async fn thirty_right_passwords_at_once(server: &Server) {
 async fn concurrent_right_passwords_are_never_locked_out() {
     thirty_right_passwords_at_once(&server_with_env(&[("CRM_BCRYPT_COST", "10")])).await;
 }
+
+/// Issue 26 item 8: SPEC §2 says a missing userId or password is a 400; an empty one (after
+/// trimming, for the userId) is missing too (before: the same 401 as a wrong password).
+#[tokio::test]
+async fn signin_with_an_empty_user_id_or_password_is_400_naming_it() {
+    let server = Server::start();
+    let c = server.client();
+    for (b, field) in [
+        (json!({"userId": "", "password": PASSWORD}), "userId"),
+        (json!({"userId": "   ", "password": PASSWORD}), "userId"),
+        (json!({"userId": "admin", "password": ""}), "password"),
+        (json!({"userId": "", "password": ""}), "userId"),
+    ] {
+        let r = c.signin_with(b).await;
+        assert_invalid(&r, field);
+    }
+    // No password is checked, so none counts as a failure: after five empty ones the right
+    // password still gets in.
+    for _ in 0..5 {
+        let r = c
+            .signin_with(json!({"userId": "admin", "password": ""}))
+            .await;
+        assert_invalid(&r, "password");
+    }
+    c.signin("admin", PASSWORD).await.expect(200);
+}
