@@ -51,6 +51,32 @@ pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
     r
 }
 
+/// What a browser on an allowed origin may do (SPEC §1: CORS only for the configured
+/// origins). template.yaml's HttpApi `CorsConfiguration` says the same to API Gateway, which
+/// answers preflights itself when it is set (tests/tests/deploy/template.rs holds them
+/// together).
+pub mod cors {
+    /// The methods of the routes (`ROUTES`).
+    pub const ALLOW_METHODS: &[&str] = &["GET", "POST", "PUT"];
+    /// The request headers the API reads.
+    pub const ALLOW_HEADERS: &[&str] = &[
+        "Content-Type",
+        "Authorization",
+        "X-Access-Token",
+        "Idempotency-Key",
+    ];
+    /// The response headers the API sets beyond the CORS-safelisted ones, which a script may
+    /// read.
+    pub const EXPOSE_HEADERS: &[&str] = &[
+        "Idempotent-Replayed",
+        "Retry-After",
+        "Location",
+        "X-Request-Id",
+    ];
+    /// How long a browser may cache a preflight.
+    pub const MAX_AGE_SECONDS: u32 = 600;
+}
+
 fn allowed_origin<'a>(req: &'a ApiRequest, allow: &[String]) -> Option<&'a str> {
     let origin = req.header("origin")?;
     allow.iter().any(|o| o == origin).then_some(origin)
@@ -120,7 +146,7 @@ where
         set(
             &mut resp,
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            "Location, Retry-After, X-Request-Id",
+            &cors::EXPOSE_HEADERS.join(", "),
         );
     }
 
@@ -138,22 +164,21 @@ where
 fn preflight() -> ApiResponse {
     ApiResponse {
         status: StatusCode::NO_CONTENT,
-        headers: vec![
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, PUT"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type, Authorization, X-Access-Token"),
-            ),
-            (
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            ),
-        ],
+        headers: vec![],
         body: bytes::Bytes::new(),
     }
+    .with_header(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        &cors::ALLOW_METHODS.join(", "),
+    )
+    .with_header(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        &cors::ALLOW_HEADERS.join(", "),
+    )
+    .with_header(
+        header::ACCESS_CONTROL_MAX_AGE,
+        &cors::MAX_AGE_SECONDS.to_string(),
+    )
 }
 
 /// Small conveniences for handlers.
@@ -276,6 +301,13 @@ mod tests {
         )
         .await;
         assert_eq!(r.header("connection"), None);
+    }
+
+    #[test]
+    fn cors_allows_every_route_method() {
+        for r in super::super::ROUTES {
+            assert!(cors::ALLOW_METHODS.contains(&r.method), "{}", r.method);
+        }
     }
 
     #[tokio::test]

@@ -499,3 +499,82 @@ async fn cors_allows_only_the_configured_origins() {
         assert_eq!(r.header("access-control-allow-origin"), None, "{other}");
     }
 }
+
+/// A header's comma-separated list, lower-cased and trimmed.
+fn header_list(r: &Resp, name: &str) -> Vec<String> {
+    r.header(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// Issue 26 item 3: a browser's preflight for a creation with an `Idempotency-Key` is allowed
+/// (before: `access-control-allow-headers` named only Content-Type, Authorization and
+/// X-Access-Token, so the browser refused to send it), and a script can read the headers the
+/// API defines on its answers: `Idempotent-Replayed`, `Retry-After`, `Location`,
+/// `X-Request-Id`.
+#[tokio::test]
+async fn a_browser_may_send_an_idempotency_key_and_read_the_headers_the_api_sets() {
+    let origin = "https://app.example";
+    let server = server_with_env(&[("CRM_CORS_ALLOWED_ORIGINS", origin)]);
+    let c = server.client();
+    let pre = c
+        .raw(
+            "OPTIONS",
+            "/tickets",
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type,idempotency-key,x-access-token",
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(pre.status, 204, "{}", pre.text);
+    assert_eq!(pre.header("access-control-allow-origin"), Some(origin));
+    let allowed = header_list(&pre, "access-control-allow-headers");
+    for h in [
+        "content-type",
+        "authorization",
+        "x-access-token",
+        "idempotency-key",
+    ] {
+        assert!(allowed.iter().any(|a| a == h), "{h} not in {allowed:?}");
+    }
+
+    let token = c.customer("cust1").await;
+    let headers = [
+        ("origin", origin),
+        ("content-type", "application/json"),
+        ("x-access-token", token.as_str()),
+        ("idempotency-key", "browser-retry-1"),
+    ];
+    let body = json!({"title": "From a browser", "description": "Sent twice"}).to_string();
+    let create = || {
+        c.raw(
+            "POST",
+            "/tickets",
+            &headers,
+            Some(body.clone().into_bytes()),
+        )
+    };
+    create().await.expect(201);
+    let replay = create().await;
+    replay.expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.header("access-control-allow-origin"), Some(origin));
+    let exposed = header_list(&replay, "access-control-expose-headers");
+    for h in [
+        "idempotent-replayed",
+        "retry-after",
+        "location",
+        "x-request-id",
+    ] {
+        assert!(exposed.iter().any(|e| e == h), "{h} not in {exposed:?}");
+    }
+}

@@ -47,6 +47,41 @@ fn http_api_is_payload_v2_with_access_logs() {
     }
 }
 
+/// Issue 26 item 3: with `CorsAllowedOrigins` set, API Gateway's CORS configuration allows
+/// and exposes what the functions' own preflight does (`crm_shared::http::cors`), so a browser
+/// may send an `Idempotency-Key` and read `Idempotent-Replayed` in the cloud too; without it
+/// there is none (CORS off).
+#[test]
+fn http_api_cors_is_conditional_and_says_what_the_functions_say() {
+    use crm_shared::http::cors;
+    let t = template();
+    let api = resource(t, "HttpApi");
+    let conf = &api["Properties"]["CorsConfiguration"]["Fn::If"];
+    assert_eq!(conf[0], "HasCorsOrigins", "{conf}");
+    assert_eq!(conf[2], json!({"Ref": "AWS::NoValue"}));
+    assert_eq!(
+        t["Conditions"]["HasCorsOrigins"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "CorsAllowedOrigins"}, ""]}]})
+    );
+    let on = &conf[1];
+    assert_eq!(
+        on["AllowOrigins"],
+        json!({"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]})
+    );
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|h| h.as_str().expect("a string").to_owned())
+            .collect()
+    };
+    assert_eq!(list(&on["AllowMethods"]), cors::ALLOW_METHODS);
+    assert_eq!(list(&on["AllowHeaders"]), cors::ALLOW_HEADERS);
+    assert_eq!(list(&on["ExposeHeaders"]), cors::EXPOSE_HEADERS);
+    assert_eq!(on["MaxAge"], json!(cors::MAX_AGE_SECONDS));
+    assert!(on.get("AllowCredentials").is_none());
+}
+
 /// The template's table in the shape of `crm schema` (schema::table_json()).
 fn template_table_as_schema(props: &Value) -> Value {
     let attr_types: BTreeMap<&str, &str> = props["AttributeDefinitions"]
