@@ -13,8 +13,10 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider:
 use std::time::Duration;
 
 /// The SDK configuration every client is built from: short connect and attempt timeouts and
-/// three attempts in all, within a five-second budget per operation. HTTPS trusts the system's
-/// certificate store (for the CLI, which may run behind a proxy with its own CA).
+/// three attempts in all, within a five-second budget per operation. (The push after a commit
+/// narrows it to one attempt of `queue::REQUEST_PATH_PUSH_BUDGET`: the outbox and the sweep,
+/// which keeps these retries, make delivery sure.) HTTPS trusts the system's certificate store
+/// (for the CLI, which may run behind a proxy with its own CA).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_defaults().http_client(https_client()).load().await
 }

@@ -49,41 +49,80 @@ pub fn sqs_accepts(body: &str) -> bool {
     })
 }
 
+/// How long a push on a request's path may take: one attempt, no retry. The outbox item (or
+/// the job item) committed with the change is the durable record and the sweep re-pushes
+/// what this loses, so a queue that is down or slow costs a request at most this, never the
+/// SDK's retries with backoff (3 attempts within 5 s, `cloud::sdk_config`). A cold
+/// connection to SQS in its region (TCP and TLS) takes tens of milliseconds.
+pub const REQUEST_PATH_PUSH_BUDGET: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// How hard one push tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effort {
+    /// On a request's path: one attempt within `REQUEST_PATH_PUSH_BUDGET`.
+    Once,
+    /// The sweep's: the client's own timeouts and retries.
+    Retrying,
+}
+
 /// One SQS SendMessage of a message's JSON: the one way events and jobs reach the queue.
 async fn send_sqs(
     client: &aws_sdk_sqs::Client,
     queue_url: &str,
     message: &impl serde::Serialize,
+    effort: Effort,
 ) -> Result<(), PushError> {
+    use aws_sdk_sqs::config::{retry::RetryConfig, timeout::TimeoutConfig};
     let body = serde_json::to_string(message).map_err(|e| PushError::Permanent(e.to_string()))?;
-    client
+    let send = client
         .send_message()
         .queue_url(queue_url)
-        .message_body(body)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            use aws_sdk_sqs::error::ProvideErrorMetadata;
-            let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-            // SQS refuses the body's characters: the same body fails every time (see
-            // `sqs_accepts`). Everything else (timeouts, throttling, a missing queue, an
-            // outage) may pass later.
-            let refused = e
-                .as_service_error()
-                .is_some_and(|s| s.is_invalid_message_contents())
-                || e.code() == Some("InvalidMessageContents");
-            if refused {
-                PushError::Permanent(text)
-            } else {
-                PushError::Transient(text)
-            }
-        })
+        .message_body(body);
+    let sent = match effort {
+        Effort::Retrying => send.send().await,
+        Effort::Once => {
+            send.customize()
+                .config_override(
+                    aws_sdk_sqs::config::Builder::default()
+                        .retry_config(RetryConfig::disabled())
+                        .timeout_config(
+                            TimeoutConfig::builder()
+                                .connect_timeout(REQUEST_PATH_PUSH_BUDGET)
+                                .operation_attempt_timeout(REQUEST_PATH_PUSH_BUDGET)
+                                .operation_timeout(REQUEST_PATH_PUSH_BUDGET)
+                                .build(),
+                        ),
+                )
+                .send()
+                .await
+        }
+    };
+    sent.map(|_| ()).map_err(|e| {
+        use aws_sdk_sqs::error::ProvideErrorMetadata;
+        let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+        // SQS refuses the body's characters: the same body fails every time (see
+        // `sqs_accepts`). Everything else (timeouts, throttling, a missing queue, an
+        // outage) may pass later.
+        let refused = e
+            .as_service_error()
+            .is_some_and(|s| s.is_invalid_message_contents())
+            || e.code() == Some("InvalidMessageContents");
+        if refused {
+            PushError::Permanent(text)
+        } else {
+            PushError::Transient(text)
+        }
+    })
 }
 
 impl Publisher {
-    /// Pushes one event: one call, no store write. Errors are for the caller to log.
+    /// Pushes one event: one call, no store write, with the client's retries (the sweep's
+    /// push). Errors are for the caller to log.
     pub async fn push(&self, event: &Event) -> Result<(), PushError> {
+        self.push_with(event, Effort::Retrying).await
+    }
+
+    async fn push_with(&self, event: &Event, effort: Effort) -> Result<(), PushError> {
         match self {
             Publisher::Outbox => Ok(()),
             Publisher::Channel(tx) => {
@@ -97,13 +136,16 @@ impl Publisher {
                 tx.send(event.clone())
                     .map_err(|_| PushError::Transient("event queue closed".to_owned()))
             }
-            Publisher::Sqs { client, queue_url } => send_sqs(client, queue_url, event).await,
+            Publisher::Sqs { client, queue_url } => {
+                send_sqs(client, queue_url, event, effort).await
+            }
         }
     }
 
-    /// Pushes a committed event on the request path: never fails the request.
+    /// Pushes a committed event on the request path: one short attempt
+    /// (`REQUEST_PATH_PUSH_BUDGET`), and never fails the request.
     pub async fn publish(&self, event: &Event) {
-        match self.push(event).await {
+        match self.push_with(event, Effort::Once).await {
             Ok(()) => {}
             Err(PushError::Transient(e)) => {
                 tracing::warn!(event_id = %event.id, error = %e, "event push failed; the outbox keeps it for the sweep");
@@ -160,19 +202,25 @@ impl JobQueue {
         }
     }
 
+    /// Pushes one job with the client's retries (the sweep's push).
     pub async fn push(&self, job: &Job) -> Result<(), PushError> {
+        self.push_with(job, Effort::Retrying).await
+    }
+
+    async fn push_with(&self, job: &Job, effort: Effort) -> Result<(), PushError> {
         match self {
             JobQueue::Table => Ok(()),
             JobQueue::Channel(tx) => tx
                 .send(job.clone())
                 .map_err(|_| PushError::Transient("job queue closed".to_owned())),
-            JobQueue::Sqs { client, queue_url } => send_sqs(client, queue_url, job).await,
+            JobQueue::Sqs { client, queue_url } => send_sqs(client, queue_url, job, effort).await,
         }
     }
 
-    /// Pushes a committed job on the request path: never fails the request.
+    /// Pushes a committed job on the request path: one short attempt, and never fails the
+    /// request.
     pub async fn publish(&self, job: &Job) {
-        if let Err(e) = self.push(job).await {
+        if let Err(e) = self.push_with(job, Effort::Once).await {
             tracing::warn!(job_id = %job.job_id, error = %e, "job push failed; the sweep resumes it");
         }
     }
