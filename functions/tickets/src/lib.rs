@@ -116,9 +116,10 @@ fn parse_patch(req: &ApiRequest) -> Result<TicketPatch, ApiError> {
     })
 }
 
-/// The `Idempotency-Key` header, if sent (400 when it is not 1–255 visible ASCII).
+/// The `Idempotency-Key` header, if sent (400 when it is not 1–255 visible ASCII, or sent
+/// twice).
 fn idempotency_key(req: &ApiRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    match req.headers.get(IdempotencyKey::HEADER) {
+    match req.single_header(IdempotencyKey::HEADER)? {
         None => Ok(None),
         Some(v) => {
             let raw = v.to_str().map_err(|_| {

@@ -33,6 +33,8 @@ pub enum TokenError {
     Expired,
     /// Older than the user's token generation.
     Revoked,
+    /// This token header was sent more than once (a 400 naming it, not a 401).
+    Repeated(&'static str),
 }
 
 impl From<TokenError> for crate::ApiError {
@@ -49,6 +51,7 @@ impl From<TokenError> for crate::ApiError {
                 ErrorCode::TokenRevoked,
                 "Token was revoked by a password change or a sign-out. Sign in again.",
             ),
+            TokenError::Repeated(header) => crate::http::repeated_header(header),
         }
     }
 }
@@ -131,9 +134,26 @@ impl TokenKeys {
     }
 }
 
-/// The token from `x-access-token` (the seed's header) or `Authorization: Bearer <token>`.
+/// The one value of a token header, if sent; twice is `Repeated` (which token was meant is
+/// never guessed).
+fn once<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a http::HeaderValue>, TokenError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(TokenError::Repeated(name)),
+        None => Ok(first),
+    }
+}
+
+/// The token from `x-access-token` (the seed's header) or `Authorization: Bearer <token>`,
+/// each header at most once.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, TokenError> {
-    if let Some(v) = headers.get("x-access-token") {
+    let seeds = once(headers, "x-access-token")?;
+    let authorization = once(headers, "Authorization")?;
+    if let Some(v) = seeds {
         let t = v.to_str().map_err(|_| TokenError::Invalid)?.trim();
         return if t.is_empty() {
             Err(TokenError::Missing)
@@ -141,7 +161,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, TokenError> {
             Ok(t)
         };
     }
-    if let Some(v) = headers.get(http::header::AUTHORIZATION) {
+    if let Some(v) = authorization {
         let v = v.to_str().map_err(|_| TokenError::Invalid)?.trim();
         let (scheme, rest) = v.split_once(' ').ok_or(TokenError::Invalid)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -299,5 +319,24 @@ mod tests {
         assert_eq!(bearer_token(&h), Ok("tok"));
         h.insert("x-access-token", HeaderValue::from_static(""));
         assert_eq!(bearer_token(&h), Err(TokenError::Missing));
+    }
+
+    /// Issue 26 item 7: a token header sent twice is refused, naming it, even when both
+    /// carry the same token.
+    #[test]
+    fn a_token_header_sent_twice_is_refused() {
+        let mut h = HeaderMap::new();
+        h.append("x-access-token", HeaderValue::from_static("tok"));
+        h.append("x-access-token", HeaderValue::from_static("tok"));
+        assert_eq!(
+            bearer_token(&h),
+            Err(TokenError::Repeated("x-access-token"))
+        );
+        let mut h = HeaderMap::new();
+        h.append("authorization", HeaderValue::from_static("Bearer a"));
+        h.append("authorization", HeaderValue::from_static("Bearer b"));
+        assert_eq!(bearer_token(&h), Err(TokenError::Repeated("Authorization")));
+        let e = crate::ApiError::from(TokenError::Repeated("Authorization"));
+        assert_eq!((e.status(), e.field), (400, Some("Authorization")));
     }
 }

@@ -28,7 +28,7 @@ impl Body {
             return Err(ApiError::payload_too_large());
         }
         let has_body = !req.body.iter().all(u8::is_ascii_whitespace);
-        if let Some(ct) = req.headers.get(http::header::CONTENT_TYPE) {
+        if let Some(ct) = req.single_header("Content-Type")? {
             let ok = ct.to_str().map(is_json).unwrap_or(false);
             if !ok && has_body {
                 return Err(ApiError::unsupported_media_type());

@@ -13,6 +13,7 @@ pub use query::QueryParams;
 pub use respond::{ResponseExt, cors, respond};
 pub use routes::{BASE_PATH, Group, ROUTES, Route, RouteSpec};
 
+use crate::ApiError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
@@ -47,6 +48,31 @@ impl ApiRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// A header the API reads, which it takes at most once (`single_header`).
+    pub fn single_header(&self, name: &'static str) -> Result<Option<&HeaderValue>, ApiError> {
+        single_header(&self.headers, name)
+    }
+}
+
+/// The value of a header the API reads, which must come at most once: two `Idempotency-Key`s
+/// (or two tokens) are the client's mistake, and the API never guesses which one was meant
+/// (400 naming the header).
+pub fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a HeaderValue>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(repeated_header(name));
+    }
+    Ok(first)
+}
+
+/// The answer to a header the API reads sent more than once.
+pub fn repeated_header(name: &'static str) -> ApiError {
+    ApiError::invalid(name, format!("{name} must be sent at most once."))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

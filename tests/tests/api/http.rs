@@ -578,3 +578,53 @@ async fn a_browser_may_send_an_idempotency_key_and_read_the_headers_the_api_sets
         assert!(exposed.iter().any(|e| e == h), "{h} not in {exposed:?}");
     }
 }
+
+/// Issue 26 item 7: a header the API reads, sent twice, is refused with a 400 naming it
+/// (before: the first one won, silently). The ticket is not created.
+#[tokio::test]
+async fn a_header_the_api_reads_sent_twice_is_400_naming_it() {
+    let server = Server::start();
+    let c = server.client();
+    let token = c.customer("cust1").await;
+    let body = || {
+        Some(
+            json!({"title": "Twice", "description": "Two keys"})
+                .to_string()
+                .into_bytes(),
+        )
+    };
+    let bearer = format!("Bearer {token}");
+    let cases: [(&str, Vec<(&str, &str)>); 3] = [
+        (
+            "Idempotency-Key",
+            vec![
+                ("x-access-token", token.as_str()),
+                ("idempotency-key", "first"),
+                ("idempotency-key", "second"),
+            ],
+        ),
+        (
+            "x-access-token",
+            vec![
+                ("x-access-token", token.as_str()),
+                ("x-access-token", token.as_str()),
+            ],
+        ),
+        (
+            "Authorization",
+            vec![
+                ("authorization", bearer.as_str()),
+                ("authorization", bearer.as_str()),
+            ],
+        ),
+    ];
+    for (field, mut headers) in cases {
+        headers.push(("content-type", "application/json"));
+        let r = c.raw("POST", "/tickets", &headers, body()).await;
+        assert_error(&r, 400, "VALIDATION_FAILED");
+        assert_eq!(r.body["field"], field, "{}", r.text);
+    }
+    let listed = c.get("/tickets", &token).await;
+    listed.expect(200);
+    assert_eq!(listed.body["documentResultsCount"], 0, "{}", listed.text);
+}
