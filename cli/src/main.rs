@@ -4,6 +4,7 @@
 mod admin;
 mod local;
 mod notify;
+mod parse_errors;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -4,6 +4,7 @@
 
 use crate::StoreArgs;
 use crate::local;
+use crate::parse_errors::Enveloped;
 use anyhow::Context;
 use bytes::Bytes;
 use crm_shared::ApiError;
@@ -103,7 +104,8 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
                     let ctx = ctx.clone();
                     async move { Ok::<_, std::convert::Infallible>(serve_one(&ctx, req).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                let conn = http1::Builder::new()
+                    .serve_connection(TokioIo::new(Enveloped::new(stream)), svc);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {

@@ -43,6 +43,9 @@ catalogue! {
     InvalidNextToken = "INVALID_NEXT_TOKEN", 400;
     AdminSignupNotAllowed = "ADMIN_SIGNUP_NOT_ALLOWED", 400;
     StatusAndAssignee = "STATUS_AND_ASSIGNEE", 400;
+    /// The request is not HTTP the server can read (a character HTTP does not allow in a
+    /// header, say); `crm serve` only, behind API Gateway the gateway answers.
+    MalformedRequest = "MALFORMED_REQUEST", 400;
     NoToken = "NO_TOKEN", 401;
     InvalidToken = "INVALID_TOKEN", 401;
     TokenExpired = "TOKEN_EXPIRED", 401;
@@ -62,8 +65,12 @@ catalogue! {
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413;
+    /// The request's URI is longer than the server reads (`crm serve`: 65,534 bytes).
+    UriTooLong = "URI_TOO_LONG", 414;
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415;
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422;
+    /// The request's head is larger than the server reads (`crm serve`).
+    HeadersTooLarge = "HEADERS_TOO_LARGE", 431;
     TooManyRequests = "TOO_MANY_REQUESTS", 429;
     /// Sign-in: the window's password checks are all in flight; retry in a moment.
     SigninBusy = "SIGNIN_BUSY", 429;

@@ -10,7 +10,7 @@ mod routes;
 
 pub use body::{Body, MAX_BODY_BYTES};
 pub use query::QueryParams;
-pub use respond::{ResponseExt, cors, respond};
+pub use respond::{ResponseExt, cors, respond, unreadable_request};
 pub use routes::{BASE_PATH, Group, ROUTES, Route, RouteSpec};
 
 use crate::ApiError;

@@ -126,20 +126,7 @@ where
         }
     };
 
-    let set = |r: &mut ApiResponse, n: HeaderName, v: &str| {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            r.headers.retain(|(h, _)| *h != n);
-            r.headers.push((n, v));
-        }
-    };
-    set(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    // Every response is per-user, and most carry user data or tokens: none may be cached.
-    set(&mut resp, header::CACHE_CONTROL, "no-store");
-    set(
-        &mut resp,
-        HeaderName::from_static("x-request-id"),
-        &request_id,
-    );
+    hygiene(&mut resp, &request_id);
     if let Some(o) = &origin {
         set(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         set(&mut resp, header::VARY, "Origin");
@@ -157,6 +144,40 @@ where
         status = resp.status.as_u16(),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
+    );
+    resp
+}
+
+fn set(r: &mut ApiResponse, n: HeaderName, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        r.headers.retain(|(h, _)| *h != n);
+        r.headers.push((n, v));
+    }
+}
+
+/// The headers every response carries.
+fn hygiene(resp: &mut ApiResponse, request_id: &str) {
+    set(resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    // Every response is per-user, and most carry user data or tokens: none may be cached.
+    set(resp, header::CACHE_CONTROL, "no-store");
+    set(resp, HeaderName::from_static("x-request-id"), request_id);
+}
+
+/// The answer to a request refused before it could be read as one (the local server's HTTP
+/// parser refused its head): `e` in the usual envelope, with every response's headers, a new
+/// request id, `Connection: close` (the rest of what was sent cannot be read), and the
+/// access log line.
+pub fn unreadable_request(e: &ApiError) -> ApiResponse {
+    let request_id = ulid::Ulid::generate().to_string();
+    let mut resp = error_response(e, &request_id);
+    hygiene(&mut resp, &request_id);
+    set(&mut resp, header::CONNECTION, "close");
+    tracing::info!(
+        request_id = %request_id,
+        route = "-",
+        status = resp.status.as_u16(),
+        code = e.code.as_str(),
+        "request refused by the HTTP parser"
     );
     resp
 }

@@ -668,3 +668,88 @@ async fn admin_create_on_dynamodb_refuses_a_missing_table_and_writes_into_an_exi
         .expect(200);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// What a raw HTTP/1.1 exchange got back: the status, the head's lines, the body, and how
+/// long until the server closed the connection (None: still open at the deadline).
+struct Raw {
+    status: u16,
+    head: String,
+    body: serde_json::Value,
+    closed_after: Option<Duration>,
+}
+
+/// Sends `request` on a new connection to `port` (stopping there, however incomplete) and
+/// reads until the server closes the connection, for at most `within`.
+async fn raw_exchange(port: u16, request: &[u8], within: Duration) -> Raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connecting to crm serve");
+    conn.write_all(request).await.expect("sending the request");
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let closed_after = loop {
+        let left = within.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, conn.read(&mut buf)).await {
+            Err(_) => break None,
+            Ok(Ok(0)) | Ok(Err(_)) => break Some(started.elapsed()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    };
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Raw {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        closed_after,
+    }
+}
+
+/// Issue 26 item 6: requests the HTTP parser refuses before any of our code runs still get
+/// SPEC §1's envelope (before: hyper's own 414 and 400 with empty bodies).
+#[tokio::test]
+async fn requests_the_http_parser_refuses_get_the_json_envelope() {
+    let server = Server::start();
+    let long_uri = format!(
+        "GET /crmService/api/v1/tickets?title={} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let del_in_a_header = "POST /crmService/api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Idempotency-Key: a\x7fb\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    for (what, request, status, code) in [
+        ("a 100 KB URI", long_uri.as_str(), 414, "URI_TOO_LONG"),
+        ("DEL in a header", del_in_a_header, 400, "MALFORMED_REQUEST"),
+    ] {
+        let r = raw_exchange(server.port, request.as_bytes(), Duration::from_secs(30)).await;
+        assert_eq!(r.status, status, "{what}: {}", r.head);
+        assert_eq!(r.body["success"], false, "{what}: {}", r.head);
+        assert_eq!(r.body["code"], code, "{what}: {}", r.body);
+        assert!(
+            r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {}",
+            r.body
+        );
+        for h in [
+            "content-type: application/json",
+            "x-content-type-options: nosniff",
+            "cache-control: no-store",
+            "x-request-id: ",
+            "connection: close",
+        ] {
+            assert!(r.head.contains(h), "{what}: no {h} in\n{}", r.head);
+        }
+        assert!(
+            r.closed_after.is_some(),
+            "{what}: the connection stays open"
+        );
+    }
+    // The server goes on serving.
+    server.client().signin("admin", PASSWORD).await.expect(200);
+}
