@@ -59,6 +59,39 @@ pub fn jwt_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Secret> {
     Ok(Secret::new(hex))
 }
 
+/// Makes `path` a file only its owner may read or write: created empty with mode 0600 when
+/// it is missing, narrowed to 0600 when it exists with more (`narrow_to_owner`).
+pub fn create_owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => narrow_to_owner(path),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+/// Narrows an existing file that others may read (made before its mode was set, or by hand)
+/// to its owner (0600); a missing file is fine.
+pub fn narrow_to_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("narrowing {} to its owner", path.display()))?;
+        tracing::info!(file = %path.display(), was = format!("{mode:o}"), "now readable by its owner only (0600)");
+    }
+    Ok(())
+}
+
 /// Opens the store. `create` makes a missing DynamoDB table (the local server does, per
 /// SPEC §5); operator commands refuse a missing one instead of creating a stray table.
 /// Opens the store; with `create`, a missing DynamoDB table is created. Also says whether
@@ -75,6 +108,12 @@ pub async fn open_store(
             std::fs::create_dir_all(&args.data_dir)
                 .with_context(|| format!("creating {}", args.data_dir.display()))?;
             let path = args.data_dir.join("crm.sqlite3");
+            // The store holds the bcrypt hashes: the owner's alone, like the JWT secret.
+            // SQLite gives its -wal and -shm files the mode of the database file.
+            create_owner_only(&path)?;
+            for side in ["crm.sqlite3-wal", "crm.sqlite3-shm"] {
+                narrow_to_owner(&args.data_dir.join(side))?;
+            }
             let b = SqliteBackend::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             Ok((Store::sqlite(b), true))

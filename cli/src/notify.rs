@@ -33,6 +33,11 @@ pub async fn start(
     config: &Config,
     data_dir: &Path,
 ) -> anyhow::Result<(Queues, LocalNotifier)> {
+    // The mail log holds addresses and mail bodies, the dead-letter log whole events: the
+    // owner's alone (new files are made so; ones from before are narrowed).
+    for log in ["mail.log", "dead-letter.log"] {
+        crate::local::narrow_to_owner(&data_dir.join(log))?;
+    }
     let transport = Transport::new(
         &config.mail,
         async || aws_sdk_sesv2::Client::new(&crm_shared::cloud::sdk_config().await),
@@ -150,6 +155,7 @@ async fn deliver_with_retries(
         let mut f = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(dead_letters)
             .await?;
         f.write_all(format!("{line}\n").as_bytes()).await?;

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::io::Write;
 use std::sync::Arc;
@@ -105,6 +105,8 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
                     async move { Ok::<_, std::convert::Infallible>(serve_one(&ctx, req).await) }
                 });
                 let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(READ_TIMEOUT)
                     .serve_connection(TokioIo::new(Enveloped::new(stream)), svc);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -132,6 +134,12 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a client may take to send a request's head (from the connection's start, or the
+/// end of its last answer: an idle connection is closed after it too), and then its body. A
+/// connection that stalls in either is closed, so stalled clients cannot hold the process's
+/// file limit; a stalled body is answered `408` first.
+const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How often the embedded store drops items whose TTL has passed (DynamoDB's own TTL does
 /// this in the cloud): failed-sign-in windows, delivery markers and the like.
@@ -201,8 +209,8 @@ async fn unless_stopped<T>(
     }
 }
 
-/// One HTTP request: read the body (at most 64 KiB), serve it like API Gateway would hand it
-/// to the function that owns the route.
+/// One HTTP request: read the body (at most 64 KiB, within `READ_TIMEOUT`), serve it like API
+/// Gateway would hand it to the function that owns the route.
 async fn serve_one(ctx: &Ctx, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let declared_too_large = parts
@@ -215,28 +223,32 @@ async fn serve_one(ctx: &Ctx, req: hyper::Request<Incoming>) -> hyper::Response<
     api.path = parts.uri.path().to_owned();
     api.query = parts.uri.query().map(str::to_owned);
     api.headers = parts.headers;
-    let mut too_large = declared_too_large;
-    if !too_large {
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => api.body = b.to_bytes(),
-            Err(_) => too_large = true,
+    let mut unread = declared_too_large.then(ApiError::payload_too_large);
+    if unread.is_none() {
+        let read = Limited::new(body, MAX_BODY_BYTES).collect();
+        match tokio::time::timeout(READ_TIMEOUT, read).await {
+            Ok(Ok(b)) => api.body = b.to_bytes(),
+            Ok(Err(_)) => unread = Some(ApiError::payload_too_large()),
+            Err(_) => unread = Some(ApiError::request_timeout(READ_TIMEOUT.as_secs())),
         }
     }
     let resp = respond(api, &ctx.cors_allowed_origins, |route, req| {
-        dispatch(ctx, route, req, too_large)
+        dispatch(ctx, route, req, unread)
     })
     .await;
     to_hyper(resp)
 }
 
+/// Serves a route with the function that owns it; `unread` is why the body could not be
+/// read (too large, or too slow), which is the answer then.
 async fn dispatch(
     ctx: &Ctx,
     route: Route,
     req: ApiRequest,
-    too_large: bool,
+    unread: Option<ApiError>,
 ) -> Result<ApiResponse, ApiError> {
-    if too_large {
-        return Err(ApiError::payload_too_large());
+    if let Some(e) = unread {
+        return Err(e);
     }
     match route.group() {
         Group::Auth => crm_auth::handle(ctx, route, req).await,

@@ -64,6 +64,8 @@ catalogue! {
     LastAdmin = "LAST_ADMIN", 409;
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
+    /// The request's body did not arrive in time (`crm serve`).
+    RequestTimeout = "REQUEST_TIMEOUT", 408;
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413;
     /// The request's URI is longer than the server reads (`crm serve`: 65,534 bytes).
     UriTooLong = "URI_TOO_LONG", 414;
@@ -130,6 +132,14 @@ impl ApiError {
         Self::new(
             ErrorCode::PayloadTooLarge,
             "Request body must be at most 64 KiB.",
+        )
+    }
+
+    /// A request body that stopped arriving: `seconds` passed before it was whole.
+    pub fn request_timeout(seconds: u64) -> Self {
+        Self::new(
+            ErrorCode::RequestTimeout,
+            format!("The request body did not arrive within {seconds} s."),
         )
     }
 

@@ -105,9 +105,11 @@ impl Transport {
                 tracing::info!(target: "crm::mail", event_id, mail = %line, "mail");
                 if let Some(path) = file {
                     let _guard = lock.lock().await;
+                    // Addresses and mail bodies: readable by the owner only.
                     let mut f = tokio::fs::OpenOptions::new()
                         .create(true)
                         .append(true)
+                        .mode(0o600)
                         .open(path)
                         .await
                         .map_err(|e| SendError::Transient(format!("mail log: {e}")))?;

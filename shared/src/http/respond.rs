@@ -43,9 +43,10 @@ pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
     if e.status() == 401 {
         r = r.with_header(header::WWW_AUTHENTICATE, "Bearer");
     }
-    if e.status() == 413 {
-        // The oversized body is left unread, so the connection cannot carry another request:
-        // say so, or an HTTP/1.1 client reuses it and its next request fails mid-flight.
+    if matches!(e.status(), 408 | 413) {
+        // The oversized (or stalled) body is left unread, so the connection cannot carry
+        // another request: say so, or an HTTP/1.1 client reuses it and its next request fails
+        // mid-flight.
         r = r.with_header(header::CONNECTION, "close");
     }
     r
