@@ -10,6 +10,7 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod model;
 pub mod policy;
 pub mod queue;
