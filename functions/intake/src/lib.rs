@@ -6,6 +6,8 @@ mod auth_results;
 mod html;
 pub mod parse;
 pub mod quote;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 
 pub use auth_results::{AuthResults, SES_AUTHSERV_ID, Verdict};
 pub use parse::{Automatic, Inbound, Refusal, Signals, parse};
