@@ -14,7 +14,7 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The venv's python: $CRM_VENV (scripts/test exports it), else the cache dir's venv.
+/// The venv's python (see `crm_tests::venv_python`).
 pub fn python() -> PathBuf {
     crm_tests::venv_python()
 }
