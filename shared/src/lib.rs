@@ -4,6 +4,7 @@
 //! server) shares.
 
 pub mod assignment;
+pub mod attachments;
 pub mod auth;
 pub mod cloud;
 pub mod config;
