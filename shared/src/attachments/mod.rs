@@ -5,6 +5,9 @@
 
 pub mod content;
 pub mod file_name;
+pub mod location;
+pub mod post_policy;
+mod sigv4;
 
 use crate::model::{Invalid, TicketId, new_ulid};
 use std::time::Duration;
