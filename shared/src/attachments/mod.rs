@@ -5,6 +5,7 @@
 
 pub mod content;
 pub mod file_name;
+pub mod local;
 pub mod location;
 pub mod post_policy;
 mod sigv4;
