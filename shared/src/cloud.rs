@@ -35,13 +35,7 @@ pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 /// `sdk_config` for a Lambda function: the same, trusting the roots AWS endpoints chain to
 /// (bundled, see `function_trust_store`) instead of reading the system's certificate store.
 pub async fn function_sdk_config() -> aws_config::SdkConfig {
-    let client = match TlsContext::builder()
-        .with_trust_store(function_trust_store(
-            std::env::var_os("SSL_CERT_FILE").is_some()
-                || std::env::var_os("SSL_CERT_DIR").is_some(),
-        ))
-        .build()
-    {
+    let client = match function_tls_context() {
         Ok(tls) => aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(tls)
@@ -86,6 +80,19 @@ fn lambda_environment(
 /// cross-signs them), which issue the certificate of every AWS service endpoint (AWS moved all
 /// of them to its own CA; DynamoDB, SQS, SES and SSM long before S3 finished in 2022).
 const AWS_ROOT_CAS: &str = include_str!("aws-root-cas.pem");
+
+/// The TLS of a function's clients: the bundled roots of `function_trust_store`, plus the
+/// system's when `SSL_CERT_FILE` or `SSL_CERT_DIR` names them. Shared by the SDK's client and
+/// the attachments' signed HEAD (`attachments::download`).
+pub(crate) fn function_tls_context() -> Result<TlsContext, String> {
+    TlsContext::builder()
+        .with_trust_store(function_trust_store(
+            std::env::var_os("SSL_CERT_FILE").is_some()
+                || std::env::var_os("SSL_CERT_DIR").is_some(),
+        ))
+        .build()
+        .map_err(|e| e.to_string())
+}
 
 /// A function's trust store: the bundled AWS roots, parsed from 6 KB in memory, so init skips
 /// the system store (the bundle file, then every file of the certificate directory: a few

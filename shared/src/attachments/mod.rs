@@ -4,6 +4,7 @@
 //! on the ticket write path: what may be attached, where it is stored, and the signatures.
 
 pub mod content;
+pub mod download;
 pub mod file_name;
 pub mod local;
 pub mod location;
