@@ -1,12 +1,14 @@
 //! The test harness: a `crm serve` process per test on a free port with its own data dir,
 //! a small client with one helper per endpoint, and access to the AWS emulator that
 //! `scripts/test` starts (missing emulator = failure, never a skip); below HTTP, the
-//! service fixture (`desk`) and the run-on-both-backends macro (`backends`).
+//! service fixture (`desk`) and the run-on-both-backends macro (`backends`); and S3's POST
+//! policy checks in front of moto, which does not make them (`s3_policy`).
 
 pub mod backends;
 pub mod client;
 pub mod desk;
 pub mod emulator;
+pub mod s3_policy;
 pub mod server;
 
 pub use client::{Client, Resp, assert_error, assert_invalid, enc, keys};
