@@ -41,7 +41,7 @@ async fn a_recipient_ses_refuses_for_good_is_recorded_and_the_others_are_mailed(
     );
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_none(),
@@ -49,7 +49,7 @@ async fn a_recipient_ses_refuses_for_good_is_recorded_and_the_others_are_mailed(
     );
     let marker = desk
         .store()
-        .get(&keys::mailed(&ev.event_id, &refused))
+        .get(&keys::mailed(ev.key_id(), &refused))
         .await
         .expect("marker item")
         .expect("the refusal is recorded");
@@ -113,7 +113,7 @@ async fn addresses_stored_before_the_rule_fail_only_their_recipient(store: Store
     );
     assert!(
         desk.store()
-            .outbox_entry(&ev.event_id)
+            .outbox_entry(ev.key_id())
             .await
             .expect("outbox")
             .is_none(),
