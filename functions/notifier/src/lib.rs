@@ -7,9 +7,7 @@ pub mod mail;
 pub mod transport;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::model::{
-    Email, Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid,
-};
+use crm_shared::model::{Email, Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid};
 use crm_shared::policy::{self, MailRole};
 use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
