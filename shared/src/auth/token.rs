@@ -2,7 +2,6 @@
 //! The algorithm is pinned, so `alg: none` or any other algorithm is rejected.
 
 use crate::config::Secret;
-use crate::error::ErrorCode;
 use crate::model::{Timestamp, UserId, UserType};
 use http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
@@ -35,25 +34,6 @@ pub enum TokenError {
     Revoked,
     /// This token header was sent more than once (a 400 naming it, not a 401).
     Repeated(&'static str),
-}
-
-impl From<TokenError> for crate::ApiError {
-    fn from(e: TokenError) -> Self {
-        use crate::ApiError;
-        match e {
-            TokenError::Missing => ApiError::new(
-                ErrorCode::NoToken,
-                "No token provided. Send it in x-access-token or Authorization: Bearer.",
-            ),
-            TokenError::Invalid => ApiError::new(ErrorCode::InvalidToken, "Invalid token."),
-            TokenError::Expired => ApiError::new(ErrorCode::TokenExpired, "Token has expired."),
-            TokenError::Revoked => ApiError::new(
-                ErrorCode::TokenRevoked,
-                "Token was revoked by a password change or a sign-out. Sign in again.",
-            ),
-            TokenError::Repeated(header) => crate::http::repeated_header(header),
-        }
-    }
 }
 
 /// Signs and verifies access tokens; built once at init.
@@ -336,7 +316,5 @@ mod tests {
         h.append("authorization", HeaderValue::from_static("Bearer a"));
         h.append("authorization", HeaderValue::from_static("Bearer b"));
         assert_eq!(bearer_token(&h), Err(TokenError::Repeated("Authorization")));
-        let e = crate::ApiError::from(TokenError::Repeated("Authorization"));
-        assert_eq!((e.status(), e.field), (400, Some("Authorization")));
     }
 }

@@ -65,14 +65,9 @@ pub fn single_header<'a>(
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(repeated_header(name));
+        return Err(ApiError::repeated_header(name));
     }
     Ok(first)
-}
-
-/// The answer to a header the API reads sent more than once.
-pub fn repeated_header(name: &'static str) -> ApiError {
-    ApiError::invalid(name, format!("{name} must be sent at most once."))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,7 @@
 //! Each moves the user's token generation on in the same write, so every older token is
 //! refused at once (`401 TOKEN_REVOKED`).
 
-use super::auth::refused;
-use super::{Authed, Ctx, denied};
+use super::{Authed, Ctx};
 use crate::ApiError;
 use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
@@ -18,10 +17,6 @@ use crate::store::{Store, UserRecord};
 pub struct PasswordChange {
     pub current: Option<String>,
     pub new: Password,
-}
-
-fn changed_concurrently() -> ApiError {
-    ApiError::conflict("The password was changed concurrently. Sign in again.")
 }
 
 /// PUT /users/{userId}/password. The user themself needs the current password (a wrong one
@@ -41,7 +36,7 @@ pub async fn change_password(
     };
     let is_self = target.as_ref() == Some(&caller.user_id);
     if !is_self {
-        policy::reset_password(&caller.caller()).map_err(denied)?;
+        policy::reset_password(&caller.caller())?;
         let user = match &target {
             Some(id) => ctx.store.get_user(id).await?,
             None => None,
@@ -65,7 +60,7 @@ pub async fn change_password(
         )
     })?;
     let now = Timestamp::now();
-    if let Some(e) = refused(
+    if let Some(e) = ApiError::refused_signin(
         ctx.store
             .reserve_signin_attempt(&caller.user_id, now)
             .await?,
@@ -125,7 +120,7 @@ pub async fn set_password(
     {
         Ok(event)
     } else {
-        Err(changed_concurrently())
+        Err(ApiError::password_changed_concurrently())
     }
 }
 

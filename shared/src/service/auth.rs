@@ -4,7 +4,7 @@ use super::{Ctx, SigninView, UserView};
 use crate::ApiError;
 use crate::error::ErrorCode;
 use crate::model::{Email, Name, Password, Timestamp, UserId, UserStatus, UserType};
-use crate::store::{Attempt, UserRecord};
+use crate::store::UserRecord;
 
 /// A parsed sign-up body.
 #[derive(Debug, Clone)]
@@ -61,30 +61,6 @@ pub(super) fn reserved(id: &UserId) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The answer to a sign-in that may not check a password now: the userId is locked (its
-/// window holds the limit of failures), or the window's checks are all in flight (no failure
-/// yet: a short wait, a code of its own). None when the check is reserved.
-pub(crate) fn refused(attempt: Attempt) -> Option<ApiError> {
-    match attempt {
-        Attempt::Reserved => None,
-        Attempt::Locked { retry_after } => Some(ApiError::too_many_requests(
-            retry_after,
-            "Too many failed sign-ins for this userId. Try again later.",
-        )),
-        Attempt::Busy { retry_after } => Some(
-            ApiError::too_many_requests(
-                retry_after,
-                "Other sign-ins for this userId are being checked. Retry in a moment.",
-            )
-            .with_code(ErrorCode::SigninBusy),
-        ),
-    }
-}
-
-fn bad_credentials() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCredentials, "Invalid userId or password.")
-}
-
 /// Signs in: one read of the user beside the reservation of one password check (SPEC §2:
 /// the lock-out holds under any concurrency), then bcrypt. An unknown userId and a wrong
 /// password get the same answer after the same work (the failure recorded either way); a
@@ -103,13 +79,13 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
     let Ok(id) = UserId::parse(&input.user_id) else {
         // Cannot exist: spend the same time and say the same thing.
         ctx.passwords.verify_decoy(&input.password).await;
-        return Err(bad_credentials());
+        return Err(ApiError::bad_credentials());
     };
     let (user, attempt) = tokio::try_join!(
         ctx.store.get_user(&id),
         ctx.store.reserve_signin_attempt(&id, now)
     )?;
-    if let Some(e) = refused(attempt) {
+    if let Some(e) = ApiError::refused_signin(attempt) {
         return Err(e);
     }
     let ok = match &user {
@@ -125,18 +101,12 @@ pub async fn signin(ctx: &Ctx, input: SigninInput) -> Result<SigninView, ApiErro
         (true, Some(u)) => u,
         _ => {
             ctx.store.record_signin_failure(&id, now).await?;
-            return Err(bad_credentials());
+            return Err(ApiError::bad_credentials());
         }
     };
     ctx.store.release_signin_attempt(&id, now).await?;
     if user.user_status != UserStatus::Approved {
-        return Err(ApiError::new(
-            ErrorCode::UserNotApproved,
-            format!(
-                "UserStatus is not approved yet. Current userStatus is - {}",
-                user.user_status
-            ),
-        ));
+        return Err(ApiError::not_approved(user.user_status));
     }
     let token = ctx
         .tokens

@@ -7,7 +7,7 @@ use super::assign::reopen_assignment;
 use super::idempotency::{Created, fingerprint, recorded, replay};
 use super::tickets::caller_and_ticket;
 use super::transition::{Transition, Tries};
-use super::{Authed, Ctx, denied};
+use super::{Authed, Ctx};
 use crate::ApiError;
 use crate::model::{
     CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, Timestamp, UserType,
@@ -62,7 +62,7 @@ pub async fn add_comment_once(
         if let Some(r) = record {
             return replay(r, &fingerprint);
         }
-        policy::comment(&caller.caller(), new.internal).map_err(denied)?;
+        policy::comment(&caller.caller(), new.internal)?;
         let now = Timestamp::now();
         let comment = CommentRecord {
             comment_id: new_ulid().to_string(),

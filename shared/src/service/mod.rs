@@ -159,63 +159,14 @@ impl Authed {
     /// 401 `TOKEN_REVOKED`), and the user must exist and be APPROVED (else 403).
     pub fn active(&self, user: Option<UserRecord>) -> Result<UserRecord, ApiError> {
         match user {
-            None => Err(ApiError::new(
-                ErrorCode::UserNotActive,
-                "The user of this token no longer exists.",
-            )),
+            None => Err(ApiError::user_gone()),
             Some(u) if u.token_generation != self.claims.generation => {
                 Err(crate::auth::TokenError::Revoked.into())
             }
-            Some(u) if u.user_status != UserStatus::Approved => Err(ApiError::new(
-                ErrorCode::UserNotApproved,
-                format!(
-                    "UserStatus is not approved yet. Current userStatus is - {}",
-                    u.user_status
-                ),
-            )),
+            Some(u) if u.user_status != UserStatus::Approved => {
+                Err(ApiError::not_approved(u.user_status))
+            }
             Some(u) => Ok(u),
         }
-    }
-}
-
-impl From<crate::store::CreateUserError> for ApiError {
-    fn from(e: crate::store::CreateUserError) -> Self {
-        use crate::store::CreateUserError::*;
-        match e {
-            UserIdTaken => ApiError::new(ErrorCode::UserIdTaken, "This userId is already taken."),
-            EmailTaken => ApiError::new(ErrorCode::EmailTaken, "This email is already registered."),
-            Store(e) => e.into(),
-        }
-    }
-}
-
-/// Maps a policy refusal to its 403.
-pub fn denied(d: crate::policy::Denied) -> ApiError {
-    use crate::policy::Denied::*;
-    match d {
-        AdminOnly => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. Only an approved ADMIN may do this.",
-        ),
-        AdminOrSelf => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. Only an approved ADMIN or the user themself may do this.",
-        ),
-        StatusChangeAdminOnly => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. Only an approved ADMIN may change userStatus.",
-        ),
-        NotConcerned => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. The ticket is not reported by or assigned to you.",
-        ),
-        ReassignAdminOnly => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. Admin is only allowed to reassign a ticket.",
-        ),
-        InternalNoteStaffOnly => ApiError::new(
-            ErrorCode::Forbidden,
-            "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note.",
-        ),
     }
 }

@@ -5,7 +5,7 @@
 use super::assign::{refreshed_candidates, reopen_assignment};
 use super::idempotency::{Created, fingerprint, recorded, replay};
 use super::transition::{Lost, Transition, Tries};
-use super::{Authed, Ctx, denied};
+use super::{Authed, Ctx};
 use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose_avoiding};
 use crate::error::ErrorCode;
@@ -167,8 +167,7 @@ pub(super) async fn caller_and_ticket(
     let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
     let caller = who.active(caller)?;
     let ticket = ticket.ok_or_else(ApiError::ticket_not_found)?;
-    policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())
-        .map_err(denied)?;
+    policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())?;
     Ok((caller, ticket))
 }
 
@@ -205,7 +204,7 @@ pub async fn update_ticket(
                 }
             })?;
         if patch.assignee.is_some() {
-            policy::reassign(&caller.caller()).map_err(denied)?;
+            policy::reassign(&caller.caller())?;
             if !new_assignee.as_ref().is_some_and(UserRecord::is_assignable) {
                 return Err(ApiError::invalid(
                     "assignee",

@@ -1,6 +1,6 @@
 //! Reading and changing users (SPEC §2), and creating admins from the backend.
 
-use super::{Authed, Ctx, UserView, denied};
+use super::{Authed, Ctx, UserView};
 use crate::ApiError;
 use crate::auth::PasswordHasher;
 use crate::error::ErrorCode;
@@ -52,7 +52,7 @@ pub async fn list_users(
         (ctx.store.get_user(&who.id).await?, None)
     };
     let caller = who.active(caller)?;
-    policy::list_users(&caller.caller()).map_err(denied)?;
+    policy::list_users(&caller.caller())?;
     let page = match page {
         Some(p) => p,
         None => ctx.store.list_users(filter, after, limit).await?,
@@ -77,11 +77,11 @@ async fn caller_and_target(
     if who.hints_admin() {
         let (c, t) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_user(target))?;
         let c = who.active(c)?;
-        policy::view_user(&c.caller(), target).map_err(denied)?;
+        policy::view_user(&c.caller(), target)?;
         return Ok((c, t));
     }
     let c = who.active(ctx.store.get_user(&who.id).await?)?;
-    policy::view_user(&c.caller(), target).map_err(denied)?;
+    policy::view_user(&c.caller(), target)?;
     let t = ctx.store.get_user(target).await?;
     Ok((c, t))
 }
@@ -97,7 +97,7 @@ async fn target_id(ctx: &Ctx, who: &Authed, raw: &str) -> Result<UserId, ApiErro
             if caller.is_approved_admin() {
                 Err(ApiError::user_not_found())
             } else {
-                Err(denied(policy::Denied::AdminOrSelf))
+                Err(policy::Denied::AdminOrSelf.into())
             }
         }
     }
@@ -124,7 +124,7 @@ pub async fn update_user(
     let changes_status = change.user_status.is_some();
     for attempt in retry::attempts() {
         let (caller, t) = caller_and_target(ctx, who, &target).await?;
-        policy::update_user(&caller.caller(), &target, changes_status).map_err(denied)?;
+        policy::update_user(&caller.caller(), &target, changes_status)?;
         let before = t.ok_or_else(ApiError::user_not_found)?;
         if change.email.as_ref().is_some_and(|e| *e != before.email) {
             return Err(ApiError::invalid("email", "email cannot be changed."));

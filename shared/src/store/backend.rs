@@ -174,16 +174,6 @@ pub enum StoreError {
     Internal(String),
 }
 
-impl From<StoreError> for crate::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(m) => crate::ApiError::unavailable(m),
-            StoreError::Contention => crate::ApiError::unavailable("transaction contention"),
-            other => crate::ApiError::internal(other.to_string()),
-        }
-    }
-}
-
 /// Evaluates a condition against the current item (None: no such item). The embedded
 /// backend uses this; the DynamoDB backend translates `Cond` into a ConditionExpression.
 #[cfg(any(feature = "sqlite", test))]

@@ -1,7 +1,9 @@
 //! One error type for every endpoint, mapped once to a status, a stable machine-readable
 //! `code` and a client message. Internal detail is kept for the log and never rendered.
+//! `mapping` turns every lower layer's refusal into one; `http` renders them.
 
-use crate::model::Invalid;
+mod mapping;
+
 use std::borrow::Cow;
 
 /// Declares the error catalogue: each code once, with the status it is always sent with.
@@ -210,12 +212,6 @@ impl ApiError {
     pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
         self
-    }
-}
-
-impl From<Invalid> for ApiError {
-    fn from(e: Invalid) -> Self {
-        ApiError::invalid(e.field, e.message)
     }
 }
 
