@@ -9,7 +9,7 @@ use crate::store::{DynamoBackend, Store};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::time::Duration;
 
 /// The SDK configuration every client is built from: short connect and attempt timeouts and
@@ -33,9 +33,9 @@ pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 }
 
 /// `sdk_config` for a Lambda function: the same, trusting the roots AWS endpoints chain to
-/// (bundled, see `function_trust_store`) instead of reading the system's certificate store.
+/// (bundled, see `tls::function_trust_store`) instead of reading the system's certificate store.
 pub async fn function_sdk_config() -> aws_config::SdkConfig {
-    let client = match function_tls_context() {
+    let client = match crate::tls::function_tls_context() {
         Ok(tls) => aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(tls)
@@ -74,35 +74,6 @@ fn lambda_environment(
             ),
         _ => loader,
     }
-}
-
-/// The roots of Amazon Trust Services (Amazon Root CA 1–4 and the Starfield Services root that
-/// cross-signs them), which issue the certificate of every AWS service endpoint (AWS moved all
-/// of them to its own CA; DynamoDB, SQS, SES and SSM long before S3 finished in 2022).
-const AWS_ROOT_CAS: &str = include_str!("aws-root-cas.pem");
-
-/// The TLS of a function's clients: the bundled roots of `function_trust_store`, plus the
-/// system's when `SSL_CERT_FILE` or `SSL_CERT_DIR` names them. Shared by the SDK's client and
-/// the attachments' signed HEAD (`attachments::download`).
-pub(crate) fn function_tls_context() -> Result<TlsContext, String> {
-    TlsContext::builder()
-        .with_trust_store(function_trust_store(
-            std::env::var_os("SSL_CERT_FILE").is_some()
-                || std::env::var_os("SSL_CERT_DIR").is_some(),
-        ))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// A function's trust store: the bundled AWS roots, parsed from 6 KB in memory, so init skips
-/// the system store (the bundle file, then every file of the certificate directory: a few
-/// milliseconds, more than the rest of init). `explicit` (`SSL_CERT_FILE` or `SSL_CERT_DIR`
-/// set, as for an emulator behind TLS or the bench) adds what those name, read as
-/// rustls-native-certs reads them (those paths only, never the system's directory).
-fn function_trust_store(explicit: bool) -> TrustStore {
-    TrustStore::empty()
-        .with_native_roots(explicit)
-        .with_pem_certificate(AWS_ROOT_CAS)
 }
 
 fn sdk_defaults() -> aws_config::ConfigLoader {
@@ -319,22 +290,6 @@ pub async fn warm_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bundled_aws_roots_parse() {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        let certs = CertificateDer::pem_slice_iter(AWS_ROOT_CAS.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .expect("the bundled roots are PEM");
-        assert_eq!(certs.len(), 5);
-        assert!(
-            TlsContext::builder()
-                .with_trust_store(function_trust_store(false))
-                .build()
-                .is_ok()
-        );
-    }
 
     #[tokio::test]
     async fn lambdas_environment_names_the_region_and_the_environments_credentials() {

@@ -11,6 +11,8 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod mail;
 pub mod model;
 pub mod policy;
@@ -19,6 +21,7 @@ pub mod retry;
 pub mod service;
 pub mod sla;
 pub mod store;
+mod tls;
 pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode};

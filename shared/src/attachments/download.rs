@@ -172,7 +172,7 @@ const DEADLINE: Duration = Duration::from_secs(5);
 impl HeadClient {
     /// For a function in the cloud: the TLS of its SDK clients (bundled AWS roots).
     pub fn for_function() -> Result<Self, String> {
-        Ok(Self::with_tls(crate::cloud::function_tls_context()?))
+        Ok(Self::with_tls(crate::tls::function_tls_context()?))
     }
 
     pub fn with_tls(tls: TlsContext) -> Self {
