@@ -6,7 +6,6 @@
 use crate::fixtures::{self, PASSWORD, call, put_user, request, token};
 use crate::report::{dratio, median, table, us};
 use crm_shared::auth::PasswordHasher;
-use crm_shared::http::ApiRequest;
 use crm_shared::model::{Password, UserType};
 use crm_shared::service::Ctx;
 use http::Method;
@@ -51,7 +50,7 @@ pub struct Section {
     pub budget: Duration,
 }
 
-type MakeReq<'a> = Box<dyn Fn(usize) -> ApiRequest + 'a>;
+type MakeReq<'a> = Box<dyn Fn(usize) -> crate::fixtures::Request + 'a>;
 
 /// bcrypt work a request includes, repeated alone right after each request so that it can
 /// be subtracted pair by pair.

@@ -3,7 +3,7 @@
 //! use, and the emulator's SDK configuration.
 
 use crm_shared::config::Secret;
-use crm_shared::http::{ApiRequest, ApiResponse, Group, respond};
+use crm_shared::http::{ApiResponse, Router, answer};
 use crm_shared::model::{Email, Name, Timestamp, UserId, UserStatus, UserType};
 use crm_shared::service::Ctx;
 use crm_shared::store::{DynamoBackend, SqliteBackend, Store, UserRecord};
@@ -71,44 +71,47 @@ pub fn token(ctx: &Ctx, id: &str, t: UserType) -> String {
         .expect("signing a token")
 }
 
+/// A request as the API reads one.
+pub type Request = http::Request<http_body_util::Full<bytes::Bytes>>;
+
 /// A request under the API's base path.
-pub fn request(
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> ApiRequest {
-    let mut r = ApiRequest::new(method, &format!("{}{path}", crm_shared::http::BASE_PATH));
+pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Request {
+    let json = body.is_some();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut r = http::Request::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *r.method_mut() = method;
+    if let Ok(uri) = format!("{}{path}", crm_shared::http::BASE_PATH).parse() {
+        *r.uri_mut() = uri;
+    }
     if let Some(t) = token
         && let Ok(v) = HeaderValue::from_str(t)
     {
-        r.headers.insert("x-access-token", v);
+        r.headers_mut().insert("x-access-token", v);
     }
-    if let Some(b) = body {
-        r.headers.insert(
+    if json {
+        r.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        r.body = bytes::Bytes::from(b.to_string());
     }
     r
 }
 
-/// Serves one request in-process the way the owning function would.
-pub async fn call(ctx: &Ctx, req: ApiRequest) -> ApiResponse {
-    respond(req, &ctx.cors_allowed_origins, |route, req| async move {
-        match route.group() {
-            Group::Auth => crm_auth::handle(ctx, route, req).await,
-            Group::Users => crm_users::handle(ctx, route, req).await,
-            Group::Tickets => crm_tickets::handle(ctx, route, req).await,
-        }
-    })
-    .await
+/// Every function's routes, built once.
+fn routes() -> &'static Router {
+    static ROUTES: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(crm::router)
+}
+
+/// Serves one request in-process the way the owning function would (the pipeline of the
+/// `Api` service every Lambda and `crm serve` run).
+pub async fn call(ctx: &Ctx, req: Request) -> ApiResponse {
+    answer(ctx, routes(), req).await
 }
 
 /// `call`, checking the status; returns the body as JSON.
-pub async fn call_ok(ctx: &Ctx, req: ApiRequest, want: u16) -> anyhow::Result<Value> {
-    let what = format!("{} {}", req.method, req.path);
+pub async fn call_ok(ctx: &Ctx, req: Request, want: u16) -> anyhow::Result<Value> {
+    let what = format!("{} {}", req.method(), req.uri().path());
     let r = call(ctx, req).await;
     let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     anyhow::ensure!(

@@ -150,13 +150,12 @@ async fn prepare(
     put_user(&store, "admin", UserType::Admin).await?;
     put_user(&store, "lcust", UserType::Customer).await?;
     let tok = token(&ctx, "lcust", UserType::Customer);
-    let who = ctx
-        .authenticate(&{
-            let mut h = http::HeaderMap::new();
-            h.insert("x-access-token", tok.parse()?);
-            h
-        })
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let who = crm_shared::http::authenticate(&ctx.tokens, &{
+        let mut h = http::HeaderMap::new();
+        h.insert("x-access-token", tok.parse()?);
+        h
+    })
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let t = crm_shared::service::create_ticket(
         &ctx,
         &who,

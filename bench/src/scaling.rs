@@ -66,7 +66,7 @@ impl Side {
     async fn point(
         &self,
         x: usize,
-        req: impl Fn() -> crm_shared::http::ApiRequest,
+        req: impl Fn() -> crate::fixtures::Request,
         want: u16,
     ) -> anyhow::Result<Point> {
         self.stats.take_usage();

@@ -1,4 +1,4 @@
-//! `crm serve`: every function's router in one process on 127.0.0.1, over the embedded store
+//! `crm serve`: every function's routes in one process on 127.0.0.1, over the embedded store
 //! (or DynamoDB), with the default admin made on first start and a clean stop on Ctrl-C or
 //! SIGTERM (in-flight requests finish; nothing committed is lost).
 
@@ -6,16 +6,12 @@ use crate::StoreArgs;
 use crate::local;
 use crate::parse_errors::Enveloped;
 use anyhow::Context;
-use bytes::Bytes;
-use crm_shared::ApiError;
-use crm_shared::http::{ApiRequest, ApiResponse, Group, MAX_BODY_BYTES, Route, respond};
+use crm_shared::http::Api;
 use crm_shared::service::{Ctx, ensure_default_admin};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +70,10 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         }
     }
     let purge = tokio::spawn(purge_expired_every(ctx.store.clone(), PURGE_PERIOD));
+    // The same `Service` a Lambda runs, over every function's routes.
+    let api = Api::new(ctx.clone(), crm::router())
+        .allow_origins(config.cors_allowed_origins.clone())
+        .read_timeout(READ_TIMEOUT);
 
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
@@ -99,15 +99,13 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                let svc = service_fn(move |req| {
-                    let ctx = ctx.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve_one(&ctx, req).await) }
-                });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(Enveloped::new(stream)), svc);
+                    .serve_connection(
+                        TokioIo::new(Enveloped::new(stream)),
+                        TowerToHyperService::new(api.clone()),
+                    );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -136,9 +134,9 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
 }
 
 /// How long a client may take to send a request's head (from the connection's start, or the
-/// end of its last answer: an idle connection is closed after it too), and then its body. A
-/// connection that stalls in either is closed, so stalled clients cannot hold the process's
-/// file limit; a stalled body is answered `408` first.
+/// end of its last answer: an idle connection is closed after it too), and then its body
+/// (`Api::read_timeout`). A connection that stalls in either is closed, so stalled clients
+/// cannot hold the process's file limit; a stalled body is answered `408` first.
 const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How often the embedded store drops items whose TTL has passed (DynamoDB's own TTL does
@@ -207,61 +205,4 @@ async fn unless_stopped<T>(
         v = step => Some(v),
         () = stop.as_mut() => None,
     }
-}
-
-/// One HTTP request: read the body (at most 64 KiB, within `READ_TIMEOUT`), serve it like API
-/// Gateway would hand it to the function that owns the route.
-async fn serve_one(ctx: &Ctx, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let declared_too_large = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES);
-    let mut api = ApiRequest::new(parts.method, "/");
-    api.path = parts.uri.path().to_owned();
-    api.query = parts.uri.query().map(str::to_owned);
-    api.headers = parts.headers;
-    let mut unread = declared_too_large.then(ApiError::payload_too_large);
-    if unread.is_none() {
-        let read = Limited::new(body, MAX_BODY_BYTES).collect();
-        match tokio::time::timeout(READ_TIMEOUT, read).await {
-            Ok(Ok(b)) => api.body = b.to_bytes(),
-            Ok(Err(_)) => unread = Some(ApiError::payload_too_large()),
-            Err(_) => unread = Some(ApiError::request_timeout(READ_TIMEOUT.as_secs())),
-        }
-    }
-    let resp = respond(api, &ctx.cors_allowed_origins, |route, req| {
-        dispatch(ctx, route, req, unread)
-    })
-    .await;
-    to_hyper(resp)
-}
-
-/// Serves a route with the function that owns it; `unread` is why the body could not be
-/// read (too large, or too slow), which is the answer then.
-async fn dispatch(
-    ctx: &Ctx,
-    route: Route,
-    req: ApiRequest,
-    unread: Option<ApiError>,
-) -> Result<ApiResponse, ApiError> {
-    if let Some(e) = unread {
-        return Err(e);
-    }
-    match route.group() {
-        Group::Auth => crm_auth::handle(ctx, route, req).await,
-        Group::Users => crm_users::handle(ctx, route, req).await,
-        Group::Tickets => crm_tickets::handle(ctx, route, req).await,
-    }
-}
-
-fn to_hyper(r: ApiResponse) -> hyper::Response<Full<Bytes>> {
-    let mut resp = hyper::Response::new(Full::new(r.body));
-    *resp.status_mut() = r.status;
-    for (k, v) in r.headers {
-        resp.headers_mut().append(k, v);
-    }
-    resp
 }

@@ -173,14 +173,15 @@ pub async fn api_ctx(
 }
 
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
-/// context (built once), its connections opened (`warm_up`), then API Gateway events through
-/// `respond` and the function's `handle`. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
+/// context (built once), its connections opened (`warm_up`), then API Gateway events served
+/// by the function's routes (`$router()`, the `Router` of its lib.rs) through the one `Api`
+/// service. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
 #[macro_export]
 macro_rules! lambda_api_main {
-    ($handle:path) => {
-        $crate::lambda_api_main!($handle, queue = false);
+    ($router:path) => {
+        $crate::lambda_api_main!($router, queue = false);
     };
-    ($handle:path, queue = $queue:expr) => {
+    ($router:path, queue = $queue:expr) => {
         #[tokio::main]
         async fn main() -> Result<(), lambda_http::Error> {
             lambda_http::tracing::init_default_subscriber();
@@ -195,16 +196,9 @@ macro_rules! lambda_api_main {
             };
             let ctx = $crate::cloud::api_ctx(&config, &sdk, dynamodb.clone(), queues).await;
             $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
-            let ctx = &ctx;
-            lambda_http::run(lambda_http::service_fn(move |event| async move {
-                let req = $crate::http::ApiRequest::from_lambda(event);
-                let resp = $crate::http::respond(req, &ctx.cors_allowed_origins, |route, req| {
-                    $handle(ctx, route, req)
-                })
-                .await;
-                Ok::<_, std::convert::Infallible>(resp.into_lambda())
-            }))
-            .await
+            let api = $crate::http::Api::new(std::sync::Arc::new(ctx), $router())
+                .allow_origins(config.cors_allowed_origins.clone());
+            lambda_http::run(api).await
         }
     };
 }

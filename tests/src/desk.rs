@@ -6,8 +6,8 @@
 use crm_shared::ApiError;
 use crm_shared::config::Secret;
 use crm_shared::model::{
-    Description, Email, Event, Name, Password, Priority, TicketSnapshot, TicketStatus, Timestamp,
-    Title, UserId, UserStatus, UserType,
+    Description, Email, Event, Name, Password, Priority, TicketId, TicketSnapshot, TicketStatus,
+    Timestamp, Title, UserId, UserStatus, UserType,
 };
 use crm_shared::queue::Publisher;
 use crm_shared::service::{
@@ -33,6 +33,16 @@ pub fn email_of(id: &str) -> String {
 
 pub fn uid(s: &str) -> UserId {
     UserId::parse(s).expect("valid userId")
+}
+
+/// A ticket id as the tickets function's routes read one from a path (400 when malformed).
+pub fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    <TicketId as crm_shared::http::FromParam>::from_param(raw)
+}
+
+/// A well-formed ticket id (tests only: panics otherwise).
+pub fn tid(raw: &str) -> TicketId {
+    TicketId::parse(raw).expect("a well-formed ticket id")
 }
 
 pub fn title(s: &str) -> Title {
@@ -303,11 +313,11 @@ impl Desk {
         id: &str,
         patch: TicketPatch,
     ) -> Result<TicketSnapshot, ApiError> {
-        service::update_ticket(&self.ctx, who, id, patch).await
+        service::update_ticket(&self.ctx, who, &ticket_id(id)?, patch).await
     }
 
     pub async fn get(&self, who: &Authed, id: &str) -> Result<TicketSnapshot, ApiError> {
-        service::get_ticket(&self.ctx, who, id).await
+        service::get_ticket(&self.ctx, who, &ticket_id(id)?).await
     }
 
     pub async fn list(
@@ -343,7 +353,7 @@ impl Desk {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let page = service::ticket_history(&self.ctx, who, id, next.as_deref(), 100)
+            let page = service::ticket_history(&self.ctx, who, &tid(id), next.as_deref(), 100)
                 .await
                 .unwrap_or_else(|e| panic!("history of {id}: {e:?}"));
             out.extend(page.items);
@@ -503,7 +513,7 @@ pub fn authed(ctx: &Ctx, id: &str, user_type: UserType) -> Authed {
         "x-access-token",
         HeaderValue::from_str(&token).expect("header"),
     );
-    ctx.authenticate(&h).expect("a fresh token verifies")
+    crm_shared::http::authenticate(&ctx.tokens, &h).expect("a fresh token verifies")
 }
 
 /// A token for `id` issued by this context.

@@ -1,93 +1,150 @@
-//! The tickets function: POST/GET /tickets, GET/PUT /tickets/{ticketId},
-//! GET /tickets/{ticketId}/history, POST/GET /tickets/{ticketId}/comments.
+//! The tickets function: tickets, their history and their comments (SPEC §3). A ticket id
+//! in a path is a `TicketId` before anything else of the request is read (400 when
+//! malformed).
 
 use crm_shared::ApiError;
-use crm_shared::http::{ApiRequest, ApiResponse, BASE_PATH, Body, QueryParams, ResponseExt, Route};
+use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
-    CommentBody, Description, IdempotencyKey, Priority, TicketStatus, Title, UserId,
+    CommentBody, Description, IdempotencyKey, Priority, TicketId, TicketStatus, Title, UserId,
 };
-use crm_shared::service::{self, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch};
-use http::StatusCode;
+use crm_shared::service::{
+    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch,
+};
+use http::{Method, StatusCode};
 
-pub async fn handle(ctx: &Ctx, route: Route, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let who = ctx.authenticate(&req.headers)?;
-    match route {
-        Route::CreateTicket => {
-            let b = Body::parse(&req)?;
-            let new = NewTicket {
-                title: Title::parse(b.required_str("title")?)?,
-                description: Description::parse(b.required_str("description")?)?,
-                priority: b
-                    .int("ticketPriority")?
-                    .map(Priority::from_int)
-                    .transpose()?,
-            };
-            let key = idempotency_key(&req)?;
-            let created = service::create_ticket_once(ctx, &who, new, key.as_ref()).await?;
-            Ok(created_response(
-                created,
-                "Ticket successfully created.",
-                |t| format!("{BASE_PATH}/tickets/{}", t.id),
-            ))
-        }
-        Route::ListTickets => {
-            let q = QueryParams::parse(req.query.as_deref())?;
-            let filter = TicketFilter {
-                status: q.parsed("status", TicketStatus::parse)?,
-                reporter: q.parsed("reporter", UserId::parse)?,
-                assignee: q.parsed("assignee", |v| match v.trim() {
-                    "null" => Ok(None),
-                    other => UserId::parse(other).map(Some),
-                })?,
-                priority: q.parsed("ticketPriority", Priority::parse)?,
-                title: q.get("title").map(str::to_owned),
-                description: q.get("description").map(str::to_owned),
-            };
-            let page = service::list_tickets(ctx, &who, filter, q.next_token(), q.limit()?).await?;
-            Ok(ApiResponse::list(&page.items, page.next))
-        }
-        Route::GetTicket(id) => {
-            let t = service::get_ticket(ctx, &who, &id).await?;
-            Ok(ApiResponse::data(StatusCode::OK, None, &t))
-        }
-        Route::UpdateTicket(id) => {
-            let patch = parse_patch(&req)?;
-            let t = service::update_ticket(ctx, &who, &id, patch).await?;
-            Ok(ApiResponse::data(
-                StatusCode::OK,
-                Some("Ticket successfully updated."),
-                &t,
-            ))
-        }
-        Route::TicketHistory(id) => {
-            let q = QueryParams::parse(req.query.as_deref())?;
-            let page = service::ticket_history(ctx, &who, &id, q.next_token(), q.limit()?).await?;
-            Ok(ApiResponse::list(&page.items, page.next))
-        }
-        Route::AddComment(id) => {
-            let b = Body::parse(&req)?;
-            let new = NewComment {
-                body: CommentBody::parse(b.required_str("body")?)?,
-                internal: b.bool("internal")?.unwrap_or(false),
-            };
-            let key = idempotency_key(&req)?;
-            let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
-            // Location: the thread the comment is read from.
-            Ok(created_response(created, "Comment added.", |_| {
-                format!("{BASE_PATH}/tickets/{id}/comments")
-            }))
-        }
-        Route::ListComments(id) => {
-            let q = QueryParams::parse(req.query.as_deref())?;
-            let page = service::list_comments(ctx, &who, &id, q.next_token(), q.limit()?).await?;
-            Ok(ApiResponse::list(&page.items, page.next))
-        }
-        _ => Err(ApiError::no_route()),
-    }
+/// The tickets function's routes.
+pub fn router() -> Router {
+    Router::new()
+        .authenticated(Method::POST, "/tickets", "createTicket", create_ticket)
+        .authenticated(Method::GET, "/tickets", "listTickets", list_tickets)
+        .authenticated(Method::GET, "/tickets/{ticketId}", "getTicket", get_ticket)
+        .authenticated(
+            Method::PUT,
+            "/tickets/{ticketId}",
+            "updateTicket",
+            update_ticket,
+        )
+        .authenticated(
+            Method::GET,
+            "/tickets/{ticketId}/history",
+            "ticketHistory",
+            ticket_history,
+        )
+        .authenticated(
+            Method::POST,
+            "/tickets/{ticketId}/comments",
+            "addComment",
+            add_comment,
+        )
+        .authenticated(
+            Method::GET,
+            "/tickets/{ticketId}/comments",
+            "listComments",
+            list_comments,
+        )
 }
 
-fn parse_patch(req: &ApiRequest) -> Result<TicketPatch, ApiError> {
-    let b = Body::parse(req)?;
+async fn create_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    b: Body,
+    key: Option<IdempotencyKey>,
+) -> Result<ApiResponse, ApiError> {
+    let new = NewTicket {
+        title: Title::parse(b.required_str("title")?)?,
+        description: Description::parse(b.required_str("description")?)?,
+        priority: b
+            .int("ticketPriority")?
+            .map(Priority::from_int)
+            .transpose()?,
+    };
+    let created = service::create_ticket_once(ctx, &who, new, key.as_ref()).await?;
+    Ok(created_response(
+        created,
+        "Ticket successfully created.",
+        |t| format!("{BASE_PATH}/tickets/{}", t.id),
+    ))
+}
+
+async fn list_tickets(ctx: &Ctx, who: Authed, q: QueryParams) -> Result<ApiResponse, ApiError> {
+    let filter = TicketFilter {
+        status: q.parsed("status", TicketStatus::parse)?,
+        reporter: q.parsed("reporter", UserId::parse)?,
+        assignee: q.parsed("assignee", |v| match v.trim() {
+            "null" => Ok(None),
+            other => UserId::parse(other).map(Some),
+        })?,
+        priority: q.parsed("ticketPriority", Priority::parse)?,
+        title: q.get("title").map(str::to_owned),
+        description: q.get("description").map(str::to_owned),
+    };
+    let page = service::list_tickets(ctx, &who, filter, q.next_token(), q.limit()?).await?;
+    Ok(ApiResponse::list(&page.items, page.next))
+}
+
+async fn get_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+) -> Result<ApiResponse, ApiError> {
+    let t = service::get_ticket(ctx, &who, &id).await?;
+    Ok(ApiResponse::data(StatusCode::OK, None, &t))
+}
+
+async fn update_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let patch = parse_patch(&b)?;
+    let t = service::update_ticket(ctx, &who, &id, patch).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Ticket successfully updated."),
+        &t,
+    ))
+}
+
+async fn ticket_history(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    q: QueryParams,
+) -> Result<ApiResponse, ApiError> {
+    let page = service::ticket_history(ctx, &who, &id, q.next_token(), q.limit()?).await?;
+    Ok(ApiResponse::list(&page.items, page.next))
+}
+
+async fn add_comment(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+    key: Option<IdempotencyKey>,
+) -> Result<ApiResponse, ApiError> {
+    let new = NewComment {
+        body: CommentBody::parse(b.required_str("body")?)?,
+        internal: b.bool("internal")?.unwrap_or(false),
+    };
+    let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
+    // Location: the thread the comment is read from.
+    Ok(created_response(created, "Comment added.", |_| {
+        format!("{BASE_PATH}/tickets/{id}/comments")
+    }))
+}
+
+async fn list_comments(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    q: QueryParams,
+) -> Result<ApiResponse, ApiError> {
+    let page = service::list_comments(ctx, &who, &id, q.next_token(), q.limit()?).await?;
+    Ok(ApiResponse::list(&page.items, page.next))
+}
+
+fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {
     if b.is_null("assignee") {
         return Err(ApiError::invalid(
             "assignee",
@@ -114,23 +171,6 @@ fn parse_patch(req: &ApiRequest) -> Result<TicketPatch, ApiError> {
             })
             .transpose()?,
     })
-}
-
-/// The `Idempotency-Key` header, if sent (400 when it is not 1–255 visible ASCII, or sent
-/// twice).
-fn idempotency_key(req: &ApiRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    match req.single_header(IdempotencyKey::HEADER)? {
-        None => Ok(None),
-        Some(v) => {
-            let raw = v.to_str().map_err(|_| {
-                ApiError::invalid(
-                    IdempotencyKey::HEADER,
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                )
-            })?;
-            Ok(Some(IdempotencyKey::parse(raw)?))
-        }
-    }
 }
 
 /// A `201` with `Location`; a replay is the original answer plus `Idempotent-Replayed: true`.

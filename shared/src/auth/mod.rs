@@ -8,4 +8,4 @@ mod token;
 
 pub use cursor::CursorCodec;
 pub use password::PasswordHasher;
-pub use token::{Claims, TokenError, TokenKeys, bearer_token};
+pub use token::{Claims, TokenError, TokenKeys};

@@ -1,17 +1,23 @@
-//! The HTTP glue every function (and the local server) shares: the request and response
-//! types, route matching, JSON bodies, query strings, envelopes, CORS and the one place where
-//! errors are rendered and logged.
+//! The HTTP edge every function (and the local server) shares: the API as a tower `Service`
+//! (service.rs), routes declared beside their handlers (route.rs) with typed arguments
+//! (extract.rs), authentication of a request (authn.rs), JSON bodies, query strings,
+//! envelopes, CORS and the one place where errors are rendered and logged (respond.rs).
 
+mod authn;
 mod body;
-mod lambda;
+mod extract;
 mod query;
 mod respond;
-mod routes;
+mod route;
+mod service;
 
-pub use body::{Body, MAX_BODY_BYTES};
+pub use authn::authenticate;
+pub use body::Body;
+pub use extract::{Call, FromCall, FromParam, Handler, HandlerFn, Path};
 pub use query::QueryParams;
-pub use respond::{ResponseExt, cors, respond, unreadable_request};
-pub use routes::{BASE_PATH, Group, ROUTES, Route, RouteSpec};
+pub use respond::{ResponseExt, cors, unreadable_request};
+pub use route::{Access, BASE_PATH, Route, Router};
+pub use service::{Api, MAX_BODY_BYTES, answer};
 
 use crate::ApiError;
 use bytes::Bytes;

@@ -1,13 +1,16 @@
-//! The one place a request becomes a response: route matching (SPEC's 404), CORS (off
-//! unless an allow-list is configured), the handler (a panic becomes a 500), error rendering
-//! (internals logged with the request id, never sent), security headers, and the access log.
+//! The one place a request becomes a response: CORS (off unless an allow-list is
+//! configured), route matching (SPEC's 404), a body that could not be read (413/408), the
+//! route's authentication (401), its handler (a panic becomes a 500), error rendering
+//! (internals logged with the request id, never sent), security headers, the access log.
 
-use super::{ApiRequest, ApiResponse, Route};
+use super::authn::authenticate;
+use super::extract::Call;
+use super::{Access, ApiRequest, ApiResponse, Router};
 use crate::ApiError;
+use crate::service::Ctx;
 use futures_util::FutureExt;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
@@ -83,12 +86,15 @@ fn allowed_origin<'a>(req: &'a ApiRequest, allow: &[String]) -> Option<&'a str> 
     allow.iter().any(|o| o == origin).then_some(origin)
 }
 
-/// Serves one request with `handler`, which receives the matched route.
-pub async fn respond<F, Fut>(req: ApiRequest, cors_allow: &[String], handler: F) -> ApiResponse
-where
-    F: FnOnce(Route, ApiRequest) -> Fut,
-    Fut: Future<Output = Result<ApiResponse, ApiError>>,
-{
+/// Serves one request with the route of `router` it matches. `unread` is why its body could
+/// not be read (too large, too slow), which is the answer to any route then.
+pub(super) async fn respond(
+    ctx: &Ctx,
+    router: &Router,
+    cors_allow: &[String],
+    req: ApiRequest,
+    unread: Option<ApiError>,
+) -> ApiResponse {
     let started = Instant::now();
     let request_id = req.request_id.clone();
     let method = req.method.clone();
@@ -97,13 +103,28 @@ where
     let (route_name, result) = if method == Method::OPTIONS && origin.is_some() {
         ("preflight", Ok(preflight()))
     } else {
-        match Route::parse(&req.method, &req.path) {
+        match router.find(&req.method, &req.path) {
             None => ("-", Err(ApiError::no_route())),
-            Some(route) => {
-                let name = route.name();
-                let out = AssertUnwindSafe(handler(route, req)).catch_unwind().await;
+            Some((route, params)) => {
+                let answer = async {
+                    if let Some(e) = unread {
+                        return Err(e);
+                    }
+                    let caller = match route.access {
+                        Access::Authenticated => Some(authenticate(&ctx.tokens, &req.headers)?),
+                        Access::Public => None,
+                    };
+                    let call = Call {
+                        ctx,
+                        request: &req,
+                        params: &params,
+                        caller: caller.as_ref(),
+                    };
+                    route.handler.handle(&call).await
+                };
+                let out = AssertUnwindSafe(answer).catch_unwind().await;
                 (
-                    name,
+                    route.name,
                     out.unwrap_or_else(|_| Err(ApiError::internal("handler panicked"))),
                 )
             }
@@ -217,21 +238,67 @@ impl ResponseExt for ApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::tests::ctx;
 
     fn body(r: &ApiResponse) -> serde_json::Value {
         serde_json::from_slice(&r.body).unwrap()
     }
 
-    async fn ok(_: Route, _: ApiRequest) -> Result<ApiResponse, ApiError> {
+    async fn ok(_: &Ctx) -> Result<ApiResponse, ApiError> {
         Ok(ApiResponse::data(StatusCode::OK, None, &1))
+    }
+
+    async fn boom(_: &Ctx) -> Result<ApiResponse, ApiError> {
+        if true {
+            panic!("boom");
+        }
+        Ok(ApiResponse::data(StatusCode::OK, None, &1))
+    }
+
+    async fn secret(_: &Ctx) -> Result<ApiResponse, ApiError> {
+        Err(ApiError::internal("SELECT * FROM secret_table failed"))
+    }
+
+    async fn down(_: &Ctx) -> Result<ApiResponse, ApiError> {
+        Err(ApiError::unavailable("table down"))
+    }
+
+    async fn too_large(_: &Ctx) -> Result<ApiResponse, ApiError> {
+        Err(ApiError::payload_too_large())
+    }
+
+    async fn not_json(_: &Ctx) -> Result<ApiResponse, ApiError> {
+        Err(ApiError::unsupported_media_type())
+    }
+
+    fn router() -> Router {
+        Router::new()
+            .public(Method::GET, "/ok", "ok", ok)
+            .public(Method::GET, "/boom", "boom", boom)
+            .public(Method::GET, "/secret", "secret", secret)
+            .public(Method::GET, "/down", "down", down)
+            .public(Method::POST, "/big", "big", too_large)
+            .public(Method::POST, "/text", "text", not_json)
+            .authenticated(Method::GET, "/mine", "mine", ok)
+    }
+
+    async fn get(path: &str) -> ApiResponse {
+        send(
+            ApiRequest::new(Method::GET, &format!("/crmService/api/v1{path}")),
+            &[],
+        )
+        .await
+    }
+
+    async fn send(req: ApiRequest, cors: &[String]) -> ApiResponse {
+        respond(&ctx(), &router(), cors, req, None).await
     }
 
     #[tokio::test]
     async fn unknown_route_gets_the_exact_404_body() {
-        let r = respond(
-            ApiRequest::new(Method::DELETE, "/crmService/api/v1/tickets/x"),
+        let r = send(
+            ApiRequest::new(Method::DELETE, "/crmService/api/v1/ok"),
             &[],
-            ok,
         )
         .await;
         assert_eq!(r.status, 404);
@@ -243,8 +310,8 @@ mod tests {
 
     #[tokio::test]
     async fn security_headers_on_every_response() {
-        for path in ["/crmService/api/v1/users", "/nope"] {
-            let r = respond(ApiRequest::new(Method::GET, path), &[], ok).await;
+        for path in ["/ok", "/nope"] {
+            let r = get(path).await;
             assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
             assert_eq!(r.header("cache-control"), Some("no-store"));
             assert!(r.header("x-request-id").is_some());
@@ -254,12 +321,9 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_hide_detail_and_carry_the_request_id() {
-        let req = ApiRequest::new(Method::GET, "/crmService/api/v1/users");
+        let req = ApiRequest::new(Method::GET, "/crmService/api/v1/secret");
         let id = req.request_id.clone();
-        let r = respond(req, &[], |_, _| async {
-            Err::<ApiResponse, _>(ApiError::internal("SELECT * FROM secret_table failed"))
-        })
-        .await;
+        let r = send(req, &[]).await;
         assert_eq!(r.status, 500);
         let b = body(&r);
         assert_eq!(b["requestId"], id.as_str());
@@ -268,87 +332,82 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_handler_is_a_500() {
-        let r = respond(
-            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
-            &[],
-            |_, _| async {
-                if true {
-                    panic!("boom");
-                }
-                Ok(ApiResponse::data(StatusCode::OK, None, &1))
-            },
-        )
-        .await;
+        let r = get("/boom").await;
         assert_eq!(r.status, 500);
         assert!(!String::from_utf8_lossy(&r.body).contains("boom"));
     }
 
     #[tokio::test]
     async fn retry_after_and_www_authenticate() {
-        let r = respond(
-            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
-            &[],
-            |_, _| async { Err::<ApiResponse, _>(ApiError::unavailable("table down")) },
-        )
-        .await;
+        let r = get("/down").await;
         assert_eq!(
             (r.status.as_u16(), r.header("retry-after")),
             (503, Some("1"))
         );
-        let r = respond(
-            ApiRequest::new(Method::GET, "/crmService/api/v1/users"),
-            &[],
-            |_, _| async { Err::<ApiResponse, _>(ApiError::new(crate::ErrorCode::NoToken, "x")) },
-        )
-        .await;
+        // An authenticated route without a token: 401 before its handler runs.
+        let r = get("/mine").await;
+        assert_eq!(r.status, 401);
+        assert_eq!(body(&r)["code"], "NO_TOKEN");
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     }
 
     #[tokio::test]
-    async fn payload_too_large_closes_the_connection() {
+    async fn a_body_that_could_not_be_read_is_the_answer_to_any_route() {
+        let req = ApiRequest::new(Method::GET, "/crmService/api/v1/mine");
         let r = respond(
-            ApiRequest::new(Method::POST, "/crmService/api/v1/auth/signup"),
+            &ctx(),
+            &router(),
             &[],
-            |_, _| async { Err::<ApiResponse, _>(ApiError::payload_too_large()) },
+            req,
+            Some(ApiError::payload_too_large()),
         )
         .await;
+        assert_eq!(r.status, 413);
+        // Not to no route.
+        let req = ApiRequest::new(Method::GET, "/crmService/api/v1/nope");
+        let r = respond(
+            &ctx(),
+            &router(),
+            &[],
+            req,
+            Some(ApiError::payload_too_large()),
+        )
+        .await;
+        assert_eq!(r.status, 404);
+    }
+
+    #[tokio::test]
+    async fn payload_too_large_closes_the_connection() {
+        let r = send(ApiRequest::new(Method::POST, "/crmService/api/v1/big"), &[]).await;
         assert_eq!(
             (r.status.as_u16(), r.header("connection")),
             (413, Some("close"))
         );
-        let r = respond(
-            ApiRequest::new(Method::POST, "/crmService/api/v1/auth/signup"),
+        let r = send(
+            ApiRequest::new(Method::POST, "/crmService/api/v1/text"),
             &[],
-            |_, _| async { Err::<ApiResponse, _>(ApiError::unsupported_media_type()) },
         )
         .await;
         assert_eq!(r.header("connection"), None);
     }
 
-    #[test]
-    fn cors_allows_every_route_method() {
-        for r in super::super::ROUTES {
-            assert!(cors::ALLOW_METHODS.contains(&r.method), "{}", r.method);
-        }
-    }
-
     #[tokio::test]
     async fn cors_only_for_allowed_origins() {
         let allow = vec!["https://app.example".to_owned()];
-        let mut req = ApiRequest::new(Method::OPTIONS, "/crmService/api/v1/users");
+        let mut req = ApiRequest::new(Method::OPTIONS, "/crmService/api/v1/ok");
         req.headers
             .insert("origin", HeaderValue::from_static("https://app.example"));
-        let r = respond(req.clone(), &allow, ok).await;
+        let r = send(req.clone(), &allow).await;
         assert_eq!(r.status, 204);
         assert_eq!(
             r.header("access-control-allow-origin"),
             Some("https://app.example")
         );
-        let r = respond(req.clone(), &[], ok).await;
+        let r = send(req.clone(), &[]).await;
         assert_eq!(r.status, 404);
         req.headers
             .insert("origin", HeaderValue::from_static("https://evil.example"));
-        let r = respond(req, &allow, ok).await;
+        let r = send(req, &allow).await;
         assert_eq!(
             (r.status.as_u16(), r.header("access-control-allow-origin")),
             (404, None)

@@ -27,7 +27,7 @@ pub struct NewComment {
 pub async fn add_comment(
     ctx: &Ctx,
     who: &Authed,
-    id: &str,
+    id: &TicketId,
     new: NewComment,
 ) -> Result<CommentSnapshot, ApiError> {
     add_comment_once(ctx, who, id, new, None)
@@ -42,11 +42,10 @@ pub async fn add_comment(
 pub async fn add_comment_once(
     ctx: &Ctx,
     who: &Authed,
-    id: &str,
+    id: &TicketId,
     new: NewComment,
     key: Option<&IdempotencyKey>,
 ) -> Result<Created<CommentSnapshot>, ApiError> {
-    let id = TicketId::parse(id)?;
     let fingerprint = fingerprint(&json!({
         "ticketId": id.as_str(),
         "body": new.body.as_str(),
@@ -56,7 +55,7 @@ pub async fn add_comment_once(
     let mut tries = Tries::default();
     while tries.next().await.is_some() {
         let ((caller, before), record) =
-            tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+            tokio::try_join!(caller_and_ticket(ctx, who, id), async {
                 Ok::<_, ApiError>(recorded(ctx, who, key).await?)
             })?;
         if let Some(r) = record {
@@ -107,18 +106,17 @@ pub async fn add_comment_once(
 pub async fn list_comments(
     ctx: &Ctx,
     who: &Authed,
-    id: &str,
+    id: &TicketId,
     next_token: Option<&str>,
     limit: usize,
 ) -> Result<Listing<CommentSnapshot>, ApiError> {
-    let id = TicketId::parse(id)?;
     let scope = format!("comments|{id}");
     let after = ctx.decode_cursor(next_token, &scope)?;
     let hinted = policy::sees_internal_notes(who.claims.user_type.unwrap_or(UserType::Customer));
-    let ((caller, _), page) = tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+    let ((caller, _), page) = tokio::try_join!(caller_and_ticket(ctx, who, id), async {
         Ok::<_, ApiError>(
             ctx.store
-                .ticket_comments(&id, hinted, after.clone(), limit)
+                .ticket_comments(id, hinted, after.clone(), limit)
                 .await?,
         )
     })?;
@@ -126,7 +124,7 @@ pub async fn list_comments(
     let page = if sees == hinted {
         page
     } else {
-        ctx.store.ticket_comments(&id, sees, after, limit).await?
+        ctx.store.ticket_comments(id, sees, after, limit).await?
     };
     let next = ctx.encode_cursor(page.next.clone(), &scope)?;
     Ok(Listing {

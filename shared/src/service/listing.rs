@@ -169,15 +169,14 @@ pub struct HistoryView {
 pub async fn ticket_history(
     ctx: &Ctx,
     who: &Authed,
-    id: &str,
+    id: &TicketId,
     next_token: Option<&str>,
     limit: usize,
 ) -> Result<Listing<HistoryView>, ApiError> {
-    let id = TicketId::parse(id)?;
     let scope = format!("history|{id}");
     let after = ctx.decode_cursor(next_token, &scope)?;
-    let (_, page) = tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
-        Ok::<_, ApiError>(ctx.store.ticket_history(&id, after, limit).await?)
+    let (_, page) = tokio::try_join!(caller_and_ticket(ctx, who, id), async {
+        Ok::<_, ApiError>(ctx.store.ticket_history(id, after, limit).await?)
     })?;
     let next = ctx.encode_cursor(page.next.clone(), &scope)?;
     Ok(Listing {

@@ -1,5 +1,6 @@
-//! The use cases. Handlers (functions/*, cli) parse HTTP into the typed inputs here (the
-//! newtypes in `model` validate as they parse); each use case loads what it needs, asks
+//! The use cases. Handlers (functions/*) parse HTTP into the typed inputs here (the
+//! newtypes in `model` validate as they parse) and hand over the verified caller
+//! (`Authed`); each use case loads what it needs, asks
 //! `policy` whether the caller may, and makes one atomic store write (with its history,
 //! outbox event, job or idempotency record), retrying a lost race (`retry`). Business rules
 //! live here and in `policy`; the store knows keys and items, not rules.
@@ -37,7 +38,6 @@ use crate::config::Secret;
 use crate::error::ErrorCode;
 use crate::model::{UserId, UserStatus};
 use crate::store::{Store, UserRecord};
-use http::HeaderMap;
 
 /// What every use case needs, built once at init and shared by all requests.
 pub struct Ctx {
@@ -45,7 +45,6 @@ pub struct Ctx {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub cursors: CursorCodec,
-    pub cors_allowed_origins: Vec<String>,
     /// Where committed ticket events are pushed.
     pub publisher: crate::queue::Publisher,
     /// Ticket creations in this process take turns choosing an engineer (see tickets.rs).
@@ -68,7 +67,6 @@ impl Ctx {
             tokens: TokenKeys::new(secret, token_ttl_seconds),
             passwords: PasswordHasher::new(bcrypt_cost),
             cursors: CursorCodec::new(secret),
-            cors_allowed_origins: Vec::new(),
             publisher: crate::queue::Publisher::default(),
             assign_gate: tokio::sync::Mutex::new(()),
             contention: Default::default(),
@@ -87,7 +85,6 @@ impl Ctx {
         queues: crate::queue::Queues,
     ) -> Self {
         Self {
-            cors_allowed_origins: config.cors_allowed_origins.clone(),
             engineer_capacity: config.engineer_capacity,
             publisher: queues.events,
             jobs: queues.jobs,
@@ -103,15 +100,6 @@ impl Ctx {
             events: &self.publisher,
             jobs: &self.jobs,
         }
-    }
-
-    /// The verified claims of the request's token (401 when missing, bad or expired).
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authed, ApiError> {
-        let token = crate::auth::bearer_token(headers)?;
-        let claims = self.tokens.verify(token)?;
-        let id = UserId::parse(&claims.id)
-            .map_err(|_| ApiError::from(crate::auth::TokenError::Invalid))?;
-        Ok(Authed { id, claims })
     }
 
     pub fn decode_cursor(
@@ -141,8 +129,8 @@ impl Ctx {
     }
 }
 
-/// A request whose token verified: who it claims to be. Whether that user may still act is
-/// checked against the store (`active`).
+/// The caller of a request whose token verified (`http::authenticate`): who it claims to be.
+/// Whether that user may still act is checked against the store (`active`).
 #[derive(Debug, Clone)]
 pub struct Authed {
     pub id: UserId,
@@ -168,5 +156,26 @@ impl Authed {
             }
             Some(u) => Ok(u),
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::DynamoBackend;
+
+    /// A context whose store is never reached (a DynamoDB client with no endpoint behind it).
+    pub(crate) fn ctx() -> Ctx {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        Ctx::new(
+            Store::dynamo(DynamoBackend::new(client, "unused")),
+            &Secret::new("a-test-secret-of-at-least-32-bytes!!"),
+            3600,
+            4,
+        )
     }
 }

@@ -172,9 +172,12 @@ pub(super) async fn caller_and_ticket(
 }
 
 /// GET /tickets/{ticketId}.
-pub async fn get_ticket(ctx: &Ctx, who: &Authed, id: &str) -> Result<TicketSnapshot, ApiError> {
-    let id = TicketId::parse(id)?;
-    let (_, t) = caller_and_ticket(ctx, who, &id).await?;
+pub async fn get_ticket(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &TicketId,
+) -> Result<TicketSnapshot, ApiError> {
+    let (_, t) = caller_and_ticket(ctx, who, id).await?;
     Ok(t.snapshot())
 }
 
@@ -183,10 +186,9 @@ pub async fn get_ticket(ctx: &Ctx, who: &Authed, id: &str) -> Result<TicketSnaps
 pub async fn update_ticket(
     ctx: &Ctx,
     who: &Authed,
-    id: &str,
+    id: &TicketId,
     patch: TicketPatch,
 ) -> Result<TicketSnapshot, ApiError> {
-    let id = TicketId::parse(id)?;
     if patch.status.is_some() && patch.assignee.is_some() {
         return Err(ApiError::new(
             ErrorCode::StatusAndAssignee,
@@ -197,7 +199,7 @@ pub async fn update_ticket(
     let mut tries = Tries::default();
     while tries.next().await.is_some() {
         let ((caller, before), new_assignee) =
-            tokio::try_join!(caller_and_ticket(ctx, who, &id), async {
+            tokio::try_join!(caller_and_ticket(ctx, who, id), async {
                 match &patch.assignee {
                     Some(a) => Ok(ctx.store.get_user(a).await?),
                     None => Ok::<_, ApiError>(None),

@@ -2,10 +2,11 @@
 //! Lambda runtime would hand it over, and must get the answer its name promises. A file
 //! that does not follow the naming rule fails the test, so no event can go untested:
 //!
-//! - `events/<auth|users|tickets>/<status>-<what>.json`: an API Gateway HTTP API (payload
-//!   2.0) event; parsed by `lambda_http::request::from_str`, turned into an `ApiRequest`
-//!   and answered by `respond` with that function's `handle`; the response must have
-//!   `<status>`. Its `routeKey` must be one the template gives that function.
+//! - `events/<auth|users|tickets>/<status>-<what>.json` (a function of `crm::FUNCTIONS`): an
+//!   API Gateway HTTP API (payload 2.0) event; parsed by `lambda_http::request::from_str`,
+//!   answered by the `Api` service over that function's routes and turned into what
+//!   lambda_http sends back; the response must have `<status>`. Its `routeKey` must be one
+//!   the template gives that function.
 //! - `events/notifier/sqs-<what>.json`: an SQS batch for `Notifier::handle_event`; exactly
 //!   the records whose messageId starts with `poison-` must be reported as failures.
 //! - `events/notifier/schedule-<what>.json`: the scheduled sweep; it must re-push every
@@ -16,10 +17,10 @@
 //! embedded store: admin `admin`, approved `customer1` and `engineer1`, pending
 //! `engineer2`, and one ticket reported by customer1 and assigned to engineer1.
 
-use crate::support::{root, template, template_routes, yaml_tool_with_input};
+use crate::support::{logical_id, root, template, template_routes, yaml_tool_with_input};
 use crm_notifier::{Notifier, Transport};
 use crm_shared::config::Secret;
-use crm_shared::http::{ApiRequest, ApiResponse, ROUTES, Route, respond};
+use crm_shared::http::{Api, authenticate};
 use crm_shared::model::{
     Description, Email, Name, Password, Timestamp, Title, UserId, UserStatus, UserType,
 };
@@ -28,12 +29,13 @@ use crm_shared::service::{self, Ctx, NewTicket, SignupInput, UserUpdate};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const SECRET: &str = "events-test-secret-0123456789-abcdefghij";
 const PASSWORD: &str = "Customer@12345";
 
 struct World {
-    ctx: Ctx,
+    ctx: Arc<Ctx>,
     tokens: BTreeMap<String, String>,
     ticket_id: String,
 }
@@ -96,7 +98,7 @@ async fn world() -> World {
             .expect("minting a token");
         tokens.insert(user.to_owned(), t);
     }
-    let admin = ctx.authenticate(&headers_with(&tokens["admin"])).unwrap();
+    let admin = authenticate(&ctx.tokens, &headers_with(&tokens["admin"])).unwrap();
     service::update_user(
         &ctx,
         &admin,
@@ -108,9 +110,7 @@ async fn world() -> World {
     )
     .await
     .expect("approving engineer1");
-    let customer = ctx
-        .authenticate(&headers_with(&tokens["customer1"]))
-        .unwrap();
+    let customer = authenticate(&ctx.tokens, &headers_with(&tokens["customer1"])).unwrap();
     let ticket = service::create_ticket(
         &ctx,
         &customer,
@@ -124,7 +124,7 @@ async fn world() -> World {
     .expect("seeding the ticket");
     assert_eq!(ticket.assignee.as_deref(), Some("engineer1"));
     World {
-        ctx,
+        ctx: Arc::new(ctx),
         tokens,
         ticket_id: ticket.id,
     }
@@ -192,7 +192,7 @@ fn classify(rel: &Path) -> Result<Kind, String> {
         .strip_suffix(".json")
         .ok_or("event files end in .json")?;
     match *dir {
-        "auth" | "users" | "tickets" => {
+        api if crm::FUNCTIONS.iter().any(|(name, _)| *name == api) => {
             let (status, what) = stem
                 .split_once('-')
                 .ok_or("API event names are <status>-<what>.json")?;
@@ -218,24 +218,14 @@ fn classify(rel: &Path) -> Result<Kind, String> {
     }
 }
 
-fn logical_id(function: &str) -> &'static str {
-    match function {
-        "auth" => "AuthFunction",
-        "users" => "UsersFunction",
-        "tickets" => "TicketsFunction",
-        other => panic!("no API function {other}"),
-    }
-}
-
-async fn call(w: &World, function: &str, req: ApiRequest) -> ApiResponse {
-    let ctx = &w.ctx;
-    let cors = &ctx.cors_allowed_origins;
-    match function {
-        "auth" => respond(req, cors, |r, q| crm_auth::handle(ctx, r, q)).await,
-        "users" => respond(req, cors, |r, q| crm_users::handle(ctx, r, q)).await,
-        "tickets" => respond(req, cors, |r, q| crm_tickets::handle(ctx, r, q)).await,
-        other => panic!("no API function {other}"),
-    }
+/// The function's `Api`, as its Lambda serves it (`lambda_api_main!`).
+fn api(w: &World, function: &str) -> Api {
+    let routes = crm::FUNCTIONS
+        .iter()
+        .find(|(name, _)| *name == function)
+        .map(|(_, routes)| routes())
+        .unwrap_or_else(|| panic!("no API function {function}"));
+    Api::new(w.ctx.clone(), routes)
 }
 
 /// Runs one API event; Ok is the response as `yaml_tool.py responses` checks it against
@@ -272,18 +262,21 @@ async fn run_api(function: &str, status: u16, raw: &str) -> Result<Value, String
 
     let req = lambda_http::request::from_str(&text)
         .map_err(|e| format!("lambda_http cannot parse it: {e}"))?;
-    let req = ApiRequest::from_lambda(req);
     // The operation of docs/openapi.yaml this request is (or $default).
-    let (doc_path, doc_method) = match Route::parse(&req.method, &req.path) {
-        Some(r) => {
-            let row = ROUTES.iter().find(|row| row.name == r.name()).unwrap();
-            (row.path.to_owned(), row.method.to_lowercase())
-        }
-        None => ("$default".to_owned(), req.method.as_str().to_lowercase()),
+    let (doc_path, doc_method) = match crm::router().find(req.method(), req.uri().path()) {
+        Some((r, _)) => (r.path.to_owned(), r.method.as_str().to_lowercase()),
+        None => ("$default".to_owned(), req.method().as_str().to_lowercase()),
     };
-    let resp = call(&w, function, req).await;
-    let got = resp.status.as_u16();
-    let body: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("body: {e}"))?;
+    // The `Service` a Lambda runs, and what lambda_http makes of its answer.
+    let resp = tower_service::Service::call(&mut api(&w, function), req)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let out = lambda_http::IntoResponse::into_response(resp).await;
+    let got = out.status().as_u16();
+    let body: Value = match out.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).map_err(|e| format!("body: {e}"))?,
+        other => return Err(format!("not a text body: {other:?}")),
+    };
     if got != status {
         return Err(format!("status {got}, expected {status}: {body}"));
     }
@@ -303,11 +296,6 @@ async fn run_api(function: &str, status: u16, raw: &str) -> Result<Value, String
             != json!({"success": false, "message": "The requested endpoint doesn't exists.", "code": "NOT_FOUND"})
     {
         return Err(format!("$default must answer SPEC's exact 404: {body}"));
-    }
-    // And the response converts to what the runtime sends back.
-    let out = resp.into_lambda();
-    if out.status().as_u16() != status {
-        return Err("into_lambda changed the status".into());
     }
     Ok(json!({"path": doc_path, "method": doc_method, "status": status, "body": body}))
 }
@@ -430,7 +418,7 @@ fn every_route_and_the_notifier_triggers_have_an_event() {
             Err(_) => {}
         }
     }
-    for r in ROUTES {
+    for r in crm::router().routes() {
         let key = crate::support::route_key(r);
         assert!(route_keys.contains(&key), "no event for {key} ({})", r.name);
     }

@@ -72,14 +72,22 @@ pub fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("template.yaml has no resource {name}"))
 }
 
-/// The logical id of the function serving a route group.
-pub fn function_of(group: crm_shared::http::Group) -> &'static str {
-    use crm_shared::http::Group;
-    match group {
-        Group::Auth => "AuthFunction",
-        Group::Users => "UsersFunction",
-        Group::Tickets => "TicketsFunction",
-    }
+/// The logical id of the function whose folder (under functions/ and events/) is `name`.
+pub fn logical_id(name: &str) -> &'static str {
+    FUNCTIONS
+        .iter()
+        .find(|f| f.1 == name)
+        .map(|f| f.0)
+        .unwrap_or_else(|| panic!("no function {name} in FUNCTIONS"))
+}
+
+/// Every route of the API, as its function declares it (crm::FUNCTIONS), with the logical
+/// id of that function.
+pub fn api_routes() -> Vec<(&'static str, crm_shared::http::Router)> {
+    crm::FUNCTIONS
+        .iter()
+        .map(|(name, routes)| (logical_id(name), routes()))
+        .collect()
 }
 
 /// The four functions: logical id, events/ folder, cargo package dir, binary name.
@@ -134,7 +142,7 @@ pub fn template_routes(t: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// The route key the template must have for a ROUTES row.
-pub fn route_key(r: &crm_shared::http::RouteSpec) -> String {
+/// The route key the template must have for a route.
+pub fn route_key(r: &crm_shared::http::Route) -> String {
     format!("{} /{{service}}/{{api}}/{{version}}{}", r.method, r.path)
 }

@@ -1,6 +1,7 @@
 //! Hostile bodies at every body-taking endpoint (signup, signin, PUT /users/{id},
-//! POST /tickets, PUT /tickets/{id}, POST /tickets/{id}/comments), in-process through `crm_shared::http::respond` and each
-//! function's `handle` over a `Ctx` on a SQLite store: random bytes, deep nesting, strings
+//! POST /tickets, PUT /tickets/{id}, POST /tickets/{id}/comments), in-process through the
+//! API's pipeline (`crm_shared::http::answer`, what the `Api` service runs) and every
+//! function's routes over a `Ctx` on a SQLite store: random bytes, deep nesting, strings
 //! around and over 64 KiB, odd Unicode, fields of every wrong JSON type, near-valid bodies
 //! with one field broken, under several content types. A proptest with a fixed seed and a
 //! bounded number of cases. Every answer is 2xx or 4xx (a panic in a handler would be a
@@ -9,7 +10,7 @@
 
 use super::support::{INTERNALS, figure, full};
 use crm_shared::config::Secret;
-use crm_shared::http::{ApiRequest, ApiResponse, Group, MAX_BODY_BYTES, respond};
+use crm_shared::http::{ApiResponse, MAX_BODY_BYTES, Router, answer};
 use crm_shared::model::{Timestamp, UserId, UserType};
 use crm_shared::service::Ctx;
 use http::{HeaderValue, Method};
@@ -207,6 +208,7 @@ fn content_type() -> impl Strategy<Value = Option<&'static str>> {
 /// The in-process service: a Ctx on a SQLite file, users of each role and one ticket.
 struct App {
     ctx: Ctx,
+    routes: Router,
     files: Vec<PathBuf>,
     tokens: [String; 3],
     ticket: String,
@@ -221,27 +223,20 @@ impl App {
         ct: Option<&str>,
         body: Vec<u8>,
     ) -> ApiResponse {
-        let mut req = ApiRequest::new(method, &format!("/crmService/api/v1{path}"));
+        let mut req = http::Request::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+        *req.method_mut() = method;
+        *req.uri_mut() = format!("/crmService/api/v1{path}").parse().expect("a URI");
         if let Some(t) = token {
-            req.headers
+            req.headers_mut()
                 .insert("x-access-token", HeaderValue::from_str(t).expect("token"));
         }
         if let Some(ct) = ct {
-            req.headers.insert(
+            req.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_str(ct).expect("content type"),
             );
         }
-        req.body = body.into();
-        let ctx = &self.ctx;
-        respond(req, &[], |route, req| async move {
-            match route.group() {
-                Group::Auth => crm_auth::handle(ctx, route, req).await,
-                Group::Users => crm_users::handle(ctx, route, req).await,
-                Group::Tickets => crm_tickets::handle(ctx, route, req).await,
-            }
-        })
-        .await
+        answer(&self.ctx, &self.routes, req).await
     }
 
     async fn ok(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> Value {
@@ -288,6 +283,7 @@ impl App {
         ];
         let mut app = App {
             ctx,
+            routes: crm::router(),
             files: vec![db, wal],
             tokens,
             ticket: String::new(),

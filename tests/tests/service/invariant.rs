@@ -21,7 +21,7 @@ use crm_shared::model::{JobKind, TicketId, TicketStatus, Timestamp, UserStatus, 
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::service::{self, Authed, NewTicket, TicketFilter, TicketPatch, UserUpdate};
 use crm_shared::store::keys::LOAD_STEP;
-use crm_tests::desk::{Desk, description, priority, title, uid};
+use crm_tests::desk::{Desk, description, priority, tid, title, uid};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
@@ -760,7 +760,7 @@ async fn comment(
         body: crm_shared::model::CommentBody::parse(&body).expect("body"),
         internal,
     };
-    let r = service::add_comment(&w.ctx, &m.users[c].token, &before.id, new).await;
+    let r = service::add_comment(&w.ctx, &m.users[c].token, &tid(&before.id), new).await;
     let u = &m.users[c];
     let staff_only = internal && u.t == UserType::Customer;
     let want = if !u.active() || !m.concerned(u, &before) || staff_only {
@@ -825,7 +825,7 @@ async fn list_comments(
     }
     let t = &m.tickets[ticket % m.tickets.len()];
     let u = &m.users[m.caller(caller)];
-    let r = service::list_comments(&w.ctx, &u.token, &t.id, None, 100).await;
+    let r = service::list_comments(&w.ctx, &u.token, &tid(&t.id), None, 100).await;
     if !u.active() || !m.concerned(u, t) {
         prop_assert_eq!(status(&r), 403, "{:?}", r);
         note("list-comments", 403);

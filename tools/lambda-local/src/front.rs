@@ -2,13 +2,21 @@
 //! variables as `{name}`, `ANY`, `$default`), matched as an HTTP API matches them (literal
 //! segments case-sensitively, the most specific route first, anything else to `$default`),
 //! and each request forwarded to its function's URL on the Runtime API emulator with its
-//! method, path, query, headers and body.
+//! method, path, query, headers and body. It is a tower `Service`, served by hyper as
+//! `crm serve` serves the API; it does not share the API's route matching on purpose: it
+//! stands for API Gateway, whose matching differs (fixed segments case-sensitively), so the
+//! Lambda-shape tests see what the cloud does.
 
 use crate::template::Function;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// API Gateway's request payload limit.
@@ -100,11 +108,27 @@ impl Router {
     }
 }
 
+#[derive(Clone)]
 pub struct Front {
-    pub router: Router,
+    pub router: Arc<Router>,
     /// `http://127.0.0.1:<port>` of the Runtime API emulator.
-    pub emulator: String,
+    pub emulator: Arc<str>,
     pub http: reqwest::Client,
+}
+
+impl tower_service::Service<hyper::Request<Incoming>> for Front {
+    type Response = hyper::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: hyper::Request<Incoming>) -> Self::Future {
+        let front = self.clone();
+        Box::pin(async move { Ok(front.handle(req).await) })
+    }
 }
 
 fn hop_by_hop(name: &header::HeaderName) -> bool {

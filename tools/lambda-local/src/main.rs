@@ -20,10 +20,9 @@ use clap::Parser;
 use crm_shared::config::Secret;
 use crm_shared::service::{Ctx, ensure_default_admin};
 use crm_shared::store::{DynamoBackend, Store};
-use http_body_util::Full;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -237,11 +236,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
 
-        let front = Arc::new(front::Front {
-            router: front::Router::new(&functions)?,
-            emulator: emulator.clone(),
+        let front = front::Front {
+            router: Arc::new(front::Router::new(&functions)?),
+            emulator: emulator.as_str().into(),
             http,
-        });
+        };
         let listener = TcpListener::bind(("127.0.0.1", args.port))
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
@@ -275,16 +274,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let front = front.clone();
+                let svc = TowerToHyperService::new(front.clone());
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let front = front.clone();
-                        async move {
-                            Ok::<hyper::Response<Full<bytes::Bytes>>, std::convert::Infallible>(
-                                front.handle(req).await,
-                            )
-                        }
-                    });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;

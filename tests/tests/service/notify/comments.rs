@@ -10,7 +10,7 @@ use crm_shared::model::{CommentBody, Event, EventType, UserStatus, UserType};
 use crm_shared::queue::Publisher;
 use crm_shared::service::{self, Authed, NewComment};
 use crm_shared::store::Store;
-use crm_tests::desk::ticket_event_channel;
+use crm_tests::desk::{ticket_event_channel, tid};
 
 fn comment(body: &str, internal: bool) -> NewComment {
     NewComment {
@@ -20,7 +20,7 @@ fn comment(body: &str, internal: bool) -> NewComment {
 }
 
 async fn add(desk: &Desk, who: &Authed, id: &str, body: &str, internal: bool) {
-    service::add_comment(&desk.ctx, who, id, comment(body, internal))
+    service::add_comment(&desk.ctx, who, &tid(id), comment(body, internal))
         .await
         .unwrap_or_else(|e| panic!("{} commenting: {e:?}", who.id));
 }

@@ -6,7 +6,7 @@
 use super::cloud::{Queues, event_of, one_mail_each, ses_transport, unreachable_publisher};
 use super::support::*;
 use crm_notifier::{Notifier, SweepReport};
-use crm_shared::http::{ApiRequest, BASE_PATH, respond};
+use crm_shared::http::{BASE_PATH, answer};
 use crm_shared::model::{Timestamp, UserType};
 use crm_shared::queue::Publisher;
 use crm_shared::store::{OutboxEntry, Store};
@@ -79,25 +79,18 @@ async fn an_unreachable_queue_never_fails_a_create_and_the_sweep_delivers_later(
     assert!(queues.receive(0).await.is_empty(), "no copy was pushed");
 }
 
-/// The tickets function's handler, as the Lambda runs it, for one request.
+/// The tickets function's routes, as the Lambda runs them, for one request.
 async fn api(desk: &Desk, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let mut req = ApiRequest::new(
-        http::Method::from_bytes(method.as_bytes()).expect("method"),
-        &format!("{BASE_PATH}{path}"),
-    );
-    req.headers.insert(
-        "x-access-token",
-        http::HeaderValue::from_str(token).expect("token header"),
-    );
-    req.headers.insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    req.body = bytes::Bytes::from(body.to_string());
-    let resp = respond(req, &[], |route, req| {
-        crm_tickets::handle(&desk.ctx, route, req)
-    })
-    .await;
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("{BASE_PATH}{path}"))
+        .header("x-access-token", token)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .expect("a request");
+    let resp = answer(&desk.ctx, &crm_tickets::router(), req).await;
     let body = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
     (resp.status.as_u16(), body)
 }

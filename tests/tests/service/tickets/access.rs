@@ -6,7 +6,7 @@
 use crm_shared::model::{TicketId, TicketStatus};
 use crm_shared::service::{Authed, TicketPatch};
 use crm_shared::store::Store;
-use crm_tests::desk::{Desk, assert_err, status_patch};
+use crm_tests::desk::{Desk, assert_err, status_patch, ticket_id, tid};
 
 crm_tests::on_both_backends!(
     malformed_ids_are_400_and_unknown_ids_404,
@@ -23,7 +23,7 @@ async fn assert_all(w: &Desk, who: &Authed, id: &str, status: u16, code: &str) {
         code,
     );
     assert_err(
-        crm_shared::service::ticket_history(&w.ctx, who, id, None, 10).await,
+        crm_shared::service::ticket_history(&w.ctx, who, &tid(id), None, 10).await,
         status,
         code,
     );
@@ -51,7 +51,11 @@ async fn malformed_ids_are_400_and_unknown_ids_404(store: Store) {
                 "VALIDATION_FAILED",
             );
             assert_err(
-                crm_shared::service::ticket_history(&w.ctx, who, bad, None, 10).await,
+                async {
+                    crm_shared::service::ticket_history(&w.ctx, who, &ticket_id(bad)?, None, 10)
+                        .await
+                }
+                .await,
                 400,
                 "VALIDATION_FAILED",
             );

@@ -8,6 +8,7 @@ use crate::tickets::concurrency::{Rng, assert_history_replays, check, staffed};
 use crm_shared::model::TicketStatus;
 use crm_shared::service;
 use crm_shared::store::Store;
+use crm_tests::desk::tid;
 
 crm_tests::on_both_backends!(concurrent: replies_racing_status_changes_keep_the_counts_exact);
 
@@ -35,7 +36,7 @@ async fn replies_racing_status_changes_keep_the_counts_exact(store: Store) {
                     let who = w.admin.clone();
                     let patch = crm_tests::desk::status_patch(statuses[rng.below(3)]);
                     tasks.push(tokio::spawn(async move {
-                        service::update_ticket(&w.ctx, &who, &id, patch)
+                        service::update_ticket(&w.ctx, &who, &tid(&id), patch)
                             .await
                             .map(|_| false)
                     }));
@@ -45,7 +46,7 @@ async fn replies_racing_status_changes_keep_the_counts_exact(store: Store) {
                     let who = reporter.clone();
                     let body = format!("reply {round}");
                     tasks.push(tokio::spawn(async move {
-                        service::add_comment(&w.ctx, &who, &id, public(&body))
+                        service::add_comment(&w.ctx, &who, &tid(&id), public(&body))
                             .await
                             .map(|_| true)
                     }));
@@ -54,7 +55,7 @@ async fn replies_racing_status_changes_keep_the_counts_exact(store: Store) {
                 _ => {
                     let who = w.admin.clone();
                     tasks.push(tokio::spawn(async move {
-                        service::add_comment(&w.ctx, &who, &id, note("note"))
+                        service::add_comment(&w.ctx, &who, &tid(&id), note("note"))
                             .await
                             .map(|_| true)
                     }));

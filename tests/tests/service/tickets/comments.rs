@@ -6,7 +6,7 @@
 use crm_shared::model::{CommentBody, CommentSnapshot, TicketStatus, UserStatus, UserType};
 use crm_shared::service::{self, Authed, NewComment};
 use crm_shared::store::Store;
-use crm_tests::desk::{Desk, assert_err, status_patch, uid};
+use crm_tests::desk::{Desk, assert_err, status_patch, ticket_id, tid, uid};
 use serde_json::json;
 
 crm_tests::on_both_backends!(
@@ -36,7 +36,7 @@ pub fn note(body: &str) -> NewComment {
 }
 
 pub async fn comment(w: &Desk, who: &Authed, id: &str, c: NewComment) -> CommentSnapshot {
-    service::add_comment(&w.ctx, who, id, c)
+    service::add_comment(&w.ctx, who, &tid(id), c)
         .await
         .unwrap_or_else(|e| panic!("{} commenting on {id}: {e:?}", who.id))
 }
@@ -46,7 +46,7 @@ pub async fn thread(w: &Desk, who: &Authed, id: &str, limit: usize) -> Vec<Strin
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     for _ in 0..1000 {
-        let page = service::list_comments(&w.ctx, who, id, next.as_deref(), limit)
+        let page = service::list_comments(&w.ctx, who, &tid(id), next.as_deref(), limit)
             .await
             .unwrap_or_else(|e| panic!("comments of {id} as {}: {e:?}", who.id));
         assert!(page.items.len() <= limit);
@@ -90,7 +90,7 @@ async fn internal_notes_are_seen_by_staff_only(store: Store) {
         ["It is on fire.", "On my way."],
         "no internal note for the customer, neither listed nor counted"
     );
-    let page = service::list_comments(&w.ctx, &cust, &t.id, None, 100)
+    let page = service::list_comments(&w.ctx, &cust, &tid(&t.id), None, 100)
         .await
         .expect("page");
     assert_eq!(page.items.len(), 2);
@@ -109,7 +109,7 @@ async fn internal_notes_are_seen_by_staff_only(store: Store) {
     // A customer promoted to a pending engineer is not approved: refused, not shown.
     w.set_type("cust", UserType::Engineer, None).await;
     assert_err(
-        service::list_comments(&w.ctx, &cust, &t.id, None, 100).await,
+        service::list_comments(&w.ctx, &cust, &tid(&t.id), None, 100).await,
         403,
         "USER_NOT_APPROVED",
     );
@@ -127,7 +127,7 @@ async fn rights_per_caller_kind(store: Store) {
     // customer may not write an internal note.
     comment(&w, &cust, &t.id, public("c")).await;
     let e = assert_err(
-        service::add_comment(&w.ctx, &cust, &t.id, note("n")).await,
+        service::add_comment(&w.ctx, &cust, &tid(&t.id), note("n")).await,
         403,
         "FORBIDDEN",
     );
@@ -141,13 +141,13 @@ async fn rights_per_caller_kind(store: Store) {
     for who in [&other, &eng2] {
         for c in [public("x"), note("x")] {
             assert_err(
-                service::add_comment(&w.ctx, who, &t.id, c).await,
+                service::add_comment(&w.ctx, who, &tid(&t.id), c).await,
                 403,
                 "FORBIDDEN",
             );
         }
         assert_err(
-            service::list_comments(&w.ctx, who, &t.id, None, 10).await,
+            service::list_comments(&w.ctx, who, &tid(&t.id), None, 10).await,
             403,
             "FORBIDDEN",
         );
@@ -155,12 +155,12 @@ async fn rights_per_caller_kind(store: Store) {
     // A rejected engineer, once concerned, may do nothing.
     w.set_status("eng1", UserStatus::Rejected).await;
     assert_err(
-        service::add_comment(&w.ctx, &eng, &t.id, public("x")).await,
+        service::add_comment(&w.ctx, &eng, &tid(&t.id), public("x")).await,
         403,
         "USER_NOT_APPROVED",
     );
     assert_err(
-        service::list_comments(&w.ctx, &eng, &t.id, None, 10).await,
+        service::list_comments(&w.ctx, &eng, &tid(&t.id), None, 10).await,
         403,
         "USER_NOT_APPROVED",
     );
@@ -322,12 +322,12 @@ async fn comments_page_oldest_first_with_the_next_token(store: Store) {
         assert_eq!(thread(&w, &cust, &t.id, limit).await, want, "limit {limit}");
         assert_eq!(thread(&w, &eng, &t.id, limit).await, want, "limit {limit}");
     }
-    let p1 = service::list_comments(&w.ctx, &cust, &t.id, None, 3)
+    let p1 = service::list_comments(&w.ctx, &cust, &tid(&t.id), None, 3)
         .await
         .expect("page 1");
     assert_eq!(p1.items.len(), 3);
     let token = p1.next.expect("more");
-    let p2 = service::list_comments(&w.ctx, &cust, &t.id, Some(&token), 3)
+    let p2 = service::list_comments(&w.ctx, &cust, &tid(&t.id), Some(&token), 3)
         .await
         .expect("page 2");
     assert_eq!(p2.items[0].body, "comment 3");
@@ -344,18 +344,18 @@ async fn comments_page_oldest_first_with_the_next_token(store: Store) {
         (t.id.as_str(), "garbage".into()),
     ] {
         assert_err(
-            service::list_comments(&w.ctx, &cust, id, Some(&tok), 3).await,
+            service::list_comments(&w.ctx, &cust, &tid(id), Some(&tok), 3).await,
             400,
             "INVALID_NEXT_TOKEN",
         );
     }
     assert_err(
-        service::ticket_history(&w.ctx, &cust, &t.id, Some(&token), 3).await,
+        service::ticket_history(&w.ctx, &cust, &tid(&t.id), Some(&token), 3).await,
         400,
         "INVALID_NEXT_TOKEN",
     );
     // A ticket without comments: an empty page.
-    let empty = service::list_comments(&w.ctx, &cust, &other.id, None, 10)
+    let empty = service::list_comments(&w.ctx, &cust, &tid(&other.id), None, 10)
         .await
         .expect("empty");
     assert!(empty.items.is_empty() && empty.next.is_none());
@@ -398,7 +398,7 @@ async fn each_comment_is_one_event(store: Store) {
     comment(&w, &eng, &t.id, note("b")).await;
     assert_eq!(w.outbox_len().await, n + 2);
     // Refused comments record nothing.
-    let _ = service::add_comment(&w.ctx, &cust, &t.id, note("c")).await;
+    let _ = service::add_comment(&w.ctx, &cust, &tid(&t.id), note("c")).await;
     assert_eq!(w.outbox_len().await, n + 2);
 }
 
@@ -414,20 +414,22 @@ async fn bad_ids_change_nothing(store: Store) {
         &t.id.to_lowercase(),
     ] {
         let e = assert_err(
-            service::add_comment(&w.ctx, &cust, bad, public("x")).await,
+            async { service::add_comment(&w.ctx, &cust, &ticket_id(bad)?, public("x")).await }
+                .await,
             400,
             "VALIDATION_FAILED",
         );
         assert_eq!(e.field, Some("ticketId"));
         assert_err(
-            service::list_comments(&w.ctx, &cust, bad, None, 10).await,
+            async { service::list_comments(&w.ctx, &cust, &ticket_id(bad)?, None, 10).await }.await,
             400,
             "VALIDATION_FAILED",
         );
     }
     for who in [&cust, &w.admin] {
         assert_err(
-            service::add_comment(&w.ctx, who, "01ARZ3NDEKTSV4RRFFQ69G5FAV", public("x")).await,
+            service::add_comment(&w.ctx, who, &tid("01ARZ3NDEKTSV4RRFFQ69G5FAV"), public("x"))
+                .await,
             404,
             "TICKET_NOT_FOUND",
         );

@@ -7,7 +7,7 @@
 use crm_shared::model::{Email, Name, Password, TicketStatus, UserStatus, UserType};
 use crm_shared::service::{self, TicketFilter, UserUpdate};
 use crm_shared::store::{Store, keys::LOAD_STEP};
-use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch};
+use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch, tid};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -239,7 +239,7 @@ async fn parallel_conflicting_updates_answer_ok_or_409_on_fresh_state(store: Sto
             let who = admins[(round + rng.below(2)) % 2].clone();
             let (w, t) = (w.clone(), t.clone());
             tasks.push(tokio::spawn(async move {
-                service::update_ticket(&w.ctx, &who, &t, patch).await
+                service::update_ticket(&w.ctx, &who, &tid(&t), patch).await
             }));
         }
     }

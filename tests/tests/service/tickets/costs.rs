@@ -5,7 +5,7 @@
 use crm_shared::model::{TicketSnapshot, TicketStatus};
 use crm_shared::service::{self, Authed, TicketFilter};
 use crm_shared::store::{Cost, Stats, Store};
-use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch};
+use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch, tid};
 use std::sync::Arc;
 
 crm_tests::on_both_backends!(
@@ -173,7 +173,7 @@ async fn cost_of_history_page(store: Store) {
         .expect("block");
     for who in [&f.cust, &f.eng, &f.w.admin] {
         f.stats.take();
-        let page = service::ticket_history(&f.w.ctx, who, &f.ticket.id, None, 100)
+        let page = service::ticket_history(&f.w.ctx, who, &tid(&f.ticket.id), None, 100)
             .await
             .expect("history");
         assert_eq!(page.items.len(), 2);
@@ -190,7 +190,7 @@ async fn cost_of_comment(store: Store) {
         (&f.w.admin, public("a")),
     ] {
         f.stats.take();
-        service::add_comment(&f.w.ctx, who, &f.ticket.id, c)
+        service::add_comment(&f.w.ctx, who, &tid(&f.ticket.id), c)
             .await
             .expect("comment");
         // Caller and ticket together, then one transaction (check, comment, outbox).
@@ -207,7 +207,7 @@ async fn cost_of_reopening_comment(store: Store) {
     service::add_comment(
         &f.w.ctx,
         &f.cust,
-        &f.ticket.id,
+        &tid(&f.ticket.id),
         crate::tickets::comments::public("reopen"),
     )
     .await
@@ -223,16 +223,21 @@ async fn cost_of_comments_page(store: Store) {
     use crate::tickets::comments::{note, public};
     let f = fixture(store).await;
     for i in 0..5 {
-        service::add_comment(&f.w.ctx, &f.cust, &f.ticket.id, public(&format!("c{i}")))
-            .await
-            .expect("comment");
-        service::add_comment(&f.w.ctx, &f.eng, &f.ticket.id, note(&format!("n{i}")))
+        service::add_comment(
+            &f.w.ctx,
+            &f.cust,
+            &tid(&f.ticket.id),
+            public(&format!("c{i}")),
+        )
+        .await
+        .expect("comment");
+        service::add_comment(&f.w.ctx, &f.eng, &tid(&f.ticket.id), note(&format!("n{i}")))
             .await
             .expect("note");
     }
     for (who, want) in [(&f.cust, 5), (&f.eng, 10), (&f.w.admin, 10)] {
         f.stats.take();
-        let page = service::list_comments(&f.w.ctx, who, &f.ticket.id, None, 100)
+        let page = service::list_comments(&f.w.ctx, who, &tid(&f.ticket.id), None, 100)
             .await
             .expect("comments");
         assert_eq!(page.items.len(), want);
@@ -241,13 +246,19 @@ async fn cost_of_comments_page(store: Store) {
     }
     // A later page too (it reads past the comments into the ticket's other items, still
     // in the one query).
-    let first = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, None, 4)
+    let first = service::list_comments(&f.w.ctx, &f.eng, &tid(&f.ticket.id), None, 4)
         .await
         .expect("page");
     f.stats.take();
-    let page = service::list_comments(&f.w.ctx, &f.eng, &f.ticket.id, first.next.as_deref(), 100)
-        .await
-        .expect("page 2");
+    let page = service::list_comments(
+        &f.w.ctx,
+        &f.eng,
+        &tid(&f.ticket.id),
+        first.next.as_deref(),
+        100,
+    )
+    .await
+    .expect("page 2");
     assert_eq!(page.items.len(), 6);
     assert!(page.next.is_none());
     f.assert_cost("a later comments page", cost(2, 1, 0, 1));

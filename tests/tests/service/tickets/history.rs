@@ -5,7 +5,7 @@
 use crm_shared::model::TicketStatus;
 use crm_shared::service::{self, TicketPatch};
 use crm_shared::store::Store;
-use crm_tests::desk::{Desk, assert_err, assignee_patch, status_patch, title};
+use crm_tests::desk::{Desk, assert_err, assignee_patch, status_patch, tid, title};
 use serde_json::{Value, json};
 
 crm_tests::on_both_backends!(
@@ -78,7 +78,7 @@ async fn history_is_oldest_first_with_creation_first(store: Store) {
     // Concerned users only: eng1 lost the ticket with the reassignment.
     for who in [&other, &eng1] {
         assert_err(
-            service::ticket_history(&w.ctx, who, &t.id, None, 10).await,
+            service::ticket_history(&w.ctx, who, &tid(&t.id), None, 10).await,
             403,
             "FORBIDDEN",
         );
@@ -110,7 +110,7 @@ async fn history_pages_follow_the_next_token(store: Store) {
     let mut sizes = Vec::new();
     let mut next: Option<String> = None;
     for _ in 0..10 {
-        let p = service::ticket_history(&w.ctx, &c, &t.id, next.as_deref(), 2)
+        let p = service::ticket_history(&w.ctx, &c, &tid(&t.id), next.as_deref(), 2)
             .await
             .expect("page");
         sizes.push(p.items.len());
@@ -122,13 +122,13 @@ async fn history_pages_follow_the_next_token(store: Store) {
     }
     assert_eq!(sizes, [2, 2, 1]);
     assert_eq!(walked, all);
-    let first = service::ticket_history(&w.ctx, &c, &t.id, None, 2)
+    let first = service::ticket_history(&w.ctx, &c, &tid(&t.id), None, 2)
         .await
         .expect("page");
     let token = first.next.expect("more");
     for bad in ["garbage".to_owned(), format!("{token}x")] {
         assert_err(
-            service::ticket_history(&w.ctx, &c, &t.id, Some(&bad), 2).await,
+            service::ticket_history(&w.ctx, &c, &tid(&t.id), Some(&bad), 2).await,
             400,
             "INVALID_NEXT_TOKEN",
         );
@@ -136,7 +136,7 @@ async fn history_pages_follow_the_next_token(store: Store) {
     // A history token does not page another ticket's history or a listing.
     let t2 = w.create(&c, "t2").await;
     assert_err(
-        service::ticket_history(&w.ctx, &c, &t2.id, Some(&token), 2).await,
+        service::ticket_history(&w.ctx, &c, &tid(&t2.id), Some(&token), 2).await,
         400,
         "INVALID_NEXT_TOKEN",
     );

@@ -7,7 +7,7 @@ use crm_shared::ErrorCode;
 use crm_shared::model::IdempotencyKey;
 use crm_shared::service::{self, Created, NewTicket};
 use crm_shared::store::Store;
-use crm_tests::desk::{Desk, new_ticket};
+use crm_tests::desk::{Desk, new_ticket, tid};
 use std::sync::Arc;
 
 crm_tests::on_both_backends!(
@@ -208,26 +208,26 @@ async fn a_retried_comment_replays_and_another_body_is_422(store: Store) {
     let t = w.create(&c, "t").await;
     let k = key("comment-1");
     let say = |body: &str| crate::tickets::comments::public(body);
-    let first = service::add_comment_once(&w.ctx, &c, &t.id, say("More detail."), Some(&k))
+    let first = service::add_comment_once(&w.ctx, &c, &tid(&t.id), say("More detail."), Some(&k))
         .await
         .expect("first");
     let Created::New(first) = first else {
         panic!("the first request is not a replay")
     };
     let events = w.outbox_len().await;
-    match service::add_comment_once(&w.ctx, &c, &t.id, say("More detail."), Some(&k)).await {
+    match service::add_comment_once(&w.ctx, &c, &tid(&t.id), say("More detail."), Some(&k)).await {
         Ok(Created::Replayed { data, location }) => {
             assert_eq!(data, first);
             assert_eq!(location, format!("tickets/{}/comments", t.id));
         }
         other => panic!("not replayed: {other:?}"),
     }
-    let e = service::add_comment_once(&w.ctx, &c, &t.id, say("Something else."), Some(&k))
+    let e = service::add_comment_once(&w.ctx, &c, &tid(&t.id), say("Something else."), Some(&k))
         .await
         .expect_err("reused");
     assert_eq!(e.code, ErrorCode::IdempotencyKeyReused);
     assert_eq!(w.outbox_len().await, events, "no second event");
-    let thread = service::list_comments(&w.ctx, &c, &t.id, None, 100)
+    let thread = service::list_comments(&w.ctx, &c, &tid(&t.id), None, 100)
         .await
         .expect("thread");
     assert_eq!(thread.items.len(), 1);

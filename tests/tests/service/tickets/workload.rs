@@ -7,7 +7,7 @@
 use crm_shared::model::{Job, JobKind, TicketStatus, Timestamp, UserStatus};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::Store;
-use crm_tests::desk::{Desk, status_patch};
+use crm_tests::desk::{Desk, status_patch, tid};
 
 crm_tests::on_both_backends!(
     the_backlog_is_drained_on_approval_oldest_first_spread_by_load,
@@ -297,7 +297,7 @@ async fn a_ticket_reopened_while_its_assignee_cannot_work_is_assigned_in_the_sam
     crm_shared::service::add_comment(
         &w.ctx,
         &c,
-        &closed.id,
+        &tid(&closed.id),
         crate::tickets::comments::public("Still broken."),
     )
     .await
