@@ -479,7 +479,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
 
     m.reset();
     notifier
-        .handle_event(json!({"sweep": true}))
+        .handle(crm_notifier::Invocation::sweep())
         .await
         .map_err(|e| anyhow::anyhow!("sweep: {e}"))?;
     m.record(

@@ -568,7 +568,7 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(async {
                         w.notifier
-                            .handle_event(json!({"sweep": true}))
+                            .handle(crm_notifier::Invocation::sweep())
                             .await
                             .map_err(|e| anyhow::anyhow!("sweep: {e}"))
                     })

@@ -6,6 +6,7 @@ pub mod http_client;
 pub mod mail;
 pub mod transport;
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use crm_shared::model::{Email, Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid};
 use crm_shared::policy::{self, MailRole};
@@ -14,7 +15,7 @@ use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, keys};
 use futures_util::future::{join_all, try_join_all};
 pub use mail::{Mail, render};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 pub use transport::{SendError, Transport};
 
 /// A sweep re-pushes one outbox item successfully at most this many times; after that it is
@@ -79,6 +80,51 @@ pub struct SweepReport {
     pub refused: usize,
     /// Interrupted workload jobs pushed again.
     pub jobs_resumed: usize,
+}
+
+/// What invokes the notifier: an SQS batch, or the schedule, whose input is the template's
+/// `{"sweep": true}` or EventBridge's own "Scheduled Event". Anything else fails to
+/// deserialize, which fails the invocation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    Sqs(SqsEvent),
+    Scheduled(EventBridgeEvent),
+    Sweep(SweepInput),
+}
+
+/// The schedule's input in template.yaml: `{"sweep": true}`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepInput {
+    pub sweep: bool,
+}
+
+impl Invocation {
+    /// The scheduled sweep, as the template's schedule invokes it.
+    pub fn sweep() -> Self {
+        Invocation::Sweep(SweepInput { sweep: true })
+    }
+}
+
+/// What the notifier answers: a batch's failed records (`ReportBatchItemFailures`), or a
+/// sweep's report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Batch(SqsBatchResponse),
+    Swept(SweepReport),
+}
+
+/// Why an invocation failed as a whole (the batch's records fail one by one instead).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("an EventBridge event that is not a schedule: {0}")]
+    NotScheduled(String),
+    #[error("a sweep input without sweep: true")]
+    NoSweep,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Whether an event is mailed at all: ticket events are, except a change that came with a
@@ -346,28 +392,18 @@ impl Notifier {
         })
     }
 
-    /// One invocation: an SQS batch (`Records`) or the scheduled sweep (an EventBridge
-    /// "Scheduled Event", or `{"sweep": true}`).
-    pub async fn handle_event(
-        &self,
-        payload: serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
-        if payload.get("Records").is_some() {
-            let batch: SqsEvent =
-                serde_json::from_value(payload).map_err(|e| format!("not an SQS event: {e}"))?;
-            let resp = Box::pin(self.handle_sqs(batch)).await;
-            return serde_json::to_value(resp).map_err(|e| e.to_string());
+    /// One invocation: an SQS batch, or the scheduled sweep.
+    pub async fn handle(&self, invocation: Invocation) -> Result<Answer, InvocationError> {
+        match invocation {
+            Invocation::Sqs(batch) => Ok(Answer::Batch(Box::pin(self.handle_sqs(batch)).await)),
+            Invocation::Scheduled(e) if e.detail_type != "Scheduled Event" => {
+                Err(InvocationError::NotScheduled(e.detail_type))
+            }
+            Invocation::Sweep(SweepInput { sweep: false }) => Err(InvocationError::NoSweep),
+            Invocation::Scheduled(_) | Invocation::Sweep(_) => Ok(Answer::Swept(
+                Box::pin(self.sweep(self.sweep_age_seconds)).await?,
+            )),
         }
-        let scheduled = payload.get("detail-type").and_then(|v| v.as_str())
-            == Some("Scheduled Event")
-            || payload.get("sweep").and_then(|v| v.as_bool()) == Some(true);
-        if scheduled {
-            let report = Box::pin(self.sweep(self.sweep_age_seconds))
-                .await
-                .map_err(|e| e.to_string())?;
-            return serde_json::to_value(report).map_err(|e| e.to_string());
-        }
-        Err("unsupported event: expected SQS records or a scheduled sweep".into())
     }
 
     /// An SQS batch, concurrently; only the records that failed are returned for retry. A
@@ -495,5 +531,54 @@ impl Notifier {
             tracing::info!(?report, "outbox sweep");
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> serde_json::Value {
+        let path = format!(
+            "{}/../../events/notifier/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_sample_events_are_typed_invocations() {
+        let sqs = serde_json::from_value::<Invocation>(sample("sqs-batch.json")).unwrap();
+        assert!(matches!(sqs, Invocation::Sqs(b) if b.records.len() == 3));
+        let eb = serde_json::from_value::<Invocation>(sample("schedule-eventbridge.json")).unwrap();
+        assert!(matches!(eb, Invocation::Scheduled(e) if e.detail_type == "Scheduled Event"));
+        let sweep = serde_json::from_value::<Invocation>(sample("schedule-sweep.json")).unwrap();
+        assert!(matches!(
+            sweep,
+            Invocation::Sweep(SweepInput { sweep: true })
+        ));
+    }
+
+    #[test]
+    fn other_input_is_no_invocation() {
+        for other in [
+            serde_json::json!({}),
+            serde_json::json!({"sweep": true, "more": 1}),
+            serde_json::json!({"Records": "none"}),
+            serde_json::json!([1, 2]),
+        ] {
+            assert!(
+                serde_json::from_value::<Invocation>(other.clone()).is_err(),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_answers_serialize_as_the_runtime_sends_them() {
+        let batch = serde_json::to_value(Answer::Batch(SqsBatchResponse::default())).unwrap();
+        assert_eq!(batch, serde_json::json!({"batchItemFailures": []}));
+        let swept = serde_json::to_value(Answer::Swept(SweepReport::default())).unwrap();
+        assert_eq!(swept["stale"], 0);
     }
 }

@@ -1,7 +1,7 @@
 //! The notifier Lambda: SQS batches (partial batch failures) and the scheduled outbox sweep.
 //! Init opens its DynamoDB and SQS connections (`cloud::warm_up`).
 
-use crm_notifier::{Notifier, Transport};
+use crm_notifier::{Invocation, Notifier, Transport};
 use crm_shared::cloud;
 use crm_shared::queue::JobQueue;
 use crm_shared::store::{DynamoBackend, Store};
@@ -41,10 +41,8 @@ async fn main() -> Result<(), Error> {
     };
     cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;
-    lambda_runtime::run(service_fn(
-        move |ev: LambdaEvent<serde_json::Value>| async move {
-            notifier.handle_event(ev.payload).await.map_err(Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Invocation>| async move {
+        notifier.handle(ev.payload).await.map_err(Error::from)
+    }))
     .await
 }

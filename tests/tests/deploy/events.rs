@@ -7,8 +7,9 @@
 //!   answered by the `Api` service over that function's routes and turned into what
 //!   lambda_http sends back; the response must have `<status>`. Its `routeKey` must be one
 //!   the template gives that function.
-//! - `events/notifier/sqs-<what>.json`: an SQS batch for `Notifier::handle_event`; exactly
-//!   the records whose messageId starts with `poison-` must be reported as failures.
+//! - `events/notifier/sqs-<what>.json`: an SQS batch, as the notifier's typed input
+//!   (`Invocation`); exactly the records whose messageId starts with `poison-` must be
+//!   reported as failures.
 //! - `events/notifier/schedule-<what>.json`: the scheduled sweep; it must re-push every
 //!   stale outbox event.
 //!
@@ -300,6 +301,19 @@ async fn run_api(function: &str, status: u16, raw: &str) -> Result<Value, String
     Ok(json!({"path": doc_path, "method": doc_method, "status": status, "body": body}))
 }
 
+/// The notifier's answer to an event, as the Lambda runtime hands it over (typed) and sends
+/// the answer back (JSON).
+async fn invoke(w: &World, ev: Value) -> Result<Value, String> {
+    let invocation: crm_notifier::Invocation =
+        serde_json::from_value(ev).map_err(|e| format!("not a notifier event: {e}"))?;
+    let answer = w
+        .notifier()
+        .handle(invocation)
+        .await
+        .map_err(|e| format!("the invocation failed: {e}"))?;
+    serde_json::to_value(answer).map_err(|e| e.to_string())
+}
+
 async fn run_sqs(raw: &str) -> Result<(), String> {
     let w = world().await;
     let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
@@ -317,11 +331,7 @@ async fn run_sqs(raw: &str) -> Result<(), String> {
         .filter(|i| i.starts_with("poison-"))
         .cloned()
         .collect();
-    let out = w
-        .notifier()
-        .handle_event(ev)
-        .await
-        .map_err(|e| format!("handle_event: {e}"))?;
+    let out = invoke(&w, ev).await?;
     let failed: BTreeSet<String> = out["batchItemFailures"]
         .as_array()
         .ok_or_else(|| format!("not an SqsBatchResponse: {out}"))?
@@ -340,11 +350,7 @@ async fn run_schedule(raw: &str) -> Result<(), String> {
     // cutoff: let the seeded ticket's event age past "now".
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
-    let out = w
-        .notifier()
-        .handle_event(ev)
-        .await
-        .map_err(|e| format!("handle_event: {e}"))?;
+    let out = invoke(&w, ev).await?;
     let stale = out["stale"]
         .as_u64()
         .ok_or(format!("not a sweep report: {out}"))?;
