@@ -2,11 +2,12 @@
 //! store, tokens, in-process requests through the same glue the Lambdas and `crm serve`
 //! use, and the emulator's SDK configuration.
 
+use crm_embedded::SqliteBackend;
 use crm_shared::config::Secret;
 use crm_shared::http::{ApiResponse, Router, answer};
 use crm_shared::model::{Email, Name, Timestamp, UserId, UserStatus, UserType};
 use crm_shared::service::Ctx;
-use crm_shared::store::{DynamoBackend, SqliteBackend, Store, UserRecord};
+use crm_shared::store::{DynamoBackend, Store, UserRecord};
 use http::{HeaderValue, Method};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -127,7 +128,7 @@ pub fn sqlite_store(dir: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(dir)?;
     let b = SqliteBackend::open(&dir.join("crm.sqlite3"))
         .map_err(|e| anyhow::anyhow!("opening sqlite in {}: {e}", dir.display()))?;
-    Ok(Store::sqlite(b))
+    Ok(Store::plugged(b))
 }
 
 /// An SDK configuration for the emulator (or the counting proxy in front of it).

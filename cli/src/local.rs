@@ -3,8 +3,9 @@
 
 use crate::{StoreArgs, StoreKind};
 use anyhow::{Context, bail};
+use crm_embedded::SqliteBackend;
 use crm_shared::config::{Config, Profile, Secret};
-use crm_shared::store::{DynamoBackend, SqliteBackend, Store};
+use crm_shared::store::{DynamoBackend, Store};
 use std::io::Write;
 use std::path::Path;
 
@@ -116,7 +117,7 @@ pub async fn open_store(
             }
             let b = SqliteBackend::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
-            Ok((Store::sqlite(b), true))
+            Ok((Store::plugged(b), true))
         }
         StoreKind::Dynamodb => {
             let sdk = crm_shared::cloud::sdk_config().await;

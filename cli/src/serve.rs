@@ -124,7 +124,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     }
     notifier.stop().await;
     purge.abort();
-    if let Some(b) = ctx.store.as_sqlite()
+    if let Some(b) = ctx.store.plugged_as::<crm_embedded::SqliteBackend>()
         && let Err(e) = b.checkpoint().await
     {
         tracing::warn!(error = %e, "checkpoint on shutdown failed (the WAL keeps the data)");
@@ -146,7 +146,7 @@ const PURGE_PERIOD: Duration = Duration::from_secs(300);
 /// Purges expired items at start and then every `period`; a failure is logged and retried
 /// at the next tick.
 async fn purge_expired_every(store: crm_shared::store::Store, period: Duration) {
-    let Some(b) = store.as_sqlite().cloned() else {
+    let Some(b) = store.plugged_as::<crm_embedded::SqliteBackend>().cloned() else {
         return;
     };
     let mut tick = tokio::time::interval(period);

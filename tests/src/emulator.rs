@@ -96,8 +96,8 @@ async fn store_on(sdk: aws_config::SdkConfig) -> crm_shared::store::Store {
 /// A store on a fresh SQLite file in a temp dir.
 pub fn sqlite_store() -> crm_shared::store::Store {
     let dir = crate::server::temp_dir("crm-store");
-    let b = crm_shared::store::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("sqlite store");
-    crm_shared::store::Store::sqlite(b)
+    let b = crm_embedded::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("sqlite store");
+    crm_shared::store::Store::plugged(b)
 }
 
 /// A DynamoDB Local of the calling test's own (in memory, on a free loopback port), for a

@@ -174,9 +174,24 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A boxed future, as a backend behind `dyn ItemBackend` returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A backend other than DynamoDB, plugged into `Store` (the embedded one, crate crm-embedded):
+/// the same item-level operations with the same semantics (conditions checked against the
+/// state before the transaction, each item once per transaction, queries in key order).
+pub trait ItemBackend: Send + Sync + 'static {
+    /// The backend's name in logs and `/health` ("embedded").
+    fn name(&self) -> &'static str;
+    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Item>, StoreError>>;
+    fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<QueryPage, StoreError>>;
+    fn transact(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The backend itself, for its own operations (`Store::plugged_as`).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// Evaluates a condition against the current item (None: no such item). The embedded
 /// backend uses this; the DynamoDB backend translates `Cond` into a ConditionExpression.
-#[cfg(any(feature = "sqlite", test))]
 pub fn holds(cond: &Cond, item: Option<&Item>) -> bool {
     match cond {
         Cond::Always => true,
@@ -199,7 +214,6 @@ pub fn holds(cond: &Cond, item: Option<&Item>) -> bool {
 
 /// Applies an update's set/add/remove to an item (creating it from `key` when absent), the
 /// way DynamoDB does.
-#[cfg(any(feature = "sqlite", test))]
 pub fn apply_update(
     current: Option<Item>,
     key: &Key,

@@ -1,5 +1,7 @@
-//! The single-table model, written once over the item-level `backend` interface, and the two
-//! backends behind it: DynamoDB in the cloud, SQLite on one machine.
+//! The single-table model, written once over the item-level `backend` interface, and the
+//! backends behind it: DynamoDB in the cloud; on one machine SQLite, which lives in its own
+//! crate (crm-embedded) and plugs in through `ItemBackend`, so that no build of a Lambda
+//! function can link it.
 
 mod backend;
 mod comments;
@@ -7,31 +9,30 @@ mod dynamo;
 mod idempotency;
 mod jobs;
 pub mod keys;
+#[cfg(feature = "test-hooks")]
 mod lag;
 mod outbox;
 mod paging;
 pub mod schema;
 mod signin;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 mod stats;
 mod tickets;
 mod users;
 
 pub use backend::{
-    Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
+    BoxFuture, Cond, Item, ItemBackend, Key, Query, QueryPage, Range, Refused, SortKey, StoreError,
+    Tx, Write, apply_update, holds, key_of,
 };
 pub use comments::CommentRecord;
 pub use dynamo::DynamoBackend;
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;
+#[cfg(feature = "test-hooks")]
 pub use lag::IndexLag;
 pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteBackend;
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
     HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,
@@ -44,9 +45,8 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 enum Backend {
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqliteBackend),
     Dynamo(DynamoBackend),
+    Plugged(Arc<dyn ItemBackend>),
 }
 
 /// The store: the model's operations over one backend. Cheap to clone.
@@ -54,6 +54,15 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     stats: Option<Arc<Stats>>,
+    #[cfg(feature = "test-hooks")]
+    hooks: Hooks,
+}
+
+/// Test fault injection, compiled only with the `test-hooks` feature (the tests and the bench
+/// turn it on; the functions and `crm` do not).
+#[cfg(feature = "test-hooks")]
+#[derive(Clone, Default)]
+struct Hooks {
     /// Index queries answered from a lagging view (tests: DynamoDB's GSIs lag, emulators not).
     lag: Option<Arc<IndexLag>>,
     /// Transactions still to be answered "unavailable" after they committed (tests: a
@@ -62,23 +71,22 @@ pub struct Store {
 }
 
 impl Store {
-    #[cfg(feature = "sqlite")]
-    pub fn sqlite(b: SqliteBackend) -> Self {
+    fn over(backend: Backend) -> Self {
         Self {
-            backend: Backend::Sqlite(b),
+            backend,
             stats: None,
-            lag: None,
-            lost_answers: None,
+            #[cfg(feature = "test-hooks")]
+            hooks: Hooks::default(),
         }
     }
 
     pub fn dynamo(b: DynamoBackend) -> Self {
-        Self {
-            backend: Backend::Dynamo(b),
-            stats: None,
-            lag: None,
-            lost_answers: None,
-        }
+        Self::over(Backend::Dynamo(b))
+    }
+
+    /// The store over another backend (the embedded one: `crm_embedded::SqliteBackend`).
+    pub fn plugged(b: impl ItemBackend) -> Self {
+        Self::over(Backend::Plugged(Arc::new(b)))
     }
 
     /// Counts every round trip from now on (tests and benchmarks).
@@ -90,32 +98,33 @@ impl Store {
 
     /// Answers index queries from a view up to `lag` old from now on, as DynamoDB's
     /// eventually consistent GSIs may (tests and benchmarks; see lag.rs).
+    #[cfg(feature = "test-hooks")]
     pub fn with_index_lag(mut self, lag: std::time::Duration) -> Self {
-        self.lag = Some(Arc::new(IndexLag::new(lag)));
+        self.hooks.lag = Some(Arc::new(IndexLag::new(lag)));
         self
     }
 
     /// From now on, the next `n` transactions of more than one write commit and then report
     /// `Unavailable`, as a timeout after the commit would (tests). The counter says how many
     /// are still to come.
+    #[cfg(feature = "test-hooks")]
     pub fn with_lost_answers(mut self, n: usize) -> (Self, Arc<std::sync::atomic::AtomicUsize>) {
         let left = Arc::new(std::sync::atomic::AtomicUsize::new(n));
-        self.lost_answers = Some(left.clone());
+        self.hooks.lost_answers = Some(left.clone());
         (self, left)
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "embedded",
+        match &self.backend {
             Backend::Dynamo(_) => "dynamodb",
+            Backend::Plugged(b) => b.name(),
         }
     }
 
-    #[cfg(feature = "sqlite")]
-    pub fn as_sqlite(&self) -> Option<&SqliteBackend> {
+    /// The plugged backend, when it is a `B` (the embedded store's checkpoint and purge).
+    pub fn plugged_as<B: ItemBackend>(&self) -> Option<&B> {
         match &self.backend {
-            Backend::Sqlite(b) => Some(b),
+            Backend::Plugged(b) => b.as_any().downcast_ref(),
             Backend::Dynamo(_) => None,
         }
     }
@@ -154,9 +163,8 @@ impl Store {
             |i: &Option<Item>| usize::from(i.is_some()),
             async move {
                 match &self.backend {
-                    #[cfg(feature = "sqlite")]
-                    Backend::Sqlite(b) => b.get(key).await,
                     Backend::Dynamo(b) => b.get(key).await,
+                    Backend::Plugged(b) => b.get(key).await,
                 }
             },
         )
@@ -167,18 +175,21 @@ impl Store {
         q: &'a Query,
     ) -> impl std::future::Future<Output = Result<QueryPage, StoreError>> + 'a {
         self.timed(CallKind::Query, |p: &QueryPage| p.items.len(), async move {
+            #[cfg(feature = "test-hooks")]
             let lag = self
+                .hooks
                 .lag
                 .as_ref()
                 .filter(|_| q.index != schema::Index::Table);
+            #[cfg(feature = "test-hooks")]
             if let Some(page) = lag.and_then(|l| l.view(q)) {
                 return Ok(page);
             }
             let page = match &self.backend {
-                #[cfg(feature = "sqlite")]
-                Backend::Sqlite(b) => b.query(q).await,
                 Backend::Dynamo(b) => b.query(q).await,
+                Backend::Plugged(b) => b.query(q).await,
             }?;
+            #[cfg(feature = "test-hooks")]
             if let Some(l) = lag {
                 l.remember(q, &page);
             }
@@ -209,27 +220,36 @@ impl Store {
         let n = writes.len();
         self.timed(CallKind::Write, move |_: &()| n, async move {
             match &self.backend {
-                #[cfg(feature = "sqlite")]
-                Backend::Sqlite(b) => b.transact(writes).await,
                 Backend::Dynamo(b) => b.transact(writes).await,
+                Backend::Plugged(b) => b.transact(writes).await,
             }?;
-            let lose = self.lost_answers.as_ref().is_some_and(|left| {
-                n > 1
-                    && left
-                        .fetch_update(
-                            std::sync::atomic::Ordering::SeqCst,
-                            std::sync::atomic::Ordering::SeqCst,
-                            |k| k.checked_sub(1),
-                        )
-                        .is_ok()
-            });
-            if lose {
-                return Err(StoreError::Unavailable(
-                    "timed out after the commit (simulated)".into(),
-                ));
-            }
+            #[cfg(feature = "test-hooks")]
+            self.hooks.lose_answer(n)?;
             Ok(())
         })
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Hooks {
+    /// Reports a committed transaction of more than one write as lost while any are left.
+    fn lose_answer(&self, n: usize) -> Result<(), StoreError> {
+        let lose = self.lost_answers.as_ref().is_some_and(|left| {
+            n > 1
+                && left
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |k| k.checked_sub(1),
+                    )
+                    .is_ok()
+        });
+        if lose {
+            return Err(StoreError::Unavailable(
+                "timed out after the commit (simulated)".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -356,7 +356,8 @@ async fn signin_lock_is_kept_in_the_store_across_a_restart() {
 /// server is down; after the restart the expired one is gone and the live one is kept.
 #[tokio::test]
 async fn serve_purges_expired_items_from_the_embedded_store() {
-    use crm_shared::store::{Cond, Key, SqliteBackend, Write};
+    use crm_embedded::SqliteBackend;
+    use crm_shared::store::{Cond, Key, Write};
     let mut first = Server::start();
     let dir = first.keep_data().to_path_buf();
     assert!(first.signal_and_wait("TERM").success());

@@ -265,7 +265,11 @@ impl App {
 
     async fn new() -> App {
         let store = crm_tests::emulator::sqlite_store();
-        let db = store.as_sqlite().expect("sqlite").path().to_owned();
+        let db = store
+            .plugged_as::<crm_embedded::SqliteBackend>()
+            .expect("sqlite")
+            .path()
+            .to_owned();
         let wal = PathBuf::from(format!("{}-wal", db.display()));
         let ctx = Ctx::new(store, &Secret::new("f".repeat(40)), 3600, 4);
         crm_shared::service::ensure_default_admin(&ctx)

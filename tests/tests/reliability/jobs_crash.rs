@@ -8,8 +8,9 @@
 //! are exact and every change is mailed exactly once.
 
 use super::support::*;
+use crm_embedded::SqliteBackend;
 use crm_shared::model::TicketId;
-use crm_shared::store::{SqliteBackend, Store};
+use crm_shared::store::Store;
 use crm_tests::desk::{pending_jobs, settle};
 use crm_tests::server::temp_dir;
 use crm_tests::{Client, Server, ServerOptions};
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 /// The server's embedded store, opened beside it (reads only, after the open).
 fn store_of(dir: &Path) -> Store {
-    Store::sqlite(SqliteBackend::open(&dir.join("crm.sqlite3")).expect("the server's store"))
+    Store::plugged(SqliteBackend::open(&dir.join("crm.sqlite3")).expect("the server's store"))
 }
 
 /// Each ticket's assignee as the store holds it now.

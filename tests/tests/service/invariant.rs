@@ -356,8 +356,8 @@ const TITLES: [&str; 3] = ["Printer jam", "Mobile phone", "Laptop screen"];
 /// The admin, two customers and three engineers, the first `approved` of whom are approved
 /// (each approval a backlog job, left pending), under the capacity `cap`, on a store in `dir`.
 async fn setup(dir: &std::path::Path, approved: usize, cap: Option<i64>) -> (Desk, Model) {
-    let store = crm_shared::store::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("store");
-    let mut w = Desk::new(crm_shared::store::Store::sqlite(store)).await;
+    let store = crm_embedded::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("store");
+    let mut w = Desk::new(crm_shared::store::Store::plugged(store)).await;
     w.ctx.engineer_capacity = cap;
     let mut m = Model {
         users: vec![MUser {

@@ -88,8 +88,8 @@ impl HttpDesk {
                     format!("{stack}-Table"),
                 ))
             }
-            None => Store::sqlite(
-                crm_shared::store::SqliteBackend::open(&self.server.data_dir.join("crm.sqlite3"))
+            None => Store::plugged(
+                crm_embedded::SqliteBackend::open(&self.server.data_dir.join("crm.sqlite3"))
                     .expect("the server's store"),
             ),
         };

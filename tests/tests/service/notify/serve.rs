@@ -230,8 +230,8 @@ async fn serve_dead_letters_a_refused_mail_and_delivers_it_after_a_restart() {
     drop(first);
     // The outbox still holds it; the next run (default mail log) delivers it once.
     {
-        let store = crm_shared::store::Store::sqlite(
-            crm_shared::store::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("store"),
+        let store = crm_shared::store::Store::plugged(
+            crm_embedded::SqliteBackend::open(&dir.join("crm.sqlite3")).expect("store"),
         );
         assert!(
             store

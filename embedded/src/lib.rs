@@ -1,11 +1,17 @@
 //! The embedded backend: one SQLite file (WAL) holding the same items, keys and index keys as
 //! the DynamoDB table, with transactions as SQL transactions. One writer connection and a few
 //! reader connections; every call runs on tokio's blocking pool.
+//!
+//! It plugs into `crm_shared::store::Store` through `ItemBackend`. It is a crate of its own,
+//! not a feature of crm-shared: a feature is unified over everything one cargo invocation
+//! builds, so `cargo build --workspace` once linked SQLite into every Lambda bootstrap; a crate
+//! the functions do not depend on cannot reach them (tests/tests/deploy/dependencies.rs).
 
-use super::backend::{
-    Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write, apply_update, holds, key_of,
+use crm_shared::store::schema::{KeyType, TABLE};
+use crm_shared::store::{
+    BoxFuture, Item, ItemBackend, Key, Query, QueryPage, Range, SortKey, Store, StoreError, Write,
+    apply_update, holds, key_of,
 };
-use super::schema::{KeyType, TABLE};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter,
     types::Value as Sql,
@@ -109,6 +115,11 @@ impl SqliteBackend {
         })
     }
 
+    /// The store over this backend.
+    pub fn store(self) -> Store {
+        Store::plugged(self)
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -176,6 +187,28 @@ impl SqliteBackend {
                 .map_err(internal)
         })
         .await
+    }
+}
+
+impl ItemBackend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
+        Box::pin(SqliteBackend::get(self, key))
+    }
+
+    fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<QueryPage, StoreError>> {
+        Box::pin(SqliteBackend::query(self, q))
+    }
+
+    fn transact(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(SqliteBackend::transact(self, writes))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
