@@ -6,11 +6,11 @@ use crate::model::Timestamp;
 use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime};
 
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(super) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const SERVICE: &str = "s3";
 
 /// The instant as the signing code takes it.
-pub fn system_time(t: Timestamp) -> SystemTime {
+pub(super) fn system_time(t: Timestamp) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(t.millis()).unwrap_or(0))
 }
 
@@ -19,12 +19,12 @@ fn utc(t: Timestamp) -> DateTime<Utc> {
 }
 
 /// `20151229T000000Z`: the `x-amz-date` format.
-pub fn amz_date(t: Timestamp) -> String {
+pub(super) fn amz_date(t: Timestamp) -> String {
     utc(t).format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// `<access key>/<yyyymmdd>/<region>/s3/aws4_request`: the `x-amz-credential` value.
-pub fn credential(access_key_id: &str, t: Timestamp, region: &str) -> String {
+pub(super) fn credential(access_key_id: &str, t: Timestamp, region: &str) -> String {
     format!(
         "{access_key_id}/{}/{region}/{SERVICE}/aws4_request",
         utc(t).format("%Y%m%d")
@@ -33,7 +33,7 @@ pub fn credential(access_key_id: &str, t: Timestamp, region: &str) -> String {
 
 /// The hex HMAC-SHA256 of `string_to_sign` under the SigV4 signing key of this secret, day
 /// and region for S3.
-pub fn signature(secret: &str, t: Timestamp, region: &str, string_to_sign: &str) -> String {
+pub(super) fn signature(secret: &str, t: Timestamp, region: &str, string_to_sign: &str) -> String {
     use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
     let key = generate_signing_key(secret, system_time(t), region, SERVICE);
     calculate_signature(key, string_to_sign.as_bytes())

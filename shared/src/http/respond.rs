@@ -28,7 +28,7 @@ struct ErrorBody<'a> {
 
 /// Renders an error: status, envelope, Retry-After, WWW-Authenticate for 401s. The request
 /// id is included for 5xx so a user can quote it.
-pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
+pub(super) fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = ApiResponse::json(
         status,
