@@ -11,7 +11,7 @@ use crate::model::{
 use crate::queue::{JobQueue, Publisher};
 use crate::store::{
     CommentRecord, HistoryEntry, IdempotencyRecord, Store, StoreError, TicketChange, TicketRecord,
-    TicketWriteError,
+    TicketWriteError, Write,
 };
 use serde_json::{Value, json};
 
@@ -182,24 +182,15 @@ impl Transition {
         if let Some(c) = comment {
             extra.push(c.write()?);
         }
-        if let Some((key, fingerprint, ttl)) = &self.remember {
-            let (location, data) = match comment {
-                Some(c) => (
-                    format!("tickets/{}/comments", c.ticket_id),
-                    json!(c.snapshot()),
-                ),
-                None => (
-                    format!("tickets/{}", after.ticket_id),
-                    json!(after.snapshot()),
-                ),
-            };
-            let record = IdempotencyRecord {
-                fingerprint: fingerprint.clone(),
-                location,
-                data,
-                expires_at: IdempotencyRecord::expiry(now, *ttl),
-            };
-            extra.push(w.store.idempotency_write(&self.actor, key, &record, now)?);
+        if let Some(remember) = &self.remember {
+            extra.push(remembered_write(
+                w,
+                &self.actor,
+                remember,
+                comment,
+                &after,
+                now,
+            )?);
         }
         if let Some(j) = &job {
             extra.push(w.store.job_write(j, now)?);
@@ -225,6 +216,35 @@ impl Transition {
             job,
         })
     }
+}
+
+/// The idempotency record of the answer (the comment, or the ticket as committed), when the
+/// caller sent a key.
+fn remembered_write(
+    w: &Writer<'_>,
+    actor: &UserId,
+    (key, fingerprint, ttl): &(IdempotencyKey, String, i64),
+    comment: Option<&CommentRecord>,
+    after: &TicketRecord,
+    now: Timestamp,
+) -> Result<Write, StoreError> {
+    let (location, data) = match comment {
+        Some(c) => (
+            format!("tickets/{}/comments", c.ticket_id),
+            json!(c.snapshot()),
+        ),
+        None => (
+            format!("tickets/{}", after.ticket_id),
+            json!(after.snapshot()),
+        ),
+    };
+    let record = IdempotencyRecord {
+        fingerprint: fingerprint.clone(),
+        location,
+        data,
+        expires_at: IdempotencyRecord::expiry(now, *ttl),
+    };
+    w.store.idempotency_write(actor, key, &record, now)
 }
 
 /// The events a change records: a ticket's creation or change, or a comment (with the
