@@ -117,7 +117,10 @@ pub async fn open_store(
             }
             let b = SqliteBackend::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
-            Ok((Store::plugged(b), true))
+            Ok((
+                Store::plugged(b).with_feed_horizon(config.feed_horizon()),
+                true,
+            ))
         }
         StoreKind::Dynamodb => {
             let sdk = crm_shared::cloud::sdk_config().await;
@@ -141,7 +144,10 @@ pub async fn open_store(
             } else {
                 false
             };
-            Ok((Store::dynamo(b), created))
+            Ok((
+                Store::dynamo(b).with_feed_horizon(config.feed_horizon()),
+                created,
+            ))
         }
     }
 }

@@ -9,8 +9,8 @@
 
 use crm_shared::store::schema::{KeyType, TABLE};
 use crm_shared::store::{
-    BoxFuture, Item, ItemBackend, Key, Query, QueryPage, Range, SortKey, Store, StoreError, Write,
-    apply_update, holds, key_of,
+    BoxFuture, FeedClock, Item, ItemBackend, Key, Query, QueryPage, Range, SortKey, Store,
+    StoreError, Write, apply_update, holds, key_of,
 };
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter,
@@ -162,7 +162,19 @@ impl SqliteBackend {
     }
 
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.write(move |c| transact(c, &writes)).await
+        self.transact_with(writes, &FeedClock::default()).await
+    }
+
+    /// Commits `writes`, stamping their change feed items once it holds the write lock
+    /// (`FeedClock::stamp`) and rolling back when the feed's commit budget ran out before
+    /// the commit.
+    pub async fn transact_with(
+        &self,
+        writes: Vec<Write>,
+        clock: &FeedClock,
+    ) -> Result<(), StoreError> {
+        let clock = clock.clone();
+        self.write(move |c| transact(c, writes, &clock)).await
     }
 
     /// Deletes items whose TTL has passed (DynamoDB does this by itself).
@@ -203,8 +215,12 @@ impl ItemBackend for SqliteBackend {
         Box::pin(SqliteBackend::query(self, q))
     }
 
-    fn transact(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(SqliteBackend::transact(self, writes))
+    fn transact<'a>(
+        &'a self,
+        writes: Vec<Write>,
+        clock: &'a FeedClock,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(SqliteBackend::transact_with(self, writes, clock))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -267,6 +283,11 @@ fn query(c: &Connection, q: &Query) -> Result<QueryPage, StoreError> {
         Range::Before(k) => {
             args.push(sort_value(k));
             format!(" AND \"{skc}\" < ?2")
+        }
+        Range::Between(lo, hi) => {
+            args.push(sort_value(lo));
+            args.push(sort_value(hi));
+            format!(" AND \"{skc}\" >= ?2 AND \"{skc}\" <= ?3")
         }
     };
     let fetch = q.limit.saturating_add(1);
@@ -335,9 +356,13 @@ fn delete_row(c: &Connection, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn transact(c: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
+fn transact(
+    c: &mut Connection,
+    mut writes: Vec<Write>,
+    clock: &FeedClock,
+) -> Result<(), StoreError> {
     let mut keys = std::collections::HashSet::new();
-    for w in writes {
+    for w in &writes {
         let k = w
             .key()
             .ok_or_else(|| StoreError::Internal("write without a key".into()))?;
@@ -350,6 +375,13 @@ fn transact(c: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(internal)?;
+    // Under the write lock, which every writer of the file (this process's and any other's)
+    // takes in turn: a stamp taken now is later than every commit before and earlier than
+    // every commit after (docs/events.md, "The change feed").
+    let stamped = clock.stamp(&mut writes);
+    if stamped.is_some() {
+        clock.after_stamp_blocking();
+    }
     // Like DynamoDB: every condition is checked against the state before the transaction.
     let mut current = Vec::with_capacity(writes.len());
     let mut failed = Vec::new();
@@ -385,6 +417,12 @@ fn transact(c: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
             Write::Delete { key, .. } => delete_row(&tx, key)?,
             Write::Check { .. } => {}
         }
+    }
+    // Too long since the stamp: a reader may have passed it. Dropping `tx` rolls back.
+    if let Some(at) = stamped
+        && clock.left(at).is_none()
+    {
+        return Err(clock.too_late());
     }
     tx.commit().map_err(internal)
 }

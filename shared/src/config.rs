@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+/// `CRM_FEED_HORIZON_SECONDS`' default: SPEC §8's 10 s (the store's `feed::DEFAULT_HORIZON`).
+pub const DEFAULT_FEED_HORIZON_SECONDS: u64 = 10;
+
 /// Where the process runs: decides the defaults that differ between the cloud and a laptop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -81,6 +84,9 @@ pub struct Config {
     /// `CRM_ENGINEER_CAPACITY`: the most open tickets auto-assigned to one engineer (None:
     /// unlimited).
     pub engineer_capacity: Option<i64>,
+    /// `CRM_FEED_HORIZON_SECONDS`: how long after its commit an event may take to appear in
+    /// the change feed (SPEC §8: 10 s). Never 0: the feed's ordering rests on it.
+    pub feed_horizon_seconds: u64,
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -244,6 +250,20 @@ impl Config {
             ),
         };
 
+        let feed_horizon_seconds = match get("CRM_FEED_HORIZON_SECONDS") {
+            None => DEFAULT_FEED_HORIZON_SECONDS,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=300).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "CRM_FEED_HORIZON_SECONDS",
+                        format!("must be a whole number of seconds from 1 to 300 (got {v:?})"),
+                    )
+                })?,
+        };
+
         Ok(Self {
             table_name,
             queue_url,
@@ -255,7 +275,13 @@ impl Config {
             cors_allowed_origins,
             outbox_sweep_age_seconds,
             engineer_capacity,
+            feed_horizon_seconds,
         })
+    }
+
+    /// The change feed's visibility horizon (`CRM_FEED_HORIZON_SECONDS`).
+    pub fn feed_horizon(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.feed_horizon_seconds)
     }
 
     pub fn require_queue_url(&self) -> Result<&str, ConfigError> {
@@ -302,6 +328,7 @@ mod tests {
         );
         assert!(c.cors_allowed_origins.is_empty());
         assert_eq!(c.outbox_sweep_age_seconds, 120);
+        assert_eq!(c.feed_horizon(), std::time::Duration::from_secs(10));
         assert_eq!(load(Profile::Local, &[]).unwrap().mail, MailTransport::Log);
     }
 
@@ -320,6 +347,9 @@ mod tests {
             ("CRM_NOTIFICATION_SERVICE_URL", "ftp://x"),
             ("CRM_CORS_ALLOWED_ORIGINS", "example.com"),
             ("CRM_OUTBOX_SWEEP_AGE_SECONDS", "0"),
+            ("CRM_FEED_HORIZON_SECONDS", "0"),
+            ("CRM_FEED_HORIZON_SECONDS", "301"),
+            ("CRM_FEED_HORIZON_SECONDS", "2.5"),
         ];
         for (var, value) in cases {
             let e = load(Profile::Cloud, &[(var, value)]).unwrap_err();

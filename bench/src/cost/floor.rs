@@ -66,6 +66,7 @@ impl Snapshot {
             Range::Prefix(p) => s.starts_with(p.as_str()),
             Range::After(k) => order(s, &bound(k)).is_gt(),
             Range::Before(k) => order(s, &bound(k)).is_lt(),
+            Range::Between(lo, hi) => order(s, &bound(lo)).is_ge() && order(s, &bound(hi)).is_le(),
         };
         let mut v: Vec<&ItemInfo> = self
             .0

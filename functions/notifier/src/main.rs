@@ -31,7 +31,8 @@ async fn main() -> Result<(), Error> {
         store: Store::dynamo(DynamoBackend::new(
             dynamodb.clone(),
             config.table_name.clone(),
-        )),
+        ))
+        .with_feed_horizon(config.feed_horizon()),
         transport,
         jobs: JobQueue::beside(&publisher),
         publisher,

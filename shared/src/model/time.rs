@@ -35,6 +35,14 @@ impl Timestamp {
         }
     }
 
+    /// An RFC 3339 time with its offset (`2026-12-06T12:00:00Z`, `…+01:00`, any fraction,
+    /// kept to the millisecond), if `s` is one.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Self(t.timestamp_millis()))
+    }
+
     /// Zero-padded milliseconds, so that string order is time order (valid until year 2286).
     pub fn sort_key(self) -> String {
         format!("{:013}", self.0.max(0))
@@ -55,6 +63,22 @@ mod tests {
             Timestamp::from_millis(1_659_702_923_000).rfc3339(),
             "2022-08-05T12:35:23.000Z"
         );
+    }
+
+    #[test]
+    fn parses_rfc3339_with_any_offset_to_the_millisecond() {
+        let t = Timestamp::from_millis(1_659_702_923_673);
+        assert_eq!(
+            Timestamp::parse_rfc3339("2022-08-05T12:35:23.673Z"),
+            Some(t)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2022-08-05T14:35:23.673+02:00"),
+            Some(t)
+        );
+        for bad in ["", "2022-08-05", "2022-08-05T12:35:23", "yesterday"] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub async fn set_password(
 ) -> Result<Event, ApiError> {
     let hash = passwords.hash(password).await.map_err(ApiError::internal)?;
     let event = super::user_events::password_changed(actor.as_str(), user);
-    let extra = vec![store.outbox_write(&event)?];
+    let extra = store.event_writes(&event)?;
     if store
         .change_password(user, hash, Timestamp::now(), extra)
         .await?

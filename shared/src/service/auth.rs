@@ -47,7 +47,7 @@ pub async fn signup(ctx: &Ctx, input: SignupInput) -> Result<UserView, ApiError>
     );
     let event = super::user_events::created(user.user_id.as_str(), &user);
     ctx.store
-        .create_user_with(&user, vec![ctx.store.outbox_write(&event)?])
+        .create_user_with(&user, ctx.store.event_writes(&event)?)
         .await?;
     ctx.publisher.publish(&event).await;
     Ok(UserView::from(&user))

@@ -84,6 +84,7 @@ impl Ctx {
         config: &crate::config::Config,
         queues: crate::queue::Queues,
     ) -> Self {
+        let store = store.with_feed_horizon(config.feed_horizon());
         Self {
             engineer_capacity: config.engineer_capacity,
             publisher: queues.events,

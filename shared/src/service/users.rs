@@ -153,7 +153,7 @@ pub async fn update_user(
         // job is committed with the change and runs after it (service/workload.rs).
         let job = super::workload::job_for_user_change(&before, &after, now);
         let event = super::user_events::updated(caller.user_id.as_str(), &before, &after);
-        let mut extra = vec![ctx.store.outbox_write(&event)?];
+        let mut extra = ctx.store.event_writes(&event)?;
         if let Some(j) = &job {
             extra.push(ctx.store.job_write(j, now)?);
         }
@@ -205,7 +205,7 @@ pub async fn create_admin(
     // Made from the backend: the event waits in the outbox for the sweep.
     let event = super::user_events::created(SYSTEM_ACTOR, &user);
     store
-        .create_user_with(&user, vec![store.outbox_write(&event)?])
+        .create_user_with(&user, store.event_writes(&event)?)
         .await?;
     Ok(user)
 }

@@ -2,6 +2,7 @@
 //! table or an index (ordered, limited), and commit a transaction of conditional writes.
 //! The single-table model in this module's siblings is written once against it.
 
+use super::feed::FeedClock;
 use super::schema::Index;
 use serde_json::{Map, Value};
 
@@ -40,6 +41,20 @@ pub enum Range {
     After(SortKey),
     /// Sort keys strictly smaller.
     Before(SortKey),
+    /// Sort keys from the first to the second, both included (DynamoDB's `BETWEEN`); none
+    /// when the first is above the second.
+    Between(SortKey, SortKey),
+}
+
+impl SortKey {
+    /// Whether `self` sorts after `other` (false across types, which a range never mixes).
+    pub fn is_above(&self, other: &SortKey) -> bool {
+        match (self, other) {
+            (SortKey::S(a), SortKey::S(b)) => a > b,
+            (SortKey::N(a), SortKey::N(b)) => a > b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +200,13 @@ pub trait ItemBackend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Item>, StoreError>>;
     fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<QueryPage, StoreError>>;
-    fn transact(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Commits `writes`, stamping their change feed items with `clock` at the last moment
+    /// before the commit and refusing to commit once the clock's budget is spent (feed.rs).
+    fn transact<'a>(
+        &'a self,
+        writes: Vec<Write>,
+        clock: &'a FeedClock,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The backend itself, for its own operations (`Store::plugged_as`).
     fn as_any(&self) -> &dyn std::any::Any;
 }

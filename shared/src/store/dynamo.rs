@@ -5,6 +5,7 @@
 //! `Unavailable`.
 
 use super::backend::{Cond, Item, Key, Query, QueryPage, Range, SortKey, StoreError, Write};
+use super::feed::FeedClock;
 use super::schema::{self, Index, TABLE};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -267,6 +268,14 @@ impl DynamoBackend {
                 let v = e.value(sort(k));
                 key_cond.push_str(&format!(" AND {n} < {v}"));
             }
+            // DynamoDB refuses a BETWEEN whose bounds are out of order: that range is empty.
+            Range::Between(lo, hi) if lo.is_above(hi) => return Ok(QueryPage::default()),
+            Range::Between(lo, hi) => {
+                let n = e.name(skc);
+                let lo = e.value(sort(lo));
+                let hi = e.value(sort(hi));
+                key_cond.push_str(&format!(" AND {n} BETWEEN {lo} AND {hi}"));
+            }
         }
         // One more than asked, so that `more` is exact when the range ends at the limit.
         let want = q.limit.saturating_add(1);
@@ -301,9 +310,26 @@ impl DynamoBackend {
     }
 
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_with(writes, &FeedClock::default()).await
+    }
+
+    /// Commits `writes`, stamping their change feed items right before the request is sent
+    /// (`FeedClock::stamp`). Such a transaction is given what is left of the feed's commit
+    /// budget as its operation timeout (and attempt timeout), whatever the client's own: the
+    /// SDK abandons it then, and it is never sent once the budget is spent.
+    pub async fn transact_with(
+        &self,
+        mut writes: Vec<Write>,
+        clock: &FeedClock,
+    ) -> Result<(), StoreError> {
+        let stamped = clock.stamp(&mut writes);
+        if stamped.is_some() {
+            clock.after_stamp().await;
+        }
+        let budget = stamped.map(|at| (at, clock));
         match writes.len() {
             0 => Ok(()),
-            1 => {
+            1 if budget.is_none() => {
                 self.single(
                     writes
                         .into_iter()
@@ -312,8 +338,24 @@ impl DynamoBackend {
                 )
                 .await
             }
-            _ => self.multi(writes).await,
+            _ => self.multi(writes, budget).await,
         }
+    }
+
+    /// The client's timeouts, with the operation and each attempt cut to `left`.
+    fn within(&self, left: std::time::Duration) -> aws_sdk_dynamodb::config::Builder {
+        use aws_smithy_types::timeout::TimeoutConfig;
+        let base = self
+            .client
+            .config()
+            .timeout_config()
+            .cloned()
+            .unwrap_or_else(TimeoutConfig::disabled);
+        let cap = |d: Option<std::time::Duration>| Some(d.map_or(left, |d| d.min(left)));
+        let mut t = base.to_builder();
+        t.set_operation_timeout(cap(base.operation_timeout()));
+        t.set_operation_attempt_timeout(cap(base.operation_attempt_timeout()));
+        aws_sdk_dynamodb::config::Builder::default().timeout_config(t.build())
     }
 
     async fn single(&self, w: Write) -> Result<(), StoreError> {
@@ -366,12 +408,18 @@ impl DynamoBackend {
                     .await
                     .map_err(sdk_err)?;
             }
-            w @ Write::Check { .. } => return self.multi(vec![w]).await,
+            w @ Write::Check { .. } => return self.multi(vec![w], None).await,
         }
         Ok(())
     }
 
-    async fn multi(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    /// A TransactWriteItems; `budget`: its feed stamp and clock, which bound when it may
+    /// still be sent and how long the SDK may wait for it.
+    async fn multi(
+        &self,
+        writes: Vec<Write>,
+        budget: Option<(std::time::Instant, &FeedClock)>,
+    ) -> Result<(), StoreError> {
         let mut items = Vec::with_capacity(writes.len());
         for w in writes {
             let mut e = Expr::default();
@@ -447,12 +495,20 @@ impl DynamoBackend {
             };
             items.push(twi);
         }
-        let res = self
+        let req = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+            .set_transact_items(Some(items));
+        let res = match budget {
+            None => req.send().await,
+            Some((at, clock)) => {
+                let left = clock.left(at).ok_or_else(|| clock.too_late())?;
+                req.customize()
+                    .config_override(self.within(left))
+                    .send()
+                    .await
+            }
+        };
         match res {
             Ok(_) => Ok(()),
             Err(e) => {

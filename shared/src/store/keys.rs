@@ -14,6 +14,7 @@
 //! | idempotency record | `IDEM#<userId>` | `KEY#<Idempotency-Key>` | | | | |
 //! | workload job | `JOB#<ulid>` | `JOB` | `JOBS` / last push ms#ulid | | | |
 //! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
+//! | change feed item | `FEED#<shard:02>` | `<commit ms:013>#<ulid>` | | | | |
 
 use super::backend::Key;
 use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
@@ -149,6 +150,12 @@ pub fn event_partition(event_id: &str) -> String {
     format!("EVENT#{event_id}")
 }
 
+/// A shard of the change feed: `FEED#00` to `FEED#15`, each holding the feed items of the
+/// events whose ULID hashes to it, sorted by commit time (shared/src/store/feed.rs).
+pub fn feed_shard(shard: usize) -> String {
+    format!("FEED#{shard:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +193,7 @@ mod tests {
             mailed("e", "a@b.co"),
         ];
         let mut names: Vec<String> = keys.into_iter().flat_map(|k| [k.pk, k.sk]).collect();
+        names.push(feed_shard(0));
         names.extend([
             users_by(UserType::Engineer, UserStatus::Approved),
             USERS_ALL.into(),

@@ -6,6 +6,9 @@
 mod backend;
 mod comments;
 mod dynamo;
+pub mod feed;
+#[cfg(feature = "test-hooks")]
+mod feed_hooks;
 mod idempotency;
 mod jobs;
 pub mod keys;
@@ -25,6 +28,7 @@ pub use backend::{
 };
 pub use comments::CommentRecord;
 pub use dynamo::DynamoBackend;
+pub use feed::{FeedClock, FeedPage, Position};
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;
 #[cfg(feature = "test-hooks")]
@@ -56,6 +60,8 @@ pub struct Store {
     stats: Option<Arc<Stats>>,
     #[cfg(feature = "test-hooks")]
     hooks: Hooks,
+    /// The change feed's horizon, and what it asks of a commit that carries a feed item.
+    feed: FeedClock,
 }
 
 /// Test fault injection, compiled only with the `test-hooks` feature (the tests and the bench
@@ -77,6 +83,7 @@ impl Store {
             stats: None,
             #[cfg(feature = "test-hooks")]
             hooks: Hooks::default(),
+            feed: FeedClock::default(),
         }
     }
 
@@ -220,8 +227,8 @@ impl Store {
         let n = writes.len();
         self.timed(CallKind::Write, move |_: &()| n, async move {
             match &self.backend {
-                Backend::Dynamo(b) => b.transact(writes).await,
-                Backend::Plugged(b) => b.transact(writes).await,
+                Backend::Dynamo(b) => b.transact_with(writes, &self.feed).await,
+                Backend::Plugged(b) => b.transact(writes, &self.feed).await,
             }?;
             #[cfg(feature = "test-hooks")]
             self.hooks.lose_answer(n)?;

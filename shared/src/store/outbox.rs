@@ -1,5 +1,5 @@
-//! The outbox and delivery markers. Every ticket change writes an outbox item in its own
-//! transaction; the notifier claims the event with a delivery marker (a lease, so two
+//! The outbox and delivery markers. Every change writes an outbox item in its own
+//! transaction (with its change feed item: `event_writes`); the notifier claims the event with a delivery marker (a lease, so two
 //! copies of one message never both send), sends, then records the marker as SENT and
 //! deletes the outbox item in one write. The sweep finds outbox items nobody delivered.
 //! Where each recipient gets their own message (SES), a recipient marker per address
@@ -59,8 +59,15 @@ pub struct Mailed {
     pub refused: bool,
 }
 
-/// The outbox item of an event, written in the transaction of the change it records.
-pub(super) fn outbox_write(e: &Event) -> Result<Write, StoreError> {
+/// What records an event in the transaction of the change it describes: its outbox item
+/// (for the mail, the webhooks and the bus) and its change feed item (`feed.rs`). The one
+/// way an event is written, so none can miss the feed.
+pub(super) fn event_writes(e: &Event) -> Result<Vec<Write>, StoreError> {
+    Ok(vec![outbox_item(e)?, super::feed::feed_write(e)?])
+}
+
+/// The outbox item of an event.
+fn outbox_item(e: &Event) -> Result<Write, StoreError> {
     let k = keys::outbox(e.key_id());
     let event = serde_json::to_value(e).map_err(|x| StoreError::Internal(x.to_string()))?;
     let mut item = Item::new();
@@ -127,9 +134,10 @@ fn entry(item: Item) -> Result<OutboxEntry, StoreError> {
 }
 
 impl Store {
-    /// The outbox item of `e`, for the transaction of the change it records.
-    pub fn outbox_write(&self, e: &Event) -> Result<Write, StoreError> {
-        outbox_write(e)
+    /// The writes that record `e` (its outbox item and its change feed item), for the
+    /// transaction of the change it describes.
+    pub fn event_writes(&self, e: &Event) -> Result<Vec<Write>, StoreError> {
+        event_writes(e)
     }
 
     /// Outbox items last pushed before `before`, oldest first.

@@ -1,10 +1,10 @@
 //! Ticket items: the ticket (indexed by reporter, assignee and status), its history, and the
 //! one transaction that writes a ticket change together with every engineer count it
-//! implies, the history entry and the outbox event.
+//! implies, the history entry and the event (its outbox and change feed items).
 
 use super::backend::{Cond, Item, Refused, StoreError, Tx, Write};
 use super::keys;
-use super::outbox::outbox_write;
+use super::outbox::event_writes;
 use super::paging::{Listing, Source, Spec};
 use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
@@ -214,7 +214,9 @@ impl Store {
             );
         }
         for e in c.events {
-            tx.push(Part::Outbox, outbox_write(e)?);
+            for w in event_writes(e)? {
+                tx.push(Part::Outbox, w);
+            }
         }
         for (i, w) in c.extra.into_iter().enumerate() {
             tx.push(Part::Extra(i), w);

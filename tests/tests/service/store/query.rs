@@ -317,6 +317,7 @@ async fn leaving_an_index_by_update_or_put(store: Store) {
 }
 
 async fn limit_and_more_are_exact(store: Store) {
+    let s = |v: &str| SortKey::S(v.into());
     let mut items = Vec::new();
     for i in 0..5 {
         items.push(item(json!({"pk": "M", "sk": format!("a#{i}")})));
@@ -350,6 +351,13 @@ async fn limit_and_more_are_exact(store: Store) {
             (Range::Before(SortKey::S("a#3".into())), 2, 2, true),
             (Range::Before(SortKey::S("a#3".into())), 3, 3, false),
             (Range::Before(SortKey::S("a#0".into())), 3, 0, false),
+            // Both bounds included (DynamoDB's BETWEEN), out of order: empty.
+            (Range::Between(s("a#1"), s("a#3")), 3, 3, false),
+            (Range::Between(s("a#1"), s("a#3")), 2, 2, true),
+            (Range::Between(s("a#1!"), s("a#3")), 3, 2, false),
+            (Range::Between(s("a#4"), s("c")), 3, 2, false),
+            (Range::Between(s("a#3"), s("a#1")), 3, 0, false),
+            (Range::Between(s("c"), s("d")), 3, 0, false),
         ];
         for (range, limit, n, more) in table {
             let label = format!("{idx:?} {range:?} limit {limit}");
@@ -369,6 +377,8 @@ async fn limit_and_more_are_exact(store: Store) {
         (Range::After(SortKey::N(2)), 2, 2, false),
         (Range::After(SortKey::N(2)), 1, 1, true),
         (Range::Before(SortKey::N(2)), 2, 2, false),
+        (Range::Between(SortKey::N(1), SortKey::N(3)), 5, 3, false),
+        (Range::Between(SortKey::N(3), SortKey::N(1)), 5, 0, false),
     ];
     for (range, limit, n, more) in numeric {
         let label = format!("Gsi4 {range:?} limit {limit}");
