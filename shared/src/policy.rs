@@ -38,6 +38,11 @@ pub fn list_users(caller: &Caller) -> Result<(), Denied> {
     caller.is_admin().then_some(()).ok_or(Denied::AdminOnly)
 }
 
+/// Read the change feed (SPEC §8): every event, internal notes included: approved admins.
+pub fn read_events(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOnly)
+}
+
 /// Read one user: admins, or the user themself. Checked before existence, so a non-admin
 /// cannot probe which userIds exist.
 pub fn view_user(caller: &Caller, target: &UserId) -> Result<(), Denied> {
@@ -206,6 +211,21 @@ mod tests {
         ];
         for (t, s, ok) in table {
             assert_eq!(list_users(&caller("u", t, s)).is_ok(), ok, "{t} {s}");
+        }
+    }
+
+    #[test]
+    fn only_approved_admins_read_the_change_feed() {
+        let table = [
+            (Admin, Approved, true),
+            (Admin, Pending, false),
+            (Admin, Rejected, false),
+            (Engineer, Approved, false),
+            (Engineer, Pending, false),
+            (Customer, Approved, false),
+        ];
+        for (t, s, ok) in table {
+            assert_eq!(read_events(&caller("u", t, s)).is_ok(), ok, "{t} {s}");
         }
     }
 

@@ -1,6 +1,11 @@
 //! The users function: listing, reading and changing users, and passwords (SPEC §2). A
 //! userId in a path is taken as sent: the use case answers one no user can have by the
 //! caller's rights (403, or 404 for an admin).
+//!
+//! For now also the change feed, GET /events (SPEC §8, `events.rs`): it moves to the
+//! integrations function when that exists.
+
+mod events;
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiResponse, Body, Path, QueryParams, Router};
@@ -21,6 +26,8 @@ pub fn router() -> Router {
             "changePassword",
             change_password,
         )
+        // The change feed (SPEC §8), here until the integrations function exists.
+        .authenticated(Method::GET, "/events", "listEvents", events::list)
 }
 
 async fn list_users(ctx: &Ctx, who: Authed, q: QueryParams) -> Result<ApiResponse, ApiError> {

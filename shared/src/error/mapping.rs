@@ -7,7 +7,7 @@ use super::{ApiError, ErrorCode};
 use crate::auth::TokenError;
 use crate::model::{Invalid, UserStatus};
 use crate::policy::Denied;
-use crate::store::{Attempt, CreateUserError, StoreError};
+use crate::store::{Attempt, CreateUserError, FeedRefusal, FeedStart, StoreError};
 use crate::webhooks::address::UrlError;
 
 impl From<Invalid> for ApiError {
@@ -83,6 +83,35 @@ impl From<Denied> for ApiError {
     }
 }
 
+/// The change feed's refusals (SPEC §8): a bad start is a 400, one past the retention a 410.
+impl From<FeedRefusal> for ApiError {
+    fn from(r: FeedRefusal) -> Self {
+        match r {
+            FeedRefusal::AfterAndSince => ApiError::invalid(
+                "since",
+                "Give either after (a cursor) or since (a time), not both.",
+            )
+            .with_code(ErrorCode::InvalidQuery),
+            FeedRefusal::NotACursor => {
+                ApiError::invalid("after", "after is not a cursor of this change feed.")
+                    .with_code(ErrorCode::InvalidCursor)
+            }
+            FeedRefusal::Expired(start) => {
+                let what = match start {
+                    FeedStart::Cursor => "This cursor",
+                    FeedStart::Since => "since",
+                };
+                ApiError::new(
+                    ErrorCode::CursorExpired,
+                    format!(
+                        "{what} is older than the change feed's 30-day retention: events after it may be gone. Start again without after or since (from the oldest event kept)."
+                    ),
+                )
+            }
+        }
+    }
+}
+
 impl From<UrlError> for ApiError {
     fn from(e: UrlError) -> Self {
         ApiError::invalid("url", e.to_string())
@@ -148,7 +177,7 @@ mod tests {
 
     #[test]
     fn every_refusal_keeps_its_code_and_status() {
-        let cases: [(ApiError, ErrorCode, u16); 10] = [
+        let cases: [(ApiError, ErrorCode, u16); 14] = [
             (TokenError::Missing.into(), ErrorCode::NoToken, 401),
             (TokenError::Revoked.into(), ErrorCode::TokenRevoked, 401),
             (
@@ -179,6 +208,26 @@ mod tests {
                 429,
             ),
             (ApiError::user_gone(), ErrorCode::UserNotActive, 403),
+            (
+                FeedRefusal::AfterAndSince.into(),
+                ErrorCode::InvalidQuery,
+                400,
+            ),
+            (
+                FeedRefusal::NotACursor.into(),
+                ErrorCode::InvalidCursor,
+                400,
+            ),
+            (
+                FeedRefusal::Expired(FeedStart::Cursor).into(),
+                ErrorCode::CursorExpired,
+                410,
+            ),
+            (
+                FeedRefusal::Expired(FeedStart::Since).into(),
+                ErrorCode::CursorExpired,
+                410,
+            ),
         ];
         for (e, code, status) in cases {
             assert_eq!((e.code, e.status()), (code, status), "{e}");
@@ -186,6 +235,11 @@ mod tests {
         let e = ApiError::from(TokenError::Repeated("Authorization"));
         assert_eq!(e.field, Some("Authorization"));
         assert_eq!(ApiError::from(UrlError::NotHttps).field, Some("url"));
+        assert_eq!(ApiError::from(FeedRefusal::NotACursor).field, Some("after"));
+        assert_eq!(
+            ApiError::from(FeedRefusal::AfterAndSince).field,
+            Some("since")
+        );
         assert!(ApiError::refused_signin(Attempt::Reserved).is_none());
     }
 }

@@ -43,6 +43,8 @@ catalogue! {
     /// A query parameter is repeated or out of range.
     InvalidQuery = "INVALID_QUERY", 400;
     InvalidNextToken = "INVALID_NEXT_TOKEN", 400;
+    /// The change feed's `after` is not a cursor this deployment issued.
+    InvalidCursor = "INVALID_CURSOR", 400;
     AdminSignupNotAllowed = "ADMIN_SIGNUP_NOT_ALLOWED", 400;
     StatusAndAssignee = "STATUS_AND_ASSIGNEE", 400;
     /// The request is not HTTP the server can read (a character HTTP does not allow in a
@@ -66,6 +68,9 @@ catalogue! {
     LastAdmin = "LAST_ADMIN", 409;
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
+    /// The change feed's `after` or `since` is older than its 30-day retention: events after
+    /// it may be gone.
+    CursorExpired = "CURSOR_EXPIRED", 410;
     /// The request's body did not arrive in time (`crm serve`).
     RequestTimeout = "REQUEST_TIMEOUT", 408;
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413;

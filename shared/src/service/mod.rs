@@ -9,6 +9,7 @@ mod accounts;
 mod assign;
 mod auth;
 mod comments;
+pub mod feed;
 mod idempotency;
 mod listing;
 mod tickets;

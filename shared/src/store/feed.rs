@@ -122,6 +122,26 @@ impl Position {
     }
 }
 
+/// Why a request for the feed cannot start where it asks (error/mapping.rs gives each its
+/// answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedRefusal {
+    /// Both `after` (a cursor) and `since` (a time) were given: 400.
+    AfterAndSince,
+    /// `after` is not a cursor of this feed (tampered, foreign, another listing's): 400.
+    NotACursor,
+    /// The start (`after`'s position, or `since`) is older than the retention: the events
+    /// after it may be gone, 410.
+    Expired(FeedStart),
+}
+
+/// Where a request for the feed said to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedStart {
+    Cursor,
+    Since,
+}
+
 /// The feed's clock: the visibility horizon, and what it asks of a feed-carrying commit.
 #[derive(Debug, Clone)]
 pub struct FeedClock {

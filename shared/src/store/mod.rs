@@ -28,7 +28,7 @@ pub use backend::{
 };
 pub use comments::CommentRecord;
 pub use dynamo::DynamoBackend;
-pub use feed::{FeedClock, FeedPage, Position};
+pub use feed::{FeedClock, FeedPage, FeedRefusal, FeedStart, Position};
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
 pub use jobs::JobEntry;
 #[cfg(feature = "test-hooks")]

@@ -144,6 +144,15 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "listEvents",
+        [
+            "no filter",
+            "`?type=ticket.updated&limit=1000`",
+            "`?since=2000-01-01T00:00:00Z` (older than the retention)",
+            "`?type=TICKET_CREATED`",
+        ],
+    ),
+    (
         "changePassword",
         [
             "the caller, a wrong `currentPassword`",
@@ -345,6 +354,22 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [200, 403, 404, 400],
+    ]),
+    // Approved ADMIN only (SPEC §8); a bad query is 400 before the caller's rights, a start
+    // older than the retention 410 after them.
+    ("listEvents", [
+        [401, 401, 401, 401],
+        [200, 200, 410, 400],
+        [200, 200, 410, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
     ]),
     // Self (a wrong current password is 403 WRONG_PASSWORD) or an approved ADMIN resetting
     // another user; rights before existence; the body is checked before the caller's status.
@@ -836,6 +861,15 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
             };
             json_call("POST", path, Some(body)).await
         }
+        "listEvents" => {
+            let q = [
+                "",
+                "?type=ticket.updated&limit=1000",
+                "?since=2000-01-01T00:00:00Z",
+                "?type=TICKET_CREATED",
+            ][target];
+            json_call("GET", format!("/events{q}"), None).await
+        }
         "changePassword" => {
             let (id, body) = match target {
                 0 => (
@@ -930,6 +964,12 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
         }
         "getUser" | "updateUser" if r.text.contains("password") => {
             fail("user object carries a password".into());
+        }
+        "listEvents" if !r.body["nextCursor"].is_string() || !r.data().is_array() => {
+            fail(format!(
+                "a feed page without its events and nextCursor: {}",
+                r.text
+            ));
         }
         _ => {}
     }
