@@ -7,6 +7,7 @@ mod backlog;
 mod burst;
 mod cost;
 mod cpu;
+mod feed;
 mod fixtures;
 mod lambdas;
 mod load;
@@ -57,8 +58,8 @@ struct RunArgs {
     /// The report to write.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these sections (requests, lambdas, cpu, load, scaling, burst, backlog, cost);
-    /// default: all.
+    /// Only these sections (requests, lambdas, cpu, load, scaling, burst, backlog, cost,
+    /// feed); default: all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Cold starts per binary.
@@ -106,6 +107,9 @@ struct RunArgs {
     /// Cost section: the SAM template whose memory sizes and bcrypt cost are priced.
     #[arg(long, default_value = "template.yaml")]
     template: PathBuf,
+    /// Change feed section: events in the feed at each measurement.
+    #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
+    feed_sizes: Vec<usize>,
     /// How the run was started, for the report.
     #[arg(long, default_value = "scripts/bench")]
     command: String,
@@ -230,7 +234,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let scratch = fixtures::Scratch::new("crm-bench")?;
     let needs_emulator = want("requests") || want("lambdas") || want("scaling") || want("burst");
-    let needs_dynamodb_local = want("burst") || want("backlog") || want("cost");
+    let needs_dynamodb_local = want("burst") || want("backlog") || want("cost") || want("feed");
     let ddb = if needs_dynamodb_local {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").context(
             "AWS_ENDPOINT_URL_DYNAMODB must name DynamoDB Local (scripts/bench starts one)",
@@ -257,7 +261,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let mut timings: Vec<(String, Duration)> = Vec::new();
-    let mut sections: [String; 9] = Default::default();
+    let mut sections: [String; 10] = Default::default();
     let mut lam = None;
     let mut ld = None;
 
@@ -394,6 +398,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         cost::render(&s, out);
         timings.push(("cost per operation".into(), t.elapsed()));
         step("cost", t);
+    }
+    if want("feed") {
+        let t = Instant::now();
+        let s = feed::run(&ddb, &scratch.0, &args.feed_sizes)
+            .await
+            .context("section: change feed")?;
+        let out = &mut sections[9];
+        out.push_str("## 10. The change feed: a page's cost as the feed grows\n\n");
+        feed::render(&s, out);
+        timings.push(("change feed".into(), t.elapsed()));
+        step("feed", t);
     }
     if lam.is_some() || ld.is_some() {
         let out = &mut sections[5];

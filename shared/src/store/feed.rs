@@ -320,7 +320,8 @@ impl Store {
     /// Up to `limit` events after `from` (of type `only`, when given), oldest first, up to
     /// the visible end. The shards are read in rounds of concurrent queries: each shard
     /// first gives about its share of the page, and one whose items run out before the page
-    /// is full is read again (asking twice as many each time). At most [`MAX_ROUNDS`] rounds
+    /// is full is read again (asking twice as many each time; with a filter, with every shard
+    /// running low). At most [`MAX_ROUNDS`] rounds
     /// and [`MAX_ITEMS_READ`] items: past that the page ends short, its cursor at the last
     /// item examined. `next` never passes the visible end.
     pub async fn feed_page(
@@ -353,9 +354,19 @@ impl Store {
         let mut examined: Option<Position> = None;
         let (mut rounds, mut read) = (0, 0);
         loop {
-            let need: Vec<usize> = (0..SHARDS)
-                .filter(|&i| shards[i].buf.is_empty() && !shards[i].done)
-                .collect();
+            let dry = (0..SHARDS).any(|i| shards[i].buf.is_empty() && !shards[i].done);
+            // A filter examines the shards at about the same pace: when one runs dry the
+            // others are close, so every shard running low is read in the same round.
+            let low = |s: &Shard| match only {
+                Some(_) => s.buf.len() < FILTERED_FETCH / 2,
+                None => s.buf.is_empty(),
+            };
+            let need: Vec<usize> = match dry {
+                true => (0..SHARDS)
+                    .filter(|&i| !shards[i].done && low(&shards[i]))
+                    .collect(),
+                false => Vec::new(),
+            };
             if !need.is_empty() {
                 if rounds == MAX_ROUNDS || read >= MAX_ITEMS_READ {
                     return Ok(FeedPage {
