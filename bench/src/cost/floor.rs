@@ -171,6 +171,9 @@ pub enum Target {
     },
     /// Every item the operation created with exactly this sort key (an outbox event).
     NewSk(String),
+    /// Every item the operation created in a partition whose key starts with the prefix (a
+    /// change feed item: its shard is a hash of the event's id, its sort key the commit time).
+    NewIn(String),
 }
 
 /// What an operation must do, as one line of its floor.
@@ -230,6 +233,24 @@ pub fn query(
     }
 }
 
+/// A query of the table that must be strongly consistent: the change feed's shards (a page
+/// may skip nothing committed before its visible end, docs/events.md).
+pub fn query_strong(
+    what: impl Into<String>,
+    pk: impl Into<String>,
+    range: Range,
+    limit: usize,
+) -> Need {
+    Need::Query {
+        what: what.into(),
+        index: Index::Table,
+        pk: pk.into(),
+        range,
+        limit,
+        read: Read::Strong,
+    }
+}
+
 pub fn write(what: impl Into<String>, key: Key, mode: Mode) -> Need {
     Need::Write {
         what: what.into(),
@@ -258,6 +279,14 @@ pub fn write_new_sk(what: impl Into<String>, sk: impl Into<String>, mode: Mode) 
     Need::Write {
         what: what.into(),
         target: Target::NewSk(sk.into()),
+        mode,
+    }
+}
+
+pub fn write_new_in(what: impl Into<String>, pk_prefix: impl Into<String>, mode: Mode) -> Need {
+    Need::Write {
+        what: what.into(),
+        target: Target::NewIn(pk_prefix.into()),
         mode,
     }
 }
@@ -431,6 +460,17 @@ pub fn floor(needs: &[Need], before: &Snapshot, after: &Snapshot) -> Floor {
                             .0
                             .keys()
                             .filter(|(_, s)| s == sk)
+                            .filter(|k| !before.0.contains_key(*k))
+                            .cloned()
+                            .collect();
+                        v.sort();
+                        v
+                    }
+                    Target::NewIn(prefix) => {
+                        let mut v: Vec<_> = after
+                            .0
+                            .keys()
+                            .filter(|(p, _)| p.starts_with(prefix.as_str()))
                             .filter(|k| !before.0.contains_key(*k))
                             .cloned()
                             .collect();

@@ -98,6 +98,8 @@ pub struct Env {
     pub work: World,
     /// An open ticket of `main.cust`, read, updated and commented by the rows.
     pub ticket: String,
+    /// Before the main world's first event: where the change feed row's page starts.
+    pub feed_since: crm_shared::model::Timestamp,
 }
 
 type RowFuture = Pin<Box<dyn Future<Output = anyhow::Result<Run>>>>;
@@ -495,6 +497,7 @@ pub async fn run(ddb_direct: &str, moto: &str, o: &Options) -> anyhow::Result<Se
         .email_identity("crm.local")
         .send()
         .await?;
+    let feed_since = crm_shared::model::Timestamp::now();
     let main = World::new(
         ddb_direct,
         &ddb,
@@ -518,7 +521,12 @@ pub async fn run(ddb_direct: &str, moto: &str, o: &Options) -> anyhow::Result<Se
         put_user(&main.ctx.store, id, UserType::Engineer).await?;
     }
     let (ticket, _) = main.new_ticket(&main.cust).await?;
-    let env = Arc::new(Env { main, work, ticket });
+    let env = Arc::new(Env {
+        main,
+        work,
+        ticket,
+        feed_since,
+    });
     let mut outcomes = Vec::new();
     for r in rows::rows() {
         let t = Instant::now();

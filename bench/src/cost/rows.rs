@@ -3,14 +3,21 @@
 //! floor is made of. A capability that lands adds its rows here (and its steps to the
 //! ticket's life in price.rs when a ticket's life includes it).
 
-use super::floor::{Mode, Need, Read, get, query, transient, write, write_new, write_new_sk};
+use super::floor::{
+    Mode, Need, Read, get, query, query_strong, transient, write, write_new, write_new_in,
+    write_new_sk,
+};
 use super::price::{Function, Trigger};
 use super::{Caller, Env, Row, World, row, user_key};
-use crm_shared::model::{Email, EventType, JobKind, TicketId, Timestamp, UserStatus, UserType};
+use crm_shared::model::{
+    Email, Event, EventType, JobKind, TicketId, Timestamp, UserStatus, UserType,
+};
+use crm_shared::store::feed::{SHARDS, shard_of};
 use crm_shared::store::schema::Index;
-use crm_shared::store::{Key, Range, SortKey, keys};
+use crm_shared::store::{Key, Position, Range, SortKey, keys};
 use http::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 pub const TITLE: &str = "The printer on floor 3 jams";
 /// A typical description: a few sentences.
@@ -28,9 +35,10 @@ const TARGET_STRONG: &str = "The target is read strongly consistent (`DynamoBack
 const BEFORE_WRITE_STRONG: &str = "The item the write is conditioned on (its `version`) is read strongly consistent: +0.5 RCU. An eventually consistent read would be as safe (a stale read fails the condition and is read again, as a concurrent change already is), at the price of a retry in the rare case the read lags the last write.";
 const COMMENT_WHY: &str = "The ticket is read strongly consistent before the transaction, which holds a ConditionCheck of its `version`: +0.5 RCU. The check is needed (a reporter's comment on a ticket closed meanwhile must reopen it in the same write), so it is no waste; DynamoDB Local reports it at 0 WCU and DynamoDB bills it (see below), and given the check, the read could be eventually consistent.";
 const PAGE_STRONG: &str = "The ticket (who may see it) and the page of its partition are read strongly consistent (every GetItem, and every query of the table rather than an index, is): +0.5 RCU each.";
-const PASSWORD: &str = "The new hash (with the token generation) and the clearing of the sign-in window are written in one transaction (`Store::change_password`), which doubles both, the user's two index entries with it: 6 + 2 WCU where a standard update and a standard delete cost 3 + 1. SPEC asks for the tokens to stop working and the failures to be cleared, not for the two to be atomic: a crash between them leaves failures counted a little longer. The reservation before bcrypt (one put) is at the floor.";
+const PASSWORD: &str = "The new hash (with the token generation) and its `user.updated` event (outbox and change feed items) are one transaction (`Store::change_password`), as every change with its event is; the clearing of the sign-in window rides in it, which doubles it: 2 WCU where a standard delete costs 1. SPEC asks for the tokens to stop working and the failures to be cleared, not for the two to be atomic: a crash between them leaves failures counted a little longer. The reservation before bcrypt (one put) is at the floor.";
 const DELIVERY: &str = "Reads: the delivery marker is read first (strongly consistent, 1 RCU) beside the recipients, so that a redelivered copy is recognised without a write; the claim's conditional put would tell as much (refused: then read), so a first delivery pays for a read only a redelivery needs. The reporter and the assignee are read strongly consistent (1 RCU each where 0.5 would do: recipients are resolved at send time, and a second's lag is as good). The query of earlier recipient markers (strongly consistent, of the table) finds none on a first delivery and costs 0 here. Writes: the finish (the SENT marker and the outbox item's deletion) is one transaction, which doubles both, the outbox item's index entry with it: 5 WCU more than two standard writes when the event is over 1 KB (a creation's event carries every field twice, as the ticket and as changes from null, and a comment's carries the ticket with its description and the comment), 3 more otherwise. Two standard writes would be safe: a crash between them leaves an outbox item whose re-push finds the SENT marker and only has to delete it.";
 const DELIVERY_AGAIN: &str = "As for TICKET_CREATED: the marker read before the claim, the recipients read strongly consistent, the finish in one transaction (+5 WCU for an event over 1 KB, +3 under; this event's size is in its floor above).";
+const FEED_PAGE: &str = "A page reads every shard of the feed (16 queries at once, each strongly consistent and of the table: the visibility argument needs every committed item, docs/events.md), each asked for its share of the page plus 2 (`limit ÷ 16 + 2`; the DynamoDB backend asks one more to know whether more follow), so it reads up to 3 items per shard that the page does not return, and each query's bytes round up to 4 KB on their own. The floor counts only the page's own items, per shard. Flat in the table's size: section 10.";
 const BACKLOG: &str = "The job's item is read strongly consistent (`job_pending`): +0.5 RCU, where every step is conditioned on what it reads and an eventual read would do.";
 const DEPARTURE: &str = "The job's item and the departed engineer are read strongly consistent: +0.5 RCU each, where every step is conditioned on what it reads.";
 
@@ -71,12 +79,17 @@ fn ticket_change(ticket: &str, counts: &[&str]) -> anyhow::Result<Vec<Need>> {
         keys::HISTORY_PREFIX,
         Mode::Transaction,
     ));
-    v.push(write_new_sk(
-        "the outbox event",
-        keys::OUTBOX,
-        Mode::Transaction,
-    ));
+    v.extend(event_records());
     Ok(v)
+}
+
+/// The records of the change's event, in its transaction: the outbox item (the webhooks,
+/// the bus: SPEC §6) and the change feed item (SPEC §8).
+fn event_records() -> [Need; 2] {
+    [
+        write_new_sk("the outbox event", keys::OUTBOX, Mode::Transaction),
+        write_new_in("the change feed item", keys::FEED_PREFIX, Mode::Transaction),
+    ]
 }
 
 fn least_loaded() -> Need {
@@ -156,14 +169,16 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(w.api(Method::POST, "/auth/signup", None, Some(body), 201))
                     .await?;
-                Ok(s.needs([
+                let mut needs = vec![
                     write("the user", user_key(&id)?, Mode::Transaction),
                     write(
                         "its email sentinel (uniqueness)",
                         keys::email(&Email::parse(&email)?),
                         Mode::Transaction,
                     ),
-                ]))
+                ];
+                needs.extend(event_records());
+                Ok(s.needs(needs))
             },
         ),
         row(
@@ -238,10 +253,12 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(w.api(Method::PUT, &path, Some(&w.cust), Some(body), 200))
                     .await?;
-                Ok(s.needs([
+                let mut needs = vec![
                     get("the caller, who is the user", w.cust.key()?, Read::Strong),
-                    write("the user", w.cust.key()?, Mode::Standard),
-                ]))
+                    write("the user", w.cust.key()?, Mode::Transaction),
+                ];
+                needs.extend(event_records());
+                Ok(s.needs(needs))
             },
         ),
         row(
@@ -257,7 +274,7 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(w.api(Method::PUT, &path, Some(&w.admin), Some(body), 200))
                     .await?;
-                Ok(s.needs([
+                let mut needs = vec![
                     caller(&w.admin)?,
                     get("the engineer", eng.key()?, Read::Eventual),
                     write("the engineer", eng.key()?, Mode::Transaction),
@@ -266,7 +283,9 @@ pub fn rows() -> Vec<Row> {
                         "JOB",
                         Mode::Transaction,
                     ),
-                ]))
+                ];
+                needs.extend(event_records());
+                Ok(s.needs(needs))
             },
         ),
         row(
@@ -282,15 +301,21 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(w.api(Method::PUT, &path, Some(&u), Some(body), 200))
                     .await?;
-                Ok(s.needs([
+                let mut needs = vec![
                     get("the caller, who is the user", u.key()?, Read::Strong),
                     transient(
                         "the sign-in window (a wrong currentPassword counts: reserved before bcrypt, cleared after)",
                         2,
                         Mode::Standard,
                     ),
-                    write("the user (hash, token generation)", u.key()?, Mode::Standard),
-                ]))
+                    write(
+                        "the user (hash, token generation)",
+                        u.key()?,
+                        Mode::Transaction,
+                    ),
+                ];
+                needs.extend(event_records());
+                Ok(s.needs(needs))
             },
         ),
         row(
@@ -453,7 +478,7 @@ pub fn rows() -> Vec<Row> {
                 let (_, s) = w
                     .measure(w.api(Method::POST, &path, Some(&w.cust), Some(body), 201))
                     .await?;
-                Ok(s.needs([
+                let mut needs = vec![
                     caller(&w.cust)?,
                     get("the ticket", ticket_key(&e.ticket)?, Read::Eventual),
                     write_new(
@@ -462,8 +487,9 @@ pub fn rows() -> Vec<Row> {
                         keys::COMMENT_PREFIX,
                         Mode::Transaction,
                     ),
-                    write_new_sk("the outbox event", keys::OUTBOX, Mode::Transaction),
-                ]))
+                ];
+                needs.extend(event_records());
+                Ok(s.needs(needs))
             },
         ),
         row(
@@ -683,8 +709,55 @@ pub fn rows() -> Vec<Row> {
                 Ok(s.needs(needs))
             },
         ),
+        // Last: its preparation adds tickets to the main world.
+        row(
+            "GET /events (admin, a page of 100)",
+            Function::Users,
+            Trigger::Api,
+            FEED_PAGE,
+            |e, i| async move {
+                let w = &e.main;
+                if i == 0 {
+                    // A full page of events after `feed_since` whatever the rows before did,
+                    // then every one of them past the horizon (not measured).
+                    for _ in 0..FEED_PAGE_EVENTS {
+                        w.new_ticket(&w.cust).await?;
+                    }
+                    let wait = w.ctx.store.feed_clock().horizon() + Duration::from_millis(200);
+                    tokio::time::sleep(wait).await;
+                }
+                let since = e.feed_since;
+                let path = format!("/events?since={}&limit={FEED_PAGE_EVENTS}", since.rfc3339());
+                let (page, s) = w
+                    .measure(w.api(Method::GET, &path, Some(&w.admin), None, 200))
+                    .await?;
+                let events: Vec<Event> = serde_json::from_value(page["data"].clone())?;
+                anyhow::ensure!(
+                    events.len() == FEED_PAGE_EVENTS,
+                    "a page of {} events",
+                    events.len()
+                );
+                let mut per_shard = [0usize; SHARDS];
+                for ev in &events {
+                    per_shard[shard_of(ev.key_id())] += 1;
+                }
+                let mut needs = vec![caller(&w.admin)?];
+                for (n, &k) in per_shard.iter().enumerate().filter(|(_, k)| **k > 0) {
+                    needs.push(query_strong(
+                        format!("the page's events in shard {n}"),
+                        keys::feed_shard(n),
+                        Range::After(SortKey::S(Position::at(since).as_str().to_owned())),
+                        k,
+                    ));
+                }
+                Ok(s.needs(needs))
+            },
+        ),
     ]
 }
+
+/// The change feed row's page size (SPEC §8's default).
+const FEED_PAGE_EVENTS: usize = 100;
 
 async fn deliver(w: &World, ev: &crm_shared::model::Event) -> anyhow::Result<()> {
     w.notifier

@@ -150,10 +150,13 @@ pub fn event_partition(event_id: &str) -> String {
     format!("EVENT#{event_id}")
 }
 
+/// What every change feed shard's partition key starts with.
+pub const FEED_PREFIX: &str = "FEED#";
+
 /// A shard of the change feed: `FEED#00` to `FEED#15`, each holding the feed items of the
 /// events whose ULID hashes to it, sorted by commit time (shared/src/store/feed.rs).
 pub fn feed_shard(shard: usize) -> String {
-    format!("FEED#{shard:02}")
+    format!("{FEED_PREFIX}{shard:02}")
 }
 
 #[cfg(test)]
