@@ -9,7 +9,7 @@ use crate::model::Timestamp;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
-pub struct Hooks {
+pub(super) struct Hooks {
     delay: Option<Duration>,
     offset_ms: i64,
 }

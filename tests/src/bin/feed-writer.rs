@@ -9,10 +9,11 @@
 //! --horizon-ms H`; DynamoDB through the emulator environment (AWS_ENDPOINT_URL_DYNAMODB...).
 
 use anyhow::{Context, bail};
+use crm_embedded::SqliteBackend;
 use crm_shared::config::Secret;
 use crm_shared::model::{Description, Timestamp, Title, UserType};
 use crm_shared::service::{self, Ctx, NewTicket};
-use crm_shared::store::{DynamoBackend, SqliteBackend, Store};
+use crm_shared::store::{DynamoBackend, Store};
 use std::time::Duration;
 
 struct Args {
@@ -61,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
                 table.clone(),
             ))
         }
-        (None, Some(file)) => Store::sqlite(SqliteBackend::open(std::path::Path::new(file))?),
+        (None, Some(file)) => Store::plugged(SqliteBackend::open(std::path::Path::new(file))?),
         _ => bail!("give --table or --sqlite"),
     };
     let store = store

@@ -504,7 +504,7 @@ async fn past_the_retention_events_are_gone_and_a_cursor_or_since_is_410(store: 
         ttls.iter().all(|t| *t < Timestamp::now().seconds()),
         "{ttls:?}"
     );
-    if let Some(b) = w.store().as_sqlite() {
+    if let Some(b) = w.store().plugged_as::<crm_embedded::SqliteBackend>() {
         assert_eq!(ttls.len(), 1);
         let before = items.len();
         b.purge_expired(Timestamp::now().seconds())
