@@ -89,6 +89,7 @@ async fn one(ddb: &str, proxy: &Proxy, backlog: usize, approvals: usize) -> anyh
                         title: Title::parse(&format!("Backlog #{i}"))?,
                         description: Description::parse("Waiting for an engineer.")?,
                         priority: None,
+                        tags: None,
                     },
                 )
                 .await

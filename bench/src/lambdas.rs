@@ -163,6 +163,7 @@ async fn prepare(
             title: crm_shared::model::Title::parse("Cold start")?,
             description: crm_shared::model::Description::parse("A ticket to read.")?,
             priority: None,
+            tags: None,
         },
     )
     .await

@@ -32,6 +32,12 @@ pub enum Denied {
     ReassignAdminOnly,
     /// Only an ENGINEER or ADMIN may write an internal note.
     InternalNoteStaffOnly,
+    /// A follower who is a customer may read and comment, not change the ticket.
+    FollowerReadsOnly,
+    /// Only an ENGINEER or ADMIN may set tags.
+    TagsStaffOnly,
+    /// Only the reporter or concerned staff may add or remove another follower.
+    FollowersReporterOrStaff,
 }
 
 pub fn list_users(caller: &Caller) -> Result<(), Denied> {
@@ -99,26 +105,107 @@ pub fn is_assignable(t: UserType, s: UserStatus) -> bool {
     t == UserType::Engineer && s == UserStatus::Approved
 }
 
-/// Whether the caller may see (and so update) a ticket with this reporter and assignee:
-/// admins every ticket, engineers what they reported or are assigned, customers what they
-/// reported.
-pub fn concerned(
-    caller: &Caller,
-    reporter: &UserId,
-    assignee: Option<&UserId>,
-) -> Result<(), Denied> {
+/// Who a ticket concerns besides the admins: its reporter, its assignee, its followers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parties<'a> {
+    pub reporter: &'a UserId,
+    pub assignee: Option<&'a UserId>,
+    pub followers: &'a [UserId],
+}
+
+impl Parties<'_> {
+    pub fn follows(&self, u: &UserId) -> bool {
+        self.followers.contains(u)
+    }
+}
+
+/// Whether the caller may see a ticket (SPEC §3, §11): admins every ticket, engineers what
+/// they reported, are assigned or follow, customers what they reported or follow.
+pub fn concerned(caller: &Caller, t: &Parties) -> Result<(), Denied> {
     let ok = match caller.user_type {
         UserType::Admin => caller.is_admin(),
-        UserType::Engineer => reporter == &caller.id || assignee == Some(&caller.id),
-        UserType::Customer => reporter == &caller.id,
+        UserType::Engineer => {
+            t.reporter == &caller.id || t.assignee == Some(&caller.id) || t.follows(&caller.id)
+        }
+        UserType::Customer => t.reporter == &caller.id || t.follows(&caller.id),
     };
     ok.then_some(()).ok_or(Denied::NotConcerned)
+}
+
+/// Whether the caller may change a ticket (PUT): anyone concerned but a customer who only
+/// follows it (a follower reads and comments; the reporter and staff change the ticket).
+pub fn update_ticket(caller: &Caller, t: &Parties) -> Result<(), Denied> {
+    concerned(caller, t)?;
+    (t.reporter == &caller.id || sees_internal_notes(caller.user_type))
+        .then_some(())
+        .ok_or(Denied::FollowerReadsOnly)
+}
+
+/// Whether the caller may set tags (on a ticket they may create or change): staff only.
+pub fn set_tags(caller: &Caller) -> Result<(), Denied> {
+    sees_internal_notes(caller.user_type)
+        .then_some(())
+        .ok_or(Denied::TagsStaffOnly)
+}
+
+/// The most followers a ticket has (SPEC §11).
+pub const MAX_FOLLOWERS: usize = 20;
+
+/// Whether the caller may add a follower to a ticket: its reporter, or staff concerned with
+/// it (its assignee, an admin, a follower who is an ENGINEER or ADMIN).
+pub fn add_follower(caller: &Caller, t: &Parties) -> Result<(), Denied> {
+    concerned(caller, t)?;
+    (t.reporter == &caller.id || sees_internal_notes(caller.user_type))
+        .then_some(())
+        .ok_or(Denied::FollowersReporterOrStaff)
+}
+
+/// Whether the caller may remove `target` from a ticket's followers: anyone concerned
+/// removes themself; another follower, as `add_follower`. Checked before whether `target`
+/// follows.
+pub fn remove_follower(caller: &Caller, t: &Parties, target: &UserId) -> Result<(), Denied> {
+    concerned(caller, t)?;
+    if target == &caller.id {
+        return Ok(());
+    }
+    add_follower(caller, t)
+}
+
+/// Why a user cannot become a follower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CannotFollow {
+    /// No such user, or not APPROVED: one answer for both, so that a caller cannot tell a
+    /// userId that exists from one that does not.
+    NotAnApprovedUser,
+    /// The reporter and the assignee are concerned already.
+    IsReporter,
+    IsAssignee,
+}
+
+/// Whether `target`, with this status (None: no such user), may follow the ticket.
+pub fn may_follow(
+    target: &UserId,
+    status: Option<UserStatus>,
+    t: &Parties,
+) -> Result<(), CannotFollow> {
+    if status != Some(UserStatus::Approved) {
+        return Err(CannotFollow::NotAnApprovedUser);
+    }
+    if target == t.reporter {
+        return Err(CannotFollow::IsReporter);
+    }
+    if t.assignee == Some(target) {
+        return Err(CannotFollow::IsAssignee);
+    }
+    Ok(())
 }
 
 /// How a user is concerned with a ticket event, for mail (SPEC §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailRole {
     Reporter,
+    /// A follower (SPEC §11): mailed like the reporter.
+    Follower,
     Assignee,
     /// The assignee before a reassignment.
     PreviousAssignee,
@@ -135,7 +222,7 @@ pub fn may_be_mailed(role: MailRole, t: UserType, s: UserStatus) -> bool {
         return false;
     }
     match role {
-        MailRole::Reporter => true,
+        MailRole::Reporter | MailRole::Follower => true,
         MailRole::Assignee | MailRole::PreviousAssignee => {
             matches!(t, UserType::Engineer | UserType::Admin)
         }
@@ -330,6 +417,14 @@ mod tests {
     fn ticket_visibility_per_role() {
         let rep = uid("cust");
         let eng = uid("eng");
+        let followers = [uid("fcust"), uid("feng"), uid("fadmin")];
+        let t = |assignee| Parties {
+            reporter: &rep,
+            assignee,
+            followers: &followers,
+        };
+        // (caller, assignee) → may see the ticket; "removed" users followed it once and no
+        // longer do (they are in no list: what decides is the ticket as read now).
         let table = [
             (caller("admin", Admin, Approved), Some(&eng), true),
             (caller("admin", Admin, Pending), Some(&eng), false),
@@ -338,15 +433,144 @@ mod tests {
             (caller("eng", Engineer, Approved), Some(&eng), true),
             (caller("eng2", Engineer, Approved), Some(&eng), false),
             (caller("eng2", Engineer, Approved), None, false),
+            // Followers (SPEC §11), whatever their type.
+            (caller("fcust", Customer, Approved), Some(&eng), true),
+            (caller("feng", Engineer, Approved), Some(&eng), true),
+            (caller("feng", Engineer, Approved), None, true),
+            (caller("fadmin", Admin, Approved), None, true),
+            // Removed followers.
+            (caller("removedcust", Customer, Approved), Some(&eng), false),
+            (caller("removedeng", Engineer, Approved), None, false),
         ];
         for (c, assignee, ok) in table {
-            assert_eq!(concerned(&c, &rep, assignee).is_ok(), ok, "{c:?}");
+            assert_eq!(concerned(&c, &t(assignee)).is_ok(), ok, "{c:?}");
         }
         let own = caller("eng2", Engineer, Approved);
-        assert!(
-            concerned(&own, &uid("eng2"), None).is_ok(),
-            "engineer as reporter"
+        let mine = uid("eng2");
+        let reported = Parties {
+            reporter: &mine,
+            assignee: None,
+            followers: &[],
+        };
+        assert!(concerned(&own, &reported).is_ok(), "engineer as reporter");
+        // A follower's access ends with their removal: the same caller, the list without them.
+        let removed = Parties {
+            followers: &followers[1..],
+            ..t(Some(&eng))
+        };
+        assert!(concerned(&caller("fcust", Customer, Approved), &t(Some(&eng))).is_ok());
+        assert_eq!(
+            concerned(&caller("fcust", Customer, Approved), &removed),
+            Err(Denied::NotConcerned)
         );
+    }
+
+    #[test]
+    fn who_changes_a_ticket_and_its_tags_and_followers() {
+        let rep = uid("cust");
+        let eng = uid("eng");
+        let followers = [uid("fcust"), uid("feng"), uid("fadmin")];
+        let t = Parties {
+            reporter: &rep,
+            assignee: Some(&eng),
+            followers: &followers,
+        };
+        use Denied::*;
+        // caller → (update, add a follower, remove another follower, remove themself,
+        // set tags)
+        let table = [
+            (
+                caller("cust", Customer, Approved),
+                [Ok(()), Ok(()), Ok(()), Ok(()), Err(TagsStaffOnly)],
+            ),
+            (
+                caller("eng", Engineer, Approved),
+                [Ok(()), Ok(()), Ok(()), Ok(()), Ok(())],
+            ),
+            (
+                caller("admin", Admin, Approved),
+                [Ok(()), Ok(()), Ok(()), Ok(()), Ok(())],
+            ),
+            (
+                caller("fcust", Customer, Approved),
+                [
+                    Err(FollowerReadsOnly),
+                    Err(FollowersReporterOrStaff),
+                    Err(FollowersReporterOrStaff),
+                    Ok(()),
+                    Err(TagsStaffOnly),
+                ],
+            ),
+            (
+                caller("feng", Engineer, Approved),
+                [Ok(()), Ok(()), Ok(()), Ok(()), Ok(())],
+            ),
+            (
+                caller("fadmin", Admin, Approved),
+                [Ok(()), Ok(()), Ok(()), Ok(()), Ok(())],
+            ),
+            (
+                caller("other", Customer, Approved),
+                [
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Err(TagsStaffOnly),
+                ],
+            ),
+            (
+                caller("eng2", Engineer, Approved),
+                [
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Err(NotConcerned),
+                    Ok(()),
+                ],
+            ),
+        ];
+        let someone = uid("feng");
+        for (c, want) in table {
+            let me = c.id.clone();
+            let other = if me == someone {
+                uid("fcust")
+            } else {
+                someone.clone()
+            };
+            let got = [
+                update_ticket(&c, &t),
+                add_follower(&c, &t),
+                remove_follower(&c, &t, &other),
+                remove_follower(&c, &t, &me),
+                set_tags(&c),
+            ];
+            assert_eq!(got, want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_approved_users_not_yet_concerned_may_follow() {
+        let rep = uid("cust");
+        let eng = uid("eng");
+        let t = Parties {
+            reporter: &rep,
+            assignee: Some(&eng),
+            followers: &[],
+        };
+        use CannotFollow::*;
+        let table = [
+            ("bob", Some(Approved), Ok(())),
+            ("bob", Some(Pending), Err(NotAnApprovedUser)),
+            ("bob", Some(Rejected), Err(NotAnApprovedUser)),
+            // No such user: the same answer as a user who is not approved.
+            ("bob", None, Err(NotAnApprovedUser)),
+            ("cust", Some(Approved), Err(IsReporter)),
+            ("eng", Some(Approved), Err(IsAssignee)),
+        ];
+        for (who, status, want) in table {
+            assert_eq!(may_follow(&uid(who), status, &t), want, "{who} {status:?}");
+        }
     }
 
     #[test]
@@ -400,6 +624,9 @@ mod tests {
             (R::Reporter, Customer, true),
             (R::Reporter, Engineer, true),
             (R::Reporter, Admin, true),
+            (R::Follower, Customer, true),
+            (R::Follower, Engineer, true),
+            (R::Follower, Admin, true),
             (R::Assignee, Customer, false),
             (R::Assignee, Engineer, true),
             (R::Assignee, Admin, true),
@@ -410,7 +637,7 @@ mod tests {
             (R::Admin, Engineer, false),
             (R::Admin, Admin, true),
         ];
-        assert_eq!(table.len(), 4 * UserType::ALL.len(), "every role and type");
+        assert_eq!(table.len(), 5 * UserType::ALL.len(), "every role and type");
         for (role, t, ok) in table {
             for s in UserStatus::ALL {
                 let want = ok && *s == Approved;
@@ -477,7 +704,13 @@ mod tests {
     #[test]
     fn an_internal_note_is_mailed_to_staff_only() {
         use MailRole as R;
-        for role in [R::Reporter, R::Assignee, R::PreviousAssignee, R::Admin] {
+        for role in [
+            R::Reporter,
+            R::Follower,
+            R::Assignee,
+            R::PreviousAssignee,
+            R::Admin,
+        ] {
             for t in UserType::ALL {
                 for s in UserStatus::ALL {
                     assert_eq!(
@@ -495,6 +728,12 @@ mod tests {
         }
         assert!(!may_be_mailed_about(R::Reporter, Customer, Approved, true));
         assert!(may_be_mailed_about(R::Reporter, Customer, Approved, false));
+        // A follower: public changes like the reporter; internal notes only while staff;
+        // nothing once rejected.
+        assert!(may_be_mailed_about(R::Follower, Customer, Approved, false));
+        assert!(!may_be_mailed_about(R::Follower, Customer, Approved, true));
+        assert!(may_be_mailed_about(R::Follower, Engineer, Approved, true));
+        assert!(!may_be_mailed_about(R::Follower, Engineer, Rejected, false));
         assert!(may_be_mailed_about(R::Assignee, Engineer, Approved, true));
         assert!(may_be_mailed_about(R::Admin, Admin, Approved, true));
     }

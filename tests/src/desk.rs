@@ -62,6 +62,7 @@ pub fn new_ticket(t: &str) -> NewTicket {
         title: title(t),
         description: description(&format!("About {t}")),
         priority: None,
+        tags: None,
     }
 }
 

@@ -8,11 +8,14 @@ pub mod transport;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::model::{Email, Event, EventType, Job, QueueMessage, Timestamp, UserId, new_ulid};
+use crm_shared::model::{
+    Email, Event, EventType, Job, QueueMessage, TicketId, TicketSnapshot, Timestamp, UserId,
+    new_ulid,
+};
 use crm_shared::policy::{self, MailRole};
 use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
-use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, keys};
+use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, UserRecord, keys};
 use futures_util::future::{join_all, try_join_all};
 pub use mail::{Mail, render};
 use serde::{Deserialize, Serialize};
@@ -136,12 +139,12 @@ fn mailed(e: &Event) -> bool {
 
 impl Notifier {
     /// Everyone concerned who may be mailed now (SPEC §4), each address once: the reporter,
-    /// the assignee, the previous assignee (on reassignment) and every approved ADMIN, each
-    /// as the store has them at send time (`policy::may_be_mailed`): a user rejected, set
-    /// PENDING or demoted since the change is not mailed. An internal note goes to staff
-    /// only: a customer is never mailed one, whatever their role. A breach or a rating goes
-    /// to the assignee and the admins; user events and a change mailed with its comment (a
-    /// reopening reply) to nobody.
+    /// the assignee, the previous assignee (on reassignment), the followers (SPEC §11) and
+    /// every approved ADMIN, each as the store has them at send time
+    /// (`policy::may_be_mailed`): a user rejected, set PENDING or demoted since the change is
+    /// not mailed. An internal note goes to staff only: a customer is never mailed one,
+    /// whatever their role. A breach or a rating goes to the assignee and the admins; user
+    /// events and a change mailed with its comment (a reopening reply) to nobody.
     pub async fn recipients(&self, e: &Event) -> Result<Vec<String>, StoreError> {
         let Some(t) = e.data.ticket.as_ref().filter(|_| mailed(e)) else {
             return Ok(Vec::new());
@@ -167,17 +170,21 @@ impl Notifier {
                 None => ids.push((u, vec![role])),
             }
         }
-        let (users, admins) = tokio::try_join!(
+        let (users, admins, followers) = tokio::try_join!(
             try_join_all(ids.iter().map(|(id, _)| self.store.get_user(id))),
-            self.store.approved_admins()
+            self.store.approved_admins(),
+            self.followers_now(t, staff_only)
         )?;
+        let followers = followers
+            .into_iter()
+            .map(|u| (u, &[MailRole::Follower][..]));
         let concerned = users
             .into_iter()
             .zip(ids.iter().map(|(_, roles)| roles.as_slice()))
             .filter_map(|(u, roles)| u.map(|u| (u, roles)));
         let admins = admins.into_iter().map(|u| (u, &[MailRole::Admin][..]));
         let mut out: Vec<String> = Vec::new();
-        for (u, roles) in concerned.chain(admins) {
+        for (u, roles) in concerned.chain(followers).chain(admins) {
             let mailed = roles.iter().any(|r| {
                 policy::may_be_mailed_about(*r, u.user_type, u.user_status, e.is_internal())
             });
@@ -200,6 +207,35 @@ impl Notifier {
             }
         }
         Ok(out)
+    }
+
+    /// The followers the event's ticket named who still follow it now (SPEC §11), as users:
+    /// a follower removed since the change is not mailed about it, nor is one added since.
+    /// Read at send time, after the ticket (none for a ticket the event shows without
+    /// followers, so most events cost no read more); a breach or a rating mails none.
+    async fn followers_now(
+        &self,
+        t: &TicketSnapshot,
+        staff_only: bool,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        if t.followers.is_empty() || staff_only {
+            return Ok(Vec::new());
+        }
+        let Ok(id) = TicketId::parse(&t.id) else {
+            return Ok(Vec::new());
+        };
+        let now = self
+            .store
+            .get_ticket(&id)
+            .await?
+            .map(|now| now.followers)
+            .unwrap_or_default();
+        let still: Vec<&UserId> = now
+            .iter()
+            .filter(|f| t.followers.iter().any(|s| s == f.as_str()))
+            .collect();
+        let users = try_join_all(still.into_iter().map(|f| self.store.get_user(f))).await?;
+        Ok(users.into_iter().flatten().collect())
     }
 
     /// Delivers one event at most once (see docs/events.md for the exact guarantee). `id`

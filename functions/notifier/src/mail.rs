@@ -26,6 +26,9 @@ fn show(v: &Value) -> String {
     match v {
         Value::Null => "(none)".into(),
         Value::String(s) => s.clone(),
+        // A set (tags, followers): its members, or none.
+        Value::Array(a) if a.is_empty() => "(none)".into(),
+        Value::Array(a) => a.iter().map(show).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
 }
@@ -146,6 +149,8 @@ mod tests {
                     created_at: "a".into(),
                     updated_at: "b".into(),
                     version: 2,
+                    tags: vec![],
+                    followers: vec![],
                 }),
                 changes: Some(Changes(vec![Change {
                     field: "assignee".into(),
@@ -232,6 +237,34 @@ mod tests {
         assert!(
             note.content
                 .contains("An internal note (staff only) was added")
+        );
+    }
+
+    #[test]
+    fn a_tags_or_followers_change_lists_the_members() {
+        let mut e = event(EventType::TicketUpdated);
+        e.data.changes = Some(Changes(vec![
+            Change {
+                field: "tags".into(),
+                from: json!([]),
+                to: json!(["printer", "vip"]),
+            },
+            Change {
+                field: "followers".into(),
+                from: json!(["cust2"]),
+                to: json!([]),
+            },
+        ]));
+        let m = render(&e, vec![]);
+        assert!(
+            m.content.contains("- tags: (none) -> printer, vip"),
+            "{}",
+            m.content
+        );
+        assert!(
+            m.content.contains("- followers: cust2 -> (none)"),
+            "{}",
+            m.content
         );
     }
 

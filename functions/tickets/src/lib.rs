@@ -1,11 +1,14 @@
-//! The tickets function: tickets, their history and their comments (SPEC §3). A ticket id
+//! The tickets function: tickets, their history, their comments (SPEC §3) and their
+//! followers (SPEC §11). A ticket id
 //! in a path is a `TicketId` before anything else of the request is read (400 when
 //! malformed).
 
 use crm_shared::ApiError;
+use crm_shared::error::ErrorCode;
 use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
-    CommentBody, Description, IdempotencyKey, Priority, TicketId, TicketStatus, Title, UserId,
+    CommentBody, Description, IdempotencyKey, Invalid, Priority, Tag, Tags, TicketId, TicketStatus,
+    Title, UserId,
 };
 use crm_shared::service::{
     self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch,
@@ -42,6 +45,18 @@ pub fn router() -> Router {
             "listComments",
             list_comments,
         )
+        .authenticated(
+            Method::POST,
+            "/tickets/{ticketId}/followers",
+            "addFollower",
+            add_follower,
+        )
+        .authenticated(
+            Method::DELETE,
+            "/tickets/{ticketId}/followers/{userId}",
+            "removeFollower",
+            remove_follower,
+        )
 }
 
 async fn create_ticket(
@@ -57,6 +72,7 @@ async fn create_ticket(
             .int("ticketPriority")?
             .map(Priority::from_int)
             .transpose()?,
+        tags: tags(&b)?,
     };
     let created = service::create_ticket_once(ctx, &who, new, key.as_ref()).await?;
     Ok(created_response(
@@ -77,6 +93,16 @@ async fn list_tickets(ctx: &Ctx, who: Authed, q: QueryParams) -> Result<ApiRespo
         priority: q.parsed("ticketPriority", Priority::parse)?,
         title: q.get("title").map(str::to_owned),
         description: q.get("description").map(str::to_owned),
+        tags: tag_filter(&q)?,
+        following: q
+            .parsed("following", |v| match v.trim() {
+                "true" => Ok(true),
+                _ => Err(Invalid::new(
+                    "following",
+                    "following must be true (or left out).",
+                )),
+            })?
+            .unwrap_or(false),
     };
     let page = service::list_tickets(ctx, &who, filter, q.next_token(), q.limit()?).await?;
     Ok(ApiResponse::list(&page.items, page.next))
@@ -144,6 +170,34 @@ async fn list_comments(
     Ok(ApiResponse::list(&page.items, page.next))
 }
 
+async fn add_follower(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let user = b.required_str("userId")?;
+    let t = service::add_follower(ctx, &who, &id, user).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Follower added."),
+        &t,
+    ))
+}
+
+async fn remove_follower(
+    ctx: &Ctx,
+    who: Authed,
+    Path((id, user)): Path<(TicketId, String)>,
+) -> Result<ApiResponse, ApiError> {
+    let t = service::remove_follower(ctx, &who, &id, &user).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Follower removed."),
+        &t,
+    ))
+}
+
 fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {
     if b.is_null("assignee") {
         return Err(ApiError::invalid(
@@ -170,7 +224,33 @@ fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {
                 })
             })
             .transpose()?,
+        tags: tags(b)?,
     })
+}
+
+/// `tags` of a body (SPEC §11): the whole new set, an array of at most 20 tags.
+fn tags(b: &Body) -> Result<Option<Tags>, ApiError> {
+    Ok(b.strings("tags")?.map(Tags::parse).transpose()?)
+}
+
+/// `?tag=a&tag=b` (SPEC §11): tickets carrying every one, at most 20, each a valid tag.
+fn tag_filter(q: &QueryParams) -> Result<Vec<Tag>, ApiError> {
+    let query_error =
+        |e: Invalid| ApiError::invalid("tag", e.message).with_code(ErrorCode::InvalidQuery);
+    let mut tags = Vec::new();
+    for raw in q.get_all("tag") {
+        let t = Tag::parse_for("tag", raw).map_err(query_error)?;
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    if tags.len() > Tags::MAX {
+        return Err(query_error(Invalid::new(
+            "tag",
+            "tag may be given for at most 20 tags.",
+        )));
+    }
+    Ok(tags)
 }
 
 /// A `201` with `Location`; a replay is the original answer plus `Idempotent-Replayed: true`.

@@ -70,13 +70,20 @@ impl From<Denied> for ApiError {
                 "Access Forbidden. Only an approved ADMIN may change userStatus."
             }
             Denied::NotConcerned => {
-                "Access Forbidden. The ticket is not reported by or assigned to you."
+                "Access Forbidden. The ticket is not reported by, assigned to or followed by you."
             }
             Denied::ReassignAdminOnly => {
                 "Access Forbidden. Admin is only allowed to reassign a ticket."
             }
             Denied::InternalNoteStaffOnly => {
                 "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note."
+            }
+            Denied::FollowerReadsOnly => {
+                "Access Forbidden. A follower may read and comment on the ticket, not change it."
+            }
+            Denied::TagsStaffOnly => "Access Forbidden. Only an ENGINEER or ADMIN may set tags.",
+            Denied::FollowersReporterOrStaff => {
+                "Access Forbidden. Only the reporter, or an ENGINEER or ADMIN concerned with the ticket, may change its followers."
             }
         };
         ApiError::new(ErrorCode::Forbidden, message)

@@ -99,6 +99,21 @@ impl Body {
         }
     }
 
+    /// An array of strings, if present (anything else, `null` included, is a 400 naming
+    /// the field).
+    pub fn strings(&self, field: &'static str) -> Result<Option<Vec<&str>>, ApiError> {
+        let bad = || ApiError::invalid(field, format!("{field} must be an array of strings."));
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(bad()),
+        }
+    }
+
     /// Whether the field is present and JSON `null`.
     pub fn is_null(&self, field: &str) -> bool {
         matches!(self.0.get(field), Some(Value::Null))
@@ -202,6 +217,12 @@ mod tests {
             "missing is required."
         );
         assert!(b.is_null("z") && !b.is_null("s"));
+        let a = Body::parse(&req(None, br#"{"a":["x","y"],"e":[],"m":["x",1],"s":"x"}"#)).unwrap();
+        assert_eq!(a.strings("a").unwrap(), Some(vec!["x", "y"]));
+        assert_eq!(a.strings("e").unwrap(), Some(vec![]));
+        assert_eq!(a.strings("missing").unwrap(), None);
+        assert_eq!(a.strings("m").unwrap_err().field, Some("m"));
+        assert_eq!(a.strings("s").unwrap_err().field, Some("s"));
     }
 
     proptest! {

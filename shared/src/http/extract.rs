@@ -1,5 +1,6 @@
 //! What a handler reads, as typed arguments after `&Ctx`: the verified caller (`Authed`), the
-//! path's parameter (`Path<TicketId>`, 400 when malformed; `Path<String>` as sent), the JSON
+//! path's parameter (`Path<TicketId>`, 400 when malformed; `Path<String>` as sent; two as
+//! `Path<(A, B)>`), the JSON
 //! body (`Body`), the query (`QueryParams`), the `Idempotency-Key` (`Option<IdempotencyKey>`).
 //! They are read in argument order, so a handler's signature is also the order of its 400s.
 
@@ -64,6 +65,18 @@ impl<T: FromParam> FromCall for Path<T> {
             [one] => T::from_param(one).map(Path),
             _ => Err(ApiError::internal(
                 "the route has not exactly one path parameter",
+            )),
+        }
+    }
+}
+
+/// A route's two path parameters, parsed in order (e.g. a ticket id and a userId).
+impl<A: FromParam, B: FromParam> FromCall for Path<(A, B)> {
+    fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
+        match call.params {
+            [a, b] => Ok(Path((A::from_param(a)?, B::from_param(b)?))),
+            _ => Err(ApiError::internal(
+                "the route has not exactly two path parameters",
             )),
         }
     }

@@ -1,5 +1,6 @@
 //! Query strings: decoded pairs, each name at most once (a repeated filter is a 400 rather
-//! than a silent pick), and the shared `limit` / `nextToken` parameters.
+//! than a silent pick) but for the few that mean "each of these" (`tag`), and the shared
+//! `limit` / `nextToken` parameters.
 
 use crate::ApiError;
 use crate::error::ErrorCode;
@@ -7,11 +8,15 @@ use crate::error::ErrorCode;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryParams(Vec<(String, String)>);
 
+/// The parameters that may be given more than once, each time one more value (SPEC §11:
+/// `?tag=a&tag=b`, every given tag).
+const REPEATABLE: &[&str] = &["tag"];
+
 impl QueryParams {
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            if pairs.iter().any(|(n, _)| *n == k) {
+            if !REPEATABLE.contains(&k.as_ref()) && pairs.iter().any(|(n, _)| *n == k) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,
                     format!("Query parameter {k} is given more than once."),
@@ -20,6 +25,14 @@ impl QueryParams {
             pairs.push((k.into_owned(), v.into_owned()));
         }
         Ok(Self(pairs))
+    }
+
+    /// Every value of a repeatable parameter, in the order given.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -77,6 +90,18 @@ mod tests {
         assert_eq!(q.get("nope"), None);
         let e = QueryParams::parse(Some("status=OPEN&status=CLOSED")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidQuery);
+    }
+
+    #[test]
+    fn only_tag_may_repeat() {
+        let q = QueryParams::parse(Some("tag=a&status=OPEN&tag=B&tag=a")).unwrap();
+        assert_eq!(q.get_all("tag").collect::<Vec<_>>(), ["a", "B", "a"]);
+        assert_eq!(q.get_all("status").collect::<Vec<_>>(), ["OPEN"]);
+        assert_eq!(q.get_all("nope").count(), 0);
+        for repeated in ["following=true&following=true", "limit=1&limit=2"] {
+            let e = QueryParams::parse(Some(repeated)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidQuery, "{repeated}");
+        }
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub(super) fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
 /// together).
 pub mod cors {
     /// The methods of the routes (`ROUTES`).
-    pub const ALLOW_METHODS: &[&str] = &["GET", "POST", "PUT"];
+    pub const ALLOW_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
     /// The request headers the API reads.
     pub const ALLOW_HEADERS: &[&str] = &[
         "Content-Type",

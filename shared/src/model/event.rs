@@ -79,6 +79,12 @@ pub struct TicketSnapshot {
     /// 1 at creation, +1 with each change (0 in events written before it was shown).
     #[serde(default)]
     pub version: i64,
+    /// SPEC §11: the ticket's tags, sorted (`[]` when none, and in events written before).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// SPEC §11: the userIds following the ticket, in the order they were added.
+    #[serde(default)]
+    pub followers: Vec<String>,
 }
 
 /// A user as clients see it: never the password or its hash; `ticketsWorkingOnCount` for
@@ -338,6 +344,8 @@ mod tests {
             created_at: "x".into(),
             updated_at: "y".into(),
             version: 3,
+            tags: vec![],
+            followers: vec![],
         }
     }
 
@@ -374,7 +382,7 @@ mod tests {
                             "ticket": {"_id": "01T", "title": "t", "ticketPriority": 4,
                                        "description": "d", "status": "CLOSED", "reporter": "c",
                                        "assignee": null, "createdAt": "x", "updatedAt": "y",
-                                       "version": 3},
+                                       "version": 3, "tags": [], "followers": []},
                             "changes": {"status": {"from": "OPEN", "to": "CLOSED"},
                                         "assignee": {"from": "e1", "to": null}}}})
         );

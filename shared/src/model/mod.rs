@@ -5,6 +5,7 @@ mod comment;
 mod event;
 mod idempotency;
 mod job;
+mod tags;
 pub mod text;
 mod ticket;
 mod time;
@@ -17,6 +18,7 @@ pub use event::{
 };
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
+pub use tags::{Tag, Tags};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
 pub use time::Timestamp;
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};

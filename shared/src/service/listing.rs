@@ -1,14 +1,19 @@
 //! Reading tickets (SPEC §3): a caller's listing, planned onto the index partitions that hold
 //! what they may see (so its cost follows their tickets, not the table), and a ticket's
-//! history.
+//! history. SPEC §11 adds two kinds of partition, of ticket copies (store/copies.rs): the
+//! tickets a user follows (one more partition of a customer's or engineer's listing), and
+//! the tickets carrying a tag (an admin's listing by tag reads the first tag's shards).
 
 use super::tickets::caller_and_ticket;
 use super::{Authed, Ctx};
 use crate::ApiError;
-use crate::model::{Change, Priority, TicketId, TicketSnapshot, TicketStatus, UserId, UserType};
+use crate::model::{
+    Change, Priority, Tag, TicketId, TicketSnapshot, TicketStatus, UserId, UserType,
+};
 use crate::policy::{self, Caller};
 use crate::store::{
-    Listing, Source, TicketRecord, assignee_source, reporter_source, status_source,
+    Listing, Source, TicketRecord, assignee_source, following_source, reporter_source,
+    status_source, tag_sources,
 };
 use serde::Serialize;
 
@@ -21,6 +26,10 @@ pub struct TicketFilter {
     pub priority: Option<Priority>,
     pub title: Option<String>,
     pub description: Option<String>,
+    /// SPEC §11: tickets carrying every one of these tags.
+    pub tags: Vec<Tag>,
+    /// SPEC §11 (`following=true`): only the tickets the caller follows.
+    pub following: bool,
 }
 
 impl TicketFilter {
@@ -40,35 +49,53 @@ impl TicketFilter {
             && self.priority.is_none_or(|p| t.ticket_priority == p)
             && contains(t.title.as_str(), &self.title)
             && contains(t.description.as_str(), &self.description)
+            && self.tags.iter().all(|tag| t.tags.contains(tag))
     }
 
     /// A stable description, so a nextToken is only valid for the listing it came from.
     fn scope(&self, caller: &UserId) -> String {
-        format!(
+        let mut scope = format!(
             "tickets|{caller}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.status, self.reporter, self.assignee, self.priority, self.title, self.description
-        )
+        );
+        // Appended only when used, so the tokens of listings without them stay valid.
+        if !self.tags.is_empty() || self.following {
+            scope.push_str(&format!("|{:?}|{}", self.tags, self.following));
+        }
+        scope
     }
 }
 
 /// The index partitions that hold every ticket this caller may see that could match, and
-/// the filters the partitions do not already imply. None: nothing can match.
-fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)> {
+/// the filters the partitions do not already imply.
+///
+/// A customer's or engineer's own partitions (reported, assigned, followed) each imply a
+/// fact; one that a filter contradicts is left out, and one that a filter names alone
+/// serves. Tags are then a filter on them: such a listing costs in proportion to the
+/// caller's own tickets (SPEC §3), whatever the tag. An admin's listing by tag reads the
+/// first tag's shards: in proportion to the tickets carrying it (SPEC §11).
+fn plan(caller: &Caller, f: &TicketFilter) -> (Vec<Source>, TicketFilter) {
     let me = &caller.id;
     let mut rest = f.clone();
+    if f.following {
+        rest.following = false;
+        return (vec![following_source(me)], rest);
+    }
     let sources = match caller.user_type {
-        UserType::Customer => {
-            if f.reporter.as_ref().is_some_and(|r| r != me) {
-                return None;
+        UserType::Customer => match f.reporter.as_ref().map(|r| r == me) {
+            Some(true) => {
+                rest.reporter = None;
+                vec![reporter_source(me)]
             }
-            rest.reporter = None;
-            vec![reporter_source(me)]
-        }
+            // Someone else's tickets: only those the customer follows can match.
+            Some(false) => vec![following_source(me)],
+            None => vec![reporter_source(me), following_source(me)],
+        },
         UserType::Engineer => {
             let by_me = f.reporter.as_ref().map(|r| r == me);
             let to_me = f.assignee.as_ref().map(|a| a.as_ref() == Some(me));
             match (by_me, to_me) {
-                (Some(false), Some(false)) => return None,
+                (Some(false), Some(false)) => vec![following_source(me)],
                 (Some(true), _) => {
                     rest.reporter = None;
                     vec![reporter_source(me)]
@@ -77,13 +104,21 @@ fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)
                     rest.assignee = None;
                     vec![assignee_source(Some(me))]
                 }
-                (Some(false), None) => vec![assignee_source(Some(me))],
-                (None, Some(false)) => vec![reporter_source(me)],
-                (None, None) => vec![reporter_source(me), assignee_source(Some(me))],
+                (Some(false), None) => {
+                    vec![assignee_source(Some(me)), following_source(me)]
+                }
+                (None, Some(false)) => vec![reporter_source(me), following_source(me)],
+                (None, None) => vec![
+                    reporter_source(me),
+                    assignee_source(Some(me)),
+                    following_source(me),
+                ],
             }
         }
         UserType::Admin => {
-            if let Some(r) = &f.reporter {
+            if let Some(tag) = f.tags.first() {
+                tag_sources(tag)
+            } else if let Some(r) = &f.reporter {
                 rest.reporter = None;
                 vec![reporter_source(r)]
             } else if let Some(a) = &f.assignee {
@@ -100,7 +135,7 @@ fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)
             }
         }
     };
-    Some((sources, rest))
+    (sources, rest)
 }
 
 /// GET /tickets: the caller's visible tickets matching the filters, oldest first. The read
@@ -124,12 +159,9 @@ pub async fn list_tickets(
         let filter = filter.clone();
         let after = after.clone();
         async move {
-            let Some((sources, rest)) = plan(&caller, &filter) else {
-                return Ok(Listing::default());
-            };
+            let (sources, rest) = plan(&caller, &filter);
             let keep = move |t: &TicketRecord| {
-                rest.matches(t)
-                    && policy::concerned(&caller, &t.reporter, t.assignee.as_ref()).is_ok()
+                rest.matches(t) && policy::concerned(&caller, &t.parties()).is_ok()
             };
             let keep_ref: &(dyn Fn(&TicketRecord) -> bool + Sync) = &keep;
             ctx.store

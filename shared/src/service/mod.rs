@@ -10,6 +10,7 @@ mod assign;
 mod auth;
 mod comments;
 pub mod feed;
+mod followers;
 mod idempotency;
 mod listing;
 mod tickets;
@@ -22,6 +23,7 @@ pub mod workload;
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
+pub use followers::{add_follower, remove_follower};
 pub use idempotency::Created;
 pub use listing::{HistoryView, TicketFilter, list_tickets, ticket_history};
 pub use tickets::{

@@ -10,7 +10,7 @@ use crate::ApiError;
 use crate::assignment::{CANDIDATES, choose_avoiding};
 use crate::error::ErrorCode;
 use crate::model::{
-    Description, IdempotencyKey, Priority, TicketId, TicketSnapshot, TicketStatus, Timestamp,
+    Description, IdempotencyKey, Priority, Tags, TicketId, TicketSnapshot, TicketStatus, Timestamp,
     Title, UserId,
 };
 use crate::policy;
@@ -28,6 +28,8 @@ pub struct NewTicket {
     pub title: Title,
     pub description: Description,
     pub priority: Option<Priority>,
+    /// SPEC §11: staff only (a customer sending tags, even none, is refused).
+    pub tags: Option<Tags>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -37,6 +39,8 @@ pub struct TicketPatch {
     pub priority: Option<Priority>,
     pub status: Option<TicketStatus>,
     pub assignee: Option<UserId>,
+    /// SPEC §11: the whole new set; staff only.
+    pub tags: Option<Tags>,
 }
 
 impl TicketPatch {
@@ -58,6 +62,9 @@ impl TicketPatch {
         }
         if let Some(a) = &self.assignee {
             after.assignee = Some(a.clone());
+        }
+        if let Some(t) = &self.tags {
+            after.tags = t.clone();
         }
         after
     }
@@ -85,11 +92,16 @@ pub async fn create_ticket_once(
     new: NewTicket,
     key: Option<&IdempotencyKey>,
 ) -> Result<Created<TicketSnapshot>, ApiError> {
-    let fingerprint = fingerprint(&json!({
+    let mut request = json!({
         "title": new.title.as_str(),
         "description": new.description.as_str(),
         "ticketPriority": new.priority.unwrap_or(Priority::LOW).get(),
-    }));
+    });
+    // Only when sent, so the records of requests without tags keep their fingerprint.
+    if let Some(t) = &new.tags {
+        request["tags"] = json!(t.names());
+    }
+    let fingerprint = fingerprint(&request);
     // Within one process, creations take turns choosing an engineer, so they do not all
     // pick the same one; across processes the bound keeps the spread. The wait for a turn
     // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
@@ -108,6 +120,9 @@ pub async fn create_ticket_once(
     let caller = who.active(caller)?;
     if let Some(r) = record {
         return replay(r, &fingerprint);
+    }
+    if new.tags.is_some() {
+        policy::set_tags(&caller.caller())?;
     }
     let mut lost_on: Vec<UserId> = Vec::new();
     let mut picked: Option<UserId> = None;
@@ -143,6 +158,8 @@ pub async fn create_ticket_once(
             created_at: now.rfc3339(),
             updated_at: now.rfc3339(),
             version: 1,
+            tags: new.tags.clone().unwrap_or_default(),
+            followers: Vec::new(),
         };
         let t = Transition::create(caller.user_id.clone(), ticket)
             .at(now)
@@ -167,7 +184,7 @@ pub(super) async fn caller_and_ticket(
     let (caller, ticket) = tokio::try_join!(ctx.store.get_user(&who.id), ctx.store.get_ticket(id))?;
     let caller = who.active(caller)?;
     let ticket = ticket.ok_or_else(ApiError::ticket_not_found)?;
-    policy::concerned(&caller.caller(), &ticket.reporter, ticket.assignee.as_ref())?;
+    policy::concerned(&caller.caller(), &ticket.parties())?;
     Ok((caller, ticket))
 }
 
@@ -205,6 +222,10 @@ pub async fn update_ticket(
                     None => Ok::<_, ApiError>(None),
                 }
             })?;
+        policy::update_ticket(&caller.caller(), &before.parties())?;
+        if patch.tags.is_some() {
+            policy::set_tags(&caller.caller())?;
+        }
         if patch.assignee.is_some() {
             policy::reassign(&caller.caller())?;
             if !new_assignee.as_ref().is_some_and(UserRecord::is_assignable) {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// The fields a ticket's history and events show, in the order they are listed: a new
 /// ticket field that clients see is one more line here.
-fn fields(t: &TicketRecord) -> [(&'static str, Value); 6] {
+fn fields(t: &TicketRecord) -> [(&'static str, Value); 8] {
     [
         ("title", json!(t.title.as_str())),
         ("description", json!(t.description.as_str())),
@@ -25,19 +25,24 @@ fn fields(t: &TicketRecord) -> [(&'static str, Value); 6] {
         ("status", json!(t.status.as_str())),
         ("reporter", json!(t.reporter.as_str())),
         ("assignee", json!(t.assignee.as_ref().map(UserId::as_str))),
+        // SPEC §11: sets, shown whole (`[]` when empty).
+        ("tags", json!(t.tags.names())),
+        ("followers", json!(t.followers)),
     ]
 }
 
-/// What changed from `before` (None: nothing, a creation: every set field from null) to
-/// `after`.
+/// What changed from `before` (None: nothing, a creation: every set field from null; an
+/// empty set is not set) to `after`.
 pub fn diff(before: Option<&TicketRecord>, after: &TicketRecord) -> Vec<Change> {
     let old = before.map(fields);
+    let unset = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
     fields(after)
         .into_iter()
         .enumerate()
         .filter_map(|(i, (field, to))| {
             let from = old.as_ref().map_or(Value::Null, |o| o[i].1.clone());
-            (from != to).then(|| Change {
+            let set = old.is_some() || !unset(&to);
+            (set && from != to).then(|| Change {
                 field: field.to_owned(),
                 from,
                 to,
@@ -65,6 +70,9 @@ pub struct Transition {
     /// The bound a system-chosen assignee was chosen under (shared/src/assignment.rs).
     bound: Option<i64>,
     remember: Option<(IdempotencyKey, String, i64)>,
+    /// Conditions on other items that must hold when the change commits (a new follower is
+    /// still APPROVED); one that fails loses the try like a taken idempotency key.
+    checks: Vec<Write>,
     /// When the change happens: its history entry's and event's time, and `updatedAt`.
     at: Timestamp,
 }
@@ -100,6 +108,7 @@ impl Transition {
             after,
             bound: None,
             remember: None,
+            checks: Vec::new(),
             at: Timestamp::now(),
         }
     }
@@ -121,6 +130,12 @@ impl Transition {
     /// (SPEC §3), for `ttl_seconds`, with the request's fingerprint.
     pub fn remembered(mut self, key: Option<&IdempotencyKey>, fingerprint: &str, ttl: i64) -> Self {
         self.remember = key.map(|k| (k.clone(), fingerprint.to_owned(), ttl));
+        self
+    }
+
+    /// Commits only while `check` (a condition on another item) holds.
+    pub fn checked(mut self, check: Write) -> Self {
+        self.checks.push(check);
         self
     }
 
@@ -195,6 +210,7 @@ impl Transition {
         if let Some(j) = &job {
             extra.push(w.store.job_write(j, now)?);
         }
+        extra.extend(self.checks);
         w.store
             .commit_ticket(TicketChange {
                 before: self.before.as_ref(),
@@ -381,6 +397,8 @@ mod tests {
             created_at: "t".into(),
             updated_at: "t".into(),
             version: 1,
+            tags: Default::default(),
+            followers: Vec::new(),
         }
     }
 
@@ -421,6 +439,31 @@ mod tests {
         assert_eq!(fields_of(&d), ["status", "assignee"]);
         assert_eq!((&d[0].from, &d[0].to), (&json!("OPEN"), &json!("CLOSED")));
         assert_eq!((&d[1].from, &d[1].to), (&Value::Null, &json!("eng")));
+    }
+
+    #[test]
+    fn tags_and_followers_are_in_the_diff_as_whole_sets() {
+        let before = ticket();
+        let mut tagged = before.clone();
+        tagged.tags = crate::model::Tags::parse(["VIP", "printer"]).unwrap();
+        let d = diff(Some(&before), &tagged);
+        assert_eq!(fields_of(&d), ["tags"]);
+        assert_eq!(
+            (&d[0].from, &d[0].to),
+            (&json!([]), &json!(["printer", "vip"]))
+        );
+        // At creation an empty set is not listed, a set one is.
+        assert!(!fields_of(&diff(None, &before)).contains(&"tags"));
+        assert_eq!(fields_of(&diff(None, &tagged)).last(), Some(&"tags"));
+        let mut followed = tagged.clone();
+        followed.followers = vec![UserId::parse("cust2").unwrap()];
+        let d = diff(Some(&tagged), &followed);
+        assert_eq!(fields_of(&d), ["followers"]);
+        assert_eq!((&d[0].from, &d[0].to), (&json!([]), &json!(["cust2"])));
+        // The same tags in another order and case are no change.
+        let mut again = tagged.clone();
+        again.tags = crate::model::Tags::parse(["printer", "vip", "Vip"]).unwrap();
+        assert!(diff(Some(&tagged), &again).is_empty());
     }
 
     #[test]

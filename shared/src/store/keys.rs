@@ -15,6 +15,8 @@
 //! | workload job | `JOB#<ulid>` | `JOB` | `JOBS` / last push ms#ulid | | | |
 //! | recipient marker (one per address mailed, SES) | `EVENT#<ulid>` | `MAILED#<email>` | | | | |
 //! | change feed item | `FEED#<shard:02>` | `<commit ms:013>#<ulid>` | | | | |
+//! | ticket copy under a tag (SPEC §11) | `TAG#<tag>#<shard>` | `<ticket ulid>` | | | | |
+//! | ticket copy under a follower (SPEC §11) | `FOLLOWING#<userId>` | `<ticket ulid>` | | | | |
 
 use super::backend::Key;
 use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
@@ -159,6 +161,34 @@ pub fn feed_shard(shard: usize) -> String {
     format!("{FEED_PREFIX}{shard:02}")
 }
 
+/// How many partitions the copies of one tag's tickets are spread over (a tag every ticket
+/// carries would otherwise take every ticket change in one partition; docs/data-model.md).
+pub const TAG_SHARDS: u8 = 8;
+
+/// The shard of a ticket's copies under its tags: the last character of its ULID (random,
+/// or counting up within a millisecond) in Crockford base32, modulo [`TAG_SHARDS`].
+pub fn tag_shard(ticket: &crate::model::TicketId) -> u8 {
+    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let last = ticket.as_str().bytes().last().unwrap_or(b'0');
+    let value = CROCKFORD.iter().position(|c| *c == last).unwrap_or(0);
+    (value % usize::from(TAG_SHARDS)) as u8
+}
+
+/// One shard of a tag's copies.
+pub fn by_tag(tag: &crate::model::Tag, shard: u8) -> String {
+    format!("TAG#{tag}#{shard}")
+}
+
+/// A follower's copies of the tickets they follow.
+pub fn following(u: &UserId) -> String {
+    format!("FOLLOWING#{u}")
+}
+
+/// A ticket's copy in a partition of copies: sorted by ticket id, like every ticket index.
+pub fn ticket_copy(partition: String, ticket: &crate::model::TicketId) -> Key {
+    Key::new(partition, ticket.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +235,8 @@ mod tests {
             by_assignee(Some(&u)),
             by_assignee(None),
             by_status(TicketStatus::Open),
+            by_tag(&crate::model::Tag::parse("vip").unwrap(), 3),
+            following(&u),
             OUTBOX.into(),
             OUTBOX_PARKED.into(),
             JOBS.into(),
@@ -219,6 +251,19 @@ mod tests {
                 "docs/data-model.md does not list {literal} (from {name})"
             );
         }
+    }
+
+    #[test]
+    fn tag_shards_spread_tickets_evenly() {
+        use crate::model::TicketId;
+        let mut seen = [0usize; TAG_SHARDS as usize];
+        for _ in 0..8000 {
+            seen[usize::from(tag_shard(&TicketId::new()))] += 1;
+        }
+        // Ids made in one process count up: round-robin over the shards.
+        assert!(seen.iter().all(|n| (900..=1100).contains(n)), "{seen:?}");
+        let t = TicketId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap();
+        assert_eq!(tag_shard(&t), 27 % 8, "V is 27 in Crockford base32");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod backend;
 mod comments;
+mod copies;
 mod dynamo;
 pub mod feed;
 #[cfg(feature = "test-hooks")]
@@ -27,6 +28,7 @@ pub use backend::{
     Tx, Write, apply_update, holds, key_of,
 };
 pub use comments::CommentRecord;
+pub use copies::{MAX_COPY_WRITES, following_source, tag_sources};
 pub use dynamo::DynamoBackend;
 pub use feed::{FeedClock, FeedPage, FeedRefusal, FeedStart, Position};
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, IdempotencyRecord};
@@ -42,7 +44,7 @@ pub use tickets::{
     HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,
     status_source,
 };
-pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord};
+pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord, approved_user_check};
 
 use stats::CallKind;
 use std::sync::Arc;

@@ -3,14 +3,17 @@
 //! implies, the history entry and the event (its outbox and change feed items).
 
 use super::backend::{Cond, Item, Refused, StoreError, Tx, Write};
+use super::copies::{Copied, copy_writes};
 use super::keys;
 use super::outbox::event_writes;
 use super::paging::{Listing, Source, Spec};
 use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{
-    Change, Description, Event, Priority, TicketId, TicketSnapshot, TicketStatus, Title, UserId,
+    Change, Description, Event, Priority, Tags, TicketId, TicketSnapshot, TicketStatus, Title,
+    UserId,
 };
+use crate::policy::Parties;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,6 +31,24 @@ pub struct TicketRecord {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// SPEC §11 (absent on tickets stored before: none).
+    #[serde(default)]
+    pub tags: Tags,
+    /// SPEC §11: in the order added (absent on tickets stored before: none).
+    #[serde(default)]
+    pub followers: Vec<UserId>,
+}
+
+impl Copied for TicketRecord {
+    fn ticket_id(&self) -> &TicketId {
+        &self.ticket_id
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    fn followers(&self) -> &[UserId] {
+        &self.followers
+    }
 }
 
 impl TicketRecord {
@@ -43,6 +64,21 @@ impl TicketRecord {
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
             version: self.version,
+            tags: self.tags.names(),
+            followers: self
+                .followers
+                .iter()
+                .map(|f| f.as_str().to_owned())
+                .collect(),
+        }
+    }
+
+    /// Who the ticket concerns besides the admins (`policy`).
+    pub fn parties(&self) -> Parties<'_> {
+        Parties {
+            reporter: &self.reporter,
+            assignee: self.assignee.as_ref(),
+            followers: &self.followers,
         }
     }
 
@@ -126,6 +162,8 @@ enum Part {
     User,
     History,
     Outbox,
+    /// The ticket's copies under its tags and followers (store/copies.rs).
+    Copy,
     Extra(usize),
 }
 
@@ -138,10 +176,12 @@ impl Store {
     }
 
     /// Commits a ticket change in one transaction: the ticket (created, replaced under a
-    /// version check, or only checked at its version when unchanged), each engineer count
-    /// (ADD, never read-modify-write), the history entry, the outbox event and the extras.
+    /// version check, or only checked at its version when unchanged) with its copies under
+    /// its tags and followers, each engineer count (ADD, never read-modify-write), the
+    /// history entry, the outbox event and the extras.
     pub async fn commit_ticket(&self, c: TicketChange<'_>) -> Result<(), TicketWriteError> {
         let mut tx = Tx::new();
+        let written = c.before != Some(c.after);
         tx.push(
             Part::Ticket,
             match c.before {
@@ -159,6 +199,11 @@ impl Store {
                 },
             },
         );
+        if written {
+            for w in copy_writes(c.before, c.after)? {
+                tx.push(Part::Copy, w);
+            }
+        }
         let assignable = |below: Option<i64>| {
             let mut conds = vec![Cond::Exists, Cond::AttrExists(GSI4.pk)];
             if let Some(n) = below {

@@ -195,6 +195,18 @@ fn admin_delta(delta: i64) -> Write {
     }
 }
 
+/// A condition a ticket change may carry: the user is still APPROVED when it commits (a new
+/// follower, SPEC §11).
+pub fn approved_user_check(id: &UserId) -> Write {
+    Write::Check {
+        key: keys::user(id),
+        cond: Cond::Eq(
+            "userStatus",
+            serde_json::Value::String(UserStatus::Approved.as_str().to_owned()),
+        ),
+    }
+}
+
 impl Store {
     pub async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         self.get(&keys::user(id)).await?.map(from_item).transpose()

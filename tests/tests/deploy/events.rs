@@ -119,6 +119,7 @@ async fn world() -> World {
             title: Title::parse("Printer on fire").unwrap(),
             description: Description::parse("The office printer on floor 3 is on fire.").unwrap(),
             priority: None,
+            tags: None,
         },
     )
     .await

@@ -1,4 +1,4 @@
-//! The access-control matrix (SPEC §1–§3): every route of the API × twelve callers × four
+//! The access-control matrix (SPEC §1–§3, §11): every route of the API × fifteen callers × four
 //! targets, over HTTP against one `crm serve`. The expected status of each cell is written
 //! out below from SPEC, not computed from the product's policy code; the same table is
 //! rendered into docs/RELIABILITY.md (between the `matrix` markers) and the test fails when
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// The callers, in the matrix's row order.
-const CALLERS: [&str; 12] = [
+const CALLERS: [&str; 15] = [
     "anonymous (no token)",
     "admin",
     "another approved admin",
@@ -29,6 +29,9 @@ const CALLERS: [&str; 12] = [
     "rejected user",
     "engineer set PENDING after sign-in",
     "admin demoted to CUSTOMER after sign-in",
+    "customer following the ticket",
+    "engineer following the ticket",
+    "removed follower",
 ];
 
 const TARGETS: [&str; 4] = ["own", "other's", "unknown", "malformed"];
@@ -101,7 +104,7 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
     (
         "getTicket",
         [
-            "a ticket the caller reported or is assigned",
+            "a ticket the caller reported, is assigned or follows (a removed follower: the one they followed)",
             "a ticket they are not concerned with",
             "a well-formed id of no ticket",
             "`not-a-ticket-id`",
@@ -153,6 +156,24 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "addFollower",
+        [
+            "as getTicket (a follower: the ticket they follow), `{userId: bystander}`",
+            "as getTicket, `{userId: bystander}`",
+            "as getTicket, `{userId: bystander}`",
+            "as getTicket, `{userId: bystander}`",
+        ],
+    ),
+    (
+        "removeFollower",
+        [
+            "as getTicket, the caller themself",
+            "as getTicket, `nobody-here`",
+            "as getTicket, the caller themself",
+            "as getTicket, the caller themself",
+        ],
+    ),
+    (
         "changePassword",
         [
             "the caller, a wrong `currentPassword`",
@@ -175,7 +196,7 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
 /// The expected status per route, caller (row order of CALLERS) and target (own, other's,
 /// unknown, malformed), from SPEC.
 #[rustfmt::skip]
-const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
+const EXPECTED: &[(&str, [[u16; 4]; 15])] = &[
     // Public: a token is ignored. A right password with a status other than APPROVED is 403;
     // a wrong one is 401 whoever's userId it is.
     ("signup", [
@@ -191,6 +212,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [201, 409, 400, 400], // rejected
         [201, 409, 400, 400], // engineer set PENDING
         [201, 409, 400, 400], // admin demoted to CUSTOMER
+        [201, 409, 400, 400], // customer follower
+        [201, 409, 400, 400], // engineer follower
+        [201, 409, 400, 400], // removed follower
     ]),
     ("signin", [
         [200, 401, 401, 400],
@@ -205,12 +229,18 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 401, 401, 400],
         [403, 401, 401, 400],
         [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
+        [200, 401, 401, 400],
     ]),
     // Approved ADMIN only; an invalid filter is 400 for any signed-in caller.
     ("listUsers", [
         [401, 401, 401, 401],
         [200, 200, 200, 400],
         [200, 200, 200, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
@@ -235,6 +265,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 403],
         [403, 403, 403, 403],
         [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
     ]),
     ("updateUser", [
         [401, 401, 401, 401],
@@ -248,6 +281,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 403],
         [403, 403, 403, 403],
         [403, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
+        [200, 403, 403, 403],
         [200, 403, 403, 403],
     ]),
     // Any approved user.
@@ -264,6 +300,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
+        [201, 201, 201, 400],
     ]),
     // Any approved user, scoped (a filter on someone else's tickets is an empty page).
     ("listTickets", [
@@ -278,6 +317,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
         [200, 200, 200, 400],
     ]),
     // Concerned users; not visible 403, no such ticket 404, malformed id 400. The demoted
@@ -295,6 +337,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     ("updateTicket", [
         [401, 401, 401, 401],
@@ -309,6 +354,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [200, 403, 404, 400],
+        [403, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     ("ticketHistory", [
         [401, 401, 401, 401],
@@ -323,6 +371,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     // Concerned users, as getTicket; an internal note only from an ENGINEER or ADMIN (a
     // customer's, the demoted admin's included, is 403 after the ticket is found).
@@ -339,6 +390,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [201, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     // As getTicket; a customer's page never holds an internal note (checked per cell).
     ("listComments", [
@@ -354,6 +408,47 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
+    ]),
+    // The reporter or concerned staff (a staff follower too) add a follower; a customer who
+    // follows may not; rights before the user to add is looked at (SPEC §11).
+    ("addFollower", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
+    ]),
+    // Anyone concerned removes themself (not following: 404); another follower, as
+    // addFollower, rights before existence (SPEC §11).
+    ("removeFollower", [
+        [401, 401, 401, 401],
+        [404, 404, 404, 400],
+        [404, 404, 404, 400],
+        [404, 403, 404, 400],
+        [404, 403, 404, 400],
+        [404, 403, 404, 400],
+        [404, 403, 404, 400],
+        [404, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [404, 403, 404, 400],
+        [200, 403, 404, 400],
+        [200, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     // Approved ADMIN only (SPEC §8); a bad query is 400 before the caller's rights, a start
     // older than the retention 410 after them.
@@ -361,6 +456,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [401, 401, 401, 401],
         [200, 200, 410, 400],
         [200, 200, 410, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
@@ -386,6 +484,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
     ]),
     // Any approved user; the signed-out token is then revoked (401), an inactive caller's is
     // not (403 again).
@@ -401,6 +502,9 @@ const EXPECTED: &[(&str, [[u16; 4]; 12])] = &[
         [403, 403, 401, 403],
         [403, 403, 401, 403],
         [403, 403, 401, 403],
+        [200, 401, 401, 401],
+        [200, 401, 401, 401],
+        [200, 401, 401, 401],
         [200, 401, 401, 401],
     ]),
 ];
@@ -545,6 +649,9 @@ async fn fixture(c: Client) -> Fixture {
     let cust2 = c.customer("cust-other").await;
     let pending = c.customer("pending-eng").await;
     let rejected = c.customer("rejected-user").await;
+    let fcust = c.customer("follower-cust").await;
+    let feng = c.engineer(&admin, "follower-eng").await;
+    let fgone = c.customer("ex-follower").await;
     c.signup("walkin", None).await.expect(201);
     c.signup("bystander", None).await.expect(201);
 
@@ -557,6 +664,7 @@ async fn fixture(c: Client) -> Fixture {
     let t_j = create(&c, &rejected, "Rejected user's ticket").await;
     let t_d = create(&c, &eng_d, "Demoted engineer's ticket").await;
     let t_m = create(&c, &exadmin, "Demoted admin's ticket").await;
+    let t_f = create(&c, &admin, "Followed ticket").await;
     for (t, to) in [
         (&t_c, "eng-assignee"),
         (&t_r, "eng-assignee"),
@@ -567,9 +675,28 @@ async fn fixture(c: Client) -> Fixture {
         (&t_j, "eng-other"),
         (&t_d, "eng-other"),
         (&t_m, "eng-other"),
+        (&t_f, "eng-other"),
     ] {
         reassign(&c, &admin, t, to).await;
     }
+    // The followed ticket: three followers, the last one removed again (their token kept).
+    for f in ["follower-cust", "follower-eng", "ex-follower"] {
+        c.post(
+            &format!("/tickets/{t_f}/followers"),
+            &admin,
+            json!({"userId": f}),
+        )
+        .await
+        .expect(200);
+    }
+    c.call(
+        "DELETE",
+        &format!("/tickets/{t_f}/followers/ex-follower"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect(200);
 
     // Now the status changes, after the tokens were issued.
     let r = c
@@ -705,6 +832,30 @@ async fn fixture(c: Client) -> Fixture {
             Some(&exadmin),
             "customer",
             &t_m,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("follower-cust"),
+            Some(&fcust),
+            "customer",
+            &t_f,
+            &t_c2,
+            "cust",
+        ),
+        row(
+            Some("follower-eng"),
+            Some(&feng),
+            "engineer",
+            &t_f,
+            &t_c,
+            "cust",
+        ),
+        row(
+            Some("ex-follower"),
+            Some(&fgone),
+            "customer",
+            &t_f,
             &t_c,
             "cust",
         ),
@@ -870,6 +1021,24 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
             ][target];
             json_call("GET", format!("/events{q}"), None).await
         }
+        "addFollower" | "removeFollower" => {
+            let id = match target {
+                0 => row.own_ticket.clone(),
+                1 => row.other_ticket.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "not-a-ticket-id".to_owned(),
+            };
+            if route == "addFollower" {
+                let body = json!({"userId": "bystander"});
+                return json_call("POST", format!("/tickets/{id}/followers"), Some(body)).await;
+            }
+            let user = if target == 1 {
+                NOBODY.to_owned()
+            } else {
+                me.clone()
+            };
+            json_call("DELETE", format!("/tickets/{id}/followers/{user}"), None).await
+        }
         "changePassword" => {
             let (id, body) = match target {
                 0 => (
@@ -934,10 +1103,13 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
     match route {
         "listTickets" => {
             for t in r.data().as_array().cloned().unwrap_or_default() {
+                let follows = t["followers"]
+                    .as_array()
+                    .is_some_and(|f| f.contains(&json!(me)));
                 let visible = match row.now {
                     "admin" => true,
-                    "engineer" => t["reporter"] == me || t["assignee"] == me,
-                    _ => t["reporter"] == me,
+                    "engineer" => t["reporter"] == me || t["assignee"] == me || follows,
+                    _ => t["reporter"] == me || follows,
                 };
                 if !visible {
                     fail(format!("lists a ticket it may not see: {t}"));
@@ -958,6 +1130,20 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
                     fail(format!("lists an internal note to a customer: {c}"));
                 }
             }
+        }
+        "addFollower"
+            if !r.data()["followers"]
+                .as_array()
+                .is_some_and(|f| f.contains(&json!("bystander"))) =>
+        {
+            fail(format!("the follower is not in the ticket: {}", r.data()));
+        }
+        "removeFollower"
+            if r.data()["followers"]
+                .as_array()
+                .is_none_or(|f| f.contains(&json!(me))) =>
+        {
+            fail(format!("the follower is still in the ticket: {}", r.data()));
         }
         "addComment" if r.data()["author"] != me => {
             fail(format!("author is not the caller: {}", r.data()));

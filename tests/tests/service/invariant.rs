@@ -2,7 +2,10 @@
 //! sign-ups, approvals, rejections, set-pending, type changes, ticket creations, status
 //! changes, reassignments, edits, comments and internal notes (a reporter's public reply
 //! reopening a CLOSED ticket), reads and listings, by random callers of random roles, and
-//! runs of the pending workload jobs interleaved with them, under a random engineer capacity
+//! runs of the pending workload jobs interleaved with them, followers added and removed
+//! (SPEC §11: by the reporter or concerned staff, anyone themself; a follower sees the
+//! ticket and comments, a customer follower changes nothing; following moves no count),
+//! under a random engineer capacity
 //! (none, or 1–3), run through the service layer and checked step by step against a plain
 //! in-memory model: which requests succeed, which fail with which status, which jobs they
 //! record (an engineer arriving or leaving, room freed under the capacity), who gets
@@ -113,6 +116,20 @@ enum Op {
         caller: Who,
         ticket: usize,
     },
+    /// Adds user `target` (by index) as a follower of a ticket.
+    Follow {
+        caller: Who,
+        ticket: usize,
+        target: usize,
+    },
+    /// Removes a follower: the caller themself (`own`), else user `target` (mostly one who
+    /// follows).
+    Unfollow {
+        caller: Who,
+        ticket: usize,
+        target: usize,
+        own: bool,
+    },
     /// Runs every pending workload job, as the queue's consumer would.
     RunJobs,
 }
@@ -181,6 +198,11 @@ fn op() -> impl Strategy<Value = Op> {
             |(caller, by_reporter, ticket, internal)| Op::Comment { caller, by_reporter, ticket, internal }
         ),
         2 => (who(), n()).prop_map(|(caller, ticket)| Op::ListComments { caller, ticket }),
+        5 => (ticket_who(), n(), n())
+            .prop_map(|(caller, ticket, target)| Op::Follow { caller, ticket, target }),
+        3 => (ticket_who(), n(), n(), any::<bool>()).prop_map(
+            |(caller, ticket, target, own)| Op::Unfollow { caller, ticket, target, own }
+        ),
         5 => Just(Op::RunJobs),
     ]
 }
@@ -217,6 +239,7 @@ struct MTicket {
     reporter: String,
     assignee: Option<String>,
     version: i64,
+    followers: Vec<String>,
 }
 
 /// A workload job the model expects in the table.
@@ -302,13 +325,19 @@ impl Model {
         }
     }
     fn concerned(&self, caller: &MUser, t: &MTicket) -> bool {
+        let follows = t.followers.contains(&caller.id);
         match caller.t {
             UserType::Admin => caller.active(),
             UserType::Engineer => {
-                t.reporter == caller.id || t.assignee.as_deref() == Some(&caller.id)
+                t.reporter == caller.id || t.assignee.as_deref() == Some(&caller.id) || follows
             }
-            UserType::Customer => t.reporter == caller.id,
+            UserType::Customer => t.reporter == caller.id || follows,
         }
+    }
+    /// SPEC §11: who changes a ticket (and its followers) among those who see it: its
+    /// reporter and staff; a customer who only follows it reads and comments.
+    fn may_change(&self, caller: &MUser, t: &MTicket) -> bool {
+        self.concerned(caller, t) && (t.reporter == caller.id || caller.t != UserType::Customer)
     }
     fn approved_admins(&self) -> usize {
         self.users.iter().filter(|u| u.admin()).count()
@@ -334,6 +363,7 @@ fn snapshot_matches(
     prop_assert_eq!(&got.status, want.status.as_str());
     prop_assert_eq!(&got.reporter, &want.reporter);
     prop_assert_eq!(&got.assignee, &want.assignee);
+    prop_assert_eq!(&got.followers, &want.followers);
     Ok(())
 }
 
@@ -565,6 +595,7 @@ async fn step(w: &Desk, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 title: title(title_text),
                 description: description(&format!("Ticket {}", m.tickets.len())),
                 priority: p.map(|p| priority(p.into())),
+                tags: None,
             };
             let r = service::create_ticket(&w.ctx, &m.users[c].token, new.clone()).await;
             if !m.users[c].active() {
@@ -582,6 +613,7 @@ async fn step(w: &Desk, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 reporter: m.users[c].id.clone(),
                 assignee: m.pick(),
                 version: 1,
+                followers: Vec::new(),
             };
             snapshot_matches(&got, &want)?;
             if let Some(last) = m.tickets.last() {
@@ -679,7 +711,15 @@ async fn step(w: &Desk, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 200
             };
             prop_assert_eq!(status(&r), want, "{:?}", r);
-            note("get", want);
+            let only_following = t.followers.contains(&m.users[c].id)
+                && m.users[c].t != UserType::Admin
+                && t.reporter != m.users[c].id
+                && t.assignee.as_ref() != Some(&m.users[c].id);
+            if want == 200 && only_following {
+                note("get", "200 as a follower");
+            } else {
+                note("get", want);
+            }
             if let Ok(got) = r {
                 snapshot_matches(&got, &t)?;
             }
@@ -698,6 +738,17 @@ async fn step(w: &Desk, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             internal,
         } => comment(w, m, caller, by_reporter, ticket, internal).await?,
         Op::ListComments { caller, ticket } => list_comments(w, m, caller, ticket).await?,
+        Op::Follow {
+            caller,
+            ticket,
+            target,
+        } => follow(w, m, caller, ticket, target).await?,
+        Op::Unfollow {
+            caller,
+            ticket,
+            target,
+            own,
+        } => unfollow(w, m, caller, ticket, target, own).await?,
         Op::RunJobs => run_jobs(w, m).await?,
         Op::List { caller } => {
             let c = m.caller(caller);
@@ -809,6 +860,175 @@ async fn comment(
     }
     m.comments.push((before.id.clone(), body, internal));
     m.touched = Some(before.id.clone());
+    Ok(())
+}
+
+/// The stored counts of every user, to hold a step that must move none against.
+async fn counts(w: &Desk, m: &Model) -> Vec<i64> {
+    let mut out = Vec::new();
+    for u in &m.users {
+        out.push(w.user(&u.id).await.tickets_working_on_count);
+    }
+    out
+}
+
+/// The caller of a follower change: the ticket's reporter, or as `m.caller`.
+fn ticket_caller(m: &Model, caller: Who, t: &MTicket) -> usize {
+    match caller {
+        Who::Reporter => m
+            .users
+            .iter()
+            .position(|u| u.id == t.reporter)
+            .expect("the reporter"),
+        _ => m.caller(caller),
+    }
+}
+
+/// POST /tickets/{id}/followers through the service, checked against the model (SPEC
+/// §11): rights before the user added; an approved user not yet concerned; at most 20; a
+/// ticket change (version, history) that moves no count and no assignment.
+async fn follow(
+    w: &Desk,
+    m: &mut Model,
+    caller: Who,
+    ticket: usize,
+    target: usize,
+) -> Result<(), TestCaseError> {
+    if m.tickets.is_empty() {
+        return Ok(());
+    }
+    let i = ticket % m.tickets.len();
+    let before = m.tickets[i].clone();
+    let c = ticket_caller(m, caller, &before);
+    let target = m.users[target % m.users.len()].id.clone();
+    let counted = counts(w, m).await;
+    let r = w.add_follower(&m.users[c].token, &before.id, &target).await;
+    let u = &m.users[c];
+    let t = m.user(&target);
+    // (status, whether the follower is added)
+    let (want, adds) = if !u.active() || !m.may_change(u, &before) {
+        (403, false)
+    } else if !t.active() || target == before.reporter || before.assignee.as_ref() == Some(&target)
+    {
+        (400, false)
+    } else if before.followers.contains(&target) {
+        (200, false)
+    } else if before.followers.len() >= 20 {
+        (409, false)
+    } else {
+        (200, true)
+    };
+    prop_assert_eq!(
+        status(&r),
+        want,
+        "follow {} by {} on {}: {:?}",
+        target,
+        u.id,
+        before.id,
+        r
+    );
+    if adds {
+        let mut after = before.clone();
+        after.followers.push(target);
+        after.version += 1;
+        snapshot_matches(
+            &r.map_err(|e| TestCaseError::fail(format!("{e:?}")))?,
+            &after,
+        )?;
+        m.tickets[i] = after;
+        m.touched = Some(before.id.clone());
+        note("follow", 200);
+    } else if want == 200 {
+        note("follow", "200 no change");
+    } else {
+        note("follow", want);
+    }
+    prop_assert_eq!(counts(w, m).await, counted, "following moved a count");
+    Ok(())
+}
+
+/// DELETE /tickets/{id}/followers/{userId} through the service, checked against the model
+/// (SPEC §11): anyone concerned removes themself; another follower the reporter or
+/// concerned staff; rights before whether they follow (404); no count moves.
+async fn unfollow(
+    w: &Desk,
+    m: &mut Model,
+    caller: Who,
+    ticket: usize,
+    target: usize,
+    own: bool,
+) -> Result<(), TestCaseError> {
+    if m.tickets.is_empty() {
+        return Ok(());
+    }
+    // Mostly a ticket with followers, and one of them.
+    let followed: Vec<usize> = (0..m.tickets.len())
+        .filter(|&i| !m.tickets[i].followers.is_empty())
+        .collect();
+    let i = if followed.is_empty() {
+        ticket % m.tickets.len()
+    } else {
+        followed[ticket % followed.len()]
+    };
+    let before = m.tickets[i].clone();
+    let (c, target) = if own && !before.followers.is_empty() {
+        let f = &before.followers[target % before.followers.len()];
+        let c = m.users.iter().position(|u| &u.id == f).expect("a follower");
+        (c, f.clone())
+    } else {
+        let c = ticket_caller(m, caller, &before);
+        let target = match before.followers.len() {
+            0 => m.users[target % m.users.len()].id.clone(),
+            n if !target.is_multiple_of(4) => before.followers[target % n].clone(),
+            _ => m.users[target % m.users.len()].id.clone(),
+        };
+        (c, target)
+    };
+    let counted = counts(w, m).await;
+    let r = w
+        .remove_follower(&m.users[c].token, &before.id, &target)
+        .await;
+    let u = &m.users[c];
+    let want =
+        if !u.active() || !m.concerned(u, &before) || (target != u.id && !m.may_change(u, &before))
+        {
+            403
+        } else if !before.followers.contains(&target) {
+            404
+        } else {
+            200
+        };
+    prop_assert_eq!(
+        status(&r),
+        want,
+        "unfollow {} by {} on {}: {:?}",
+        target,
+        u.id,
+        before.id,
+        r
+    );
+    if want == 200 {
+        let mut after = before.clone();
+        after.followers.retain(|f| f != &target);
+        after.version += 1;
+        snapshot_matches(
+            &r.map_err(|e| TestCaseError::fail(format!("{e:?}")))?,
+            &after,
+        )?;
+        let themself = target == u.id;
+        let token = u.token.clone();
+        m.tickets[i] = after.clone();
+        m.touched = Some(before.id.clone());
+        note("unfollow", if themself { "200 themself" } else { "200" });
+        // Access ends at once for one who only saw it as a follower.
+        let gone = m.user(&target);
+        if themself && gone.active() && !m.concerned(gone, &after) {
+            prop_assert_eq!(status(&w.get(&token, &before.id).await), 403);
+        }
+    } else {
+        note("unfollow", want);
+    }
+    prop_assert_eq!(counts(w, m).await, counted, "unfollowing moved a count");
     Ok(())
 }
 
@@ -995,10 +1215,11 @@ async fn update(
     let want = if patch.status.is_some() && patch.assignee.is_some() {
         400
     } else if !caller_user.active()
-        || !m.concerned(caller_user, &before)
+        || !m.may_change(caller_user, &before)
         || (patch.assignee.is_some() && !caller_user.admin())
     {
-        // Not active, not concerned, or (concerned but) not an admin reassigning.
+        // Not active, not concerned (or a customer who only follows), or not an admin
+        // reassigning.
         403
     } else if patch
         .assignee
@@ -1021,7 +1242,7 @@ async fn update(
         && e.status() == 403
         && patch.assignee.is_some()
         && caller_user.active()
-        && m.concerned(caller_user, &before)
+        && m.may_change(caller_user, &before)
     {
         prop_assert_eq!(
             &e.message,
@@ -1297,6 +1518,15 @@ fn the_service_keeps_to_the_model_and_the_counter_invariant() {
         "comment-internal 403",
         "list-comments 200",
         "list-comments 403",
+        "follow 200",
+        "follow 200 no change",
+        "follow 400",
+        "follow 403",
+        "unfollow 200",
+        "unfollow 200 themself",
+        "unfollow 403",
+        "unfollow 404",
+        "get 200 as a follower",
     ] {
         assert!(
             tally.contains_key(outcome),

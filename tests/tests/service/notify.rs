@@ -26,6 +26,8 @@ mod recipients;
 
 mod comments;
 
+mod followers;
+
 mod serve;
 
 mod standin;

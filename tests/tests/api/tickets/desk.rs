@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 pub const BASE: &str = "/crmService/api/v1";
 
 /// The ticket object's fields (SPEC §3), sorted.
-pub const TICKET_FIELDS: [&str; 10] = [
+pub const TICKET_FIELDS: [&str; 12] = [
     "_id",
     "assignee",
     "createdAt",
     "description",
+    "followers",
     "reporter",
     "status",
+    "tags",
     "ticketPriority",
     "title",
     "updatedAt",
@@ -39,6 +41,7 @@ pub fn assert_ticket_object(t: &Value) {
     assert!(t["ticketPriority"].is_u64(), "{t}");
     assert!(t["assignee"].is_null() || t["assignee"].is_string(), "{t}");
     assert!(t["version"].as_i64().is_some_and(|v| v >= 1), "{t}");
+    assert!(t["tags"].is_array() && t["followers"].is_array(), "{t}");
 }
 
 /// A ticket's id.

@@ -6,6 +6,7 @@ use crm_shared::model::{TicketSnapshot, TicketStatus};
 use crm_shared::service::{self, Authed, TicketFilter};
 use crm_shared::store::{Cost, Stats, Store};
 use crm_tests::desk::{Desk, assignee_patch, new_ticket, status_patch, tid};
+use crm_tests::followers::{tags, tags_patch};
 use std::sync::Arc;
 
 crm_tests::on_both_backends!(
@@ -20,6 +21,10 @@ crm_tests::on_both_backends!(
     cost_of_comment,
     cost_of_reopening_comment,
     cost_of_comments_page,
+    cost_of_create_with_tags,
+    cost_of_tag_listing,
+    cost_of_following_listing,
+    cost_of_adding_and_removing_a_follower,
 );
 
 fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
@@ -139,7 +144,8 @@ async fn cost_of_customer_listing(store: Store) {
                 .expect("list");
         let want = if filter.title.is_some() { 1 } else { 2 };
         assert_eq!(page.items.len(), want);
-        f.assert_cost(&format!("customer listing {filter:?}"), cost(1, 1, 0, 1));
+        // The caller beside the reporter partition and the followed tickets' (SPEC §11).
+        f.assert_cost(&format!("customer listing {filter:?}"), cost(1, 2, 0, 1));
     }
 }
 
@@ -152,7 +158,7 @@ async fn cost_of_engineer_listing(store: Store) {
             .await
             .expect("list");
     assert_eq!(page.items.len(), 2);
-    f.assert_cost("engineer listing", cost(1, 2, 0, 1));
+    f.assert_cost("engineer listing", cost(1, 3, 0, 1));
 }
 
 async fn cost_of_admin_listing(store: Store) {
@@ -262,4 +268,77 @@ async fn cost_of_comments_page(store: Store) {
     assert_eq!(page.items.len(), 6);
     assert!(page.next.is_none());
     f.assert_cost("a later comments page", cost(2, 1, 0, 1));
+}
+
+async fn cost_of_create_with_tags(store: Store) {
+    let f = fixture(store).await;
+    f.stats.take();
+    let t =
+        f.w.create_tagged(&f.eng, "tagged", &["vip", "printer"])
+            .await;
+    assert_eq!(t.tags, ["printer", "vip"]);
+    // As any creation: the caller beside the load index, then one transaction (which now
+    // also holds the two copies under the tags).
+    f.assert_cost("create with tags", cost(1, 1, 1, 2));
+}
+
+async fn cost_of_tag_listing(store: Store) {
+    let f = fixture(store).await;
+    f.w.update(&f.eng, &f.ticket.id, tags_patch(&["vip"]))
+        .await
+        .expect("tag");
+    let vip = TicketFilter {
+        tags: vec![tags(&["vip"]).iter().next().expect("a tag").clone()],
+        ..Default::default()
+    };
+    // An admin's listing by tag: the caller beside one query per shard of the tag.
+    f.stats.take();
+    let page =
+        f.w.list(&f.w.admin, vip.clone(), None, 100)
+            .await
+            .expect("list");
+    assert_eq!(page.items.len(), 1);
+    f.assert_cost(
+        "admin listing by tag",
+        cost(1, usize::from(crm_shared::store::keys::TAG_SHARDS), 0, 1),
+    );
+    // A customer's: their own partitions, the tag a filter.
+    let page = f.w.list(&f.cust, vip, None, 100).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+    f.assert_cost("customer listing by tag", cost(1, 2, 0, 1));
+}
+
+async fn cost_of_following_listing(store: Store) {
+    let f = fixture(store).await;
+    let other = f.w.customer("other").await;
+    f.w.follow(&f.cust, &f.ticket.id, "other").await;
+    let following = TicketFilter {
+        following: true,
+        ..Default::default()
+    };
+    f.stats.take();
+    let page = f.w.list(&other, following, None, 100).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+    f.assert_cost("following=true", cost(1, 1, 0, 1));
+    let page =
+        f.w.list(&other, TicketFilter::default(), None, 100)
+            .await
+            .expect("list");
+    assert_eq!(page.items.len(), 1);
+    f.assert_cost("a follower's listing", cost(1, 2, 0, 1));
+}
+
+async fn cost_of_adding_and_removing_a_follower(store: Store) {
+    let f = fixture(store).await;
+    f.w.customer("colleague").await;
+    f.stats.take();
+    f.w.follow(&f.cust, &f.ticket.id, "colleague").await;
+    // The caller, the ticket and the new follower at once, then one transaction (ticket,
+    // its copy under the follower, history, event, the check that the follower is still
+    // approved).
+    f.assert_cost("add a follower", cost(3, 0, 1, 2));
+    f.w.remove_follower(&f.cust, &f.ticket.id, "colleague")
+        .await
+        .expect("remove");
+    f.assert_cost("remove a follower", cost(2, 0, 1, 2));
 }

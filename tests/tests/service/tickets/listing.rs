@@ -33,6 +33,7 @@ async fn make(
             title: crm_tests::desk::title(title),
             description: crm_tests::desk::description(desc),
             priority: Some(priority(prio)),
+            tags: None,
         },
     )
     .await

@@ -146,6 +146,7 @@ async fn an_update_returns_the_updated_ticket_and_records_what_changed(store: St
         priority: Some(priority(1)),
         status: Some(TicketStatus::Blocked),
         assignee: None,
+        tags: None,
     };
     let u = w.update(&eng1, &t.id, patch).await.expect("update");
     assert_eq!(u.id, t.id);
@@ -207,6 +208,7 @@ async fn an_update_that_changes_nothing_writes_nothing(store: Store) {
         priority: Some(priority(4)),
         status: Some(TicketStatus::Open),
         assignee: None,
+        tags: None,
     };
     for patch in [same, TicketPatch::default(), assignee_patch("eng1")] {
         let u = w
