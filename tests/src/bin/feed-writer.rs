@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
                 title: Title::parse(&format!("Slow writer's ticket {i}"))?,
                 description: Description::parse("Written by the second process.")?,
                 priority: None,
+                tags: None,
             },
         )
         .await
