@@ -17,6 +17,7 @@ pub mod keys;
 mod lag;
 mod outbox;
 mod paging;
+mod plug;
 pub mod schema;
 mod signin;
 mod stats;
@@ -24,8 +25,8 @@ mod tickets;
 mod users;
 
 pub use backend::{
-    BoxFuture, Cond, Item, ItemBackend, Key, Query, QueryPage, Range, Refused, SortKey, StoreError,
-    Tx, Write, apply_update, holds, key_of,
+    Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
+    apply_update, holds, key_of,
 };
 pub use comments::CommentRecord;
 pub use copies::{MAX_COPY_WRITES, following_source, tag_sources};
@@ -38,6 +39,7 @@ pub use lag::IndexLag;
 pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, OutboxEntry};
 pub use paging::Listing;
 pub use paging::Source;
+pub use plug::{BoxFuture, ItemBackend};
 pub use signin::{Attempt, SigninFailures};
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
