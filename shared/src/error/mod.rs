@@ -61,9 +61,15 @@ catalogue! {
     NotFound = "NOT_FOUND", 404;
     UserNotFound = "USER_NOT_FOUND", 404;
     TicketNotFound = "TICKET_NOT_FOUND", 404;
+    /// No webhook subscription has this id (SPEC §7).
+    WebhookNotFound = "WEBHOOK_NOT_FOUND", 404;
+    /// The subscription has no delivery with this id.
+    DeliveryNotFound = "DELIVERY_NOT_FOUND", 404;
     UserIdTaken = "USER_ID_TAKEN", 409;
     EmailTaken = "EMAIL_TAKEN", 409;
     LastAdmin = "LAST_ADMIN", 409;
+    /// SPEC §7: at most 20 webhook subscriptions.
+    WebhookLimit = "WEBHOOK_LIMIT", 409;
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
     /// The request's body did not arrive in time (`crm serve`).

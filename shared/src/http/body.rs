@@ -99,6 +99,21 @@ impl Body {
         }
     }
 
+    /// A list of strings, if present (another JSON type, or an item that is not a string,
+    /// is a 400 naming the field). Each string is trimmed.
+    pub fn strings(&self, field: &'static str) -> Result<Option<Vec<String>>, ApiError> {
+        let bad = || ApiError::invalid(field, format!("{field} must be a list of strings."));
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(|s| s.trim().to_owned()).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(bad()),
+        }
+    }
+
     /// Whether the field is present and JSON `null`.
     pub fn is_null(&self, field: &str) -> bool {
         matches!(self.0.get(field), Some(Value::Null))

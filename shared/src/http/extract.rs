@@ -69,6 +69,18 @@ impl<T: FromParam> FromCall for Path<T> {
     }
 }
 
+/// The route's two path parameters, parsed in order (a delivery under its subscription).
+impl<A: FromParam, B: FromParam> FromCall for Path<(A, B)> {
+    fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
+        match call.params {
+            [a, b] => Ok(Path((A::from_param(a)?, B::from_param(b)?))),
+            _ => Err(ApiError::internal(
+                "the route has not exactly two path parameters",
+            )),
+        }
+    }
+}
+
 impl FromCall for Body {
     fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
         Body::parse(call.request)

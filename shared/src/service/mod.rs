@@ -16,6 +16,7 @@ pub mod transition;
 mod user_events;
 mod users;
 mod views;
+pub mod webhooks;
 pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
@@ -58,6 +59,10 @@ pub struct Ctx {
     pub idempotency_ttl_seconds: i64,
     /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
     pub jobs: crate::queue::JobQueue,
+    /// Where a webhook URL may point (`CRM_WEBHOOK_ALLOW_HTTP`, `CRM_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_addresses: crate::webhooks::address::AddressPolicy,
+    /// Where a delivery retried by an admin is handed to the dispatcher.
+    pub webhook_queue: crate::webhooks::queue::WebhookQueue,
 }
 
 impl Ctx {
@@ -73,6 +78,8 @@ impl Ctx {
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
             jobs: crate::queue::JobQueue::default(),
+            webhook_addresses: Default::default(),
+            webhook_queue: Default::default(),
         }
     }
 
@@ -88,6 +95,7 @@ impl Ctx {
             engineer_capacity: config.engineer_capacity,
             publisher: queues.events,
             jobs: queues.jobs,
+            webhook_addresses: config.webhooks.addresses,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }

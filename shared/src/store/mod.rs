@@ -17,6 +17,7 @@ mod sqlite;
 mod stats;
 mod tickets;
 mod users;
+mod webhooks;
 
 pub use backend::{
     Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
@@ -38,6 +39,10 @@ pub use tickets::{
     status_source,
 };
 pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord};
+pub use webhooks::{
+    CreateSubscriptionError, DELIVERY_TTL_SECONDS, DeliveryRecord, DeliveryStatus,
+    MAX_SUBSCRIPTIONS, SecretText, SubscriptionRecord, Written,
+};
 
 use stats::CallKind;
 use std::sync::Arc;
