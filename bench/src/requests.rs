@@ -424,6 +424,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         sweep_age_seconds: 120,
         jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
+        integrations: Default::default(),
     };
     let created_ev = events
         .iter()

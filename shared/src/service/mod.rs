@@ -96,6 +96,7 @@ impl Ctx {
             publisher: queues.events,
             jobs: queues.jobs,
             webhook_addresses: config.webhooks.addresses,
+            webhook_queue: queues.webhooks,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }

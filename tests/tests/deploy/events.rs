@@ -150,6 +150,7 @@ impl World {
             sweep_age_seconds: 0,
             jobs: crm_shared::queue::JobQueue::default(),
             capacity: None,
+            integrations: Default::default(),
         }
     }
 }
