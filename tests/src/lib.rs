@@ -8,6 +8,7 @@ pub mod backends;
 pub mod client;
 pub mod desk;
 pub mod emulator;
+pub mod receiver;
 pub mod s3_policy;
 pub mod server;
 

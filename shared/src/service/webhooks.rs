@@ -138,7 +138,7 @@ pub fn parse_events(raw: &[String]) -> Result<Vec<String>, ApiError> {
         }
         return Err(ApiError::invalid(
             "events",
-            "\"*\" stands alone: it means every event type.",
+            "events: \"*\" stands alone (it means every event type).",
         ));
     }
     let mut out: Vec<String> = Vec::new();
@@ -148,7 +148,7 @@ pub fn parse_events(raw: &[String]) -> Result<Vec<String>, ApiError> {
             return Err(ApiError::invalid(
                 "events",
                 format!(
-                    "Unknown event type {:?}: expected one of {}, or \"*\".",
+                    "events names an unknown event type {:?}: expected one of {}, or \"*\".",
                     crate::model::text::one_line(e)
                         .chars()
                         .take(60)
