@@ -44,6 +44,8 @@ impl Received {
 pub struct Receiver {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    /// While set, every request hangs (whatever the script says) and is not recorded.
+    holding: Arc<std::sync::atomic::AtomicBool>,
     connections: Arc<Mutex<usize>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -60,7 +62,8 @@ impl Receiver {
         let addr = listener.local_addr().expect("addr");
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let connections: Arc<Mutex<usize>> = Arc::default();
-        let (r, c) = (received.clone(), connections.clone());
+        let holding: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (r, c, h) = (received.clone(), connections.clone(), holding.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -69,11 +72,16 @@ impl Receiver {
                 *c.lock().unwrap() += 1;
                 let r = r.clone();
                 let script = script.clone();
+                let h = h.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<Incoming>| {
                         let r = r.clone();
                         let script = script.clone();
+                        let h = h.clone();
                         async move {
+                            if h.load(std::sync::atomic::Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                            }
                             let (parts, body) = req.into_parts();
                             let body = body
                                 .collect()
@@ -128,9 +136,15 @@ impl Receiver {
         Receiver {
             addr,
             received,
+            holding,
             connections,
             task,
         }
+    }
+
+    /// While `on`, requests hang unrecorded (a receiver that has not answered yet).
+    pub fn hold(&self, on: bool) {
+        self.holding.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn url(&self, path: &str) -> String {

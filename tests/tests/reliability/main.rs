@@ -20,3 +20,5 @@ mod faults;
 mod load;
 
 mod jobs_crash;
+
+mod webhooks_crash;
