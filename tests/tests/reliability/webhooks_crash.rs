@@ -63,9 +63,13 @@ async fn every_event_reaches_every_subscription_after_a_kill_between_commit_and_
         (&created, json!(["ticket.created"])),
         (&updated, json!(["ticket.updated"])),
     ] {
-        c.post("/webhooks", &admin, json!({"url": r.url("/in"), "events": events}))
-            .await
-            .expect(201);
+        c.post(
+            "/webhooks",
+            &admin,
+            json!({"url": r.url("/in"), "events": events}),
+        )
+        .await
+        .expect(201);
     }
     let customer = c.customer("crashhook1").await;
     let made = futures_util::future::join_all((0..TICKETS).map(|i| {
@@ -81,16 +85,23 @@ async fn every_event_reaches_every_subscription_after_a_kill_between_commit_and_
                 .await;
             r.expect(201);
             let id = id_of(r.data());
-            c.put(&format!("/tickets/{id}"), &customer, json!({"description": "changed"}))
-                .await
-                .expect(200);
+            c.put(
+                &format!("/tickets/{id}"),
+                &customer,
+                json!({"description": "changed"}),
+            )
+            .await
+            .expect(200);
             id
         }
     }))
     .await;
     let status = tokio::task::block_in_place(|| server.signal_and_wait("KILL"));
     assert!(!status.success());
-    assert!(all.received().is_empty(), "no delivery completed before the kill");
+    assert!(
+        all.received().is_empty(),
+        "no delivery completed before the kill"
+    );
 
     for r in [&all, &created, &updated] {
         r.hold(false);
