@@ -18,6 +18,10 @@ mod stats;
 mod tickets;
 mod users;
 mod webhooks;
+/// The webhook items' keys (for tools that read the table: the bench's cost floors).
+pub mod webhooks_keys {
+    pub use super::webhooks::{delivery_key, subscription_key};
+}
 
 pub use backend::{
     Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
