@@ -801,7 +801,9 @@ async fn receiver() -> anyhow::Result<std::net::SocketAddr> {
                 let mut got = Vec::new();
                 // The head, then the body by its Content-Length.
                 loop {
-                    let Ok(n) = s.read(&mut buf).await else { return };
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }

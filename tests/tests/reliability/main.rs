@@ -22,3 +22,5 @@ mod load;
 mod jobs_crash;
 
 mod webhooks_crash;
+
+mod webhooks_load;
