@@ -45,7 +45,7 @@ pub fn start(
         client,
         resolver,
         policy: Policy {
-            addresses: config.webhooks.addresses,
+            addresses: (&config.webhooks).into(),
             timeout: Duration::from_millis(config.webhooks.timeout_ms),
         },
         queue: queue.clone(),

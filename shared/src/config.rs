@@ -94,9 +94,11 @@ pub struct Config {
 /// The webhook settings (SPEC §14), with the test knobs beside them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WebhookSettings {
-    /// `CRM_WEBHOOK_ALLOW_HTTP` / `CRM_WEBHOOK_ALLOW_PRIVATE`: `true` in `crm serve`, `false`
-    /// in the cloud.
-    pub addresses: crate::webhooks::address::AddressPolicy,
+    /// `CRM_WEBHOOK_ALLOW_HTTP`: plain `http://` URLs (`true` in `crm serve`, `false` in the
+    /// cloud). The webhooks layer reads these two as its `AddressPolicy`.
+    pub allow_http: bool,
+    /// `CRM_WEBHOOK_ALLOW_PRIVATE`: any address and any host name (as `allow_http`).
+    pub allow_private: bool,
     /// `CRM_WEBHOOK_RETRY_SCALE`: multiplies SPEC's retry waits (default 1; tests shorten
     /// them, e.g. 0.001 makes 5 s → 5 ms and 5 min → 300 ms). Greater than 0, at most 1.
     pub retry_scale: f64,
@@ -109,7 +111,8 @@ impl Default for WebhookSettings {
     /// The cloud's.
     fn default() -> Self {
         Self {
-            addresses: crate::webhooks::address::AddressPolicy::default(),
+            allow_http: false,
+            allow_private: false,
             retry_scale: 1.0,
             timeout_ms: 15_000,
         }
@@ -353,10 +356,8 @@ fn webhook_settings(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<WebhookSettings, ConfigError> {
     let local = profile == Profile::Local;
-    let addresses = crate::webhooks::address::AddressPolicy {
-        allow_http: flag("CRM_WEBHOOK_ALLOW_HTTP", get, local)?,
-        allow_private: flag("CRM_WEBHOOK_ALLOW_PRIVATE", get, local)?,
-    };
+    let allow_http = flag("CRM_WEBHOOK_ALLOW_HTTP", get, local)?;
+    let allow_private = flag("CRM_WEBHOOK_ALLOW_PRIVATE", get, local)?;
     let retry_scale = match get("CRM_WEBHOOK_RETRY_SCALE") {
         None => 1.0,
         Some(v) => v
@@ -384,7 +385,8 @@ fn webhook_settings(
             })?,
     };
     Ok(WebhookSettings {
-        addresses,
+        allow_http,
+        allow_private,
         retry_scale,
         timeout_ms,
     })
@@ -496,9 +498,9 @@ mod tests {
     fn webhook_addresses_are_open_locally_and_closed_in_the_cloud() {
         let cloud = load(Profile::Cloud, &[]).unwrap().webhooks;
         assert_eq!(cloud, WebhookSettings::default());
-        assert!(!cloud.addresses.allow_http && !cloud.addresses.allow_private);
+        assert!(!cloud.allow_http && !cloud.allow_private);
         let local = load(Profile::Local, &[]).unwrap().webhooks;
-        assert!(local.addresses.allow_http && local.addresses.allow_private);
+        assert!(local.allow_http && local.allow_private);
         let narrowed = load(
             Profile::Local,
             &[
@@ -510,7 +512,7 @@ mod tests {
         )
         .unwrap()
         .webhooks;
-        assert!(!narrowed.addresses.allow_http && !narrowed.addresses.allow_private);
+        assert!(!narrowed.allow_http && !narrowed.allow_private);
         assert_eq!(narrowed.retry_scale, 0.001);
         assert_eq!(narrowed.timeout_ms, 500);
         assert_eq!(load(Profile::Cloud, &[]).unwrap().event_bus_name, None);

@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
         client,
         resolver: Arc::new(SystemResolver),
         policy: Policy {
-            addresses: config.webhooks.addresses,
+            addresses: (&config.webhooks).into(),
             timeout: Duration::from_millis(config.webhooks.timeout_ms),
         },
         queue: cloud::webhook_queue(&config, &sdk),

@@ -7,7 +7,9 @@ use super::{ApiError, ErrorCode};
 use crate::auth::TokenError;
 use crate::model::{Invalid, UserStatus};
 use crate::policy::Denied;
-use crate::store::{Attempt, CreateSubscriptionError, CreateUserError, MAX_SUBSCRIPTIONS, StoreError};
+use crate::store::{
+    Attempt, CreateSubscriptionError, CreateUserError, MAX_SUBSCRIPTIONS, StoreError,
+};
 use crate::webhooks::address::UrlError;
 
 impl From<Invalid> for ApiError {
@@ -207,7 +209,11 @@ mod tests {
                 ErrorCode::WebhookLimit,
                 409,
             ),
-            (ApiError::webhook_not_found(), ErrorCode::WebhookNotFound, 404),
+            (
+                ApiError::webhook_not_found(),
+                ErrorCode::WebhookNotFound,
+                404,
+            ),
             (
                 ApiError::delivery_not_found(),
                 ErrorCode::DeliveryNotFound,

@@ -95,7 +95,7 @@ impl Ctx {
             engineer_capacity: config.engineer_capacity,
             publisher: queues.events,
             jobs: queues.jobs,
-            webhook_addresses: config.webhooks.addresses,
+            webhook_addresses: (&config.webhooks).into(),
             webhook_queue: queues.webhooks,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }

@@ -9,8 +9,7 @@ use crate::model::text::{Lines, parse_text};
 use crate::model::{EventType, Timestamp, new_ulid};
 use crate::policy::Denied;
 use crate::store::{
-    DeliveryRecord, DeliveryStatus, Listing, SecretText,
-    SubscriptionRecord, Written,
+    DeliveryRecord, DeliveryStatus, Listing, SecretText, SubscriptionRecord, Written,
 };
 use crate::webhooks::address::WebhookUrl;
 use crate::webhooks::queue::{DeliveryRef, Queued};
