@@ -230,7 +230,9 @@ impl Notifier {
         };
         // The webhook fan-out and the bus, beside the mail (they never wait for a receiver);
         // the outbox item goes only once both are done.
-        let integrations = self.integrations.handle(&self.store, e);
+        // Boxed: the fan-out and the bus put are a large future, and this one is awaited on
+        // a worker thread's stack beside the mail's send.
+        let integrations = Box::pin(self.integrations.handle(&self.store, e));
         if recovered && self.transport.already_sent(&e.id).await {
             if let Err(x) = integrations.await {
                 return Err(self.integrations_failed(id, &claim, x).await);
