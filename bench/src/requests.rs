@@ -263,6 +263,39 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         (2, 3),
         "At the floor: the least-loaded engineer (one indexed read of one item) and the caller check together, then one transaction of 4 items (ticket, engineer count, history entry, outbox event), then one SQS send.",
     );
+    // Twenty webhook subscriptions (SPEC §7's most) change nothing on the request path: the
+    // fan-out is the notifier's, after the commit.
+    for i in 0..20 {
+        call_ok(
+            &ctx,
+            request(
+                Method::POST,
+                "/webhooks",
+                Some(&admin),
+                Some(&json!({"url": format!("https://hooks.example.com/{i}"), "events": ["*"]})),
+            ),
+            201,
+        )
+        .await?;
+    }
+    m.reset();
+    call_ok(
+        &ctx,
+        request(
+            Method::POST,
+            "/tickets",
+            Some(&cust),
+            Some(&json!({"title": "Scanner", "description": "It does not scan."})),
+        ),
+        201,
+    )
+    .await?;
+    m.record(
+        "POST /tickets (20 webhook subscriptions)",
+        2,
+        (2, 3),
+        "Unchanged by the subscriptions: the request commits the event in its outbox item and pushes it; the notifier fans it out to the subscriptions after the commit, off the request path (SPEC §7).",
+    );
     let ticket = id_of(&created)?;
     let assignee = created
         .pointer("/data/assignee")
@@ -424,6 +457,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         sweep_age_seconds: 120,
         jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
+        integrations: Default::default(),
     };
     let created_ev = events
         .iter()

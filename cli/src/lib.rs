@@ -11,6 +11,7 @@ pub const FUNCTIONS: &[(&str, Routes)] = &[
     ("auth", crm_auth::router),
     ("users", crm_users::router),
     ("tickets", crm_tickets::router),
+    ("integrations", crm_integrations::router),
 ];
 
 /// Every route of the API (what `crm serve` serves in one process).

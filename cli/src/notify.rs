@@ -1,7 +1,8 @@
 //! The notification path inside `crm serve`: the same notifier code as the cloud Lambda,
 //! fed by an in-process queue instead of SQS, with the same outbox sweep. Deliveries retry
 //! with backoff (as SQS would redeliver) and end in `<data-dir>/dead-letter.log` (as in the
-//! DLQ) when they keep failing.
+//! DLQ) when they keep failing. Beside it the webhook dispatcher (hooks.rs), fed by the
+//! notifier's fan-out.
 
 use crm_notifier::{DeliveryError, Notifier, Transport};
 use crm_shared::config::Config;
@@ -24,6 +25,7 @@ const CONCURRENCY: usize = 8;
 pub struct LocalNotifier {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    dispatcher: crate::hooks::LocalDispatcher,
 }
 
 /// Starts the delivery worker, the job worker and the sweeper; returns the queues (events and
@@ -49,6 +51,8 @@ pub async fn start(
     let publisher = Publisher::Channel(tx);
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let jobs = JobQueue::Channel(job_tx);
+    let (webhooks, dispatcher) =
+        crate::hooks::start(store.clone(), config, crate::hooks::system_resolver())?;
     let notifier = Arc::new(Notifier {
         store,
         transport,
@@ -57,6 +61,11 @@ pub async fn start(
         sweep_age_seconds: config.outbox_sweep_age_seconds,
         jobs: jobs.clone(),
         capacity: config.engineer_capacity,
+        // `crm serve` has no bus (SPEC §7).
+        integrations: crm_notifier::integrations::Integrations {
+            webhooks: webhooks.clone(),
+            bus: None,
+        },
     });
     let (stop, stopped) = watch::channel(false);
     let dead_letters = data_dir.join("dead-letter.log");
@@ -67,10 +76,12 @@ pub async fn start(
         Queues {
             events: publisher,
             jobs,
+            webhooks,
         },
         LocalNotifier {
             stop,
             tasks: vec![worker, job_worker, sweeper],
+            dispatcher,
         },
     ))
 }
@@ -83,6 +94,7 @@ impl LocalNotifier {
         for t in self.tasks {
             let _ = t.await;
         }
+        self.dispatcher.stop().await;
     }
 }
 

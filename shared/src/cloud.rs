@@ -175,13 +175,20 @@ pub async fn api_ctx(
 /// The whole `main` of an API function: JSON logs, settings, the SDK configuration and the
 /// context (built once), its connections opened (`warm_up`), then API Gateway events served
 /// by the function's routes (`$router()`, the `Router` of its lib.rs) through the one `Api`
-/// service. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then).
+/// service. `queue` also pushes ticket events to the `CRM_QUEUE_URL` queue (required then);
+/// `webhooks` hands retried deliveries to the `CRM_WEBHOOK_QUEUE_URL` queue (required then).
 #[macro_export]
 macro_rules! lambda_api_main {
     ($router:path) => {
         $crate::lambda_api_main!($router, queue = false);
     };
     ($router:path, queue = $queue:expr) => {
+        $crate::lambda_api_main!($router, queue = $queue, webhooks = false);
+    };
+    ($router:path, webhooks = $webhooks:expr) => {
+        $crate::lambda_api_main!($router, queue = false, webhooks = $webhooks);
+    };
+    ($router:path, queue = $queue:expr, webhooks = $webhooks:expr) => {
         #[tokio::main]
         async fn main() -> Result<(), lambda_http::Error> {
             lambda_http::tracing::init_default_subscriber();
@@ -194,7 +201,10 @@ macro_rules! lambda_api_main {
             } else {
                 $crate::queue::Queues::default()
             };
-            let ctx = $crate::cloud::api_ctx(&config, &sdk, dynamodb.clone(), queues).await;
+            let mut ctx = $crate::cloud::api_ctx(&config, &sdk, dynamodb.clone(), queues).await;
+            if $webhooks {
+                ctx.webhook_queue = $crate::cloud::webhook_queue(&config, &sdk);
+            }
             $crate::cloud::warm_up(&dynamodb, &config.table_name, &ctx.publisher).await;
             let api = $crate::http::Api::new(std::sync::Arc::new(ctx), $router())
                 .allow_origins(config.cors_allowed_origins.clone());
@@ -207,6 +217,20 @@ macro_rules! lambda_api_main {
 pub fn sqs_publisher(config: &Config, sdk: &aws_config::SdkConfig) -> crate::queue::Publisher {
     match config.require_queue_url() {
         Ok(q) => crate::queue::Publisher::Sqs {
+            client: aws_sdk_sqs::Client::new(sdk),
+            queue_url: q.to_owned(),
+        },
+        Err(e) => exit_with(&e),
+    }
+}
+
+/// The webhooks queue at `CRM_WEBHOOK_QUEUE_URL`; exits with one line when it is not set.
+pub fn webhook_queue(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> crate::webhooks::queue::WebhookQueue {
+    match config.require_webhook_queue_url() {
+        Ok(q) => crate::webhooks::queue::WebhookQueue::Sqs {
             client: aws_sdk_sqs::Client::new(sdk),
             queue_url: q.to_owned(),
         },

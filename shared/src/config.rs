@@ -87,6 +87,42 @@ pub struct Config {
     /// `CRM_FEED_HORIZON_SECONDS`: how long after its commit an event may take to appear in
     /// the change feed (SPEC §8: 10 s). Never 0: the feed's ordering rests on it.
     pub feed_horizon_seconds: u64,
+    /// Outbound webhooks (SPEC §7, §14).
+    pub webhooks: WebhookSettings,
+    /// `CRM_EVENT_BUS_NAME`: the EventBridge bus every event is put on (the cloud's notifier;
+    /// `crm serve` has no bus).
+    pub event_bus_name: Option<String>,
+    /// `CRM_WEBHOOK_QUEUE_URL`: the SQS queue of webhook deliveries the dispatcher consumes
+    /// (the cloud's notifier and dispatcher; `crm serve` dispatches in-process).
+    pub webhook_queue_url: Option<String>,
+}
+
+/// The webhook settings (SPEC §14), with the test knobs beside them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebhookSettings {
+    /// `CRM_WEBHOOK_ALLOW_HTTP`: plain `http://` URLs (`true` in `crm serve`, `false` in the
+    /// cloud). The webhooks layer reads these two as its `AddressPolicy`.
+    pub allow_http: bool,
+    /// `CRM_WEBHOOK_ALLOW_PRIVATE`: any address and any host name (as `allow_http`).
+    pub allow_private: bool,
+    /// `CRM_WEBHOOK_RETRY_SCALE`: multiplies SPEC's retry waits (default 1; tests shorten
+    /// them, e.g. 0.001 makes 5 s → 5 ms and 5 min → 300 ms). Greater than 0, at most 1.
+    pub retry_scale: f64,
+    /// `CRM_WEBHOOK_TIMEOUT_MS`: the deadline of one attempt (SPEC's 15 s by default; tests
+    /// shorten it to meet a hanging receiver sooner). 100 to 15000.
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    /// The cloud's.
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            retry_scale: 1.0,
+            timeout_ms: 15_000,
+        }
+    }
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -263,6 +299,14 @@ impl Config {
                     )
                 })?,
         };
+        let webhooks = webhook_settings(profile, &get)?;
+        let event_bus_name = get("CRM_EVENT_BUS_NAME");
+        let webhook_queue_url = get("CRM_WEBHOOK_QUEUE_URL");
+        if let Some(u) = &webhook_queue_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(err("CRM_WEBHOOK_QUEUE_URL", "must be an http(s) URL"));
+        }
 
         Ok(Self {
             table_name,
@@ -276,6 +320,9 @@ impl Config {
             outbox_sweep_age_seconds,
             engineer_capacity,
             feed_horizon_seconds,
+            webhooks,
+            event_bus_name,
+            webhook_queue_url,
         })
     }
 
@@ -290,6 +337,18 @@ impl Config {
             .ok_or_else(|| err("CRM_QUEUE_URL", "is required"))
     }
 
+    pub fn require_event_bus_name(&self) -> Result<&str, ConfigError> {
+        self.event_bus_name
+            .as_deref()
+            .ok_or_else(|| err("CRM_EVENT_BUS_NAME", "is required"))
+    }
+
+    pub fn require_webhook_queue_url(&self) -> Result<&str, ConfigError> {
+        self.webhook_queue_url
+            .as_deref()
+            .ok_or_else(|| err("CRM_WEBHOOK_QUEUE_URL", "is required"))
+    }
+
     /// The secret itself, or a ConfigError naming CRM_JWT_SECRET when there is none.
     pub fn require_jwt_secret(&self) -> Result<&Secret, ConfigError> {
         self.jwt_secret.as_ref().ok_or_else(|| {
@@ -299,6 +358,63 @@ impl Config {
             )
         })
     }
+}
+
+/// `true` or `false` (any case), else an error naming the variable.
+fn flag(
+    var: &'static str,
+    get: &impl Fn(&str) -> Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(err(var, format!("must be true or false (got {v:?})"))),
+        },
+    }
+}
+
+fn webhook_settings(
+    profile: Profile,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<WebhookSettings, ConfigError> {
+    let local = profile == Profile::Local;
+    let allow_http = flag("CRM_WEBHOOK_ALLOW_HTTP", get, local)?;
+    let allow_private = flag("CRM_WEBHOOK_ALLOW_PRIVATE", get, local)?;
+    let retry_scale = match get("CRM_WEBHOOK_RETRY_SCALE") {
+        None => 1.0,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x > 0.0 && *x <= 1.0)
+            .ok_or_else(|| {
+                err(
+                    "CRM_WEBHOOK_RETRY_SCALE",
+                    format!("must be a number greater than 0 and at most 1 (got {v:?})"),
+                )
+            })?,
+    };
+    let timeout_ms = match get("CRM_WEBHOOK_TIMEOUT_MS") {
+        None => 15_000,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (100..=15_000).contains(n))
+            .ok_or_else(|| {
+                err(
+                    "CRM_WEBHOOK_TIMEOUT_MS",
+                    format!("must be a whole number of milliseconds from 100 to 15000 (got {v:?})"),
+                )
+            })?,
+    };
+    Ok(WebhookSettings {
+        allow_http,
+        allow_private,
+        retry_scale,
+        timeout_ms,
+    })
 }
 
 #[cfg(test)]
@@ -350,6 +466,11 @@ mod tests {
             ("CRM_FEED_HORIZON_SECONDS", "0"),
             ("CRM_FEED_HORIZON_SECONDS", "301"),
             ("CRM_FEED_HORIZON_SECONDS", "2.5"),
+            ("CRM_WEBHOOK_ALLOW_HTTP", "yes"),
+            ("CRM_WEBHOOK_ALLOW_PRIVATE", "1"),
+            ("CRM_WEBHOOK_RETRY_SCALE", "0"),
+            ("CRM_WEBHOOK_RETRY_SCALE", "2"),
+            ("CRM_WEBHOOK_TIMEOUT_MS", "20000"),
         ];
         for (var, value) in cases {
             let e = load(Profile::Cloud, &[(var, value)]).unwrap_err();
@@ -400,6 +521,30 @@ mod tests {
             c.cors_allowed_origins,
             vec!["https://a.example", "http://b.example"]
         );
+    }
+
+    #[test]
+    fn webhook_addresses_are_open_locally_and_closed_in_the_cloud() {
+        let cloud = load(Profile::Cloud, &[]).unwrap().webhooks;
+        assert_eq!(cloud, WebhookSettings::default());
+        assert!(!cloud.allow_http && !cloud.allow_private);
+        let local = load(Profile::Local, &[]).unwrap().webhooks;
+        assert!(local.allow_http && local.allow_private);
+        let narrowed = load(
+            Profile::Local,
+            &[
+                ("CRM_WEBHOOK_ALLOW_HTTP", "FALSE"),
+                ("CRM_WEBHOOK_ALLOW_PRIVATE", "false"),
+                ("CRM_WEBHOOK_RETRY_SCALE", "0.001"),
+                ("CRM_WEBHOOK_TIMEOUT_MS", "500"),
+            ],
+        )
+        .unwrap()
+        .webhooks;
+        assert!(!narrowed.allow_http && !narrowed.allow_private);
+        assert_eq!(narrowed.retry_scale, 0.001);
+        assert_eq!(narrowed.timeout_ms, 500);
+        assert_eq!(load(Profile::Cloud, &[]).unwrap().event_bus_name, None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod client;
 pub mod desk;
 pub mod emulator;
 pub mod followers;
+pub mod receiver;
 pub mod s3_policy;
 pub mod server;
 

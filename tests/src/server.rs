@@ -140,7 +140,7 @@ pub fn lambda_target() -> bool {
     }
 }
 
-/// The four function binaries and `crm-lambda-local`, in one directory: $CRM_LAMBDA_BIN_DIR,
+/// The function binaries and `crm-lambda-local`, in one directory: $CRM_LAMBDA_BIN_DIR,
 /// else built (once per run) next to this test binary.
 pub fn lambda_bin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -166,11 +166,13 @@ pub fn lambda_bin_dir() -> PathBuf {
     .clone()
 }
 
-const LAMBDA_PACKAGES: [&str; 5] = [
+const LAMBDA_PACKAGES: [&str; 7] = [
     "crm-lambda-local",
     "crm-auth",
     "crm-users",
     "crm-tickets",
+    "crm-integrations",
+    "crm-dispatcher",
     "crm-notifier",
 ];
 

@@ -183,6 +183,7 @@ impl World {
             sweep_age_seconds: 3600,
             jobs: job_queue,
             capacity,
+            integrations: Default::default(),
         };
         put_user(&store, "admin", UserType::Admin).await?;
         let admin = Caller {

@@ -72,6 +72,7 @@ pub enum Function {
     Users,
     Tickets,
     Notifier,
+    Dispatcher,
 }
 
 impl Function {
@@ -81,6 +82,7 @@ impl Function {
             Function::Users => "UsersFunction",
             Function::Tickets => "TicketsFunction",
             Function::Notifier => "NotifierFunction",
+            Function::Dispatcher => "DispatcherFunction",
         }
     }
 
@@ -90,6 +92,7 @@ impl Function {
             Function::Users => "crm-users",
             Function::Tickets => "crm-tickets",
             Function::Notifier => "crm-notifier",
+            Function::Dispatcher => "crm-dispatcher",
         }
     }
 }

@@ -39,6 +39,7 @@ const PASSWORD: &str = "The new hash (with the token generation) and its `user.u
 const DELIVERY: &str = "Reads: the delivery marker is read first (strongly consistent, 1 RCU) beside the recipients, so that a redelivered copy is recognised without a write; the claim's conditional put would tell as much (refused: then read), so a first delivery pays for a read only a redelivery needs. The reporter and the assignee are read strongly consistent (1 RCU each where 0.5 would do: recipients are resolved at send time, and a second's lag is as good). The query of earlier recipient markers (strongly consistent, of the table) finds none on a first delivery and costs 0 here. Writes: the finish (the SENT marker and the outbox item's deletion) is one transaction, which doubles both, the outbox item's index entry with it: 5 WCU more than two standard writes when the event is over 1 KB (a creation's event carries every field twice, as the ticket and as changes from null, and a comment's carries the ticket with its description and the comment), 3 more otherwise. Two standard writes would be safe: a crash between them leaves an outbox item whose re-push finds the SENT marker and only has to delete it.";
 const DELIVERY_AGAIN: &str = "As for TICKET_CREATED: the marker read before the claim, the recipients read strongly consistent, the finish in one transaction (+5 WCU for an event over 1 KB, +3 under; this event's size is in its floor above).";
 const FEED_PAGE: &str = "A page reads every shard of the feed (16 queries at once, each strongly consistent and of the table: the visibility argument needs every committed item, docs/events.md), each asked for its share of the page plus 2 (`limit ÷ 16 + 2`; the DynamoDB backend asks one more to know whether more follow), so it reads up to 3 items per shard that the page does not return, and each query's bytes round up to 4 KB on their own. The floor counts only the page's own items, per shard. Flat in the table's size: section 10.";
+const DISPATCH: &str = "The subscription and the delivery record are read strongly consistent beside each other (1 RCU where 0.5 would do for each: a stale subscription read could sign with a secret rotated a moment ago, and the record's attempt count is checked again by the write's condition anyway). The delivery record holds the event's body (the signed bytes, the same on every attempt), so its rewrite costs by the event's size.";
 const BACKLOG: &str = "The job's item is read strongly consistent (`job_pending`): +0.5 RCU, where every step is conditioned on what it reads and an eventual read would do.";
 const DEPARTURE: &str = "The job's item and the departed engineer are read strongly consistent: +0.5 RCU each, where every step is conditioned on what it reads.";
 
@@ -123,6 +124,14 @@ fn delivery(e: &crm_shared::model::Event) -> anyhow::Result<Vec<Need>> {
         Index::Gsi2,
         keys::users_by(UserType::Admin, UserStatus::Approved),
         Range::All,
+        100,
+    ));
+    // The webhook fan-out reads the subscriptions (none here: the query finds nothing).
+    v.push(query(
+        "the webhook subscriptions (fan-out)",
+        Index::Table,
+        "WEBHOOKS",
+        Range::Prefix("SUB#".into()),
         100,
     ));
     let marker = keys::delivery(e.key_id());
@@ -621,6 +630,100 @@ pub fn rows() -> Vec<Row> {
             },
         ),
         row(
+            "dispatcher: a webhook delivery (receiver answers 204)",
+            Function::Dispatcher,
+            Trigger::Queue,
+            DISPATCH,
+            |e, i| async move {
+                let w = &e.main;
+                let store = &w.ctx.store;
+                let addr = receiver().await?;
+                let now = Timestamp::now().rfc3339();
+                let sub = crm_shared::store::SubscriptionRecord {
+                    subscription_id: crm_shared::model::new_ulid().to_string(),
+                    url: format!("http://{addr}/hook{i}"),
+                    events: vec!["ticket.created".into()],
+                    description: None,
+                    enabled: true,
+                    secret: crm_shared::store::SecretText(
+                        crm_shared::webhooks::signature::Secret::generate().reveal(),
+                    ),
+                    previous_secret: None,
+                    rotated_at_ms: None,
+                    created_at: now.clone(),
+                    updated_at: now,
+                    disabled_reason: None,
+                    failing_since_ms: None,
+                    version: 1,
+                };
+                store
+                    .create_subscription(&sub)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("subscription: {e:?}"))?;
+                let (id, _) = w.new_ticket(&w.cust).await?;
+                let ev = w.event(|ev| {
+                    ev.event_type == EventType::TicketCreated
+                        && ev.data.ticket.as_ref().is_some_and(|t| t.id == id)
+                })?;
+                crm_notifier::integrations::Integrations::default()
+                    .handle(store, &ev)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("fan-out: {e}"))?;
+                // Out of the others' way once measured: the next rows' fan-outs see none.
+                let dispatcher = crm_dispatcher::Dispatcher {
+                    store: store.clone(),
+                    client: crm_dispatcher::WebhookClient::new()?,
+                    resolver: std::sync::Arc::new(crm_dispatcher::SystemResolver),
+                    policy: crm_dispatcher::Policy {
+                        addresses: crm_shared::webhooks::address::AddressPolicy {
+                            allow_http: true,
+                            allow_private: true,
+                        },
+                        timeout: std::time::Duration::from_secs(15),
+                    },
+                    queue: Default::default(),
+                    retry_scale: 1.0,
+                };
+                let message = crm_shared::webhooks::queue::DeliveryRef {
+                    subscription_id: sub.subscription_id.clone(),
+                    delivery_id: ev.key_id().to_owned(),
+                    attempts: 0,
+                };
+                let (handled, s) = w
+                    .measure(async {
+                        dispatcher
+                            .handle(&message)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("dispatch: {e}"))
+                    })
+                    .await?;
+                anyhow::ensure!(
+                    matches!(
+                        handled,
+                        crm_dispatcher::Handled::Attempted {
+                            outcome: crm_dispatcher::Outcome::Succeeded,
+                            ..
+                        }
+                    ),
+                    "the delivery did not succeed: {handled:?}"
+                );
+                store.delete_subscription(&sub.subscription_id).await?;
+                let record = crm_shared::store::webhooks_keys::delivery_key(
+                    &sub.subscription_id,
+                    ev.key_id(),
+                );
+                Ok(s.needs([
+                    get(
+                        "the subscription",
+                        crm_shared::store::webhooks_keys::subscription_key(&sub.subscription_id),
+                        Read::Eventual,
+                    ),
+                    get("the delivery record", record.clone(), Read::Eventual),
+                    write("the delivery record (the attempt)", record, Mode::Standard),
+                ]))
+            },
+        ),
+        row(
             "workload: backlog job, one ticket",
             Function::Notifier,
             Trigger::Queue,
@@ -758,6 +861,48 @@ pub fn rows() -> Vec<Row> {
 
 /// The change feed row's page size (SPEC §8's default).
 const FEED_PAGE_EVENTS: usize = 100;
+/// A receiver on a loopback port that answers every request `204` (the dispatcher row's).
+async fn receiver() -> anyhow::Result<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                // The head, then the body by its Content-Length.
+                loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
 
 async fn deliver(w: &World, ev: &crm_shared::model::Event) -> anyhow::Result<()> {
     w.notifier

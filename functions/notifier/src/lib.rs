@@ -2,7 +2,9 @@
 //! outbox for events whose push was lost. The same code serves the SQS-triggered Lambda
 //! and `crm serve`'s in-process queue.
 
+pub mod bus;
 pub mod http_client;
+pub mod integrations;
 pub mod mail;
 pub mod transport;
 
@@ -46,6 +48,8 @@ pub struct Notifier {
     pub jobs: JobQueue,
     /// `CRM_ENGINEER_CAPACITY`, for the jobs this notifier runs.
     pub capacity: Option<i64>,
+    /// The webhook fan-out and the bus, run beside the mail (integrations.rs).
+    pub integrations: integrations::Integrations,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +264,15 @@ impl Notifier {
             }
             Claim::Granted { recovered } => recovered,
         };
+        // The webhook fan-out and the bus, beside the mail (they never wait for a receiver);
+        // the outbox item goes only once both are done.
+        // Boxed: the fan-out and the bus put are a large future, and this one is awaited on
+        // a worker thread's stack beside the mail's send.
+        let integrations = Box::pin(self.integrations.handle(&self.store, e));
         if recovered && self.transport.already_sent(&e.id).await {
+            if let Err(x) = integrations.await {
+                return Err(self.integrations_failed(id, &claim, x).await);
+            }
             self.store
                 .finish_delivery(id, &claim, None, Timestamp::now())
                 .await?;
@@ -268,15 +280,21 @@ impl Notifier {
         }
         let count = recipients.len();
         let mail = render(e, recipients);
-        let sent = if mail.recipients.is_empty() {
-            Ok(None)
-        } else if self.transport.one_message_per_recipient() {
-            self.send_each(&mail, e).await
-        } else {
-            self.transport.send(&mail, &e.id).await
+        let send = async {
+            if mail.recipients.is_empty() {
+                Ok(None)
+            } else if self.transport.one_message_per_recipient() {
+                self.send_each(&mail, e).await
+            } else {
+                self.transport.send(&mail, &e.id).await
+            }
         };
+        let (integrated, sent) = tokio::join!(integrations, send);
         match sent {
             Ok(tracking_id) => {
+                if let Err(x) = integrated {
+                    return Err(self.integrations_failed(id, &claim, x).await);
+                }
                 if !self
                     .store
                     .finish_delivery(id, &claim, tracking_id.clone(), Timestamp::now())
@@ -312,6 +330,17 @@ impl Notifier {
                 }
             }
         }
+    }
+
+    /// The fan-out or the bus failed: the claim goes back and the event is handled again
+    /// (the mail already sent is not sent twice where the transport can tell: SES's
+    /// recipient markers, the notification API's `Idempotency-Key`).
+    async fn integrations_failed(&self, id: &str, claim: &str, why: String) -> DeliveryError {
+        tracing::warn!(event_id = id, error = %why, "webhook fan-out or bus put failed; the event is handled again");
+        if let Err(e) = self.store.release_delivery(id, claim).await {
+            tracing::warn!(event_id = id, error = %e, "claim not released; its lease runs out");
+        }
+        DeliveryError::Retry(why)
     }
 
     /// One message per recipient, each recorded by its own marker as soon as it is sent, so

@@ -1,6 +1,8 @@
 //! The notifier Lambda: SQS batches (partial batch failures) and the scheduled outbox sweep.
 //! Init opens its DynamoDB and SQS connections (`cloud::warm_up`).
 
+use crm_notifier::bus::Bus;
+use crm_notifier::integrations::Integrations;
 use crm_notifier::{Invocation, Notifier, Transport};
 use crm_shared::cloud;
 use crm_shared::queue::JobQueue;
@@ -27,6 +29,20 @@ async fn main() -> Result<(), Error> {
     };
     let dynamodb = cloud::dynamodb_client(&sdk);
     let publisher = cloud::sqs_publisher(&config, &sdk);
+    let bus = match config.require_event_bus_name() {
+        Ok(name) => Bus {
+            client: aws_sdk_eventbridge::Client::new(&sdk),
+            name: name.to_owned(),
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    };
+    let integrations = Integrations {
+        webhooks: cloud::webhook_queue(&config, &sdk),
+        bus: Some(bus),
+    };
     let notifier = Notifier {
         store: Store::dynamo(DynamoBackend::new(
             dynamodb.clone(),
@@ -39,6 +55,7 @@ async fn main() -> Result<(), Error> {
         lease_seconds: 90,
         sweep_age_seconds: config.outbox_sweep_age_seconds,
         capacity: config.engineer_capacity,
+        integrations,
     };
     cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;

@@ -7,7 +7,10 @@ use super::{ApiError, ErrorCode};
 use crate::auth::TokenError;
 use crate::model::{Invalid, UserStatus};
 use crate::policy::Denied;
-use crate::store::{Attempt, CreateUserError, FeedRefusal, FeedStart, StoreError};
+use crate::store::{
+    Attempt, CreateSubscriptionError, CreateUserError, FeedRefusal, FeedStart, MAX_SUBSCRIPTIONS,
+    StoreError,
+};
 use crate::webhooks::address::UrlError;
 
 impl From<Invalid> for ApiError {
@@ -54,6 +57,19 @@ impl From<CreateUserError> for ApiError {
                 ApiError::new(ErrorCode::EmailTaken, "This email is already registered.")
             }
             CreateUserError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// SPEC §7: a twenty-first subscription is refused (409), whatever the concurrency.
+impl From<CreateSubscriptionError> for ApiError {
+    fn from(e: CreateSubscriptionError) -> Self {
+        match e {
+            CreateSubscriptionError::Limit => ApiError::new(
+                ErrorCode::WebhookLimit,
+                format!("At most {MAX_SUBSCRIPTIONS} webhook subscriptions; delete one first."),
+            ),
+            CreateSubscriptionError::Store(e) => e.into(),
         }
     }
 }
@@ -172,6 +188,22 @@ impl ApiError {
         )
     }
 
+    /// No webhook subscription has this id.
+    pub fn webhook_not_found() -> Self {
+        Self::new(
+            ErrorCode::WebhookNotFound,
+            "No webhook subscription with this id.",
+        )
+    }
+
+    /// The subscription has no delivery with this id.
+    pub fn delivery_not_found() -> Self {
+        Self::new(
+            ErrorCode::DeliveryNotFound,
+            "This webhook subscription has no delivery with this id.",
+        )
+    }
+
     /// A header the API reads sent more than once (the API never guesses which was meant).
     pub fn repeated_header(name: &'static str) -> Self {
         Self::invalid(name, format!("{name} must be sent at most once."))
@@ -184,7 +216,7 @@ mod tests {
 
     #[test]
     fn every_refusal_keeps_its_code_and_status() {
-        let cases: [(ApiError, ErrorCode, u16); 14] = [
+        let cases: [(ApiError, ErrorCode, u16); 17] = [
             (TokenError::Missing.into(), ErrorCode::NoToken, 401),
             (TokenError::Revoked.into(), ErrorCode::TokenRevoked, 401),
             (
@@ -209,6 +241,21 @@ mod tests {
                 500,
             ),
             (UrlError::NotHttps.into(), ErrorCode::ValidationFailed, 400),
+            (
+                CreateSubscriptionError::Limit.into(),
+                ErrorCode::WebhookLimit,
+                409,
+            ),
+            (
+                ApiError::webhook_not_found(),
+                ErrorCode::WebhookNotFound,
+                404,
+            ),
+            (
+                ApiError::delivery_not_found(),
+                ErrorCode::DeliveryNotFound,
+                404,
+            ),
             (
                 ApiError::refused_signin(Attempt::Busy { retry_after: 1 }).unwrap(),
                 ErrorCode::SigninBusy,

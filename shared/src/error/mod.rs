@@ -65,11 +65,17 @@ catalogue! {
     TicketNotFound = "TICKET_NOT_FOUND", 404;
     /// The userId is not among the ticket's followers (SPEC §11).
     FollowerNotFound = "FOLLOWER_NOT_FOUND", 404;
+    /// No webhook subscription has this id (SPEC §7).
+    WebhookNotFound = "WEBHOOK_NOT_FOUND", 404;
+    /// The subscription has no delivery with this id.
+    DeliveryNotFound = "DELIVERY_NOT_FOUND", 404;
     UserIdTaken = "USER_ID_TAKEN", 409;
     EmailTaken = "EMAIL_TAKEN", 409;
     LastAdmin = "LAST_ADMIN", 409;
     /// The ticket has its 20 followers already (SPEC §11).
     FollowerLimit = "FOLLOWER_LIMIT", 409;
+    /// SPEC §7: at most 20 webhook subscriptions.
+    WebhookLimit = "WEBHOOK_LIMIT", 409;
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
     /// The change feed's `after` or `since` is older than its 30-day retention: events after

@@ -70,7 +70,7 @@ impl<T: FromParam> FromCall for Path<T> {
     }
 }
 
-/// A route's two path parameters, parsed in order (e.g. a ticket id and a userId).
+/// The route's two path parameters, parsed in order (a delivery under its subscription).
 impl<A: FromParam, B: FromParam> FromCall for Path<(A, B)> {
     fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
         match call.params {

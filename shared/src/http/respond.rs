@@ -60,7 +60,7 @@ pub(super) fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
 /// answers preflights itself when it is set (tests/tests/deploy/template.rs holds them
 /// together).
 pub mod cors {
-    /// The methods of the routes (`ROUTES`).
+    /// The methods of the routes (every function's `router()`; DELETE for a webhook).
     pub const ALLOW_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
     /// The request headers the API reads.
     pub const ALLOW_HEADERS: &[&str] = &[

@@ -172,11 +172,13 @@ pub enum JobQueue {
     },
 }
 
-/// Where an entry point pushes what it commits: ticket events and workload jobs.
+/// Where an entry point pushes what it commits: ticket events and workload jobs (and, for the
+/// integrations' retries of webhook deliveries, the dispatcher's queue).
 #[derive(Clone, Default)]
 pub struct Queues {
     pub events: Publisher,
     pub jobs: JobQueue,
+    pub webhooks: crate::webhooks::queue::WebhookQueue,
 }
 
 impl Queues {
@@ -186,6 +188,7 @@ impl Queues {
         Self {
             jobs: JobQueue::beside(&events),
             events,
+            webhooks: Default::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod transition;
 mod user_events;
 mod users;
 mod views;
+pub mod webhooks;
 pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
@@ -61,6 +62,10 @@ pub struct Ctx {
     pub idempotency_ttl_seconds: i64,
     /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
     pub jobs: crate::queue::JobQueue,
+    /// Where a webhook URL may point (`CRM_WEBHOOK_ALLOW_HTTP`, `CRM_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_addresses: crate::webhooks::address::AddressPolicy,
+    /// Where a delivery retried by an admin is handed to the dispatcher.
+    pub webhook_queue: crate::webhooks::queue::WebhookQueue,
 }
 
 impl Ctx {
@@ -76,6 +81,8 @@ impl Ctx {
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
             jobs: crate::queue::JobQueue::default(),
+            webhook_addresses: Default::default(),
+            webhook_queue: Default::default(),
         }
     }
 
@@ -92,6 +99,8 @@ impl Ctx {
             engineer_capacity: config.engineer_capacity,
             publisher: queues.events,
             jobs: queues.jobs,
+            webhook_addresses: (&config.webhooks).into(),
+            webhook_queue: queues.webhooks,
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }

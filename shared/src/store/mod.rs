@@ -23,6 +23,11 @@ mod signin;
 mod stats;
 mod tickets;
 mod users;
+mod webhooks;
+/// The webhook items' keys (for tools that read the table: the bench's cost floors).
+pub mod webhooks_keys {
+    pub use super::webhooks::{delivery_key, subscription_key};
+}
 
 pub use backend::{
     Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
@@ -47,6 +52,10 @@ pub use tickets::{
     status_source,
 };
 pub use users::{CreateUserError, UpdateUserError, UserFilter, UserRecord, approved_user_check};
+pub use webhooks::{
+    CreateSubscriptionError, DELIVERY_TTL_SECONDS, DeliveryRecord, DeliveryStatus,
+    MAX_SUBSCRIPTIONS, SecretText, SubscriptionRecord, Written,
+};
 
 use stats::CallKind;
 use std::sync::Arc;

@@ -30,6 +30,16 @@ pub struct AddressPolicy {
     pub allow_private: bool,
 }
 
+impl From<&crate::config::WebhookSettings> for AddressPolicy {
+    /// The deployment's `CRM_WEBHOOK_ALLOW_HTTP` and `CRM_WEBHOOK_ALLOW_PRIVATE`.
+    fn from(s: &crate::config::WebhookSettings) -> Self {
+        Self {
+            allow_http: s.allow_http,
+            allow_private: s.allow_private,
+        }
+    }
+}
+
 /// Why an address is no place for a webhook: its class and the range it is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {

@@ -454,7 +454,7 @@ async fn cors_allows_only_the_configured_origins() {
             .header("access-control-allow-methods")
             .unwrap_or_default()
             .to_ascii_uppercase();
-        for m in ["GET", "POST", "PUT"] {
+        for m in ["GET", "POST", "PUT", "DELETE"] {
             assert!(methods.contains(m), "{methods}");
         }
         let headers = pre

@@ -2,9 +2,9 @@
 //! Lambda runtime would hand it over, and must get the answer its name promises. A file
 //! that does not follow the naming rule fails the test, so no event can go untested:
 //!
-//! - `events/<auth|users|tickets>/<status>-<what>.json` (a function of `crm::FUNCTIONS`): an
-//!   API Gateway HTTP API (payload 2.0) event; parsed by `lambda_http::request::from_str`,
-//!   answered by the `Api` service over that function's routes and turned into what
+//! - `events/<auth|users|tickets|integrations>/<status>-<what>.json` (a function of
+//!   `crm::FUNCTIONS`): an API Gateway HTTP API (payload 2.0) event; parsed by
+//!   `lambda_http::request::from_str`, answered by the `Api` service over that function's routes and turned into what
 //!   lambda_http sends back; the response must have `<status>`. Its `routeKey` must be one
 //!   the template gives that function.
 //! - `events/notifier/sqs-<what>.json`: an SQS batch, as the notifier's typed input
@@ -12,11 +12,16 @@
 //!   reported as failures.
 //! - `events/notifier/schedule-<what>.json`: the scheduled sweep; it must re-push every
 //!   stale outbox event.
+//! - `events/dispatcher/sqs-<what>.json`: queued webhook deliveries for the dispatcher's
+//!   `handle_input`; exactly the `poison-` records fail. `events/dispatcher/schedule-<what>.json`:
+//!   its sweep; it must queue the seeded pending delivery.
 //!
 //! Placeholders, replaced before parsing: `{{token:<userId>}}` (a fresh access token of a
-//! seeded user) and `{{ticketId}}` (the seeded ticket). Each file runs on a freshly seeded
-//! embedded store: admin `admin`, approved `customer1` and `engineer1`, pending
-//! `engineer2`, and one ticket reported by customer1 and assigned to engineer1.
+//! seeded user), `{{ticketId}}` (the seeded ticket), `{{webhookId}}` and `{{deliveryId}}`
+//! (the seeded subscription and its delivery of the ticket's creation). Each file runs on a
+//! freshly seeded embedded store: admin `admin`, approved `customer1` and `engineer1`,
+//! pending `engineer2`, one ticket reported by customer1 and assigned to engineer1, and one
+//! webhook subscription to every event with that ticket's creation pending on it.
 
 use crate::support::{logical_id, root, template, template_routes, yaml_tool_with_input};
 use crm_notifier::{Notifier, Transport};
@@ -39,6 +44,8 @@ struct World {
     ctx: Arc<Ctx>,
     tokens: BTreeMap<String, String>,
     ticket_id: String,
+    webhook_id: String,
+    delivery_id: String,
 }
 
 fn headers_with(token: &str) -> http::HeaderMap {
@@ -51,6 +58,10 @@ fn headers_with(token: &str) -> http::HeaderMap {
 }
 
 async fn world() -> World {
+    Box::pin(seed()).await
+}
+
+async fn seed() -> World {
     let ctx = Ctx::new(
         crm_tests::emulator::sqlite_store(),
         &Secret::new(SECRET),
@@ -125,16 +136,57 @@ async fn world() -> World {
     .await
     .expect("seeding the ticket");
     assert_eq!(ticket.assignee.as_deref(), Some("engineer1"));
+    let hook = service::webhooks::create_webhook(
+        &ctx,
+        &admin,
+        service::webhooks::NewWebhook {
+            url: service::webhooks::parse_url(&ctx, "https://hooks.example.com/crm").unwrap(),
+            events: vec!["*".into()],
+            description: None,
+        },
+    )
+    .await
+    .expect("seeding the webhook");
+    let created = ctx
+        .store
+        .outbox_entry_of_ticket(&ticket.id)
+        .await
+        .expect("the creation's event");
+    crm_notifier::integrations::Integrations::default()
+        .handle(&ctx.store, &created)
+        .await
+        .expect("seeding the delivery");
     World {
         ctx: Arc::new(ctx),
         tokens,
         ticket_id: ticket.id,
+        webhook_id: hook.webhook.id,
+        delivery_id: created.key_id().to_owned(),
+    }
+}
+
+trait OutboxOfTicket {
+    async fn outbox_entry_of_ticket(&self, id: &str) -> Option<crm_shared::model::Event>;
+}
+
+impl OutboxOfTicket for crm_shared::store::Store {
+    async fn outbox_entry_of_ticket(&self, id: &str) -> Option<crm_shared::model::Event> {
+        let later = Timestamp::from_millis(Timestamp::now().millis() + 60_000);
+        self.stale_outbox(later, 100)
+            .await
+            .ok()?
+            .into_iter()
+            .map(|e| e.event)
+            .find(|e| e.data.ticket.as_ref().is_some_and(|t| t.id == id))
     }
 }
 
 impl World {
     fn fill(&self, raw: &str) -> String {
-        let mut text = raw.replace("{{ticketId}}", &self.ticket_id);
+        let mut text = raw
+            .replace("{{ticketId}}", &self.ticket_id)
+            .replace("{{webhookId}}", &self.webhook_id)
+            .replace("{{deliveryId}}", &self.delivery_id);
         for (user, token) in &self.tokens {
             text = text.replace(&format!("{{{{token:{user}}}}}"), token);
         }
@@ -151,6 +203,26 @@ impl World {
             sweep_age_seconds: 0,
             jobs: crm_shared::queue::JobQueue::default(),
             capacity: None,
+            integrations: Default::default(),
+        }
+    }
+
+    /// The dispatcher over the seeded store; names resolve to nothing (no network here), so
+    /// an attempt fails quickly and is recorded.
+    fn dispatcher(&self) -> crm_dispatcher::Dispatcher {
+        struct NoDns;
+        impl crm_dispatcher::Resolve for NoDns {
+            fn resolve<'a>(&'a self, _: &'a str) -> crm_dispatcher::resolve::Resolved<'a> {
+                Box::pin(async { Err(std::io::Error::other("no DNS in this test")) })
+            }
+        }
+        crm_dispatcher::Dispatcher {
+            store: self.ctx.store.clone(),
+            client: crm_dispatcher::WebhookClient::new().expect("roots"),
+            resolver: std::sync::Arc::new(NoDns),
+            policy: crm_dispatcher::Policy::default(),
+            queue: Default::default(),
+            retry_scale: 1.0,
         }
     }
 }
@@ -182,6 +254,8 @@ enum Kind {
     Api { function: String, status: u16 },
     Sqs,
     Schedule,
+    DispatcherSqs,
+    DispatcherSchedule,
 }
 
 /// What a file's path promises, or why it breaks the naming rule.
@@ -214,8 +288,11 @@ fn classify(rel: &Path) -> Result<Kind, String> {
         "notifier" if stem.starts_with("sqs-") => Ok(Kind::Sqs),
         "notifier" if stem.starts_with("schedule-") => Ok(Kind::Schedule),
         "notifier" => Err("notifier events are sqs-<what>.json or schedule-<what>.json".into()),
+        "dispatcher" if stem.starts_with("sqs-") => Ok(Kind::DispatcherSqs),
+        "dispatcher" if stem.starts_with("schedule-") => Ok(Kind::DispatcherSchedule),
+        "dispatcher" => Err("dispatcher events are sqs-<what>.json or schedule-<what>.json".into()),
         other => Err(format!(
-            "no function {other} (auth, users, tickets, notifier)"
+            "no function {other} (auth, users, tickets, integrations, notifier, dispatcher)"
         )),
     }
 }
@@ -363,6 +440,61 @@ async fn run_schedule(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+async fn run_dispatcher_sqs(raw: &str) -> Result<(), String> {
+    let w = world().await;
+    let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
+    let expected: BTreeSet<String> = ev["Records"]
+        .as_array()
+        .ok_or("no Records")?
+        .iter()
+        .filter_map(|r| r["messageId"].as_str())
+        .filter(|i| i.starts_with("poison-"))
+        .map(str::to_owned)
+        .collect();
+    let input: crm_dispatcher::Input =
+        serde_json::from_value(ev).map_err(|e| format!("not the dispatcher's input: {e}"))?;
+    let crm_dispatcher::Output::Batch(out) = w.dispatcher().handle_input(input).await? else {
+        return Err("an SQS batch was taken for a sweep".into());
+    };
+    let failed: BTreeSet<String> = out
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    if failed != expected {
+        return Err(format!("failures {failed:?}, expected {expected:?}"));
+    }
+    let d = w
+        .ctx
+        .store
+        .get_delivery(&w.webhook_id, &w.delivery_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the seeded delivery is gone")?;
+    if d.attempts != 1 {
+        return Err(format!(
+            "the seeded delivery should have one attempt: {d:?}"
+        ));
+    }
+    Ok(())
+}
+
+async fn run_dispatcher_schedule(raw: &str) -> Result<(), String> {
+    let w = world().await;
+    let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
+    let input: crm_dispatcher::Input =
+        serde_json::from_value(ev).map_err(|e| format!("not the dispatcher's input: {e}"))?;
+    let crm_dispatcher::Output::Sweep(report) = w.dispatcher().handle_input(input).await? else {
+        return Err("a schedule was taken for an SQS batch".into());
+    };
+    if report.due != 1 || report.queued != 1 {
+        return Err(format!(
+            "the sweep should queue the seeded delivery: {report:?}"
+        ));
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_file_gets_the_answer_its_name_promises() {
     let files = event_files();
@@ -373,11 +505,14 @@ async fn every_event_file_gets_the_answer_its_name_promises() {
         let raw = std::fs::read_to_string(root().join("events").join(rel)).unwrap();
         let result = match classify(rel) {
             Err(e) => Err(e),
-            Ok(Kind::Api { function, status }) => run_api(&function, status, &raw)
+            // Boxed: the futures of a whole seeded world are large for a test thread's stack.
+            Ok(Kind::Api { function, status }) => Box::pin(run_api(&function, status, &raw))
                 .await
                 .map(|r| responses.push(r)),
-            Ok(Kind::Sqs) => run_sqs(&raw).await,
-            Ok(Kind::Schedule) => run_schedule(&raw).await,
+            Ok(Kind::Sqs) => Box::pin(run_sqs(&raw)).await,
+            Ok(Kind::Schedule) => Box::pin(run_schedule(&raw)).await,
+            Ok(Kind::DispatcherSqs) => Box::pin(run_dispatcher_sqs(&raw)).await,
+            Ok(Kind::DispatcherSchedule) => Box::pin(run_dispatcher_schedule(&raw)).await,
         };
         if let Err(e) = result {
             failures.push(format!("events/{}: {e}", rel.display()));
@@ -422,6 +557,12 @@ fn every_route_and_the_notifier_triggers_have_an_event() {
             Ok(Kind::Schedule) => {
                 kinds.insert("schedule");
             }
+            Ok(Kind::DispatcherSqs) => {
+                kinds.insert("dispatcher sqs");
+            }
+            Ok(Kind::DispatcherSchedule) => {
+                kinds.insert("dispatcher schedule");
+            }
             Err(_) => {}
         }
     }
@@ -430,5 +571,15 @@ fn every_route_and_the_notifier_triggers_have_an_event() {
         assert!(route_keys.contains(&key), "no event for {key} ({})", r.name);
     }
     assert!(route_keys.contains("$default"), "no event for $default");
-    assert_eq!(kinds, ["401", "schedule", "sqs"].into());
+    assert_eq!(
+        kinds,
+        [
+            "401",
+            "dispatcher schedule",
+            "dispatcher sqs",
+            "schedule",
+            "sqs"
+        ]
+        .into()
+    );
 }

@@ -90,8 +90,8 @@ pub fn api_routes() -> Vec<(&'static str, crm_shared::http::Router)> {
         .collect()
 }
 
-/// The four functions: logical id, events/ folder, cargo package dir, binary name.
-pub const FUNCTIONS: [(&str, &str, &str, &str); 4] = [
+/// The functions: logical id, events/ folder, cargo package dir, binary name.
+pub const FUNCTIONS: [(&str, &str, &str, &str); 6] = [
     ("AuthFunction", "auth", "functions/auth", "crm-auth"),
     ("UsersFunction", "users", "functions/users", "crm-users"),
     (
@@ -105,6 +105,18 @@ pub const FUNCTIONS: [(&str, &str, &str, &str); 4] = [
         "notifier",
         "functions/notifier",
         "crm-notifier",
+    ),
+    (
+        "IntegrationsFunction",
+        "integrations",
+        "functions/integrations",
+        "crm-integrations",
+    ),
+    (
+        "DispatcherFunction",
+        "dispatcher",
+        "functions/dispatcher",
+        "crm-dispatcher",
     ),
 ];
 

@@ -310,7 +310,7 @@ fn each_function_gets_only_the_actions_it_uses() {
     // one-item write to Put/Update/DeleteItem and several to TransactWriteItems, which IAM
     // authorizes per item with the same actions (there is no TransactWriteItems action).
     let api = ["ssm:GetParameter", "kms:Decrypt"];
-    let want: [(&str, &[&str]); 4] = [
+    let want: [(&str, &[&str]); 6] = [
         (
             "AuthFunction",
             &[
@@ -355,18 +355,56 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "sqs:SendMessage",
                 "sqs:GetQueueAttributes",
                 "ses:SendEmail",
+                "events:PutEvents",
+            ],
+        ),
+        (
+            "IntegrationsFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sqs:SendMessage",
+            ],
+        ),
+        (
+            "DispatcherFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sqs:SendMessage",
             ],
         ),
     ];
     let table = json!({"Fn::GetAtt": ["Table", "Arn"]}).to_string();
     let indexes = json!({"Fn::Sub": "${Table.Arn}/index/*"}).to_string();
     let queue = json!({"Fn::GetAtt": ["EventQueue", "Arn"]}).to_string();
+    let webhook_queue = json!({"Fn::GetAtt": ["WebhookQueue", "Arn"]}).to_string();
     for (function, actions) in want {
         let g = grants(t, function);
         let mut expected: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
-        if function != "NotifierFunction" {
+        if !["NotifierFunction", "DispatcherFunction"].contains(&function) {
             expected.extend(api.iter().map(|a| a.to_string()));
         }
+        // Which queues a function sends to: the events' (API functions, the notifier's
+        // sweep), the webhooks' (the notifier's fan-out, the dispatcher's retries, an
+        // admin's retry).
+        let queues: BTreeSet<String> = match function {
+            "NotifierFunction" => [queue.clone(), webhook_queue.clone()].into(),
+            "IntegrationsFunction" | "DispatcherFunction" => [webhook_queue.clone()].into(),
+            _ => [queue.clone()].into(),
+        };
+        // The integrations function reads only the table's own partitions.
+        let queries: BTreeSet<String> = if function == "IntegrationsFunction" {
+            [table.clone()].into()
+        } else {
+            [table.clone(), indexes.clone()].into()
+        };
         assert_eq!(
             g.keys().cloned().collect::<BTreeSet<_>>(),
             expected,
@@ -378,9 +416,11 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "{function}: wildcard action {action}"
             );
             let want_res: BTreeSet<String> = match action.as_str() {
-                "dynamodb:Query" => [table.clone(), indexes.clone()].into(),
+                "dynamodb:Query" => queries.clone(),
                 a if a.starts_with("dynamodb:") => [table.clone()].into(),
-                "sqs:SendMessage" | "sqs:GetQueueAttributes" => [queue.clone()].into(),
+                "sqs:SendMessage" => queues.clone(),
+                "sqs:GetQueueAttributes" => [queue.clone()].into(),
+                "events:PutEvents" => [json!({"Fn::GetAtt": ["EventBus", "Arn"]}).to_string()].into(),
                 "ssm:GetParameter" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameterName}"}).to_string()].into(),
                 "kms:Decrypt" => [json!({"Ref": "JwtSecretKmsKeyArn"}).to_string()].into(),
                 "ses:SendEmail" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}).to_string()].into(),
@@ -399,7 +439,12 @@ fn each_function_gets_only_the_actions_it_uses() {
         ses["Condition"]["StringEquals"]["ses:FromAddress"],
         json!({"Ref": "MailFrom"})
     );
-    for f in ["AuthFunction", "UsersFunction", "TicketsFunction"] {
+    for f in [
+        "AuthFunction",
+        "UsersFunction",
+        "TicketsFunction",
+        "IntegrationsFunction",
+    ] {
         let kms = statements(t, f)
             .into_iter()
             .find(|s| s["Action"] == "kms:Decrypt")
@@ -448,19 +493,26 @@ fn jwt_secret_comes_from_ssm_by_name_only() {
     );
     let p = &t["Parameters"]["JwtSecretParameterName"];
     assert_eq!(p["Type"], "String");
-    for f in ["AuthFunction", "UsersFunction", "TicketsFunction"] {
+    for f in [
+        "AuthFunction",
+        "UsersFunction",
+        "TicketsFunction",
+        "IntegrationsFunction",
+    ] {
         assert_eq!(
             resource(t, f)["Properties"]["Environment"]["Variables"]["CRM_JWT_SECRET_PARAMETER"],
             json!({"Ref": "JwtSecretParameterName"}),
             "{f}"
         );
     }
-    assert!(
-        resource(t, "NotifierFunction")["Properties"]["Environment"]["Variables"]
-            .get("CRM_JWT_SECRET_PARAMETER")
-            .is_none(),
-        "the notifier needs no secret"
-    );
+    for f in ["NotifierFunction", "DispatcherFunction"] {
+        assert!(
+            resource(t, f)["Properties"]["Environment"]["Variables"]
+                .get("CRM_JWT_SECRET_PARAMETER")
+                .is_none(),
+            "{f} needs no secret"
+        );
+    }
 }
 
 #[test]
@@ -490,6 +542,27 @@ fn every_environment_variable_is_one_the_code_reads() {
             json!({"Ref": "EventQueue"}),
             "{f}"
         );
+    }
+    for f in [
+        "NotifierFunction",
+        "IntegrationsFunction",
+        "DispatcherFunction",
+    ] {
+        assert_eq!(
+            resource(t, f)["Properties"]["Environment"]["Variables"]["CRM_WEBHOOK_QUEUE_URL"],
+            json!({"Ref": "WebhookQueue"}),
+            "{f}"
+        );
+    }
+    // The function that puts on the bus names it; the cloud's webhook rules are SPEC's.
+    assert_eq!(
+        resource(t, "NotifierFunction")["Properties"]["Environment"]["Variables"]["CRM_EVENT_BUS_NAME"],
+        json!({"Ref": "EventBus"})
+    );
+    for f in ["IntegrationsFunction", "DispatcherFunction"] {
+        let vars = &resource(t, f)["Properties"]["Environment"]["Variables"];
+        assert_eq!(vars["CRM_WEBHOOK_ALLOW_HTTP"], "false", "{f}");
+        assert_eq!(vars["CRM_WEBHOOK_ALLOW_PRIVATE"], "false", "{f}");
     }
 }
 
@@ -552,6 +625,50 @@ fn queue_dead_letter_queue_schedule_and_alarm() {
 }
 
 #[test]
+fn the_webhook_queue_has_its_dead_letter_queue_alarm_and_dispatcher() {
+    let t = template();
+    let q = &resource(t, "WebhookQueue")["Properties"];
+    assert_eq!(
+        q["RedrivePolicy"],
+        json!({"deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}, "maxReceiveCount": 5})
+    );
+    let timeout = prop(t, "DispatcherFunction", "Timeout").as_u64().unwrap();
+    // An attempt takes at most 15 s; a batch's attempts run at once.
+    assert!(timeout >= 15 + 10, "dispatcher Timeout {timeout}");
+    assert!(q["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    let events = resource(t, "DispatcherFunction")["Properties"]["Events"]
+        .as_object()
+        .unwrap();
+    let sqs: Vec<&Value> = events.values().filter(|e| e["Type"] == "SQS").collect();
+    assert_eq!(sqs.len(), 1);
+    assert_eq!(
+        sqs[0]["Properties"]["Queue"],
+        json!({"Fn::GetAtt": ["WebhookQueue", "Arn"]})
+    );
+    assert_eq!(
+        sqs[0]["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(sqs[0]["Properties"]["BatchSize"].as_u64().unwrap() <= 10);
+    let sweep: Vec<&Value> = events
+        .values()
+        .filter(|e| e["Type"] == "Schedule")
+        .collect();
+    assert_eq!(sweep.len(), 1);
+    assert_eq!(sweep[0]["Properties"]["Schedule"], "rate(1 minute)");
+    let alarm = &resource(t, "WebhookDeadLetterAlarm")["Properties"];
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{"Name": "QueueName", "Value": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]}}])
+    );
+    assert_eq!(resource(t, "EventBus")["Type"], "AWS::Events::EventBus");
+    assert_eq!(
+        t["Outputs"]["EventBusName"]["Value"],
+        json!({"Ref": "EventBus"})
+    );
+}
+
+#[test]
 fn outputs_name_the_api_table_and_queues() {
     let t = template();
     let outputs: BTreeSet<&str> = t["Outputs"]
@@ -562,7 +679,16 @@ fn outputs_name_the_api_table_and_queues() {
         .collect();
     assert_eq!(
         outputs,
-        ["ApiUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl"].into()
+        [
+            "ApiUrl",
+            "TableName",
+            "QueueUrl",
+            "DeadLetterQueueUrl",
+            "WebhookQueueUrl",
+            "WebhookDeadLetterQueueUrl",
+            "EventBusName"
+        ]
+        .into()
     );
     assert_eq!(t["Outputs"]["TableName"]["Value"], json!({"Ref": "Table"}));
 }

@@ -20,3 +20,7 @@ mod faults;
 mod load;
 
 mod jobs_crash;
+
+mod webhooks_crash;
+
+mod webhooks_load;

@@ -1,4 +1,4 @@
-//! The access-control matrix (SPEC §1–§3, §11): every route of the API × fifteen callers × four
+//! The access-control matrix (SPEC §1–§3, §7, §11): every route of the API × fifteen callers × four
 //! targets, over HTTP against one `crm serve`. The expected status of each cell is written
 //! out below from SPEC, not computed from the product's policy code; the same table is
 //! rendered into docs/RELIABILITY.md (between the `matrix` markers) and the test fails when
@@ -171,6 +171,73 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
             "as getTicket, `nobody-here`",
             "as getTicket, the caller themself",
             "as getTicket, the caller themself",
+        ],
+    ),
+    (
+        "createWebhook",
+        [
+            "a loopback URL (`crm serve` allows it), `events: [\"*\"]`",
+            "`events: [\"ticket.created\"]` and a description",
+            "`events: [\"ticket.deleted\"]` (no such type)",
+            "`url` as a number",
+        ],
+    ),
+    (
+        "listWebhooks",
+        ["no query", "`?limit=1`", "`?limit=100`", "`?limit=0`"],
+    ),
+    (
+        "getWebhook",
+        [
+            "a subscription this admin made (for others: the admin's)",
+            "one another admin made",
+            "a well-formed id of no subscription",
+            "`bad id!` (no subscription can have it)",
+        ],
+    ),
+    (
+        "updateWebhook",
+        [
+            "as getWebhook, `{description}`",
+            "as getWebhook, `{description}`",
+            "as getWebhook",
+            "as getWebhook",
+        ],
+    ),
+    (
+        "deleteWebhook",
+        [
+            "a subscription made for the cell (removed after it when still there)",
+            "a subscription deleted before",
+            "a well-formed id of no subscription",
+            "`bad id!`",
+        ],
+    ),
+    (
+        "rotateWebhookSecret",
+        [
+            "as getWebhook",
+            "as getWebhook",
+            "as getWebhook",
+            "as getWebhook",
+        ],
+    ),
+    (
+        "listDeliveries",
+        [
+            "as getWebhook",
+            "as getWebhook, `?status=failed`",
+            "a well-formed id of no subscription",
+            "as getWebhook, `?status=done`",
+        ],
+    ),
+    (
+        "retryDelivery",
+        [
+            "a delivery of the subscription of getWebhook",
+            "the same event's delivery to the other subscription",
+            "a well-formed delivery id of no delivery",
+            "`bad id!` as the delivery id",
         ],
     ),
     (
@@ -469,6 +536,146 @@ const EXPECTED: &[(&str, [[u16; 4]; 15])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
     ]),
+    // Webhooks (SPEC §7): approved ADMIN only, checked before existence; the body's and the
+    // query's shape first (400 for any signed-in caller).
+    ("createWebhook", [
+        [401, 401, 401, 401],
+        [201, 201, 400, 400],
+        [201, 201, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+        [403, 403, 400, 400],
+    ]),
+    ("listWebhooks", [
+        [401, 401, 401, 401],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+    ]),
+    // A malformed subscription id matches nothing (404 for an admin, 403 before existence for
+    // the others).
+    ("getWebhook", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 404],
+        [200, 200, 404, 404],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+    ]),
+    ("updateWebhook", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 404],
+        [200, 200, 404, 404],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+    ]),
+    ("deleteWebhook", [
+        [401, 401, 401, 401],
+        [200, 404, 404, 404],
+        [200, 404, 404, 404],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+    ]),
+    ("rotateWebhookSecret", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 404],
+        [200, 200, 404, 404],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+    ]),
+    ("listDeliveries", [
+        [401, 401, 401, 401],
+        [200, 200, 404, 400],
+        [200, 200, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+    ]),
+    ("retryDelivery", [
+        [401, 401, 401, 401],
+        [202, 202, 404, 404],
+        [202, 202, 404, 404],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+    ]),
     // Self (a wrong current password is 403 WRONG_PASSWORD) or an approved ADMIN resetting
     // another user; rights before existence; the body is checked before the caller's status.
     ("changePassword", [
@@ -609,6 +816,11 @@ struct Row {
 struct Fixture {
     c: Client,
     rows: Vec<Row>,
+    /// Subscriptions made by `admin` and by `admin2` (to a loopback port nobody answers),
+    /// one made and deleted, and an event delivered (pending) to both.
+    hooks: [String; 2],
+    deleted_hook: String,
+    delivery: String,
 }
 
 async fn create(c: &Client, token: &str, title: &str) -> String {
@@ -860,7 +1072,65 @@ async fn fixture(c: Client) -> Fixture {
             "cust",
         ),
     ];
-    Fixture { c, rows }
+    let hook = |token: String| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post(
+                    "/webhooks",
+                    &token,
+                    json!({"url": "http://127.0.0.1:9/matrix", "events": ["ticket.created"]}),
+                )
+                .await;
+            r.expect(201);
+            r.data()["_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let hooks = [hook(admin.clone()).await, hook(admin2.clone()).await];
+    let deleted_hook = hook(admin.clone()).await;
+    c.call(
+        "DELETE",
+        &format!("/webhooks/{deleted_hook}"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect(200);
+    create(&c, &cust, "Seen by the webhooks").await;
+    let delivery = {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let both = futures_util::future::join_all(hooks.iter().map(|h| {
+                let c = c.clone();
+                let admin = admin.clone();
+                let h = h.clone();
+                async move {
+                    c.get(&format!("/webhooks/{h}/deliveries"), &admin)
+                        .await
+                        .data()[0]["_id"]
+                        .as_str()
+                        .map(str::to_owned)
+                }
+            }))
+            .await;
+            if let [Some(a), Some(b)] = both.as_slice() {
+                assert_eq!(a, b, "one event, one delivery id");
+                break a.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no delivery recorded"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    Fixture {
+        c,
+        rows,
+        hooks,
+        deleted_hook,
+        delivery,
+    }
 }
 
 const NOBODY: &str = "nobody-here";
@@ -1039,6 +1309,93 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
             };
             json_call("DELETE", format!("/tickets/{id}/followers/{user}"), None).await
         }
+        "createWebhook" => {
+            let body = match target {
+                0 => json!({"url": "http://127.0.0.1:9/cell", "events": ["*"]}),
+                1 => {
+                    json!({"url": "http://127.0.0.1:9/cell", "events": ["ticket.created"], "description": format!("cell {n}")})
+                }
+                2 => json!({"url": "http://127.0.0.1:9/cell", "events": ["ticket.deleted"]}),
+                _ => json!({"url": 5, "events": ["*"]}),
+            };
+            json_call("POST", "/webhooks".into(), Some(body)).await
+        }
+        "listWebhooks" => {
+            let q = ["", "?limit=1", "?limit=100", "?limit=0"][target];
+            json_call("GET", format!("/webhooks{q}"), None).await
+        }
+        "getWebhook" | "updateWebhook" | "rotateWebhookSecret" | "listDeliveries" => {
+            // Each admin's own is the one they made; the others' "own" is the admin's.
+            let (own, other) = if me == "admin2" {
+                (&f.hooks[1], &f.hooks[0])
+            } else {
+                (&f.hooks[0], &f.hooks[1])
+            };
+            let id = match target {
+                0 => own.clone(),
+                1 => other.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "bad%20id%21".to_owned(),
+            };
+            match route {
+                "getWebhook" => json_call("GET", format!("/webhooks/{id}"), None).await,
+                "updateWebhook" => {
+                    let body = json!({"description": format!("Edited by cell {n}.")});
+                    json_call("PUT", format!("/webhooks/{id}"), Some(body)).await
+                }
+                "rotateWebhookSecret" => {
+                    json_call("POST", format!("/webhooks/{id}/rotate-secret"), None).await
+                }
+                _ => {
+                    let path = match target {
+                        1 => format!("/webhooks/{id}/deliveries?status=failed"),
+                        3 => format!("/webhooks/{own}/deliveries?status=done"),
+                        _ => format!("/webhooks/{id}/deliveries"),
+                    };
+                    json_call("GET", path, None).await
+                }
+            }
+        }
+        "deleteWebhook" => {
+            let admin = f.rows[1].token.as_deref().expect("the admin's token");
+            let id = match target {
+                0 => {
+                    let r = c
+                        .post(
+                            "/webhooks",
+                            admin,
+                            json!({"url": "http://127.0.0.1:9/doomed", "events": ["*"]}),
+                        )
+                        .await;
+                    r.expect(201);
+                    r.data()["_id"].as_str().unwrap().to_owned()
+                }
+                1 => f.deleted_hook.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "bad%20id%21".to_owned(),
+            };
+            let r = json_call("DELETE", format!("/webhooks/{id}"), None).await;
+            if target == 0 && r.status != 200 {
+                c.call("DELETE", &format!("/webhooks/{id}"), Some(admin), None)
+                    .await
+                    .expect(200);
+            }
+            r
+        }
+        "retryDelivery" => {
+            let (hook, delivery) = match target {
+                0 => (&f.hooks[0], f.delivery.clone()),
+                1 => (&f.hooks[1], f.delivery.clone()),
+                2 => (&f.hooks[0], UNKNOWN_TICKET.to_owned()),
+                _ => (&f.hooks[0], "bad%20id%21".to_owned()),
+            };
+            json_call(
+                "POST",
+                format!("/webhooks/{hook}/deliveries/{delivery}/retry"),
+                None,
+            )
+            .await
+        }
         "changePassword" => {
             let (id, body) = match target {
                 0 => (
@@ -1154,6 +1511,21 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
         "listEvents" if !r.body["nextCursor"].is_string() || !r.data().is_array() => {
             fail(format!(
                 "a feed page without its events and nextCursor: {}",
+                r.text
+            ));
+        }
+        "createWebhook" | "rotateWebhookSecret"
+            if !r.data()["secret"]
+                .as_str()
+                .is_some_and(|x| x.starts_with("whsec_")) =>
+        {
+            fail(format!("no secret in the answer: {}", r.text));
+        }
+        "listWebhooks" | "getWebhook" | "updateWebhook" | "listDeliveries" | "retryDelivery"
+            if r.text.contains("whsec_") || r.text.contains("\"secret\"") =>
+        {
+            fail(format!(
+                "a secret outside creation and rotation: {}",
                 r.text
             ));
         }

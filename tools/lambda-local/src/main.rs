@@ -153,6 +153,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         create_queues(&doc, &mut names, &sqs, args.visibility_timeout).await?;
+        create_event_buses(&doc, &mut names, &aws_sdk_eventbridge::Client::new(&sdk)).await?;
         let tables = template::resources(&doc, "AWS::DynamoDB::Table");
         let [(table_id, _)] = tables.as_slice() else {
             bail!("expected one AWS::DynamoDB::Table in the template");
@@ -438,6 +439,42 @@ fn start_function(
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))
+}
+
+/// The EventBridge buses (the notifier puts every event on one), by the template's name;
+/// their name and Arn go into `names`. A bus left by an earlier run of the stack is reused.
+async fn create_event_buses(
+    doc: &Value,
+    names: &mut Names,
+    events: &aws_sdk_eventbridge::Client,
+) -> anyhow::Result<()> {
+    for (id, b) in template::resources(doc, "AWS::Events::EventBus") {
+        let name = match b["Properties"].get("Name") {
+            Some(n) => names.resolve(n)?,
+            None => format!("{}-{id}", names.stack),
+        };
+        let arn = match events.create_event_bus().name(&name).send().await {
+            Ok(out) => out.event_bus_arn().unwrap_or_default().to_owned(),
+            Err(_) => events
+                .describe_event_bus()
+                .name(&name)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "creating event bus {name}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                })?
+                .arn()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        names.refs.insert(id.to_owned(), name.clone());
+        names.atts.insert((id.to_owned(), "Arn".into()), arn);
+        names.atts.insert((id.to_owned(), "Name".into()), name);
+    }
+    Ok(())
 }
 
 /// The queues, DLQs first, with the template's attributes and the redrive policy resolved;

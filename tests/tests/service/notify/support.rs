@@ -29,6 +29,7 @@ pub fn notifier(store: Store, transport: Transport, publisher: Publisher) -> Not
         sweep_age_seconds: 120,
         jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
+        integrations: Default::default(),
     }
 }
 

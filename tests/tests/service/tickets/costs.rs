@@ -25,6 +25,7 @@ crm_tests::on_both_backends!(
     cost_of_tag_listing,
     cost_of_following_listing,
     cost_of_adding_and_removing_a_follower,
+    cost_of_create_with_twenty_webhook_subscriptions,
 );
 
 fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
@@ -341,4 +342,43 @@ async fn cost_of_adding_and_removing_a_follower(store: Store) {
         .await
         .expect("remove");
     f.assert_cost("remove a follower", cost(2, 0, 1, 2));
+}
+
+/// SPEC §7: twenty subscriptions (one to a receiver that never answers) change nothing on a
+/// creation's path: it reads no subscription and sends to no receiver (the notifier's fan-out
+/// does, after the commit).
+async fn cost_of_create_with_twenty_webhook_subscriptions(store: Store) {
+    let mut f = fixture(store).await;
+    let hanging =
+        crm_tests::receiver::Receiver::start(vec![crm_tests::receiver::Reply::Hang]).await;
+    f.w.ctx.webhook_addresses = crm_shared::webhooks::address::AddressPolicy {
+        allow_http: true,
+        allow_private: true,
+    };
+    for i in 0..20 {
+        let url = if i == 0 {
+            hanging.url("/hang")
+        } else {
+            format!("http://127.0.0.1:9/{i}")
+        };
+        let new = crm_shared::service::webhooks::NewWebhook {
+            url: crm_shared::service::webhooks::parse_url(&f.w.ctx, &url).expect("url"),
+            events: vec!["*".into()],
+            description: None,
+        };
+        crm_shared::service::webhooks::create_webhook(&f.w.ctx, &f.w.admin, new)
+            .await
+            .expect("subscription");
+    }
+    assert_eq!(f.w.store().all_subscriptions().await.unwrap().len(), 20);
+    f.stats.take();
+    service::create_ticket(&f.w.ctx, &f.cust, new_ticket("with webhooks"))
+        .await
+        .expect("create");
+    f.assert_cost("create with 20 subscriptions", cost(1, 1, 1, 2));
+    assert_eq!(
+        hanging.connections(),
+        0,
+        "no receiver is contacted on the request path"
+    );
 }
