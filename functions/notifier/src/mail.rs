@@ -146,6 +146,7 @@ mod tests {
                     created_at: "a".into(),
                     updated_at: "b".into(),
                     version: 2,
+                    sla: None,
                 }),
                 changes: Some(Changes(vec![Change {
                     field: "assignee".into(),

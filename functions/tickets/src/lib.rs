@@ -1,14 +1,15 @@
 //! The tickets function: tickets, their history and their comments (SPEC §3). A ticket id
 //! in a path is a `TicketId` before anything else of the request is read (400 when
-//! malformed).
+//! malformed). And the service levels' policy, `GET`/`PUT /sla` (SPEC §10).
 
 use crm_shared::ApiError;
 use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
-    CommentBody, Description, IdempotencyKey, Priority, TicketId, TicketStatus, Title, UserId,
+    CommentBody, Description, IdempotencyKey, Invalid, Priority, TicketId, TicketStatus, Title,
+    UserId,
 };
 use crm_shared::service::{
-    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch,
+    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketOrder, TicketPatch,
 };
 use http::{Method, StatusCode};
 
@@ -42,6 +43,8 @@ pub fn router() -> Router {
             "listComments",
             list_comments,
         )
+        .authenticated(Method::GET, "/sla", "getSla", get_sla)
+        .authenticated(Method::PUT, "/sla", "putSla", put_sla)
 }
 
 async fn create_ticket(
@@ -77,6 +80,15 @@ async fn list_tickets(ctx: &Ctx, who: Authed, q: QueryParams) -> Result<ApiRespo
         priority: q.parsed("ticketPriority", Priority::parse)?,
         title: q.get("title").map(str::to_owned),
         description: q.get("description").map(str::to_owned),
+        sla_breached: q.parsed("slaBreached", |v| match v.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Invalid::new(
+                "slaBreached",
+                "slaBreached must be true or false.",
+            )),
+        })?,
+        sort: q.parsed("sort", TicketOrder::parse)?.unwrap_or_default(),
     };
     let page = service::list_tickets(ctx, &who, filter, q.next_token(), q.limit()?).await?;
     Ok(ApiResponse::list(&page.items, page.next))
@@ -142,6 +154,20 @@ async fn list_comments(
 ) -> Result<ApiResponse, ApiError> {
     let page = service::list_comments(ctx, &who, &id, q.next_token(), q.limit()?).await?;
     Ok(ApiResponse::list(&page.items, page.next))
+}
+
+async fn get_sla(ctx: &Ctx, who: Authed) -> Result<ApiResponse, ApiError> {
+    let policy = service::get_sla(ctx, &who).await?;
+    Ok(ApiResponse::data(StatusCode::OK, None, &policy))
+}
+
+async fn put_sla(ctx: &Ctx, who: Authed, b: Body) -> Result<ApiResponse, ApiError> {
+    let policy = service::put_sla(ctx, &who, &b.value()).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Service levels updated."),
+        &policy,
+    ))
 }
 
 fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {

@@ -78,6 +78,9 @@ impl From<Denied> for ApiError {
             Denied::InternalNoteStaffOnly => {
                 "Access Forbidden. Only an ENGINEER or ADMIN may write an internal note."
             }
+            Denied::StaffOnly => {
+                "Access Forbidden. Only an approved ENGINEER or ADMIN may do this."
+            }
         };
         ApiError::new(ErrorCode::Forbidden, message)
     }

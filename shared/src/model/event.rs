@@ -79,6 +79,9 @@ pub struct TicketSnapshot {
     /// 1 at creation, +1 with each change (0 in events written before it was shown).
     #[serde(default)]
     pub version: i64,
+    /// Its service levels, under a target (SPEC §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<crate::sla::SlaView>,
 }
 
 /// A user as clients see it: never the password or its hash; `ticketsWorkingOnCount` for
@@ -338,6 +341,7 @@ mod tests {
             created_at: "x".into(),
             updated_at: "y".into(),
             version: 3,
+            sla: None,
         }
     }
 

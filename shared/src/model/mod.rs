@@ -18,7 +18,7 @@ pub use event::{
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
-pub use time::Timestamp;
+pub use time::{Clock, Timestamp};
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};
 
 /// Why a value was rejected: the field it came from and a message for the client.

@@ -21,14 +21,46 @@ pub struct TicketFilter {
     pub priority: Option<Priority>,
     pub title: Option<String>,
     pub description: Option<String>,
+    /// `slaBreached` (SPEC §10): `true`, tickets with a breach; `false`, tickets under a
+    /// target with none (a ticket with no `sla` is neither).
+    pub sla_breached: Option<bool>,
+    /// `sort`: creation (the default) or `resolutionDueAt`.
+    pub sort: TicketOrder,
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TicketOrder {
+    /// Oldest first.
+    #[default]
+    Created,
+    /// `sort=resolutionDueAt`: soonest resolution due time first, tickets without one last
+    /// (oldest first among them).
+    ResolutionDueAt,
+}
+
+impl TicketOrder {
+    /// The `sort` query value (400 for another).
+    pub fn parse(raw: &str) -> Result<Self, crate::model::Invalid> {
+        match raw.trim() {
+            "resolutionDueAt" => Ok(TicketOrder::ResolutionDueAt),
+            _ => Err(crate::model::Invalid::new(
+                "sort",
+                "sort must be resolutionDueAt (the default order is by creation).",
+            )),
+        }
+    }
 }
 
 impl TicketFilter {
     fn is_empty(&self) -> bool {
-        *self == TicketFilter::default()
+        TicketFilter {
+            sort: TicketOrder::Created,
+            ..self.clone()
+        } == TicketFilter::default()
     }
 
-    fn matches(&self, t: &TicketRecord) -> bool {
+    pub(super) fn matches(&self, t: &TicketRecord) -> bool {
         let contains = |hay: &str, needle: &Option<String>| {
             needle
                 .as_ref()
@@ -40,20 +72,30 @@ impl TicketFilter {
             && self.priority.is_none_or(|p| t.ticket_priority == p)
             && contains(t.title.as_str(), &self.title)
             && contains(t.description.as_str(), &self.description)
+            && self.sla_breached.is_none_or(|want| {
+                t.sla
+                    .as_ref()
+                    .is_some_and(|s| s.under_target() && s.breached() == want)
+            })
     }
 
     /// A stable description, so a nextToken is only valid for the listing it came from.
     fn scope(&self, caller: &UserId) -> String {
-        format!(
+        let mut scope = format!(
             "tickets|{caller}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.status, self.reporter, self.assignee, self.priority, self.title, self.description
-        )
+        );
+        // Only when set, so tokens of listings without them stay valid.
+        if self.sla_breached.is_some() || self.sort != TicketOrder::Created {
+            scope.push_str(&format!("|{:?}|{:?}", self.sla_breached, self.sort));
+        }
+        scope
     }
 }
 
 /// The index partitions that hold every ticket this caller may see that could match, and
 /// the filters the partitions do not already imply. None: nothing can match.
-fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)> {
+pub(super) fn plan(caller: &Caller, f: &TicketFilter) -> Option<(Vec<Source>, TicketFilter)> {
     let me = &caller.id;
     let mut rest = f.clone();
     let sources = match caller.user_type {
@@ -115,6 +157,16 @@ pub async fn list_tickets(
 ) -> Result<Listing<TicketSnapshot>, ApiError> {
     let scope = filter.scope(&who.id);
     let after = ctx.decode_cursor(next_token, &scope)?;
+    if filter.sort == TicketOrder::ResolutionDueAt {
+        let caller = who.active(ctx.store.get_user(&who.id).await?)?.caller();
+        let page =
+            super::sla_listing::by_resolution_due(ctx, &caller, &filter, after, limit).await?;
+        let next = ctx.encode_cursor(page.next.clone(), &scope)?;
+        return Ok(Listing {
+            items: page.items.iter().map(TicketRecord::snapshot).collect(),
+            next,
+        });
+    }
     let hinted = Caller {
         id: who.id.clone(),
         user_type: who.claims.user_type.unwrap_or(UserType::Customer),

@@ -8,9 +8,12 @@
 mod accounts;
 mod assign;
 mod auth;
+pub mod breaches;
 mod comments;
 mod idempotency;
 mod listing;
+pub mod sla;
+mod sla_listing;
 mod tickets;
 pub mod transition;
 mod user_events;
@@ -22,7 +25,8 @@ pub use accounts::{PasswordChange, change_password, set_password, set_password_b
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
 pub use idempotency::Created;
-pub use listing::{HistoryView, TicketFilter, list_tickets, ticket_history};
+pub use listing::{HistoryView, TicketFilter, TicketOrder, list_tickets, ticket_history};
+pub use sla::{get_sla, put_sla};
 pub use tickets::{
     NewTicket, TicketPatch, create_ticket, create_ticket_once, get_ticket, update_ticket,
 };
@@ -58,6 +62,8 @@ pub struct Ctx {
     pub idempotency_ttl_seconds: i64,
     /// Where committed workload jobs are pushed (the table alone: the sweep finds them).
     pub jobs: crate::queue::JobQueue,
+    /// "Now" for ticket changes and SLA clocks (tests move it ahead).
+    pub clock: crate::model::Clock,
 }
 
 impl Ctx {
@@ -73,6 +79,7 @@ impl Ctx {
             engineer_capacity: None,
             idempotency_ttl_seconds: crate::store::IDEMPOTENCY_TTL_SECONDS,
             jobs: crate::queue::JobQueue::default(),
+            clock: crate::model::Clock::default(),
         }
     }
 

@@ -15,6 +15,7 @@ mod outbox;
 mod paging;
 pub mod schema;
 mod signin;
+mod sla;
 mod stats;
 mod tickets;
 mod users;
@@ -33,6 +34,7 @@ pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, Out
 pub use paging::Listing;
 pub use paging::Source;
 pub use signin::{Attempt, SigninFailures};
+pub use sla::{SlaPolicyRecord, SlaWriteError};
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
     HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,
