@@ -81,7 +81,18 @@ pub struct TicketSnapshot {
     pub version: i64,
     /// Its service levels, under a target (SPEC §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sla: Option<crate::sla::SlaView>,
+    pub sla: Option<SlaView>,
+}
+
+/// A ticket's `sla` object as clients see it (SPEC §10; kept by `crate::sla::TicketSla`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaView {
+    pub first_response_due_at: Option<String>,
+    pub first_responded_at: Option<String>,
+    pub resolution_due_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub breaches: Vec<String>,
 }
 
 /// A user as clients see it: never the password or its hash; `ticketsWorkingOnCount` for

@@ -12,8 +12,8 @@ mod user;
 
 pub use comment::{CommentBody, CommentSnapshot};
 pub use event::{
-    Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, StoredEvent,
-    TicketSnapshot, UserView,
+    Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, SlaView,
+    StoredEvent, TicketSnapshot, UserView,
 };
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};

@@ -10,6 +10,7 @@ mod assign;
 mod auth;
 pub mod breaches;
 mod comments;
+mod filter;
 mod idempotency;
 mod listing;
 pub mod sla;
@@ -24,8 +25,9 @@ pub mod workload;
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
+pub use filter::{TicketFilter, TicketOrder};
 pub use idempotency::Created;
-pub use listing::{HistoryView, TicketFilter, TicketOrder, list_tickets, ticket_history};
+pub use listing::{HistoryView, list_tickets, ticket_history};
 pub use sla::{get_sla, put_sla};
 pub use tickets::{
     NewTicket, TicketPatch, create_ticket, create_ticket_once, get_ticket, update_ticket,

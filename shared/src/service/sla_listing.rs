@@ -12,7 +12,7 @@
 //! reading): in proportion to the page.
 
 use super::Ctx;
-use super::listing::{TicketFilter, plan};
+use super::filter::{TicketFilter, plan};
 use crate::policy::{self, Caller};
 use crate::sla::ticket::NO_DUE;
 use crate::store::{Listing, StoreError, TicketRecord, status_source};

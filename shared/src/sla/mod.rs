@@ -6,7 +6,8 @@ pub mod clock;
 pub mod policy;
 pub mod ticket;
 
+pub use crate::model::SlaView;
 pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule, Zone};
 pub use clock::{DueTimes, Metric, SlaClock, due_at};
 pub use policy::{SlaPolicy, Target, TargetMinutes};
-pub use ticket::{SlaView, TicketSla};
+pub use ticket::TicketSla;

@@ -4,7 +4,7 @@
 
 use super::clock::{DueTimes, Metric, SlaClock};
 use super::policy::SlaPolicy;
-use crate::model::{TicketId, TicketStatus, Timestamp};
+use crate::model::{SlaView, TicketId, TicketStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -39,17 +39,6 @@ pub struct TicketSla {
     /// response): two writers that read the same ticket can never both commit.
     #[serde(default)]
     pub rev: i64,
-}
-
-/// The `sla` object of the API (SPEC §10).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SlaView {
-    pub first_response_due_at: Option<String>,
-    pub first_responded_at: Option<String>,
-    pub resolution_due_at: Option<String>,
-    pub resolved_at: Option<String>,
-    pub breaches: Vec<String>,
 }
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {

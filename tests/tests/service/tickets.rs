@@ -17,5 +17,6 @@ mod dependency;
 mod history;
 mod idempotency;
 mod listing;
+mod sla;
 mod update;
 pub(crate) mod workload;
