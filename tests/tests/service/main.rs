@@ -11,6 +11,7 @@ mod attachments;
 mod events;
 mod invariant;
 mod notify;
+mod sla_model;
 mod store;
 mod tickets;
 mod users;
