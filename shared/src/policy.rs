@@ -38,6 +38,8 @@ pub enum Denied {
     TagsStaffOnly,
     /// Only the reporter or concerned staff may add or remove another follower.
     FollowersReporterOrStaff,
+    /// Only an approved ENGINEER or ADMIN may do this.
+    StaffOnly,
 }
 
 pub fn list_users(caller: &Caller) -> Result<(), Denied> {
@@ -267,6 +269,29 @@ pub fn reassign(caller: &Caller) -> Result<(), Denied> {
         .is_admin()
         .then_some(())
         .ok_or(Denied::ReassignAdminOnly)
+}
+
+/// Set the service levels (`PUT /sla`): approved admins only.
+pub fn set_sla(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOnly)
+}
+
+/// Read the service levels (`GET /sla`): approved staff, never a customer.
+pub fn read_sla(caller: &Caller) -> Result<(), Denied> {
+    (caller.status == UserStatus::Approved && sees_internal_notes(caller.user_type))
+        .then_some(())
+        .ok_or(Denied::StaffOnly)
+}
+
+/// Whether a comment is a ticket's first response (SPEC §10) when none came yet: a public
+/// comment by an ENGINEER or ADMIN other than the reporter.
+pub fn first_response(
+    author: &UserId,
+    author_type: UserType,
+    reporter: &UserId,
+    internal: bool,
+) -> bool {
+    !internal && sees_internal_notes(author_type) && author != reporter
 }
 
 #[cfg(test)]
@@ -736,5 +761,49 @@ mod tests {
         assert!(!may_be_mailed_about(R::Follower, Engineer, Rejected, false));
         assert!(may_be_mailed_about(R::Assignee, Engineer, Approved, true));
         assert!(may_be_mailed_about(R::Admin, Admin, Approved, true));
+    }
+
+    #[test]
+    fn sla_rights_table() {
+        for (t, s, set, read) in [
+            (Admin, Approved, true, true),
+            (Admin, Pending, false, false),
+            (Engineer, Approved, false, true),
+            (Engineer, Rejected, false, false),
+            (Customer, Approved, false, false),
+        ] {
+            let c = caller("u", t, s);
+            assert_eq!(set_sla(&c).is_ok(), set, "{t:?} {s:?} set");
+            assert_eq!(read_sla(&c).is_ok(), read, "{t:?} {s:?} read");
+        }
+        assert_eq!(
+            set_sla(&caller("u", Engineer, Approved)),
+            Err(Denied::AdminOnly)
+        );
+        assert_eq!(
+            read_sla(&caller("u", Customer, Approved)),
+            Err(Denied::StaffOnly)
+        );
+    }
+
+    #[test]
+    fn first_response_table() {
+        let (rep, eng) = (uid("rep"), uid("eng"));
+        #[rustfmt::skip]
+        let table = [
+            (&eng, Engineer, false, true),
+            (&eng, Admin, false, true),
+            (&eng, Engineer, true, false),   // an internal note answers nobody
+            (&eng, Customer, false, false),  // a customer is not staff
+            (&rep, Engineer, false, false),  // staff answering their own ticket
+            (&rep, Admin, false, false),
+        ];
+        for (author, t, internal, want) in table {
+            assert_eq!(
+                first_response(author, t, &rep, internal),
+                want,
+                "{author} {t:?} {internal}"
+            );
+        }
     }
 }

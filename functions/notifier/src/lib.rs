@@ -87,6 +87,8 @@ pub struct SweepReport {
     pub refused: usize,
     /// Interrupted workload jobs pushed again.
     pub jobs_resumed: usize,
+    /// SLA targets that came due, recorded (crm_shared::service::breaches).
+    pub breaches: crm_shared::service::breaches::BreachReport,
 }
 
 /// What invokes the notifier: an SQS batch, or the schedule, whose input is the template's
@@ -595,6 +597,17 @@ impl Notifier {
         if report.stale > 0 || report.jobs_resumed > 0 {
             tracing::info!(?report, "outbox sweep");
         }
+        // SLA breaches that came due (SPEC §10): their own module, one call.
+        report.breaches = crm_shared::service::breaches::sweep(
+            &crm_shared::service::transition::Writer {
+                store: &self.store,
+                capacity: self.capacity,
+                events: &self.publisher,
+                jobs: &self.jobs,
+            },
+            now,
+        )
+        .await?;
         Ok(report)
     }
 }

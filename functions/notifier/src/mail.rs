@@ -151,6 +151,7 @@ mod tests {
                     version: 2,
                     tags: vec![],
                     followers: vec![],
+                    sla: None,
                 }),
                 changes: Some(Changes(vec![Change {
                     field: "assignee".into(),

@@ -1,7 +1,7 @@
 //! The tickets function: tickets, their history, their comments (SPEC §3) and their
 //! followers (SPEC §11). A ticket id
 //! in a path is a `TicketId` before anything else of the request is read (400 when
-//! malformed).
+//! malformed). And the service levels' policy, `GET`/`PUT /sla` (SPEC §10).
 
 use crm_shared::ApiError;
 use crm_shared::error::ErrorCode;
@@ -11,7 +11,7 @@ use crm_shared::model::{
     Title, UserId,
 };
 use crm_shared::service::{
-    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketPatch,
+    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketOrder, TicketPatch,
 };
 use http::{Method, StatusCode};
 
@@ -57,6 +57,8 @@ pub fn router() -> Router {
             "removeFollower",
             remove_follower,
         )
+        .authenticated(Method::GET, "/sla", "getSla", get_sla)
+        .authenticated(Method::PUT, "/sla", "putSla", put_sla)
 }
 
 async fn create_ticket(
@@ -103,6 +105,15 @@ async fn list_tickets(ctx: &Ctx, who: Authed, q: QueryParams) -> Result<ApiRespo
                 )),
             })?
             .unwrap_or(false),
+        sla_breached: q.parsed("slaBreached", |v| match v.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Invalid::new(
+                "slaBreached",
+                "slaBreached must be true or false.",
+            )),
+        })?,
+        sort: q.parsed("sort", TicketOrder::parse)?.unwrap_or_default(),
     };
     let page = service::list_tickets(ctx, &who, filter, q.next_token(), q.limit()?).await?;
     Ok(ApiResponse::list(&page.items, page.next))
@@ -195,6 +206,20 @@ async fn remove_follower(
         StatusCode::OK,
         Some("Follower removed."),
         &t,
+    ))
+}
+
+async fn get_sla(ctx: &Ctx, who: Authed) -> Result<ApiResponse, ApiError> {
+    let policy = service::get_sla(ctx, &who).await?;
+    Ok(ApiResponse::data(StatusCode::OK, None, &policy))
+}
+
+async fn put_sla(ctx: &Ctx, who: Authed, b: Body) -> Result<ApiResponse, ApiError> {
+    let policy = service::put_sla(ctx, &who, &b.value()).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Service levels updated."),
+        &policy,
     ))
 }
 

@@ -101,6 +101,9 @@ impl From<Denied> for ApiError {
             Denied::FollowersReporterOrStaff => {
                 "Access Forbidden. Only the reporter, or an ENGINEER or ADMIN concerned with the ticket, may change its followers."
             }
+            Denied::StaffOnly => {
+                "Access Forbidden. Only an approved ENGINEER or ADMIN may do this."
+            }
         };
         ApiError::new(ErrorCode::Forbidden, message)
     }

@@ -43,6 +43,11 @@ impl Body {
         }
     }
 
+    /// The whole body, for a use case that checks it field by field itself (`PUT /sla`).
+    pub fn value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
     }

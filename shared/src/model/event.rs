@@ -85,6 +85,20 @@ pub struct TicketSnapshot {
     /// SPEC §11: the userIds following the ticket, in the order they were added.
     #[serde(default)]
     pub followers: Vec<String>,
+    /// Its service levels, under a target (SPEC §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaView>,
+}
+
+/// A ticket's `sla` object as clients see it (SPEC §10; kept by `crate::sla::TicketSla`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaView {
+    pub first_response_due_at: Option<String>,
+    pub first_responded_at: Option<String>,
+    pub resolution_due_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub breaches: Vec<String>,
 }
 
 /// A user as clients see it: never the password or its hash; `ticketsWorkingOnCount` for
@@ -346,6 +360,7 @@ mod tests {
             version: 3,
             tags: vec![],
             followers: vec![],
+            sla: None,
         }
     }
 

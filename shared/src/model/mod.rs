@@ -13,14 +13,14 @@ mod user;
 
 pub use comment::{CommentBody, CommentSnapshot};
 pub use event::{
-    Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, StoredEvent,
-    TicketSnapshot, UserView,
+    Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, SlaView,
+    StoredEvent, TicketSnapshot, UserView,
 };
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
 pub use tags::{Tag, Tags};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
-pub use time::Timestamp;
+pub use time::{Clock, Timestamp};
 pub use user::{Email, Name, Password, UserId, UserStatus, UserType};
 
 /// Why a value was rejected: the field it came from and a message for the client.

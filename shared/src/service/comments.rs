@@ -10,8 +10,7 @@ use super::transition::{Transition, Tries};
 use super::{Authed, Ctx};
 use crate::ApiError;
 use crate::model::{
-    CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, Timestamp, UserType,
-    new_ulid,
+    CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, UserType, new_ulid,
 };
 use crate::policy;
 use crate::store::{CommentRecord, Listing};
@@ -62,7 +61,7 @@ pub async fn add_comment_once(
             return replay(r, &fingerprint);
         }
         policy::comment(&caller.caller(), new.internal)?;
-        let now = Timestamp::now();
+        let now = ctx.clock.now();
         let comment = CommentRecord {
             comment_id: new_ulid().to_string(),
             ticket_id: id.clone(),
@@ -90,6 +89,7 @@ pub async fn add_comment_once(
         let snapshot = comment.snapshot();
         let t = Transition::comment(caller.user_id, comment, before, after)
             .at(now)
+            .by(caller.user_type)
             .chosen_under(bound)
             .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
         if let Some(c) = tries.commit(t, &w).await? {

@@ -8,11 +8,15 @@
 mod accounts;
 mod assign;
 mod auth;
+pub mod breaches;
 mod comments;
 pub mod feed;
+mod filter;
 mod followers;
 mod idempotency;
 mod listing;
+pub mod sla;
+mod sla_listing;
 mod tickets;
 pub mod transition;
 mod user_events;
@@ -24,9 +28,11 @@ pub mod workload;
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
+pub use filter::{TicketFilter, TicketOrder};
 pub use followers::{add_follower, remove_follower};
 pub use idempotency::Created;
-pub use listing::{HistoryView, TicketFilter, list_tickets, ticket_history};
+pub use listing::{HistoryView, list_tickets, ticket_history};
+pub use sla::{get_sla, put_sla};
 pub use tickets::{
     NewTicket, TicketPatch, create_ticket, create_ticket_once, get_ticket, update_ticket,
 };
@@ -66,6 +72,8 @@ pub struct Ctx {
     pub webhook_addresses: crate::webhooks::address::AddressPolicy,
     /// Where a delivery retried by an admin is handed to the dispatcher.
     pub webhook_queue: crate::webhooks::queue::WebhookQueue,
+    /// "Now" for ticket changes and SLA clocks (tests move it ahead).
+    pub clock: crate::model::Clock,
 }
 
 impl Ctx {
@@ -83,6 +91,7 @@ impl Ctx {
             jobs: crate::queue::JobQueue::default(),
             webhook_addresses: Default::default(),
             webhook_queue: Default::default(),
+            clock: crate::model::Clock::default(),
         }
     }
 

@@ -106,7 +106,7 @@ pub async fn create_ticket_once(
     // pick the same one; across processes the bound keeps the spread. The wait for a turn
     // is bounded: behind a stuck store a creation goes ahead on its own (the condition still
     // keeps it correct) rather than queueing without limit.
-    let (caller, (turn, mut candidates), record) = tokio::try_join!(
+    let (caller, (turn, mut candidates), record, sla_policy) = tokio::try_join!(
         ctx.store.get_user(&who.id),
         async {
             let turn = tokio::time::timeout(TURN_WAIT, ctx.assign_gate.lock())
@@ -115,7 +115,10 @@ pub async fn create_ticket_once(
             let candidates = ctx.store.least_loaded_engineers(CANDIDATES).await?;
             Ok::<_, crate::store::StoreError>((turn, candidates))
         },
-        recorded(ctx, who, key)
+        recorded(ctx, who, key),
+        // The SLA policy in force (SPEC §10), read beside the rest: a change of it applies
+        // to tickets created after it.
+        ctx.store.current_sla_policy()
     )?;
     let caller = who.active(caller)?;
     if let Some(r) = record {
@@ -143,7 +146,7 @@ pub async fn create_ticket_once(
                 candidates = refreshed_candidates(&ctx.store, candidates).await?;
             }
         }
-        let now = Timestamp::now();
+        let now = ctx.clock.now();
         let mode = ctx.contention.mode(now.millis(), rand::random());
         let pick = choose_avoiding(&candidates, ctx.engineer_capacity, mode, &lost_on);
         picked = pick.map(|p| p.engineer.user_id.clone());
@@ -160,6 +163,7 @@ pub async fn create_ticket_once(
             version: 1,
             tags: new.tags.clone().unwrap_or_default(),
             followers: Vec::new(),
+            sla: super::sla::start(sla_policy.as_ref(), now),
         };
         let t = Transition::create(caller.user_id.clone(), ticket)
             .at(now)
@@ -246,7 +250,9 @@ pub async fn update_ticket(
             after.assignee = re.assignee;
             bound = re.below;
         }
-        let t = Transition::update(caller.user_id, before, after).chosen_under(bound);
+        let t = Transition::update(caller.user_id, before, after)
+            .at(ctx.clock.now())
+            .chosen_under(bound);
         if t.changes_nothing() {
             return Ok(t.ticket().snapshot());
         }

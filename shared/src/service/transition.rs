@@ -3,12 +3,23 @@
 //! from them this module derives the field diff, the history entry, the event with the
 //! ticket's new version, the count deltas, the assignee check and the backlog job, and
 //! `commit` writes them in one transaction. `Tries` owns the retry.
+//!
+//! Service levels (SPEC §10) are derived here too, for every kind of change alike
+//! (`service::sla::derive`): a change brings the ticket's clocks and due times up to date
+//! and records, in its own transaction, the breaches late at its instant. SLA bookkeeping is
+//! not a field clients set: it is not in the history or `changes`, and by itself bumps no
+//! `version` (the change that moves it — a status or priority change — does; a first
+//! response rides on its comment, which leaves the version as every comment does). A breach
+//! mark (`Transition::mark`, the sweep's) is a change of its own kind: no version, no
+//! history, no `ticket.updated`, one `sla.breached` per target.
 
 use crate::counters::{count_deltas, frees_capacity};
 use crate::model::{
     Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, Timestamp, UserId,
+    UserType,
 };
 use crate::queue::{JobQueue, Publisher};
+use crate::sla::Metric;
 use crate::store::{
     CommentRecord, HistoryEntry, IdempotencyRecord, Store, StoreError, TicketChange, TicketRecord,
     TicketWriteError, Write,
@@ -58,6 +69,8 @@ pub enum Kind {
     Updated,
     /// A comment (or internal note); the ticket changes only when the comment reopens it.
     Commented(CommentRecord),
+    /// The breach sweep records the targets late now (SPEC §10): nothing else changes.
+    Marked,
 }
 
 /// One ticket change, as decided by a use case.
@@ -75,6 +88,8 @@ pub struct Transition {
     checks: Vec<Write>,
     /// When the change happens: its history entry's and event's time, and `updatedAt`.
     at: Timestamp,
+    /// A comment's author's user type (whether it is the ticket's first response).
+    author_type: Option<UserType>,
 }
 
 impl Transition {
@@ -100,6 +115,12 @@ impl Transition {
         Self::new(actor, Kind::Commented(comment), Some(before), after)
     }
 
+    /// The breach sweep's mark of `before` at `at`: the targets late then, recorded once.
+    pub fn mark(before: TicketRecord, at: Timestamp) -> Self {
+        let after = before.clone();
+        Self::new(UserId::system(), Kind::Marked, Some(before), after).at(at)
+    }
+
     fn new(actor: UserId, kind: Kind, before: Option<TicketRecord>, after: TicketRecord) -> Self {
         Self {
             actor,
@@ -110,7 +131,15 @@ impl Transition {
             remember: None,
             checks: Vec::new(),
             at: Timestamp::now(),
+            author_type: None,
         }
+    }
+
+    /// A comment's author is of this user type (a public one by staff other than the
+    /// reporter is the ticket's first response).
+    pub fn by(mut self, author_type: UserType) -> Self {
+        self.author_type = Some(author_type);
+        self
     }
 
     /// The change happens at `at` (as a creation's `createdAt` or a comment's), not at commit.
@@ -146,7 +175,8 @@ impl Transition {
 
     /// Whether committing would change nothing (an update that sets what is already there).
     pub fn changes_nothing(&self) -> bool {
-        !matches!(self.kind, Kind::Commented(_)) && self.before.as_ref() == Some(&self.after)
+        matches!(self.kind, Kind::Created | Kind::Updated)
+            && self.before.as_ref() == Some(&self.after)
     }
 
     /// Writes the change in one transaction: the ticket (versioned), its counts, its
@@ -155,12 +185,33 @@ impl Transition {
     pub async fn commit(self, w: &Writer<'_>) -> Result<Committed, TicketWriteError> {
         let now = self.at;
         let mut after = self.after;
+        let responded = match (&self.kind, self.author_type) {
+            (Kind::Commented(c), Some(t)) => {
+                crate::policy::first_response(&c.author, t, &after.reporter, c.internal)
+            }
+            _ => false,
+        };
+        let breaches = super::sla::derive(self.before.as_ref(), &mut after, responded, now);
         let changes = diff(self.before.as_ref(), &after);
-        if let Some(b) = &self.before
-            && b != &after
-        {
-            after.version = b.version + 1;
-            after.updated_at = now.rfc3339();
+        if let Some(b) = &self.before {
+            if !changes.is_empty() {
+                after.version = b.version + 1;
+                after.updated_at = now.rfc3339();
+            }
+            if b != &after
+                && let (Some(was), Some(s)) = (&b.sla, &mut after.sla)
+            {
+                s.rev = was.rev + 1;
+            }
+        }
+        if matches!(self.kind, Kind::Marked) && breaches.is_empty() {
+            // Nothing late that was not recorded: nothing to write.
+            return Ok(Committed {
+                ticket: after,
+                comment: None,
+                events: Vec::new(),
+                job: None,
+            });
         }
         let history = (!changes.is_empty()).then(|| HistoryEntry {
             version: after.version,
@@ -192,7 +243,8 @@ impl Transition {
             Kind::Commented(c) => Some(c),
             _ => None,
         };
-        let events = events(&self.kind, &self.actor, &after, changes, now);
+        let mut events = events(&self.kind, &self.actor, &after, changes, now);
+        events.extend(breaches.iter().map(|b| breached(&after, *b, now)));
         let mut extra = Vec::new();
         if let Some(c) = comment {
             extra.push(c.write()?);
@@ -282,6 +334,7 @@ fn events(
     let event = |t, d| Event::new(t, at.rfc3339(), d);
     match kind {
         Kind::Created => vec![event(EventType::TicketCreated, data(None, None))],
+        Kind::Marked => Vec::new(),
         Kind::Updated => vec![event(EventType::TicketUpdated, data(Some(changes), None))],
         Kind::Commented(c) if changes.is_empty() => {
             vec![event(EventType::CommentCreated, data(None, Some(c)))]
@@ -295,6 +348,20 @@ fn events(
             event(EventType::TicketUpdated, data(Some(changes), Some(c))),
         ],
     }
+}
+
+/// The `sla.breached` event of a target recorded late (SPEC §6: `ticket`, `target`, `dueAt`).
+fn breached(ticket: &TicketRecord, (target, due): (Metric, Timestamp), at: Timestamp) -> Event {
+    Event::new(
+        EventType::SlaBreached,
+        at.rfc3339(),
+        EventData {
+            ticket: Some(ticket.snapshot()),
+            target: Some(target.as_str().to_owned()),
+            due_at: Some(due.rfc3339()),
+            ..EventData::default()
+        },
+    )
 }
 
 /// Where a transition is written and its event and job pushed.
@@ -399,6 +466,7 @@ mod tests {
             version: 1,
             tags: Default::default(),
             followers: Vec::new(),
+            sla: None,
         }
     }
 

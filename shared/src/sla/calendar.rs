@@ -33,11 +33,8 @@
 //!   day's start (a policy's targets are kept far below it, see `policy.rs`).
 
 use crate::model::Timestamp;
-use chrono::{
-    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
-    Weekday,
-};
-use chrono_tz::{GapInfo, Tz};
+use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use std::fmt;
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -175,17 +172,59 @@ impl WeekSchedule {
     }
 }
 
+/// An IANA time zone (its rules from jiff's bundled copy of the tz database, so a Lambda
+/// needs no /usr/share/zoneinfo), with the name it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl Zone {
+    /// The zone of an IANA name in its exact case (`Europe/Berlin`, `UTC`); None for an
+    /// unknown name, another case, an alias-free offset such as `+02:00`.
+    pub fn get(name: &str) -> Option<Self> {
+        let tz = TimeZone::get(name).ok()?;
+        (tz.iana_name() == Some(name)).then(|| Self {
+            name: name.to_owned(),
+            tz,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The local date at an instant (None only outside jiff's years -9999..=9999).
+    pub fn local_date(&self, at: Timestamp) -> Option<NaiveDate> {
+        let ts = jiff::Timestamp::from_millisecond(at.millis()).ok()?;
+        let d = self.tz.to_datetime(ts).date();
+        NaiveDate::from_ymd_opt(
+            i32::from(d.year()),
+            u32::from(d.month().unsigned_abs()),
+            u32::from(d.day().unsigned_abs()),
+        )
+    }
+}
+
 /// A weekly schedule in a time zone, with holidays (local dates, sorted, distinct).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessHours {
-    timezone: Tz,
+    timezone: Zone,
     week: WeekSchedule,
     holidays: Vec<NaiveDate>,
 }
 
+/// A chrono date as jiff's (None outside jiff's years -9999..=9999).
+fn civil(date: NaiveDate) -> Option<jiff::civil::Date> {
+    let year = i16::try_from(date.year()).ok()?;
+    // Months and days are 1-12 and 1-31.
+    jiff::civil::Date::new(year, date.month() as i8, date.day() as i8).ok()
+}
+
 impl BusinessHours {
     pub fn new(
-        timezone: Tz,
+        timezone: Zone,
         week: WeekSchedule,
         holidays: impl IntoIterator<Item = NaiveDate>,
     ) -> Self {
@@ -199,8 +238,8 @@ impl BusinessHours {
         }
     }
 
-    pub fn timezone(&self) -> Tz {
-        self.timezone
+    pub fn timezone(&self) -> &Zone {
+        &self.timezone
     }
 
     pub fn week(&self) -> &WeekSchedule {
@@ -211,36 +250,38 @@ impl BusinessHours {
         &self.holidays
     }
 
-    /// The local date at an instant (None only outside chrono's ±262,000 years).
     fn local_date(&self, at: i64) -> Option<NaiveDate> {
-        let utc = DateTime::<Utc>::from_timestamp_millis(at)?;
-        Some(utc.with_timezone(&self.timezone).date_naive())
+        self.timezone.local_date(Timestamp::from_millis(at))
     }
 
     /// The first instant (UTC ms) at which the local clock reads `minute` on `date` or later:
     /// the earlier of a repeated time, the jump for a skipped one.
     fn first_reach(&self, date: NaiveDate, minute: u16) -> Option<i64> {
-        let local = if minute >= DAY_MINUTES {
-            date.succ_opt()?.and_time(NaiveTime::MIN)
+        let (date, minute) = if minute >= DAY_MINUTES {
+            (date.succ_opt()?, 0)
         } else {
-            let t = NaiveTime::from_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
-            date.and_time(t)
+            (date, minute)
         };
-        let instant = |l: &NaiveDateTime, o: &chrono_tz::TzOffset| {
-            l.and_utc().timestamp_millis() - i64::from(o.fix().local_minus_utc()) * 1000
-        };
-        match self.timezone.offset_from_local_datetime(&local) {
-            LocalResult::Single(o) => Some(instant(&local, &o)),
-            LocalResult::Ambiguous(a, b) => Some(instant(&local, &a).min(instant(&local, &b))),
-            LocalResult::None => match GapInfo::new(&local, &self.timezone).and_then(|g| g.end) {
-                Some(end) => Some(end.timestamp_millis()),
-                // A gap with no known end cannot happen with the zone tables; read the local
-                // time at the offset in force at that UTC reading rather than fail.
-                None => {
-                    let o = self.timezone.offset_from_utc_datetime(&local);
-                    Some(instant(&local, &o))
+        let hm = NaiveTime::from_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
+        // The wall-clock reading as if it were UTC; an offset turns it into the instant.
+        let wall = date.and_time(hm).and_utc().timestamp_millis();
+        let instant = |o: jiff::tz::Offset| wall - i64::from(o.seconds()) * 1000;
+        // Hours and minutes are below 24 and 60.
+        let local = civil(date)?.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+        match self.timezone.tz.to_ambiguous_timestamp(local).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Some(instant(offset)),
+            AmbiguousOffset::Fold { before, after } => Some(instant(before).min(instant(after))),
+            // Skipped: the clocks jumped over this reading. Read under the offset after the
+            // jump it names an instant before the jump; the zone's next transition is it.
+            AmbiguousOffset::Gap { before, after } => {
+                let early = jiff::Timestamp::from_millisecond(instant(after)).ok()?;
+                match self.timezone.tz.following(early).next() {
+                    Some(jump) => Some(jump.timestamp().as_millisecond()),
+                    // A gap with no transition after it cannot happen with the zone tables;
+                    // read the time at the offset before it rather than fail.
+                    None => Some(instant(before)),
                 }
-            },
+            }
         }
     }
 
@@ -317,7 +358,8 @@ impl BusinessHours {
 pub enum Calendar {
     /// Calendar time: targets count every minute.
     Continuous,
-    Business(BusinessHours),
+    /// Boxed: the zone and week are large beside `Continuous`.
+    Business(Box<BusinessHours>),
 }
 
 impl Calendar {
@@ -369,11 +411,11 @@ pub(crate) mod tests {
             )
             .unwrap();
         }
-        Calendar::Business(BusinessHours::new(
-            tz.parse().unwrap(),
+        Calendar::Business(Box::new(BusinessHours::new(
+            Zone::get(tz).unwrap(),
             WeekSchedule::new(week).unwrap(),
             holidays.iter().map(|d| d.parse::<NaiveDate>().unwrap()),
-        ))
+        )))
     }
 
     pub(crate) const WEEKDAYS_9_TO_5: &[(&str, &[&str])] = &[
@@ -390,23 +432,29 @@ pub(crate) mod tests {
 
     /// A local wall-clock reading "2026-03-27 16:30" in `tz` (it must exist and be unique).
     pub(crate) fn at(tz: &str, local: &str) -> Timestamp {
-        let tz: Tz = tz.parse().unwrap();
-        let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
-        Timestamp::from_millis(
-            tz.from_local_datetime(&naive)
-                .single()
-                .unwrap()
-                .timestamp_millis(),
-        )
+        let tz = TimeZone::get(tz).unwrap();
+        let dt: jiff::civil::DateTime = local.parse().unwrap();
+        let ts = tz.to_ambiguous_timestamp(dt).unambiguous().unwrap();
+        Timestamp::from_millis(ts.as_millisecond())
     }
 
     /// An instant as "2026-03-30 09:30 +02:00" in `tz`, to compare readably.
     pub(crate) fn show(tz: &str, t: Timestamp) -> String {
-        let tz: Tz = tz.parse().unwrap();
-        let d = DateTime::<Utc>::from_timestamp_millis(t.millis())
-            .unwrap()
-            .with_timezone(&tz);
-        d.format("%Y-%m-%d %H:%M %:z").to_string()
+        let tz = TimeZone::get(tz).unwrap();
+        let ts = jiff::Timestamp::from_millisecond(t.millis()).unwrap();
+        let d = tz.to_datetime(ts);
+        let off = tz.to_offset(ts).seconds();
+        let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} {sign}{:02}:{:02}",
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            off / 3600,
+            off % 3600 / 60
+        )
     }
 
     const BERLIN: &str = "Europe/Berlin";
@@ -706,7 +754,7 @@ pub(crate) mod tests {
             let d0: NaiveDate = "2026-01-01".parse().unwrap();
             let holidays = holidays.into_iter().map(|n| d0 + chrono::Days::new(n));
             let week = WeekSchedule::new(week).unwrap();
-            Calendar::Business(BusinessHours::new(tz.parse().unwrap(), week, holidays))
+            Calendar::Business(Box::new(BusinessHours::new(Zone::get(tz).unwrap(), week, holidays)))
         }
     }
 
@@ -775,7 +823,7 @@ pub(crate) mod tests {
             let range = TimeRange { start: start * 15, end: (start + len).min(80) * 15 };
             prop_assume!(range.end > range.start);
             let week = WeekSchedule::new(std::array::from_fn(|_| DayHours::new(vec![range]).unwrap())).unwrap();
-            let cal = Calendar::Business(BusinessHours::new(tz.parse().unwrap(), week, []));
+            let cal = Calendar::Business(Box::new(BusinessHours::new(Zone::get(tz).unwrap(), week, [])));
             let date = "2026-01-01".parse::<NaiveDate>().unwrap() + chrono::Days::new(day);
             let (d0, d1) = (day_start(&cal, date), day_start(&cal, date + chrono::Days::new(1)));
             prop_assert_eq!(cal.minutes_between(d0, d1), i64::from(range.minutes()));
@@ -787,9 +835,9 @@ pub(crate) mod tests {
         fn round_the_clock_hours_are_calendar_time(
             tz in a_zone(), from in an_instant(), ms in 0i64..5_000_000_000,
         ) {
-            let tz_: Tz = tz.parse().unwrap();
+            let tz_ = Zone::get(tz).unwrap();
             let all = DayHours::new(vec![TimeRange { start: 0, end: DAY_MINUTES }]).unwrap();
-            let cal = Calendar::Business(BusinessHours::new(tz_, WeekSchedule::new(std::array::from_fn(|_| all.clone())).unwrap(), []));
+            let cal = Calendar::Business(Box::new(BusinessHours::new(tz_, WeekSchedule::new(std::array::from_fn(|_| all.clone())).unwrap(), [])));
             prop_assert_eq!(cal.add(from, ms), Calendar::Continuous.add(from, ms));
         }
     }

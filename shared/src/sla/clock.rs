@@ -42,7 +42,10 @@ use super::policy::SlaPolicy;
 use crate::model::{Priority, TicketStatus, Timestamp};
 
 /// One of a ticket's two targets, named as in `breaches` and `sla.breached` events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
 pub enum Metric {
     FirstResponse,
     Resolution,

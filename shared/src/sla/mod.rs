@@ -4,7 +4,10 @@
 pub mod calendar;
 pub mod clock;
 pub mod policy;
+pub mod ticket;
 
-pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule};
+pub use crate::model::SlaView;
+pub use calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule, Zone};
 pub use clock::{DueTimes, Metric, SlaClock, due_at};
 pub use policy::{SlaPolicy, Target, TargetMinutes};
+pub use ticket::TicketSla;

@@ -25,10 +25,11 @@
 //! [`SlaPolicy::restore`] reads a stored policy back without the holiday window, which only
 //! applies on the day a policy is set.
 
-use super::calendar::{BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule};
+use super::calendar::{
+    BusinessHours, Calendar, DayHours, HoursError, TimeRange, WeekSchedule, Zone,
+};
 use crate::model::{Invalid, Priority, Timestamp};
-use chrono::{DateTime, Days, NaiveDate, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{Days, NaiveDate, Weekday};
 use serde_json::{Map, Value, json};
 
 /// The largest target: a year of minutes.
@@ -312,7 +313,7 @@ fn parse_business_hours(v: &Value, now: Option<Timestamp>) -> Result<BusinessHou
         tz_field,
         "an IANA time zone name such as \"Europe/Berlin\"",
     )?;
-    let tz: Tz = name.parse().map_err(|_| {
+    let tz = Zone::get(name).ok_or_else(|| {
         Invalid::new(
             tz_field,
             format!(
@@ -321,9 +322,7 @@ fn parse_business_hours(v: &Value, now: Option<Timestamp>) -> Result<BusinessHou
         )
     })?;
     let week = parse_week(map.get("days"))?;
-    let today = now
-        .and_then(|n| DateTime::<Utc>::from_timestamp_millis(n.millis()))
-        .map(|n| n.with_timezone(&tz).date_naive());
+    let today = now.and_then(|n| tz.local_date(n));
     let holidays = parse_holidays(map.get("holidays"), today)?;
     Ok(BusinessHours::new(tz, week, holidays))
 }
@@ -346,7 +345,7 @@ impl SlaPolicy {
         let targets = parse_targets(body.get("targets"))?;
         let calendar = match body.get("businessHours") {
             None => Calendar::Continuous,
-            Some(v) => Calendar::Business(parse_business_hours(v, now)?),
+            Some(v) => Calendar::Business(Box::new(parse_business_hours(v, now)?)),
         };
         if let Calendar::Business(b) = &calendar {
             let weekly = b.week().weekly_minutes();

@@ -107,6 +107,7 @@ mod tests {
             created_at: "t".into(),
             updated_at: "t".into(),
             version: 1,
+            sla: None,
             tags: Tags::parse(tags.iter().copied()).unwrap(),
             followers: followers
                 .iter()

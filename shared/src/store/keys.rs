@@ -17,6 +17,9 @@
 //! | change feed item | `FEED#<shard:02>` | `<commit ms:013>#<ulid>` | | | | |
 //! | ticket copy under a tag (SPEC §11) | `TAG#<tag>#<shard>` | `<ticket ulid>` | | | | |
 //! | ticket copy under a follower (SPEC §11) | `FOLLOWING#<userId>` | `<ticket ulid>` | | | | |
+//! | SLA policy version / the one in force | `SLA#POLICY` | `V#<n:010>` / `CURRENT` | | | | |
+//! | ticket (under an SLA with a check to come) | | | | | | `SLADUE#<shard>` / next check ms |
+//! | SLA order entry (tickets under an SLA) | `TICKET#<ulid>` | `SLA#ORDER` | `SLAORDER#<shard>` / resolution due#ulid | | | |
 
 use super::backend::Key;
 use crate::model::{Email, Timestamp, UserId, UserStatus, UserType};
@@ -189,6 +192,43 @@ pub fn ticket_copy(partition: String, ticket: &crate::model::TicketId) -> Key {
     Key::new(partition, ticket.as_str())
 }
 
+/// The partition of the SLA policy's versions and of the pointer to the one in force.
+pub const SLA_POLICY: &str = "SLA#POLICY";
+
+pub fn sla_current() -> Key {
+    Key::new(SLA_POLICY, "CURRENT")
+}
+
+pub fn sla_version(version: i64) -> Key {
+    Key::new(SLA_POLICY, format!("{HISTORY_PREFIX}{version:010}"))
+}
+
+/// How many partitions the SLA indexes spread over: each takes about 1/8 of the writes of
+/// tickets under an SLA, and a reader queries all 8 at once.
+pub const SLA_SHARDS: u8 = 8;
+
+/// A ticket's shard: its ULID's random bits modulo the shards.
+pub fn sla_shard(id: &crate::model::TicketId) -> u8 {
+    ulid::Ulid::from_string(id.as_str())
+        .map(|u| (u.random() % u128::from(SLA_SHARDS)) as u8)
+        .unwrap_or(0)
+}
+
+/// The sweep's index partition (gsi4, by next check time) of a shard.
+pub fn sla_due(shard: u8) -> String {
+    format!("SLADUE#{shard}")
+}
+
+/// The listing's index partition (gsi1, by resolution due time) of a shard.
+pub fn sla_order(shard: u8) -> String {
+    format!("SLAORDER#{shard}")
+}
+
+/// A ticket's order entry: its place in `sort=resolutionDueAt`, beside it in its partition.
+pub fn sla_order_entry(id: &crate::model::TicketId) -> Key {
+    Key::new(format!("TICKET#{id}"), "SLA#ORDER")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +264,9 @@ mod tests {
             idempotency(&u, "k"),
             delivery("e"),
             mailed("e", "a@b.co"),
+            sla_current(),
+            sla_version(1),
+            sla_order_entry(&t),
         ];
         let mut names: Vec<String> = keys.into_iter().flat_map(|k| [k.pk, k.sk]).collect();
         names.push(feed_shard(0));
@@ -240,6 +283,8 @@ mod tests {
             OUTBOX.into(),
             OUTBOX_PARKED.into(),
             JOBS.into(),
+            sla_due(0),
+            sla_order(0),
         ]);
         for name in names {
             let literal = match name.find('#') {

@@ -20,6 +20,7 @@ mod paging;
 mod plug;
 pub mod schema;
 mod signin;
+mod sla;
 mod stats;
 mod tickets;
 mod users;
@@ -46,6 +47,7 @@ pub use paging::Listing;
 pub use paging::Source;
 pub use plug::{BoxFuture, ItemBackend};
 pub use signin::{Attempt, SigninFailures};
+pub use sla::{SlaPolicyRecord, SlaWriteError};
 pub use stats::{Cost, Stats, Usage};
 pub use tickets::{
     HistoryEntry, TicketChange, TicketRecord, TicketWriteError, assignee_source, reporter_source,

@@ -14,6 +14,7 @@ use crate::model::{
     UserId,
 };
 use crate::policy::Parties;
+use crate::sla::TicketSla;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,6 +32,9 @@ pub struct TicketRecord {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Its service levels, when created under a policy (SPEC §10; shared/src/sla/ticket.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<TicketSla>,
     /// SPEC §11 (absent on tickets stored before: none).
     #[serde(default)]
     pub tags: Tags,
@@ -51,7 +55,26 @@ impl Copied for TicketRecord {
     }
 }
 
+/// The top-level copy of `sla.rev` that ticket writes are conditioned on.
+const SLA_REV: &str = "slaRev";
+
 impl TicketRecord {
+    /// The condition a write of this ticket (as read) commits under: still at its version,
+    /// and, under an SLA, at its revision (a breach mark bumps no version).
+    pub(crate) fn unchanged(&self) -> Cond {
+        let version = Cond::Eq("version", Value::from(self.version));
+        match &self.sla {
+            None => version,
+            Some(s) => Cond::All(vec![version, Cond::Eq(SLA_REV, Value::from(s.rev))]),
+        }
+    }
+
+    /// The key of its SLA order entry (None: no resolution due time, no entry).
+    pub fn sla_order(&self) -> Option<String> {
+        let due = self.sla.as_ref()?.resolution_due_at?;
+        Some(TicketSla::order_key(Some(due), &self.ticket_id))
+    }
+
     pub fn snapshot(&self) -> TicketSnapshot {
         TicketSnapshot {
             id: self.ticket_id.as_str().to_owned(),
@@ -64,6 +87,7 @@ impl TicketRecord {
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
             version: self.version,
+            sla: self.sla.as_ref().and_then(TicketSla::view),
             tags: self.tags.names(),
             followers: self
                 .followers
@@ -85,6 +109,16 @@ impl TicketRecord {
     fn to_item(&self) -> Result<Item, StoreError> {
         let k = keys::ticket(&self.ticket_id);
         let order = Value::String(self.ticket_id.as_str().to_owned());
+        let mut sla = Vec::new();
+        if let Some(s) = &self.sla {
+            sla.push((SLA_REV, Value::from(s.rev)));
+            // The sweep's index: only while a target can still become late.
+            if let Some(next) = s.next_check(self.status) {
+                let shard = keys::sla_shard(&self.ticket_id);
+                sla.push((GSI4.pk, Value::String(keys::sla_due(shard))));
+                sla.push((GSI4.sk, Value::from(next.millis())));
+            }
+        }
         to_item(
             self,
             &[
@@ -99,8 +133,27 @@ impl TicketRecord {
                 (GSI2.sk, order.clone()),
                 (GSI3.pk, Value::String(keys::by_status(self.status))),
                 (GSI3.sk, order),
-            ],
+            ]
+            .into_iter()
+            .chain(sla)
+            .collect::<Vec<_>>(),
         )
+    }
+
+    /// The ticket's order entry (`sort=resolutionDueAt`): its key in the shard's partition.
+    fn order_entry(&self, order: String) -> Item {
+        let k = keys::sla_order_entry(&self.ticket_id);
+        let shard = keys::sla_shard(&self.ticket_id);
+        let mut item = Item::new();
+        item.insert(TABLE.pk.into(), Value::String(k.pk));
+        item.insert(TABLE.sk.into(), Value::String(k.sk));
+        item.insert(GSI1.pk.into(), Value::String(keys::sla_order(shard)));
+        item.insert(GSI1.sk.into(), Value::String(order));
+        item.insert(
+            "ticketId".into(),
+            Value::String(self.ticket_id.as_str().to_owned()),
+        );
+        item
     }
 }
 
@@ -191,11 +244,11 @@ impl Store {
                 },
                 Some(b) if b == c.after => Write::Check {
                     key: keys::ticket(&b.ticket_id),
-                    cond: Cond::Eq("version", Value::from(b.version)),
+                    cond: b.unchanged(),
                 },
                 Some(b) => Write::Put {
                     item: c.after.to_item()?,
-                    cond: Cond::Eq("version", Value::from(b.version)),
+                    cond: b.unchanged(),
                 },
             },
         );
@@ -203,6 +256,27 @@ impl Store {
             for w in copy_writes(c.before, c.after)? {
                 tx.push(Part::Copy, w);
             }
+        }
+        // The order entry follows the ticket's resolution due time.
+        match (
+            c.before.and_then(TicketRecord::sla_order),
+            c.after.sla_order(),
+        ) {
+            (was, Some(now)) if was.as_ref() != Some(&now) => tx.push(
+                Part::Ticket,
+                Write::Put {
+                    item: c.after.order_entry(now),
+                    cond: Cond::Always,
+                },
+            ),
+            (Some(_), None) => tx.push(
+                Part::Ticket,
+                Write::Delete {
+                    key: keys::sla_order_entry(&c.after.ticket_id),
+                    cond: Cond::Always,
+                },
+            ),
+            _ => {}
         }
         let assignable = |below: Option<i64>| {
             let mut conds = vec![Cond::Exists, Cond::AttrExists(GSI4.pk)];

@@ -340,6 +340,9 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
+                // A ticket's SLA order entry, when a priority change leaves it no
+                // resolution due time (SPEC §10).
+                "dynamodb:DeleteItem",
                 "sqs:SendMessage",
                 "sqs:GetQueueAttributes",
             ],

@@ -12,6 +12,7 @@ mod events;
 mod feed;
 mod invariant;
 mod notify;
+mod sla_model;
 mod store;
 mod tickets;
 mod users;

@@ -18,6 +18,7 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod sla;
 mod tags;
 mod update;
 pub(crate) mod workload;

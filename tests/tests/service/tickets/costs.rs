@@ -26,6 +26,7 @@ crm_tests::on_both_backends!(
     cost_of_following_listing,
     cost_of_adding_and_removing_a_follower,
     cost_of_create_with_twenty_webhook_subscriptions,
+    cost_of_the_breach_sweep_is_flat_in_the_tickets_not_coming_due,
 );
 
 fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
@@ -93,7 +94,9 @@ async fn cost_of_create(store: Store) {
         .await
         .expect("create");
     assert_eq!(t.assignee.as_deref(), Some("eng2"));
-    f.assert_cost("create", cost(1, 1, 1, 2));
+    // The caller and the SLA policy in force (two gets), the least-loaded engineers (one
+    // query), all at once; then the one transaction.
+    f.assert_cost("create", cost(2, 1, 1, 2));
     // With no approved engineer: the same reads, nobody assigned.
     for e in ["eng1", "eng2"] {
         f.w.set_status(e, crm_shared::model::UserStatus::Rejected)
@@ -104,7 +107,7 @@ async fn cost_of_create(store: Store) {
         .await
         .expect("create");
     assert_eq!(t.assignee, None);
-    f.assert_cost("create unassigned", cost(1, 1, 1, 2));
+    f.assert_cost("create unassigned", cost(2, 1, 1, 2));
 }
 
 async fn cost_of_status_update(store: Store) {
@@ -381,4 +384,69 @@ async fn cost_of_create_with_twenty_webhook_subscriptions(store: Store) {
         0,
         "no receiver is contacted on the request path"
     );
+}
+
+/// The breach sweep (SPEC §10) reads the due index's 8 shards at once: with nothing due it
+/// costs 8 queries that return nothing, whether 10 or many tickets under a target are open;
+/// with k tickets due, k items more, then a transaction each.
+async fn cost_of_the_breach_sweep_is_flat_in_the_tickets_not_coming_due(store: Store) {
+    let f = fixture(store).await;
+    service::put_sla(
+        &f.w.ctx,
+        &f.w.admin,
+        &serde_json::json!({"targets": {"4": {"firstResponseMinutes": 60, "resolutionMinutes": 600},
+                                        "1": {"firstResponseMinutes": 1}}}),
+    )
+    .await
+    .expect("PUT /sla");
+    let many: usize = std::env::var("CRM_SLA_SWEEP_TICKETS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(150);
+    let sweep = || async {
+        crm_shared::service::breaches::sweep(&f.w.ctx.writer(), f.w.ctx.clock.now())
+            .await
+            .expect("sweep")
+    };
+    let mut open = 0;
+    for n in [10, many] {
+        while open < n {
+            f.w.create(&f.cust, &format!("open {open}")).await;
+            open += 1;
+        }
+        f.stats.take();
+        let started = std::time::Instant::now();
+        let r = sweep().await;
+        let took = started.elapsed();
+        let u = f.stats.take_usage();
+        assert_eq!(r.due, 0);
+        assert_eq!(u.cost, cost(0, 8, 0, 1), "{n} open tickets not due");
+        assert_eq!(u.items_read, 0, "{n} open tickets not due");
+        eprintln!(
+            "breach sweep, {n} open tickets under a target, none due, {}: {:?} {} items read, {took:?}",
+            f.w.store().backend_name(),
+            u.cost,
+            u.items_read
+        );
+    }
+    // Three coming due (priority 1, a one-minute first response).
+    for i in 0..3 {
+        service::create_ticket(
+            &f.w.ctx,
+            &f.cust,
+            crm_shared::service::NewTicket {
+                priority: Some(crm_tests::desk::priority(1)),
+                ..new_ticket(&format!("due {i}"))
+            },
+        )
+        .await
+        .expect("create");
+    }
+    f.w.ctx.clock.advance(2 * 60_000);
+    f.stats.take();
+    let r = sweep().await;
+    let u = f.stats.take_usage();
+    assert_eq!((r.due, r.recorded), (3, 3));
+    assert_eq!(u.cost, cost(0, 8, 3, 2), "3 due of {}", many + 3);
+    assert_eq!(u.items_read, 3);
 }
