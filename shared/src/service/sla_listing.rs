@@ -42,9 +42,8 @@ pub(super) async fn by_resolution_due(
     let admin_index = caller.user_type == crate::model::UserType::Admin
         && filter.reporter.is_none()
         && filter.assignee.is_none();
-    let keep = |t: &TicketRecord| {
-        rest.matches(t) && policy::concerned(caller, &t.parties()).is_ok()
-    };
+    let keep =
+        |t: &TicketRecord| rest.matches(t) && policy::concerned(caller, &t.parties()).is_ok();
     if !admin_index {
         return in_memory(ctx, sources, &keep, after, limit).await;
     }
