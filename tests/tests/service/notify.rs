@@ -35,3 +35,5 @@ mod privacy;
 mod unpushable;
 
 mod undeliverable;
+
+mod sla;
