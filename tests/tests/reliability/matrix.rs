@@ -241,6 +241,24 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "getSla",
+        [
+            "the policy in force",
+            "the policy in force, `?x=1` (ignored)",
+            "the policy in force",
+            "the policy in force",
+        ],
+    ),
+    (
+        "putSla",
+        [
+            "`{targets}` in calendar time",
+            "`{targets, businessHours}` (Europe/Berlin, Monday 09:00-17:00)",
+            "a calendar with no hours",
+            "a truncated JSON body",
+        ],
+    ),
+    (
         "changePassword",
         [
             "the caller, a wrong `currentPassword`",
@@ -675,6 +693,43 @@ const EXPECTED: &[(&str, [[u16; 4]; 15])] = &[
         [403, 403, 403, 403],
         [403, 403, 403, 403],
         [403, 403, 403, 403],
+    ]),
+    // SPEC §10: approved staff read the policy; approved admins set it. The policy is
+    // checked after the caller (a calendar with no hours is 403 but for an admin, 400); a
+    // body that is not JSON is 400 before anything.
+    ("getSla", [
+        [401, 401, 401, 401],
+        [200, 200, 200, 200],
+        [200, 200, 200, 200],
+        [200, 200, 200, 200],
+        [200, 200, 200, 200],
+        [200, 200, 200, 200],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [403, 403, 403, 403],
+        [200, 200, 200, 200],
+        [403, 403, 403, 403],
+    ]),
+    ("putSla", [
+        [401, 401, 401, 401],
+        [200, 200, 400, 400],
+        [200, 200, 400, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
     ]),
     // Self (a wrong current password is 403 WRONG_PASSWORD) or an approved ADMIN resetting
     // another user; rights before existence; the body is checked before the caller's status.
@@ -1395,6 +1450,24 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
                 None,
             )
             .await
+        }
+        "getSla" => {
+            let q = if target == 1 { "?x=1" } else { "" };
+            json_call("GET", format!("/sla{q}"), None).await
+        }
+        "putSla" => {
+            let body = match target {
+                0 => {
+                    json!({"targets": {"1": {"firstResponseMinutes": 30, "resolutionMinutes": 240}}})
+                }
+                1 => json!({"targets": {"2": {"resolutionMinutes": 480}},
+                            "businessHours": {"timezone": "Europe/Berlin",
+                                              "days": {"mon": ["09:00-17:00"]}}}),
+                2 => json!({"targets": {"1": {"resolutionMinutes": 60}},
+                            "businessHours": {"timezone": "UTC", "days": {}}}),
+                _ => return raw(c, "PUT", "/sla", token, b"{\"targets\": {".to_vec()).await,
+            };
+            json_call("PUT", "/sla".into(), Some(body)).await
         }
         "changePassword" => {
             let (id, body) = match target {

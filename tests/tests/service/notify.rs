@@ -37,3 +37,5 @@ mod privacy;
 mod unpushable;
 
 mod undeliverable;
+
+mod sla;
