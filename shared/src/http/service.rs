@@ -87,6 +87,27 @@ where
 
 /// The request with its body read, or why the body could not be: too large (declared or
 /// sent), or too slow.
+/// A body declared too large is still read and dropped up to this size, so that a client
+/// that sends its whole body before reading the answer gets the 413 rather than a broken
+/// pipe (hyper closes a connection whose request body was left unread); a larger one is not
+/// read at all.
+const DRAIN_MAX_BYTES: usize = 1024 * 1024;
+
+/// Reads and drops a body, at most `DRAIN_MAX_BYTES` of it.
+async fn drain<B: http_body::Body>(body: B) {
+    use bytes::Buf;
+    let mut body = std::pin::pin!(body);
+    let mut left = DRAIN_MAX_BYTES;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(d) = frame.data_ref() {
+            left = left.saturating_sub(d.remaining());
+            if left == 0 {
+                break;
+            }
+        }
+    }
+}
+
 async fn read<B>(req: http::Request<B>, timeout: Duration) -> (ApiRequest, Option<ApiError>)
 where
     B: http_body::Body,
@@ -98,12 +119,11 @@ where
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| ulid::Ulid::generate().to_string());
     let (parts, body) = req.into_parts();
-    let declared_too_large = parts
+    let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES);
+        .and_then(|v| v.parse::<usize>().ok());
     let mut api = ApiRequest {
         method: parts.method,
         path: parts.uri.path().to_owned(),
@@ -112,7 +132,11 @@ where
         body: Bytes::new(),
         request_id,
     };
-    if declared_too_large {
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY_BYTES) {
+        if n <= DRAIN_MAX_BYTES {
+            // Whatever the drain meets (an error, the timeout), the answer is the 413.
+            let _ = tokio::time::timeout(timeout, drain(body)).await;
+        }
         return (api, Some(ApiError::payload_too_large()));
     }
     let read = Limited::new(body, MAX_BODY_BYTES).collect();
