@@ -91,10 +91,60 @@ fn sdk_defaults() -> aws_config::ConfigLoader {
 
 /// Settings for a function in the cloud; exits the process with one line on a bad value.
 pub fn config_or_exit() -> Config {
-    match Config::from_env(Profile::Cloud) {
+    let config = match Config::from_env(Profile::Cloud) {
         Ok(c) => c,
         Err(e) => exit_with(&e),
+    };
+    if let Err(e) = crate::attachments::files::Settings::from_config(&config) {
+        exit_with(&e);
     }
+    config
+}
+
+/// The attachment bucket of a function with `CRM_ATTACHMENT_BUCKET` (SPEC §13, §14): signed
+/// with the SDK configuration's credentials (the role's, refreshed as they rotate), in its
+/// region, at `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` when set (an emulator). None
+/// without the setting; exits with one line on a bad one.
+pub fn attachment_files(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Option<crate::attachments::files::Files> {
+    use crate::attachments::download::HeadClient;
+    use crate::attachments::files::{Files, Settings};
+    use crate::attachments::location::{BucketAddress, Endpoint};
+    fn fail(var: &'static str, problem: String) -> ! {
+        exit_with(&ConfigError { var, problem })
+    }
+    let settings = Settings::from_config(config).unwrap_or_else(|e| exit_with(&e));
+    let bucket = settings.bucket?;
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL_S3")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| sdk.endpoint_url().map(str::to_owned))
+    {
+        None => Endpoint::Aws,
+        Some(url) => {
+            Endpoint::parse_override(&url).unwrap_or_else(|e| fail("AWS_ENDPOINT_URL_S3", e))
+        }
+    };
+    let region = sdk
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default();
+    let bucket =
+        BucketAddress::new(bucket, &region, endpoint).unwrap_or_else(|e| fail("AWS_REGION", e));
+    let credentials = sdk.credentials_provider().unwrap_or_else(|| {
+        fail(
+            "AWS_ACCESS_KEY_ID",
+            "no AWS credentials are configured".into(),
+        )
+    });
+    let heads = HeadClient::for_function().unwrap_or_else(|e| fail("CRM_ATTACHMENT_BUCKET", e));
+    Some(Files::S3 {
+        bucket,
+        credentials,
+        heads,
+    })
 }
 
 pub fn exit_with(e: &ConfigError) -> ! {
@@ -202,6 +252,7 @@ macro_rules! lambda_api_main {
                 $crate::queue::Queues::default()
             };
             let mut ctx = $crate::cloud::api_ctx(&config, &sdk, dynamodb.clone(), queues).await;
+            ctx.files = $crate::cloud::attachment_files(&config, &sdk);
             if $webhooks {
                 ctx.webhook_queue = $crate::cloud::webhook_queue(&config, &sdk);
             }

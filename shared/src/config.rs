@@ -95,6 +95,10 @@ pub struct Config {
     /// `CRM_WEBHOOK_QUEUE_URL`: the SQS queue of webhook deliveries the dispatcher consumes
     /// (the cloud's notifier and dispatcher; `crm serve` dispatches in-process).
     pub webhook_queue_url: Option<String>,
+    /// `CRM_ATTACHMENT_BUCKET` and `CRM_ATTACHMENT_MAX_BYTES` as given (SPEC §13, §14);
+    /// `attachments::Settings::from_config` checks them (a layer above this one).
+    pub attachment_bucket: Option<String>,
+    pub attachment_max_bytes: Option<String>,
 }
 
 /// The webhook settings (SPEC §14), with the test knobs beside them.
@@ -307,6 +311,8 @@ impl Config {
         {
             return Err(err("CRM_WEBHOOK_QUEUE_URL", "must be an http(s) URL"));
         }
+        let attachment_bucket = get("CRM_ATTACHMENT_BUCKET");
+        let attachment_max_bytes = get("CRM_ATTACHMENT_MAX_BYTES");
 
         Ok(Self {
             table_name,
@@ -323,6 +329,8 @@ impl Config {
             webhooks,
             event_bus_name,
             webhook_queue_url,
+            attachment_bucket,
+            attachment_max_bytes,
         })
     }
 

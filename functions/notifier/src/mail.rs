@@ -205,6 +205,7 @@ mod tests {
             body: "It is still broken.\nSame error 254.".into(),
             internal,
             created_at: "2022-08-06T09:00:00.000Z".into(),
+            attachments: Vec::new(),
         });
         e
     }

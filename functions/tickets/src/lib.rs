@@ -4,6 +4,7 @@
 //! malformed). And the service levels' policy, `GET`/`PUT /sla` (SPEC §10).
 
 use crm_shared::ApiError;
+use crm_shared::attachments::{AttachmentId, ContentType, FileName};
 use crm_shared::error::ErrorCode;
 use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
@@ -11,7 +12,8 @@ use crm_shared::model::{
     Title, UserId,
 };
 use crm_shared::service::{
-    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketOrder, TicketPatch,
+    self, Authed, Created, Ctx, NewAttachment, NewComment, NewTicket, TicketFilter, TicketOrder,
+    TicketPatch,
 };
 use http::{Method, StatusCode};
 
@@ -56,6 +58,18 @@ pub fn router() -> Router {
             "/tickets/{ticketId}/followers/{userId}",
             "removeFollower",
             remove_follower,
+        )
+        .authenticated(
+            Method::POST,
+            "/tickets/{ticketId}/attachments",
+            "createAttachmentUpload",
+            create_attachment_upload,
+        )
+        .authenticated(
+            Method::GET,
+            "/tickets/{ticketId}/attachments/{attachmentId}",
+            "downloadAttachment",
+            download_attachment,
         )
         .authenticated(Method::GET, "/sla", "getSla", get_sla)
         .authenticated(Method::PUT, "/sla", "putSla", put_sla)
@@ -163,12 +177,81 @@ async fn add_comment(
     let new = NewComment {
         body: CommentBody::parse(b.required_str("body")?)?,
         internal: b.bool("internal")?.unwrap_or(false),
+        attachments: attachment_ids(&b)?,
     };
     let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
     // Location: the thread the comment is read from.
     Ok(created_response(created, "Comment added.", |_| {
         format!("{BASE_PATH}/tickets/{id}/comments")
     }))
+}
+
+/// `attachments` of a comment (SPEC §13): at most 10 attachment ids, none twice.
+fn attachment_ids(b: &Body) -> Result<Vec<AttachmentId>, ApiError> {
+    let Some(raw) = b.strings("attachments")? else {
+        return Ok(Vec::new());
+    };
+    if raw.len() > service::MAX_ATTACHMENTS_PER_COMMENT {
+        return Err(ApiError::invalid(
+            "attachments",
+            "attachments may name at most 10 attachments.",
+        ));
+    }
+    let mut ids: Vec<AttachmentId> = Vec::with_capacity(raw.len());
+    for r in raw {
+        let id = AttachmentId::parse(r)
+            .map_err(|_| ApiError::invalid("attachments", "attachments must be attachment ids."))?;
+        if ids.contains(&id) {
+            return Err(ApiError::invalid(
+                "attachments",
+                "attachments must not name an attachment twice.",
+            ));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// POST /tickets/{ticketId}/attachments (SPEC §13): `{"fileName", "contentType", "size"}`.
+async fn create_attachment_upload(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let size = b
+        .int("size")?
+        .ok_or_else(|| ApiError::invalid("size", "size is required: the file's size in bytes."))?;
+    let new = NewAttachment {
+        file_name: FileName::parse(b.required_str("fileName")?)?,
+        content_type: ContentType::parse(b.required_str("contentType")?)?,
+        size: u64::try_from(size)
+            .map_err(|_| ApiError::invalid("size", "size must be a positive number of bytes."))?,
+    };
+    let grant = service::grant_upload(ctx, &who, &id, new).await?;
+    Ok(ApiResponse::data(
+        StatusCode::CREATED,
+        Some("Upload granted."),
+        &grant,
+    ))
+}
+
+/// GET /tickets/{ticketId}/attachments/{attachmentId} (SPEC §13): `302` to a download URL
+/// valid 5 minutes (also given as `data.url`).
+async fn download_attachment(
+    ctx: &Ctx,
+    who: Authed,
+    Path((id, attachment)): Path<(TicketId, AttachmentId)>,
+) -> Result<ApiResponse, ApiError> {
+    #[derive(serde::Serialize)]
+    struct Redirect<'a> {
+        url: &'a str,
+    }
+    let url = service::attachment_download_url(ctx, &who, &id, &attachment).await?;
+    Ok(
+        ApiResponse::data(StatusCode::FOUND, None, &Redirect { url: &url })
+            .with_header(http::header::LOCATION, &url),
+    )
 }
 
 async fn list_comments(

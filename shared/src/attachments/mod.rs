@@ -6,6 +6,7 @@
 pub mod content;
 pub mod download;
 pub mod file_name;
+pub mod files;
 pub mod local;
 pub mod location;
 pub mod post_policy;

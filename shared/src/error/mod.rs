@@ -69,6 +69,8 @@ catalogue! {
     WebhookNotFound = "WEBHOOK_NOT_FOUND", 404;
     /// The subscription has no delivery with this id.
     DeliveryNotFound = "DELIVERY_NOT_FOUND", 404;
+    /// The ticket has no linked attachment with this id (SPEC §13).
+    AttachmentNotFound = "ATTACHMENT_NOT_FOUND", 404;
     UserIdTaken = "USER_ID_TAKEN", 409;
     EmailTaken = "EMAIL_TAKEN", 409;
     LastAdmin = "LAST_ADMIN", 409;

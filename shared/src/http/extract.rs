@@ -59,6 +59,12 @@ impl FromParam for TicketId {
     }
 }
 
+impl FromParam for crate::attachments::AttachmentId {
+    fn from_param(raw: &str) -> Result<Self, ApiError> {
+        Ok(crate::attachments::AttachmentId::parse(raw)?)
+    }
+}
+
 impl<T: FromParam> FromCall for Path<T> {
     fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
         match call.params {

@@ -34,6 +34,20 @@ pub struct CommentSnapshot {
     pub body: String,
     pub internal: bool,
     pub created_at: String,
+    /// The files linked to the comment (SPEC §13); left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// An attachment as a comment shows it (SPEC §13): `{"attachmentId", "fileName",
+/// "contentType", "size"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentRef {
+    pub attachment_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod ticket;
 mod time;
 mod user;
 
-pub use comment::{CommentBody, CommentSnapshot};
+pub use comment::{AttachmentRef, CommentBody, CommentSnapshot};
 pub use event::{
     Change, Changes, EVENT_ID_PREFIX, Event, EventData, EventType, LegacyTicketEvent, SlaView,
     StoredEvent, TicketSnapshot, UserView,

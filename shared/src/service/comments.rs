@@ -4,11 +4,13 @@
 //! same transaction (ticket, counts, history, comment, event).
 
 use super::assign::reopen_assignment;
+use super::attachments::read_uploads;
 use super::idempotency::{Created, fingerprint, recorded, replay};
 use super::tickets::caller_and_ticket;
 use super::transition::{Transition, Tries};
 use super::{Authed, Ctx};
 use crate::ApiError;
+use crate::attachments::AttachmentId;
 use crate::model::{
     CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, UserType, new_ulid,
 };
@@ -20,6 +22,8 @@ use serde_json::json;
 pub struct NewComment {
     pub body: CommentBody,
     pub internal: bool,
+    /// Uploads to link (SPEC §13): at most 10, no id twice.
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// POST /tickets/{ticketId}/comments: the comment as stored.
@@ -49,19 +53,24 @@ pub async fn add_comment_once(
         "ticketId": id.as_str(),
         "body": new.body.as_str(),
         "internal": new.internal,
+        "attachments": new.attachments.iter().map(AttachmentId::as_str).collect::<Vec<_>>(),
     }));
     let w = ctx.writer();
     let mut tries = Tries::default();
     while tries.next().await.is_some() {
-        let ((caller, before), record) =
-            tokio::try_join!(caller_and_ticket(ctx, who, id), async {
-                Ok::<_, ApiError>(recorded(ctx, who, key).await?)
-            })?;
+        let now = ctx.clock.now();
+        // The uploads to link (their items and a HEAD of each file) are read beside the
+        // caller, the ticket and the idempotency record: the same request depth.
+        let ((caller, before), record, uploads) = tokio::try_join!(
+            caller_and_ticket(ctx, who, id),
+            async { Ok::<_, ApiError>(recorded(ctx, who, key).await?) },
+            read_uploads(ctx, id, &new.attachments, now)
+        )?;
         if let Some(r) = record {
             return replay(r, &fingerprint);
         }
         policy::comment(&caller.caller(), new.internal)?;
-        let now = ctx.clock.now();
+        let linked = uploads.to_link(&caller.user_id, id)?;
         let comment = CommentRecord {
             comment_id: new_ulid().to_string(),
             ticket_id: id.clone(),
@@ -69,6 +78,7 @@ pub async fn add_comment_once(
             body: new.body.clone(),
             internal: new.internal,
             created_at: now.rfc3339(),
+            attachments: linked.iter().map(|a| a.reference()).collect(),
         };
         let mut after = before.clone();
         let mut bound = None;
@@ -87,11 +97,19 @@ pub async fn add_comment_once(
             }
         }
         let snapshot = comment.snapshot();
-        let t = Transition::comment(caller.user_id, comment, before, after)
+        let links: Vec<_> = linked
+            .iter()
+            .map(|a| a.link_write(&comment.comment_id, new.internal, now))
+            .collect();
+        let mut t = Transition::comment(caller.user_id, comment, before, after)
             .at(now)
             .by(caller.user_type)
             .chosen_under(bound)
             .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
+        // Linked in the comment's own transaction, only while each is still unlinked.
+        for link in links {
+            t = t.checked(link);
+        }
         if let Some(c) = tries.commit(t, &w).await? {
             c.publish(&w).await;
             return Ok(Created::New(snapshot));

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod assign;
+mod attachments;
 mod auth;
 pub mod breaches;
 mod comments;
@@ -26,6 +27,10 @@ pub mod webhooks;
 pub mod workload;
 
 pub use accounts::{PasswordChange, change_password, set_password, set_password_by_id, signout};
+pub use attachments::{
+    MAX_ATTACHMENTS_PER_COMMENT, NewAttachment, UploadGrant,
+    download_url as attachment_download_url, grant_upload,
+};
 pub use auth::{SigninInput, SignupInput, signin, signup};
 pub use comments::{NewComment, add_comment, add_comment_once, list_comments};
 pub use filter::{TicketFilter, TicketOrder};
@@ -74,6 +79,10 @@ pub struct Ctx {
     pub webhook_queue: crate::webhooks::queue::WebhookQueue,
     /// "Now" for ticket changes and SLA clocks (tests move it ahead).
     pub clock: crate::model::Clock,
+    /// Where attachment files are kept (SPEC §13); None: attachments answer 503.
+    pub files: Option<crate::attachments::files::Files>,
+    /// `CRM_ATTACHMENT_MAX_BYTES`.
+    pub attachment_max_bytes: crate::attachments::MaxBytes,
 }
 
 impl Ctx {
@@ -92,6 +101,8 @@ impl Ctx {
             webhook_addresses: Default::default(),
             webhook_queue: Default::default(),
             clock: crate::model::Clock::default(),
+            files: None,
+            attachment_max_bytes: crate::attachments::MaxBytes::default(),
         }
     }
 
@@ -110,6 +121,9 @@ impl Ctx {
             jobs: queues.jobs,
             webhook_addresses: (&config.webhooks).into(),
             webhook_queue: queues.webhooks,
+            attachment_max_bytes: crate::attachments::files::Settings::from_config(config)
+                .map(|s| s.max_bytes)
+                .unwrap_or_default(),
             ..Self::new(store, secret, config.token_ttl_seconds, config.bcrypt_cost)
         }
     }

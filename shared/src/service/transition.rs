@@ -546,6 +546,7 @@ mod tests {
             body: crate::model::CommentBody::parse("hi").unwrap(),
             internal: false,
             created_at: "t".into(),
+            attachments: Vec::new(),
         };
         assert!(!Transition::comment(actor, c, t.clone(), t).changes_nothing());
     }

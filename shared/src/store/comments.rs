@@ -8,7 +8,7 @@ use super::keys;
 use super::paging::{Listing, Source, Spec};
 use super::schema::{Index, TABLE};
 use super::{Store, to_item};
-use crate::model::{CommentBody, CommentSnapshot, TicketId, UserId};
+use crate::model::{AttachmentRef, CommentBody, CommentSnapshot, TicketId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,6 +22,9 @@ pub struct CommentRecord {
     pub body: CommentBody,
     pub internal: bool,
     pub created_at: String,
+    /// Linked files (SPEC §13), in the order the comment named them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 impl CommentRecord {
@@ -33,6 +36,7 @@ impl CommentRecord {
             body: self.body.as_str().to_owned(),
             internal: self.internal,
             created_at: self.created_at.clone(),
+            attachments: self.attachments.clone(),
         }
     }
 

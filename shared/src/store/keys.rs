@@ -19,6 +19,7 @@
 //! | ticket copy under a follower (SPEC §11) | `FOLLOWING#<userId>` | `<ticket ulid>` | | | | |
 //! | SLA policy version / the one in force | `SLA#POLICY` | `V#<n:010>` / `CURRENT` | | | | |
 //! | ticket (under an SLA with a check to come) | | | | | | `SLADUE#<shard>` / next check ms |
+//! | attachment (SPEC §13: pending upload, then linked) | `ATTACHMENT#<ulid>` | `ATTACHMENT` | | | | |
 //! | SLA order entry (tickets under an SLA) | `TICKET#<ulid>` | `SLA#ORDER` | `SLAORDER#<shard>` / resolution due#ulid | | | |
 
 use super::backend::Key;
@@ -43,6 +44,10 @@ pub fn email(e: &Email) -> Key {
 
 pub fn admin_counter() -> Key {
     Key::new("META", "ADMINS")
+}
+
+pub fn attachment(id: &str) -> Key {
+    Key::new(format!("ATTACHMENT#{id}"), "ATTACHMENT")
 }
 
 pub fn signin_failures(id: &UserId) -> Key {

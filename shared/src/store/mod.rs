@@ -3,6 +3,7 @@
 //! crate (crm-embedded) and plugs in through `ItemBackend`, so that no build of a Lambda
 //! function can link it.
 
+mod attachments;
 mod backend;
 mod comments;
 mod copies;
@@ -30,6 +31,7 @@ pub mod webhooks_keys {
     pub use super::webhooks::{delivery_key, subscription_key};
 }
 
+pub use attachments::{ATTACHMENT_PENDING_SECONDS, AttachmentRecord};
 pub use backend::{
     Cond, Item, Key, Query, QueryPage, Range, Refused, SortKey, StoreError, Tx, Write,
     apply_update, holds, key_of,

@@ -157,6 +157,7 @@ async fn every_event_is_in_the_feed_as_the_webhooks_carry_it(store: Store) {
         NewComment {
             body: CommentBody::parse("It is still jamming.").expect("body"),
             internal: false,
+            attachments: Vec::new(),
         },
     )
     .await

@@ -810,6 +810,7 @@ async fn comment(
     let new = service::NewComment {
         body: crm_shared::model::CommentBody::parse(&body).expect("body"),
         internal,
+        attachments: Vec::new(),
     };
     let r = service::add_comment(&w.ctx, &m.users[c].token, &tid(&before.id), new).await;
     let u = &m.users[c];

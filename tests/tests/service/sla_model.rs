@@ -251,6 +251,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     NewComment {
                         body: crm_shared::model::CommentBody::parse("x").expect("body"),
                         internal,
+                        attachments: Vec::new(),
                     },
                 )
                 .await

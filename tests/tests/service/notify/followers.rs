@@ -24,6 +24,7 @@ fn comment(body: &str, internal: bool) -> NewComment {
     NewComment {
         body: CommentBody::parse(body).expect("a body"),
         internal,
+        attachments: Vec::new(),
     }
 }
 

@@ -25,6 +25,7 @@ pub fn public(body: &str) -> NewComment {
     NewComment {
         body: CommentBody::parse(body).expect("valid body"),
         internal: false,
+        attachments: Vec::new(),
     }
 }
 
