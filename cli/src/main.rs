@@ -2,6 +2,7 @@
 //! (`crm admin create`), print the table definition (`crm schema`).
 
 mod admin;
+mod files;
 mod hooks;
 mod local;
 mod notify;

@@ -45,7 +45,26 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let (queues, notifier) = started?;
-    let ctx = Arc::new(Ctx::configured(store, &secret, &config, queues));
+    // Bound before the context: the attachments' signed URLs name this address (SPEC §13).
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let port = listener.local_addr()?.port();
+    let max_bytes = crm_shared::attachments::files::Settings::from_config(&config)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .max_bytes;
+    let mut ctx = Ctx::configured(store, &secret, &config, queues);
+    ctx.files = Some(crm_shared::attachments::files::Files::Local {
+        signer: crm_shared::attachments::local::LocalSigner::new(&secret),
+        data_dir: store_args.data_dir.clone(),
+        origin: format!("http://127.0.0.1:{port}"),
+    });
+    let ctx = Arc::new(ctx);
+    let files = Arc::new(crate::files::LocalFiles::new(
+        &secret,
+        store_args.data_dir.clone(),
+        max_bytes,
+    ));
 
     // SPEC §5: the known default password goes only into a store this server owns.
     if !new_store {
@@ -75,10 +94,6 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         .allow_origins(config.cors_allowed_origins.clone())
         .read_timeout(READ_TIMEOUT);
 
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-    let port = listener.local_addr()?.port();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://127.0.0.1:{port}")?;
@@ -104,7 +119,7 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
                     .header_read_timeout(READ_TIMEOUT)
                     .serve_connection(
                         TokioIo::new(Enveloped::new(stream)),
-                        TowerToHyperService::new(api.clone()),
+                        local_service(api.clone(), files.clone()),
                     );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -131,6 +146,29 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The API, with the local attachment files at `/files` beside it (`crate::files`).
+fn local_service(
+    api: Api,
+    files: Arc<crate::files::LocalFiles>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<http_body_util::Full<bytes::Bytes>>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone {
+    let api = TowerToHyperService::new(api);
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (api, files) = (api.clone(), files.clone());
+        async move {
+            if crate::files::is_files_path(req.uri().path()) {
+                Ok(files.handle(req).await)
+            } else {
+                hyper::service::Service::call(&api, req).await
+            }
+        }
+    })
 }
 
 /// How long a client may take to send a request's head (from the connection's start, or the
