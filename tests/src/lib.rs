@@ -4,6 +4,7 @@
 //! service fixture (`desk`) and the run-on-both-backends macro (`backends`); and S3's POST
 //! policy checks in front of moto, which does not make them (`s3_policy`).
 
+pub mod attach;
 pub mod backends;
 pub mod client;
 pub mod desk;

@@ -7,6 +7,7 @@
 
 mod access;
 mod assign;
+mod attachments;
 mod comment_races;
 pub(crate) mod comments;
 mod concurrency;
