@@ -19,6 +19,7 @@ crm_tests::on_both_backends!(
     cost_of_admin_listing,
     cost_of_history_page,
     cost_of_comment,
+    cost_of_attachment_grant_and_comment_with_attachments,
     cost_of_reopening_comment,
     cost_of_comments_page,
     cost_of_create_with_tags,
@@ -206,6 +207,62 @@ async fn cost_of_comment(store: Store) {
         // Caller and ticket together, then one transaction (check, comment, outbox).
         f.assert_cost(&format!("comment as {}", who.id), cost(2, 0, 1, 2));
     }
+}
+
+/// SPEC §13: a grant is the comment's reads and one write; a comment linking three uploads
+/// reads their items beside the caller and the ticket (the HEADs of the files run in the same
+/// join) and links them in its one transaction: the comment's depth.
+async fn cost_of_attachment_grant_and_comment_with_attachments(store: Store) {
+    use crate::tickets::comments::public;
+    use crm_shared::attachments::local::PendingFile;
+    use crm_shared::attachments::{AttachmentId, ContentType, FileName};
+    let mut f = fixture(store).await;
+    let dir = crm_tests::server::temp_dir("crm-cost-files");
+    f.w.ctx.files = Some(crm_tests::attach::local_files(
+        crm_tests::desk::SECRET,
+        dir.clone(),
+        "http://127.0.0.1:9",
+    ));
+    let id = tid(&f.ticket.id);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        f.stats.take();
+        let g = service::grant_upload(
+            &f.w.ctx,
+            &f.cust,
+            &id,
+            service::NewAttachment {
+                file_name: FileName::parse(&format!("f{n}.txt")).expect("name"),
+                content_type: ContentType::parse("text/plain").expect("type"),
+                size: 2,
+            },
+        )
+        .await
+        .expect("grant");
+        // Caller and ticket together, then the pending item.
+        f.assert_cost("attachment grant", cost(2, 0, 1, 2));
+        let a = AttachmentId::parse(&g.attachment_id).expect("id");
+        let mut file = PendingFile::create(&dir, &id, &a).expect("file");
+        file.write(b"hi").expect("write");
+        file.commit().expect("commit");
+        ids.push(a);
+    }
+    f.stats.take();
+    let c = service::add_comment(
+        &f.w.ctx,
+        &f.cust,
+        &id,
+        service::NewComment {
+            attachments: ids,
+            ..public("three files")
+        },
+    )
+    .await
+    .expect("comment");
+    assert_eq!(c.attachments.len(), 3);
+    // Caller, ticket and the three items at once; then one transaction.
+    f.assert_cost("comment with 3 attachments", cost(5, 0, 1, 2));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn cost_of_reopening_comment(store: Store) {
