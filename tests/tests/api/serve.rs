@@ -2,6 +2,10 @@
 //! and the generated JWT secret across restarts, the default admin, a clean SIGTERM, settings
 //! refused at start-up, and `crm admin create`.
 
+// Attachments' local path: under `serve::`, which the Lambda-shape run leaves out.
+#[path = "serve_attachments.rs"]
+mod attachments;
+
 use crate::support::*;
 use crm_tests::client::PASSWORD;
 use crm_tests::server::{crm_bin, temp_dir, wait_exit as wait};

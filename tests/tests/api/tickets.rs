@@ -8,7 +8,7 @@ mod comments;
 mod conflicts;
 mod counts;
 mod create;
-mod desk;
+pub(crate) mod desk;
 mod followers;
 mod history;
 mod idempotency;
