@@ -147,6 +147,24 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "createAttachmentUpload",
+        [
+            "as getTicket, `{fileName, contentType: text/plain, size: 5}`",
+            "as getTicket, the same declaration",
+            "as getTicket, the same declaration",
+            "as getTicket, the same declaration",
+        ],
+    ),
+    (
+        "downloadAttachment",
+        [
+            "a public comment's file on the caller's own ticket (`302` to the file)",
+            "one on the other ticket",
+            "an attachment id no upload has, on the own ticket",
+            "`not-an-attachment-id` on the own ticket",
+        ],
+    ),
+    (
         "listEvents",
         [
             "no filter",
@@ -478,6 +496,44 @@ const EXPECTED: &[(&str, [[u16; 4]; 15])] = &[
         [403, 403, 404, 400],
         [201, 403, 404, 400],
         [403, 403, 404, 400],
+    ]),
+    // SPEC §13: who may attach is who may comment publicly, so as getTicket (`201`).
+    ("createAttachmentUpload", [
+        [401, 401, 401, 401],
+        [201, 201, 404, 400],
+        [201, 201, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [201, 403, 404, 400],
+        [403, 403, 404, 400],
+    ]),
+    // SPEC §13: a public comment's file to whoever sees the ticket (`302`); an unknown
+    // attachment on a ticket the caller sees is 404, on one they no longer see 403 (the
+    // ticket's rights first); a malformed id 400 before anything is read.
+    ("downloadAttachment", [
+        [401, 401, 401, 401],
+        [302, 302, 404, 400],
+        [302, 302, 404, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [302, 403, 404, 400],
+        [403, 403, 403, 400],
     ]),
     // As getTicket; a customer's page never holds an internal note (checked per cell).
     ("listComments", [
@@ -876,6 +932,8 @@ struct Fixture {
     hooks: [String; 2],
     deleted_hook: String,
     delivery: String,
+    /// A public comment's attachment on each row's tickets, by ticket id (SPEC §13).
+    attachments: BTreeMap<String, String>,
 }
 
 async fn create(c: &Client, token: &str, title: &str) -> String {
@@ -1179,12 +1237,77 @@ async fn fixture(c: Client) -> Fixture {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
+    let mut attachments = BTreeMap::new();
+    for t in rows.iter().flat_map(|r| [&r.own_ticket, &r.other_ticket]) {
+        if !attachments.contains_key(t) {
+            attachments.insert(t.clone(), attach(&c, &admin, t).await);
+        }
+    }
     Fixture {
         c,
         rows,
         hooks,
         deleted_hook,
         delivery,
+        attachments,
+    }
+}
+
+/// Uploads a 5-byte file to `ticket` as `token` and links it with a public comment: its id.
+async fn attach(c: &Client, token: &str, ticket: &str) -> String {
+    let r = c
+        .post(
+            &format!("/tickets/{ticket}/attachments"),
+            token,
+            json!({"fileName": "matrix.txt", "contentType": "text/plain", "size": 5}),
+        )
+        .await;
+    r.expect(201);
+    let up = &r.data()["upload"];
+    let fields = up["fields"]
+        .as_object()
+        .expect("fields")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()));
+    let (status, body) = crm_tests::attach::post_fields(
+        &reqwest::Client::new(),
+        up["url"].as_str().expect("url"),
+        fields,
+        b"hello",
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let id = r.data()["attachmentId"].as_str().expect("id").to_owned();
+    c.post(
+        &format!("/tickets/{ticket}/comments"),
+        token,
+        json!({"body": "A file for the matrix.", "attachments": [id]}),
+    )
+    .await
+    .expect(201);
+    id
+}
+
+/// A request that does not follow a redirect (the download's `302`).
+async fn unfollowed(c: &Client, path: &str, token: Option<&str>) -> Resp {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut req = http.get(format!("{}{path}", c.base()));
+    if let Some(t) = token {
+        req = req.header("x-access-token", t);
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        text,
+        body,
     }
 }
 
@@ -1336,6 +1459,27 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
                 json!({"body": format!("Comment of cell {n}.")})
             };
             json_call("POST", path, Some(body)).await
+        }
+        "createAttachmentUpload" | "downloadAttachment" => {
+            let id = match target {
+                0 | 2 | 3 => row.own_ticket.clone(),
+                _ => row.other_ticket.clone(),
+            };
+            let id = match (route, target) {
+                ("createAttachmentUpload", 2) => UNKNOWN_TICKET.to_owned(),
+                ("createAttachmentUpload", 3) => "not-a-ticket-id".to_owned(),
+                _ => id,
+            };
+            if route == "createAttachmentUpload" {
+                let body = json!({"fileName": format!("cell-{n}.txt"), "contentType": "text/plain", "size": 5});
+                return json_call("POST", format!("/tickets/{id}/attachments"), Some(body)).await;
+            }
+            let attachment = match target {
+                0 | 1 => f.attachments[&id].clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "not-an-attachment-id".to_owned(),
+            };
+            unfollowed(c, &format!("/tickets/{id}/attachments/{attachment}"), token).await
         }
         "listEvents" => {
             let q = [
@@ -1512,6 +1656,20 @@ async fn raw(c: &Client, method: &str, path: &str, token: Option<&str>, body: Ve
 /// Checks beyond the status that a cell's response must pass.
 fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<String>) {
     let row = &f.rows[i];
+    if route == "downloadAttachment" && r.status == 302 {
+        // SPEC §13: to a download URL of the server's own, the file's (checked beside it:
+        // tests/tests/api/serve_attachments.rs).
+        let to_file = r
+            .header("location")
+            .is_some_and(|l| l.contains("/files/attachments/"));
+        if !to_file || r.header("x-content-type-options") != Some("nosniff") {
+            problems.push(format!(
+                "{route} / {}: a 302 without its Location",
+                CALLERS[i]
+            ));
+        }
+        return;
+    }
     let ok = (200..300).contains(&r.status);
     let mut fail = |what: String| problems.push(format!("{route} / {}: {what}", CALLERS[i]));
     if r.body["success"] != json!(ok) {
