@@ -250,6 +250,84 @@ impl HeadClient {
     }
 }
 
+impl HeadClient {
+    /// Copies the object at `from` to `to` in the bucket (CopyObject, its type and metadata
+    /// kept: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html), as the
+    /// linking step keeps an upload out of the pending prefix the lifecycle rule empties. A
+    /// failed connection or a 5xx is tried once more within the deadline; copying again is
+    /// harmless.
+    pub async fn copy(
+        &self,
+        bucket: &BucketAddress,
+        credentials: &Credentials,
+        from: &str,
+        to: &str,
+        now: Timestamp,
+    ) -> Result<(), S3Error> {
+        let url = bucket.object_url(to);
+        let source = format!("/{}/{from}", bucket.bucket());
+        let attempt = || async {
+            let request = signed_copy(&url, bucket.region(), credentials, &source, now)?;
+            let request = aws_smithy_runtime_api::http::Request::try_from(request)
+                .map_err(|e| S3Error::Signing(e.to_string()))?;
+            let response = self
+                .connector
+                .call(request)
+                .await
+                .map_err(|e| S3Error::Unavailable(e.to_string()))?;
+            match response.status().as_u16() {
+                200 => Ok(()),
+                status => Err(S3Error::Status(status)),
+            }
+        };
+        let attempts = async {
+            match attempt().await {
+                Err(S3Error::Unavailable(_)) | Err(S3Error::Status(500..)) => attempt().await,
+                other => other,
+            }
+        };
+        tokio::time::timeout(self.deadline, attempts)
+            .await
+            .map_err(|_| S3Error::Unavailable(format!("no answer within {:?}", self.deadline)))?
+    }
+}
+
+/// A CopyObject PUT signed in its headers, `x-amz-copy-source` among them.
+fn signed_copy(
+    url: &str,
+    region: &str,
+    credentials: &Credentials,
+    source: &str,
+    now: Timestamp,
+) -> Result<http::Request<SdkBody>, S3Error> {
+    let mut settings = s3_settings();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let identity: Identity = credentials.clone().into();
+    let params = signing_params(&identity, region, settings, now)?;
+    let signable = SignableRequest::new(
+        "PUT",
+        url,
+        std::iter::once(("x-amz-copy-source", source)),
+        SignableBody::empty(),
+    )
+    .map_err(|e| S3Error::Signing(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| S3Error::Signing(e.to_string()))?
+        .into_parts();
+    let mut request = http::Request::put(url)
+        .header("x-amz-copy-source", source)
+        .body(SdkBody::empty())
+        .map_err(|e| S3Error::Signing(e.to_string()))?;
+    let (headers, _) = instructions.into_parts();
+    for header in headers {
+        let mut value = http::HeaderValue::from_str(header.value())
+            .map_err(|e| S3Error::Signing(e.to_string()))?;
+        value.set_sensitive(header.sensitive());
+        request.headers_mut().insert(header.name(), value);
+    }
+    Ok(request)
+}
+
 /// A HEAD signed in its headers (`Authorization`, `x-amz-date`, `x-amz-content-sha256` of the
 /// empty payload, `x-amz-security-token`).
 fn signed_head(

@@ -15,6 +15,16 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use std::path::PathBuf;
 
+/// Where an upload waits in the bucket until a comment links it: the bucket's lifecycle rule
+/// deletes what is under this prefix after a day (SPEC §13: unlinked uploads are deleted
+/// within 24 hours); linking copies the file to its own key (`Files::keep`).
+pub const PENDING_PREFIX: &str = "pending/";
+
+/// The pending key of an attachment's key.
+pub fn pending_key(key: &str) -> String {
+    format!("{PENDING_PREFIX}{key}")
+}
+
 /// The path under `crm serve`'s address where its files are posted and read.
 pub const LOCAL_FILES_PATH: &str = "/files";
 
@@ -68,8 +78,9 @@ impl Files {
                 ..
             } => {
                 let creds = Self::credentials(credentials).await?;
+                let pending = pending_key(key);
                 let upload = Upload {
-                    key,
+                    key: &pending,
                     size,
                     content_type,
                     ttl: UPLOAD_TTL,
@@ -90,7 +101,41 @@ impl Files {
         }
     }
 
-    /// What is stored under `key` (None: nothing).
+    /// Keeps an upload being linked: in S3, copies it out of the pending prefix to its own
+    /// key; locally the file is already where it stays.
+    pub async fn keep(&self, key: &str, now: Timestamp) -> Result<(), FilesError> {
+        match self {
+            Files::S3 {
+                bucket,
+                credentials,
+                heads,
+            } => {
+                let creds = Self::credentials(credentials).await?;
+                Ok(heads
+                    .copy(bucket, &creds, &pending_key(key), key, now)
+                    .await?)
+            }
+            Files::Local { .. } => Ok(()),
+        }
+    }
+
+    /// The size of the object at exactly `key` (in S3 not its pending copy; locally the
+    /// file): what a download serves.
+    pub async fn head_exact(&self, key: &str, now: Timestamp) -> Result<Option<u64>, FilesError> {
+        match self {
+            Files::S3 {
+                bucket,
+                credentials,
+                heads,
+            } => {
+                let creds = Self::credentials(credentials).await?;
+                Ok(heads.head(bucket, &creds, key, now).await?.map(|h| h.size))
+            }
+            Files::Local { .. } => Ok(self.head(key, now).await?.map(|h| h.size)),
+        }
+    }
+
+    /// What was uploaded for `key` (None: nothing).
     pub async fn head(&self, key: &str, now: Timestamp) -> Result<Option<ObjectHead>, FilesError> {
         match self {
             Files::S3 {
@@ -99,7 +144,7 @@ impl Files {
                 heads,
             } => {
                 let creds = Self::credentials(credentials).await?;
-                Ok(heads.head(bucket, &creds, key, now).await?)
+                Ok(heads.head(bucket, &creds, &pending_key(key), now).await?)
             }
             Files::Local { data_dir, .. } => {
                 let Some((ticket, attachment)) = parse_object_key(key) else {

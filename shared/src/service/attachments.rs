@@ -151,6 +151,29 @@ impl Uploads {
     }
 }
 
+/// Keeps the uploads a comment links (out of the pending prefix), all at once, before the
+/// comment's transaction: a failed commit leaves a copy no comment names, never a linked
+/// file the lifecycle rule deletes.
+pub(super) async fn keep_uploads(
+    ctx: &Ctx,
+    linked: &[AttachmentRecord],
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    if linked.is_empty() {
+        return Ok(());
+    }
+    let files = files(ctx)?;
+    futures_util::future::try_join_all(linked.iter().map(|a| async move {
+        let id = AttachmentId::parse(&a.attachment_id).map_err(ApiError::from)?;
+        files
+            .keep(&object_key(&a.ticket_id, &id), now)
+            .await
+            .map_err(files_down)
+    }))
+    .await?;
+    Ok(())
+}
+
 /// GET /tickets/{ticketId}/attachments/{attachmentId}: a URL valid 5 minutes that serves the
 /// file as a download of its name and stored type, for a user who may see its comment (an
 /// internal note's attachments are staff-only, like the note).

@@ -4,7 +4,7 @@
 //! same transaction (ticket, counts, history, comment, event).
 
 use super::assign::reopen_assignment;
-use super::attachments::read_uploads;
+use super::attachments::{keep_uploads, read_uploads};
 use super::idempotency::{Created, fingerprint, recorded, replay};
 use super::tickets::caller_and_ticket;
 use super::transition::{Transition, Tries};
@@ -106,6 +106,7 @@ pub async fn add_comment_once(
             .by(caller.user_type)
             .chosen_under(bound)
             .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
+        keep_uploads(ctx, &linked, now).await?;
         // Linked in the comment's own transaction, only while each is still unlinked.
         for link in links {
             t = t.checked(link);
