@@ -345,6 +345,11 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "dynamodb:DeleteItem",
                 "sqs:SendMessage",
                 "sqs:GetQueueAttributes",
+                // Attachments (SPEC §13): presigned POSTs into pending/, the linking step's
+                // HEAD and copy, presigned GETs; ListBucket for a missing upload's 404.
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListBucket",
             ],
         ),
         (
@@ -427,6 +432,12 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "ssm:GetParameter" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameterName}"}).to_string()].into(),
                 "kms:Decrypt" => [json!({"Ref": "JwtSecretKmsKeyArn"}).to_string()].into(),
                 "ses:SendEmail" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}).to_string()].into(),
+                "s3:PutObject" | "s3:GetObject" => [
+                    json!({"Fn::Sub": "${AttachmentBucket.Arn}/pending/*"}).to_string(),
+                    json!({"Fn::Sub": "${AttachmentBucket.Arn}/attachments/*"}).to_string(),
+                ]
+                .into(),
+                "s3:ListBucket" => [json!({"Fn::GetAtt": ["AttachmentBucket", "Arn"]}).to_string()].into(),
                 other => panic!("{function}: unexpected action {other}"),
             };
             assert_eq!(resources, &want_res, "{function}: {action}");
@@ -689,11 +700,85 @@ fn outputs_name_the_api_table_and_queues() {
             "DeadLetterQueueUrl",
             "WebhookQueueUrl",
             "WebhookDeadLetterQueueUrl",
-            "EventBusName"
+            "EventBusName",
+            "AttachmentBucketName"
         ]
         .into()
     );
     assert_eq!(t["Outputs"]["TableName"]["Value"], json!({"Ref": "Table"}));
+}
+
+/// SPEC §13: the bucket blocks public access, encrypts at rest, takes only TLS, empties its
+/// pending prefix (unlinked uploads) after a day, lets browsers upload from the API's CORS
+/// origins, and is the tickets function's `CRM_ATTACHMENT_BUCKET`; ListBucket only for the
+/// pending prefix.
+#[test]
+fn the_attachment_bucket_is_private_encrypted_and_deletes_unlinked_uploads() {
+    let t = template();
+    let b = &resource(t, "AttachmentBucket")["Properties"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(b["PublicAccessBlockConfiguration"][k], json!(true), "{k}");
+    }
+    assert_eq!(
+        b["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+        "BucketOwnerEnforced"
+    );
+    assert_eq!(
+        b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+            ["SSEAlgorithm"],
+        "AES256"
+    );
+    let rules = b["LifecycleConfiguration"]["Rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["Status"], "Enabled");
+    assert_eq!(
+        rules[0]["Prefix"],
+        crm_shared::attachments::files::PENDING_PREFIX
+    );
+    assert_eq!(rules[0]["ExpirationInDays"], json!(1));
+    // 1 day >= the 24 hours a pending item lives.
+    assert!(crm_shared::store::ATTACHMENT_PENDING_SECONDS <= 86_400);
+    let cors = &b["CorsConfiguration"]["Fn::If"];
+    assert_eq!(cors[0], "HasCorsOrigins");
+    assert_eq!(
+        cors[1]["CorsRules"][0]["AllowedOrigins"],
+        json!({"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]})
+    );
+    assert_eq!(
+        cors[1]["CorsRules"][0]["AllowedMethods"],
+        json!(["POST", "GET"])
+    );
+    assert_eq!(cors[2], json!({"Ref": "AWS::NoValue"}));
+    let policy = &resource(t, "AttachmentBucketPolicy")["Properties"];
+    assert_eq!(policy["Bucket"], json!({"Ref": "AttachmentBucket"}));
+    let deny = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(
+        deny["Condition"]["Bool"]["aws:SecureTransport"],
+        json!(false)
+    );
+    let vars = &resource(t, "TicketsFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        vars["CRM_ATTACHMENT_BUCKET"],
+        json!({"Ref": "AttachmentBucket"})
+    );
+    assert_eq!(
+        vars["CRM_ATTACHMENT_MAX_BYTES"],
+        json!({"Ref": "AttachmentMaxBytes"})
+    );
+    let list = statements(t, "TicketsFunction")
+        .into_iter()
+        .find(|s| s["Action"] == "s3:ListBucket")
+        .unwrap();
+    assert_eq!(
+        list["Condition"]["StringLike"]["s3:prefix"],
+        json!("pending/*")
+    );
 }
 
 #[test]

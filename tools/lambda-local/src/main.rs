@@ -154,6 +154,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         create_queues(&doc, &mut names, &sqs, args.visibility_timeout).await?;
         create_event_buses(&doc, &mut names, &aws_sdk_eventbridge::Client::new(&sdk)).await?;
+        create_buckets(&doc, &mut names).await?;
         let tables = template::resources(&doc, "AWS::DynamoDB::Table");
         let [(table_id, _)] = tables.as_slice() else {
             bail!("expected one AWS::DynamoDB::Table in the template");
@@ -439,6 +440,50 @@ fn start_function(
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))
+}
+
+/// The S3 buckets (attachments, SPEC §13) on the emulator the environment names
+/// (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL), named `<stack>-<id>` in S3's alphabet; their
+/// name and Arn go into `names`. A bucket left by an earlier run of the stack is reused. The
+/// emulator takes any signature, so the request only names the account.
+async fn create_buckets(doc: &Value, names: &mut Names) -> anyhow::Result<()> {
+    let buckets = template::resources(doc, "AWS::S3::Bucket");
+    if buckets.is_empty() {
+        return Ok(());
+    }
+    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .context("the template has an S3 bucket: set AWS_ENDPOINT_URL (the emulator)")?;
+    let http = reqwest::Client::new();
+    for (id, _) in buckets {
+        let mut name: String = format!("{}-{id}", names.stack)
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        name.truncate(63);
+        let name = name.trim_matches('-').to_owned();
+        let resp = http
+            .put(format!("{}/{name}", endpoint.trim_end_matches('/')))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await
+            .with_context(|| format!("creating bucket {name}"))?;
+        // 409: BucketAlreadyOwnedByYou, from an earlier run.
+        if !(resp.status().is_success() || resp.status().as_u16() == 409) {
+            bail!("creating bucket {name}: {}", resp.status());
+        }
+        names.refs.insert(id.to_owned(), name.clone());
+        names.atts.insert(
+            (id.to_owned(), "Arn".into()),
+            format!("arn:aws:s3:::{name}"),
+        );
+    }
+    Ok(())
 }
 
 /// The EventBridge buses (the notifier puts every event on one), by the template's name;
