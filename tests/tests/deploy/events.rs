@@ -46,6 +46,10 @@ struct World {
     ticket_id: String,
     webhook_id: String,
     delivery_id: String,
+    /// A file the customer attached to a public comment (SPEC §13), in a bucket on moto
+    /// behind the POST-policy stand-in, kept alive with the world.
+    attachment_id: String,
+    _standin: crm_tests::s3_policy::S3PolicyStandIn,
 }
 
 fn headers_with(token: &str) -> http::HeaderMap {
@@ -62,12 +66,15 @@ async fn world() -> World {
 }
 
 async fn seed() -> World {
-    let ctx = Ctx::new(
+    let mut ctx = Ctx::new(
         crm_tests::emulator::sqlite_store(),
         &Secret::new(SECRET),
         3600,
         4,
     );
+    // The tickets function's bucket (`cloud::attachment_files`), on moto.
+    let (files, standin) = crm_tests::attach::cloud_files().await;
+    ctx.files = Some(files);
     let id = |s: &str| UserId::parse(s).unwrap();
     service::create_admin(
         &ctx.store,
@@ -156,12 +163,45 @@ async fn seed() -> World {
         .handle(&ctx.store, &created)
         .await
         .expect("seeding the delivery");
+    let tid = crm_shared::model::TicketId::parse(&ticket.id).unwrap();
+    let grant = service::grant_upload(
+        &ctx,
+        &customer,
+        &tid,
+        service::NewAttachment {
+            file_name: crm_shared::attachments::FileName::parse("display.png").unwrap(),
+            content_type: crm_shared::attachments::ContentType::parse("image/png").unwrap(),
+            size: 4,
+        },
+    )
+    .await
+    .expect("seeding an upload grant");
+    let (status, body) =
+        crm_tests::attach::post_form(&reqwest::Client::new(), &grant.upload, b"\x89PNG").await;
+    assert_eq!(status, 204, "seeding an upload: {body}");
+    service::add_comment(
+        &ctx,
+        &customer,
+        &tid,
+        service::NewComment {
+            body: crm_shared::model::CommentBody::parse("The display, as it shows error 254.")
+                .unwrap(),
+            internal: false,
+            attachments: vec![
+                crm_shared::attachments::AttachmentId::parse(&grant.attachment_id).unwrap(),
+            ],
+        },
+    )
+    .await
+    .expect("seeding a comment with a file");
     World {
         ctx: Arc::new(ctx),
         tokens,
         ticket_id: ticket.id,
         webhook_id: hook.webhook.id,
         delivery_id: created.key_id().to_owned(),
+        attachment_id: grant.attachment_id,
+        _standin: standin,
     }
 }
 
@@ -186,7 +226,8 @@ impl World {
         let mut text = raw
             .replace("{{ticketId}}", &self.ticket_id)
             .replace("{{webhookId}}", &self.webhook_id)
-            .replace("{{deliveryId}}", &self.delivery_id);
+            .replace("{{deliveryId}}", &self.delivery_id)
+            .replace("{{attachmentId}}", &self.attachment_id);
         for (user, token) in &self.tokens {
             text = text.replace(&format!("{{{{token:{user}}}}}"), token);
         }
