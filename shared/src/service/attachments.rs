@@ -124,7 +124,7 @@ pub(super) async fn read_uploads(
 impl Uploads {
     /// The uploads the caller may link to a comment on `ticket` (SPEC §13: each uploaded by
     /// the caller to this ticket, with the declared size, not linked before; else `400`).
-    pub(super) fn to_link(
+    pub(super) fn into_links(
         self,
         caller: &UserId,
         ticket: &TicketId,

@@ -70,7 +70,7 @@ pub async fn add_comment_once(
             return replay(r, &fingerprint);
         }
         policy::comment(&caller.caller(), new.internal)?;
-        let linked = uploads.to_link(&caller.user_id, id)?;
+        let linked = uploads.into_links(&caller.user_id, id)?;
         let comment = CommentRecord {
             comment_id: new_ulid().to_string(),
             ticket_id: id.clone(),

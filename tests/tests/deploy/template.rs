@@ -742,7 +742,7 @@ fn the_attachment_bucket_is_private_encrypted_and_deletes_unlinked_uploads() {
     );
     assert_eq!(rules[0]["ExpirationInDays"], json!(1));
     // 1 day >= the 24 hours a pending item lives.
-    assert!(crm_shared::store::ATTACHMENT_PENDING_SECONDS <= 86_400);
+    const { assert!(crm_shared::store::ATTACHMENT_PENDING_SECONDS <= 86_400) };
     let cors = &b["CorsConfiguration"]["Fn::If"];
     assert_eq!(cors[0], "HasCorsOrigins");
     assert_eq!(
