@@ -64,7 +64,8 @@ pub async fn add_comment_once(
         let ((caller, before), record, uploads) = tokio::try_join!(
             caller_and_ticket(ctx, who, id),
             async { Ok::<_, ApiError>(recorded(ctx, who, key).await?) },
-            read_uploads(ctx, id, &new.attachments, now)
+            // Boxed: the comment's future stays the size it was without attachments.
+            Box::pin(read_uploads(ctx, id, &new.attachments, now))
         )?;
         if let Some(r) = record {
             return replay(r, &fingerprint);
@@ -106,7 +107,7 @@ pub async fn add_comment_once(
             .by(caller.user_type)
             .chosen_under(bound)
             .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
-        keep_uploads(ctx, &linked, now).await?;
+        Box::pin(keep_uploads(ctx, &linked, now)).await?;
         // Linked in the comment's own transaction, only while each is still unlinked.
         for link in links {
             t = t.checked(link);
