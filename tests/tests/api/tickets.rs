@@ -4,6 +4,7 @@
 
 mod access;
 mod assign;
+mod attachments;
 mod comments;
 mod conflicts;
 mod counts;

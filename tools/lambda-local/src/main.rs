@@ -192,8 +192,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
 
+        // A function's redirect (an attachment's 302, SPEC §13) is its answer, as API Gateway
+        // passes it on: never followed here.
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("an HTTP client")?;
         let mut tasks = tokio::task::JoinSet::new();
