@@ -148,6 +148,14 @@ impl LocalFiles {
                 .map_err(refusal)?;
             let (ticket, attachment) = parse_object_key(&grant.key)
                 .ok_or_else(|| refused(ErrorCode::Forbidden, "The key is not an attachment's."))?;
+            // A stored file never changes (in S3 a linked file is a copy out of the pending
+            // prefix, which a second upload cannot reach): a second upload is refused.
+            if file_path(&self.data_dir, &ticket, &attachment).exists() {
+                return Err(refused(
+                    ErrorCode::Forbidden,
+                    "This upload was already stored.",
+                ));
+            }
             let io = |e: std::io::Error| ApiError::internal(format!("writing an upload: {e}"));
             let mut file = PendingFile::create(&self.data_dir, &ticket, &attachment).map_err(io)?;
             while let Some(chunk) = field.chunk().await.map_err(malformed)? {

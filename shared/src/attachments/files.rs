@@ -231,3 +231,46 @@ impl Settings {
         Ok(Self { bucket, max_bytes })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Profile};
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, crate::config::ConfigError> {
+        let config = Config::from_lookup(Profile::Cloud, |k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("the rest of the settings");
+        Settings::from_config(&config)
+    }
+
+    #[test]
+    fn attachment_settings_are_checked_and_name_their_variable() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bucket, None);
+        assert_eq!(s.max_bytes.bytes(), super::super::DEFAULT_MAX_BYTES);
+        let s = settings(&[
+            ("CRM_ATTACHMENT_BUCKET", "crm-files"),
+            ("CRM_ATTACHMENT_MAX_BYTES", "1024"),
+        ])
+        .unwrap();
+        assert_eq!(s.bucket.unwrap().as_str(), "crm-files");
+        assert_eq!(s.max_bytes.bytes(), 1024);
+        for (var, bad) in [
+            ("CRM_ATTACHMENT_BUCKET", "Not_A_Bucket"),
+            ("CRM_ATTACHMENT_MAX_BYTES", "0"),
+            ("CRM_ATTACHMENT_MAX_BYTES", "ten"),
+        ] {
+            assert_eq!(settings(&[(var, bad)]).unwrap_err().var, var, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uploads_wait_under_the_pending_prefix() {
+        assert_eq!(pending_key("attachments/T/A"), "pending/attachments/T/A");
+        assert!(!pending_key("x").starts_with("attachments/"));
+    }
+}

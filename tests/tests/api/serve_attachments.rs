@@ -136,6 +136,16 @@ async fn a_file_is_uploaded_linked_and_downloaded_with_its_bytes_name_and_type()
         &AttachmentId::parse(&id).unwrap(),
     ));
     assert_eq!(std::fs::read(&path).expect("stored"), bytes);
+    // The same grant again: a stored file never changes.
+    let (status, body) = post_fields(
+        &reqwest::Client::new(),
+        url,
+        fields_of(&data["upload"]),
+        &vec![0u8; 5000],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(std::fs::read(&path).expect("stored"), bytes);
 
     let c = comment(
         &d,
