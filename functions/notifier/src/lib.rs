@@ -177,7 +177,7 @@ impl Notifier {
             }
         }
         let (users, admins, followers) = tokio::try_join!(
-            try_join_all(ids.iter().map(|(id, _)| self.store.get_user(id))),
+            try_join_all(ids.iter().map(|(id, _)| self.store.get_user_eventually(id))),
             self.store.approved_admins(),
             self.followers_now(t, staff_only)
         )?;
@@ -240,7 +240,8 @@ impl Notifier {
             .iter()
             .filter(|f| t.followers.iter().any(|s| s == f.as_str()))
             .collect();
-        let users = try_join_all(still.into_iter().map(|f| self.store.get_user(f))).await?;
+        let users =
+            try_join_all(still.into_iter().map(|f| self.store.get_user_eventually(f))).await?;
         Ok(users.into_iter().flatten().collect())
     }
 
@@ -248,17 +249,21 @@ impl Notifier {
     /// keys the event's items in the store; the transports name the event by `e.id`.
     pub async fn deliver(&self, e: &Event) -> Result<Outcome, DeliveryError> {
         let id = e.key_id();
-        let (seen, recipients) = tokio::try_join!(self.store.delivery(id), self.recipients(e))?;
         let claim = new_ulid().to_string();
         let now = Timestamp::now();
-        let recovered = match self
-            .store
-            .claim_delivery(id, seen.as_ref(), &claim, now, self.lease_seconds)
-            .await?
-        {
-            // SENT is only ever written together with the outbox item's deletion, so a copy
-            // of a delivered event has nothing left to clean up.
-            Claim::AlreadySent => return Ok(Outcome::AlreadySent),
+        // The claim and the recipients side by side: a first delivery reads no marker.
+        let (claimed, recipients) = tokio::try_join!(
+            self.store
+                .claim_delivery(id, &claim, now, self.lease_seconds),
+            self.recipients(e)
+        )?;
+        let recovered = match claimed {
+            // SENT is written just before the outbox item's deletion: a copy of a delivered
+            // event (re-pushed by the sweep after a crash between the two) removes the item.
+            Claim::AlreadySent => {
+                self.store.delete_outbox(id).await?;
+                return Ok(Outcome::AlreadySent);
+            }
             Claim::Busy => {
                 return Err(DeliveryError::Retry(
                     "another delivery is in progress".into(),

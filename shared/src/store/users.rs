@@ -212,6 +212,15 @@ impl Store {
         self.get(&keys::user(id)).await?.map(from_item).transpose()
     }
 
+    /// The user, read eventually consistent (see `Store::get_eventually`): the notifier's
+    /// recipients, resolved at send time, where a second's lag is as good.
+    pub async fn get_user_eventually(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.get_eventually(&keys::user(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
     /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
     /// one transaction, so concurrent sign-ups cannot share a userId or an email.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {
