@@ -539,6 +539,28 @@ impl Notifier {
     /// period, and the delivery marker makes any extra copy harmless.
     pub async fn sweep(&self, age_seconds: i64) -> Result<SweepReport, StoreError> {
         let now = Timestamp::now();
+        // The outbox and jobs beside the SLA breaches that came due (SPEC §10, their own
+        // module): a sweep that finds nothing (nearly every one) is one round trip.
+        let writer = crm_shared::service::transition::Writer {
+            store: &self.store,
+            capacity: self.capacity,
+            events: &self.publisher,
+            jobs: &self.jobs,
+        };
+        let breaches = crm_shared::service::breaches::sweep(&writer, now);
+        let (mut report, breaches) =
+            tokio::try_join!(self.sweep_outbox(now, age_seconds), breaches)?;
+        report.breaches = breaches;
+        Ok(report)
+    }
+
+    /// The outbox items and workload jobs whose push is older than `age_seconds`, pushed
+    /// again (or parked).
+    async fn sweep_outbox(
+        &self,
+        now: Timestamp,
+        age_seconds: i64,
+    ) -> Result<SweepReport, StoreError> {
         let before = now.plus_seconds(-age_seconds);
         // Both partitions at once: a sweep that finds nothing (nearly every one) is one
         // round trip, not two.
@@ -602,17 +624,6 @@ impl Notifier {
         if report.stale > 0 || report.jobs_resumed > 0 {
             tracing::info!(?report, "outbox sweep");
         }
-        // SLA breaches that came due (SPEC §10): their own module, one call.
-        report.breaches = crm_shared::service::breaches::sweep(
-            &crm_shared::service::transition::Writer {
-                store: &self.store,
-                capacity: self.capacity,
-                events: &self.publisher,
-                jobs: &self.jobs,
-            },
-            now,
-        )
-        .await?;
         Ok(report)
     }
 }
