@@ -3,6 +3,8 @@
 //! the local SMTP listener that `crm serve --smtp-port` runs (`smtp`, feature `smtp`).
 
 mod auth_results;
+pub mod command;
+pub mod deliver;
 mod html;
 pub mod parse;
 pub mod quote;
