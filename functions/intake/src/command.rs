@@ -5,6 +5,7 @@
 //! later is `Failure::Transient`.
 
 use crm_shared::ApiError;
+use crm_shared::error::ErrorCode;
 use crm_shared::http::Body;
 use crm_shared::model::{
     CommentBody, Description, IdempotencyKey, Priority, TicketId, Title, UserId,
@@ -53,7 +54,7 @@ impl From<ApiError> for Failure {
 
 fn invalid(message: impl Into<String>) -> Failure {
     Failure::Permanent {
-        code: "VALIDATION_ERROR".to_owned(),
+        code: ErrorCode::MalformedJson.as_str().to_owned(),
         message: message.into(),
     }
 }
@@ -106,12 +107,17 @@ pub async fn run(ctx: &Ctx, raw: &[u8]) -> Result<Value, Failure> {
             let c = add_comment_once(ctx, &who, &ticket, new, key.as_ref()).await?;
             let replayed = matches!(c, Created::Replayed { .. });
             let c = c.into_inner();
-            Ok(json!({"ok": true, "type": "comment.create", "ticketId": c.ticket_id,
-                      "commentId": c.id, "replayed": replayed}))
+            Ok(
+                json!({"ok": true, "type": "comment.create", "ticketId": c.ticket_id,
+                      "commentId": c.id, "replayed": replayed}),
+            )
         }
-        other => Err(invalid(format!(
-            "type must be ticket.create or comment.create, not {:?}.",
-            other.chars().take(40).collect::<String>()
+        other => Err(Failure::from(ApiError::invalid(
+            "type",
+            format!(
+                "type must be ticket.create or comment.create, not {:?}.",
+                other.chars().take(40).collect::<String>()
+            ),
         ))),
     }
 }

@@ -25,7 +25,10 @@ pub enum Source {
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
-    Ticket { ticket_id: String, replayed: bool },
+    Ticket {
+        ticket_id: String,
+        replayed: bool,
+    },
     Comment {
         ticket_id: String,
         comment_id: String,

@@ -13,6 +13,7 @@ use super::tickets::create_ticket_kept;
 use super::{Authed, Created, Ctx, NewComment, NewTicket};
 use crate::ApiError;
 use crate::auth::Claims;
+use crate::error::ErrorCode;
 use crate::model::{
     CommentBody, CommentSnapshot, Description, Email, IdempotencyKey, Priority, TicketId,
     TicketSnapshot, Title, UserId, UserStatus,
@@ -29,7 +30,11 @@ const MAIL_KEY_PREFIX: &str = "mail:";
 /// the API's `Authed` for a token of their current generation: the use case then checks them
 /// against the store as it checks any caller (APPROVED, concerned, allowed).
 pub async fn acting_as(ctx: &Ctx, id: &UserId) -> Result<Authed, ApiError> {
-    let user = ctx.store.get_user(id).await?.ok_or_else(ApiError::user_gone)?;
+    let user = ctx
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "No user has this userId."))?;
     Ok(authed(&user))
 }
 
@@ -108,7 +113,14 @@ pub async fn mail_ticket(
         priority: Some(Priority::LOW),
         tags: None,
     };
-    create_ticket_kept(ctx, who, new, Some(&mail_key(message_id)), MAIL_ONCE_SECONDS).await
+    create_ticket_kept(
+        ctx,
+        who,
+        new,
+        Some(&mail_key(message_id)),
+        MAIL_ONCE_SECONDS,
+    )
+    .await
 }
 
 /// A reply to a ticket's reply address (SPEC §9): a public comment by `who` holding the new

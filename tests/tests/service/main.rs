@@ -10,6 +10,7 @@
 mod attachments;
 mod events;
 mod feed;
+mod intake;
 mod invariant;
 mod notify;
 mod sla_model;
