@@ -27,6 +27,8 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
+    // The mail channel (SPEC §9), when CRM_INBOUND_ADDRESS is set.
+    let replies = crm_shared::cloud::reply_addresses(&config, &secret)?;
     let dynamodb = store_args.store == crate::StoreKind::Dynamodb;
     let Some(opened) =
         unless_stopped(&mut stop, local::open_store(&store_args, &config, true)).await
@@ -37,7 +39,12 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     let (store, new_store) = opened?;
     let Some(started) = unless_stopped(
         &mut stop,
-        crate::notify::start(store.clone(), &config, &store_args.data_dir),
+        crate::notify::start(
+            store.clone(),
+            &config,
+            &store_args.data_dir,
+            replies.clone(),
+        ),
     )
     .await
     else {

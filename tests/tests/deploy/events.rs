@@ -204,6 +204,7 @@ impl World {
             jobs: crm_shared::queue::JobQueue::default(),
             capacity: None,
             integrations: Default::default(),
+            replies: None,
         }
     }
 

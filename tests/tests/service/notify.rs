@@ -38,4 +38,6 @@ mod unpushable;
 
 mod undeliverable;
 
+mod threads;
+
 mod sla;
