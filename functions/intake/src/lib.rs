@@ -7,6 +7,7 @@ pub mod command;
 pub mod deliver;
 mod html;
 pub mod parse;
+pub mod queue;
 pub mod quote;
 #[cfg(feature = "smtp")]
 pub mod smtp;
