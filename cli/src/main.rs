@@ -50,7 +50,7 @@ enum Command {
         port: u16,
         /// Also accept mail over SMTP on 127.0.0.1 at this port (SPEC §9; needs
         /// CRM_INBOUND_ADDRESS); 0 picks a free one.
-        #[arg(long)]
+        #[arg(long, env = "CRM_SMTP_PORT")]
         smtp_port: Option<u16>,
         #[command(flatten)]
         store: StoreArgs,
