@@ -11,6 +11,7 @@ mod attachments;
 mod events;
 mod feed;
 mod intake;
+mod intake_cloud;
 mod invariant;
 mod notify;
 mod sla_model;

@@ -6,7 +6,7 @@
 
 mod support;
 
-mod cloud;
+pub(crate) mod cloud;
 
 mod notification_api;
 
