@@ -31,10 +31,26 @@ async fn main() -> Result<(), Error> {
             problem: "is required by the intake function".into(),
         })
     };
+    // S3 itself, or an emulator named as the SDK names one (AWS_ENDPOINT_URL_S3, else
+    // AWS_ENDPOINT_URL: tools/lambda-local and the tests).
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL_S3")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => Endpoint::Aws,
+        Some(url) => match Endpoint::parse_override(&url) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("configuration error: AWS_ENDPOINT_URL: {e}");
+                std::process::exit(1)
+            }
+        },
+    };
     let mailbox = match (HeadClient::for_function(), sdk.credentials_provider()) {
         (Ok(client), Some(credentials)) => Some(Mailbox {
             client,
-            endpoint: Endpoint::Aws,
+            endpoint,
             credentials,
             region: sdk
                 .region()
