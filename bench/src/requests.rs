@@ -475,6 +475,7 @@ pub async fn run(moto: &str, proxy: &Proxy) -> anyhow::Result<Section> {
         jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
         integrations: Default::default(),
+        replies: None,
     };
     let created_ev = events
         .iter()

@@ -95,6 +95,12 @@ pub struct Config {
     /// `CRM_WEBHOOK_QUEUE_URL`: the SQS queue of webhook deliveries the dispatcher consumes
     /// (the cloud's notifier and dispatcher; `crm serve` dispatches in-process).
     pub webhook_queue_url: Option<String>,
+    /// `CRM_INBOUND_ADDRESS` (SPEC §9): the mail channel's address, as set (checked where the
+    /// reply addresses are made: `cloud::reply_addresses`); unset, the channel is off.
+    pub inbound_address: Option<String>,
+    /// `CRM_INTAKE_DLQ_URL`: where the intake function sends a message that can never
+    /// succeed, with its reason (SPEC §9; the intake function only).
+    pub intake_dlq_url: Option<String>,
 }
 
 /// The webhook settings (SPEC §14), with the test knobs beside them.
@@ -323,6 +329,8 @@ impl Config {
             webhooks,
             event_bus_name,
             webhook_queue_url,
+            inbound_address: get("CRM_INBOUND_ADDRESS"),
+            intake_dlq_url: get("CRM_INTAKE_DLQ_URL"),
         })
     }
 

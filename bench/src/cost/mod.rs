@@ -184,6 +184,7 @@ impl World {
             jobs: job_queue,
             capacity,
             integrations: Default::default(),
+            replies: None,
         };
         put_user(&store, "admin", UserType::Admin).await?;
         let admin = Caller {

@@ -19,7 +19,7 @@ use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, UserRecord, keys};
 use futures_util::future::{join_all, try_join_all};
-pub use mail::{Mail, render};
+pub use mail::{Mail, Thread, render};
 use serde::{Deserialize, Serialize};
 pub use transport::{SendError, Transport};
 
@@ -50,6 +50,9 @@ pub struct Notifier {
     pub capacity: Option<i64>,
     /// The webhook fan-out and the bus, run beside the mail (integrations.rs).
     pub integrations: integrations::Integrations,
+    /// The mail channel's reply addresses (SPEC §9: `CRM_INBOUND_ADDRESS`); `None`, mail
+    /// carries no `Reply-To` and no thread ids.
+    pub replies: Option<crm_shared::mail::ReplyAddresses>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,7 +289,7 @@ impl Notifier {
             return Ok(Outcome::AlreadySent);
         }
         let count = recipients.len();
-        let mail = render(e, recipients);
+        let mail = render(e, recipients).threaded(self.replies.as_ref(), e);
         let send = async {
             if mail.recipients.is_empty() {
                 Ok(None)

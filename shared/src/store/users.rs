@@ -221,6 +221,22 @@ impl Store {
             .transpose()
     }
 
+    /// The userId registered with `email`, read from its email sentinel (SPEC §9: a mail's
+    /// sender is the user whose address it is).
+    pub async fn user_id_by_email(&self, email: &Email) -> Result<Option<UserId>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sentinel {
+            user_id: UserId,
+        }
+        Ok(self
+            .get(&keys::email(email))
+            .await?
+            .map(from_item::<Sentinel>)
+            .transpose()?
+            .map(|s| s.user_id))
+    }
+
     /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
     /// one transaction, so concurrent sign-ups cannot share a userId or an email.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {
