@@ -4,6 +4,7 @@
 mod admin;
 mod files;
 mod hooks;
+mod intake;
 mod local;
 mod notify;
 mod parse_errors;
@@ -48,6 +49,16 @@ enum Command {
         /// Port to listen on; 0 picks a free one.
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// Also accept mail over SMTP on 127.0.0.1 at this port (SPEC §9; needs
+        /// CRM_INBOUND_ADDRESS); 0 picks a free one.
+        #[arg(long, env = "CRM_SMTP_PORT")]
+        smtp_port: Option<u16>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Run intake commands (SPEC §9), one JSON object a line on standard input: prints one
+    /// JSON result a line, and exits non-zero if any command was refused.
+    Intake {
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -100,7 +111,12 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve { port, store } => serve::run(port, store).await,
+            Command::Serve {
+                port,
+                smtp_port,
+                store,
+            } => serve::run(port, smtp_port, store).await,
+            Command::Intake { store } => intake::run(store).await,
             Command::Admin {
                 command:
                     AdminCommand::Create {

@@ -34,6 +34,7 @@ pub async fn start(
     store: Store,
     config: &Config,
     data_dir: &Path,
+    replies: Option<crm_shared::mail::ReplyAddresses>,
 ) -> anyhow::Result<(Queues, LocalNotifier)> {
     // The mail log holds addresses and mail bodies, the dead-letter log whole events: the
     // owner's alone (new files are made so; ones from before are narrowed).
@@ -66,6 +67,7 @@ pub async fn start(
             webhooks: webhooks.clone(),
             bus: None,
         },
+        replies,
     });
     let (stop, stopped) = watch::channel(false);
     let dead_letters = data_dir.join("dead-letter.log");

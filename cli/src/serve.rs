@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
+pub async fn run(port: u16, smtp_port: Option<u16>, store_args: StoreArgs) -> anyhow::Result<()> {
     local::init_logging();
     // The handlers go in first: a signal at any moment is a clean stop with status 0, never
     // the default death by signal. During start-up it cuts the step that waits (the store, the
@@ -27,6 +27,11 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&store_args.data_dir)
         .with_context(|| format!("creating {}", store_args.data_dir.display()))?;
     let secret = local::jwt_secret(&config, &store_args.data_dir)?;
+    // The mail channel (SPEC §9), when CRM_INBOUND_ADDRESS is set.
+    let replies = crm_shared::cloud::reply_addresses(&config, &secret)?;
+    if smtp_port.is_some() && replies.is_none() {
+        anyhow::bail!("--smtp-port needs CRM_INBOUND_ADDRESS (the mail channel's address)");
+    }
     let dynamodb = store_args.store == crate::StoreKind::Dynamodb;
     let Some(opened) =
         unless_stopped(&mut stop, local::open_store(&store_args, &config, true)).await
@@ -37,7 +42,12 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
     let (store, new_store) = opened?;
     let Some(started) = unless_stopped(
         &mut stop,
-        crate::notify::start(store.clone(), &config, &store_args.data_dir),
+        crate::notify::start(
+            store.clone(),
+            &config,
+            &store_args.data_dir,
+            replies.clone(),
+        ),
     )
     .await
     else {
@@ -100,6 +110,14 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     tracing::info!(port, store = ctx.store.backend_name(), "serving");
+    // SPEC §9: mail over SMTP on loopback, handed to the same code as the cloud's stored mail.
+    let (smtp_stop, smtp) = match (smtp_port, &replies) {
+        (Some(p), Some(r)) => {
+            let (stop, task) = crate::intake::start_smtp(p, ctx.clone(), r.clone()).await?;
+            (Some(stop), Some(task))
+        }
+        _ => (None, None),
+    };
 
     let graceful = GracefulShutdown::new();
     loop {
@@ -132,6 +150,10 @@ pub async fn run(port: u16, store_args: StoreArgs) -> anyhow::Result<()> {
         }
     }
     drop(listener);
+    if let (Some(stop), Some(task)) = (smtp_stop, smtp) {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     tracing::info!("stopping: waiting for in-flight requests");
     tokio::select! {
         _ = graceful.shutdown() => {}

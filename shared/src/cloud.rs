@@ -168,6 +168,30 @@ pub async fn jwt_secret(
     }
 }
 
+/// The mail channel's reply addresses (SPEC §9), keyed with the deployment's JWT secret:
+/// `None` when `CRM_INBOUND_ADDRESS` is unset (the channel is off), a `ConfigError` when it
+/// is not an address the channel can use.
+pub fn reply_addresses(
+    config: &Config,
+    secret: &Secret,
+) -> Result<Option<crate::mail::ReplyAddresses>, ConfigError> {
+    config
+        .inbound_address
+        .as_deref()
+        .map(|raw| {
+            crate::mail::InboundAddress::parse(raw)
+                .map(|a| crate::mail::ReplyAddresses::new(a, secret))
+                .map_err(|e| ConfigError {
+                    var: "CRM_INBOUND_ADDRESS",
+                    problem: e
+                        .to_string()
+                        .trim_start_matches("CRM_INBOUND_ADDRESS ")
+                        .to_owned(),
+                })
+        })
+        .transpose()
+}
+
 /// Reads one SSM parameter with decryption and checks it is long enough to be an HS256
 /// secret. The value never appears in an error.
 pub async fn fetch_ssm_secret(

@@ -99,6 +99,12 @@ pub struct Config {
     /// `attachments::Settings::from_config` checks them (a layer above this one).
     pub attachment_bucket: Option<String>,
     pub attachment_max_bytes: Option<String>,
+    /// `CRM_INBOUND_ADDRESS` (SPEC §9): the mail channel's address, as set (checked where the
+    /// reply addresses are made: `cloud::reply_addresses`); unset, the channel is off.
+    pub inbound_address: Option<String>,
+    /// `CRM_INTAKE_DLQ_URL`: where the intake function sends a message that can never
+    /// succeed, with its reason (SPEC §9; the intake function only).
+    pub intake_dlq_url: Option<String>,
 }
 
 /// The webhook settings (SPEC §14), with the test knobs beside them.
@@ -331,6 +337,8 @@ impl Config {
             webhook_queue_url,
             attachment_bucket,
             attachment_max_bytes,
+            inbound_address: get("CRM_INBOUND_ADDRESS"),
+            intake_dlq_url: get("CRM_INTAKE_DLQ_URL"),
         })
     }
 

@@ -269,8 +269,14 @@ pub struct Server {
     stderr_path: PathBuf,
 }
 
+/// A new empty directory under the system's temp dir. The name is unique within the
+/// process; a leftover of an earlier run whose pid was the same (a data dir a killed run
+/// kept, holding its users) is removed first, so a test never starts on another's data.
 pub fn temp_dir(prefix: &str) -> PathBuf {
     let d = std::env::temp_dir().join(crate::unique(prefix));
+    if d.exists() {
+        std::fs::remove_dir_all(&d).expect("remove a leftover temp dir");
+    }
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }

@@ -36,10 +36,10 @@ const BEFORE_WRITE_STRONG: &str = "The item the write is conditioned on (its `ve
 const COMMENT_WHY: &str = "The ticket is read strongly consistent before the transaction, which holds a ConditionCheck of its `version`: +0.5 RCU. The check is needed (a reporter's comment on a ticket closed meanwhile must reopen it in the same write), so it is no waste; DynamoDB Local reports it at 0 WCU and DynamoDB bills it (see below), and given the check, the read could be eventually consistent.";
 const PAGE_STRONG: &str = "The ticket (who may see it) and the page of its partition are read strongly consistent (every GetItem, and every query of the table rather than an index, is): +0.5 RCU each.";
 const PASSWORD: &str = "The new hash (with the token generation) and its `user.updated` event (outbox and change feed items) are one transaction (`Store::change_password`), as every change with its event is; the clearing of the sign-in window rides in it, which doubles it: 2 WCU where a standard delete costs 1. SPEC asks for the tokens to stop working and the failures to be cleared, not for the two to be atomic: a crash between them leaves failures counted a little longer. The reservation before bcrypt (one put) is at the floor.";
-const DELIVERY: &str = "Reads: the delivery marker is read first (strongly consistent, 1 RCU) beside the recipients, so that a redelivered copy is recognised without a write; the claim's conditional put would tell as much (refused: then read), so a first delivery pays for a read only a redelivery needs. The reporter and the assignee are read strongly consistent (1 RCU each where 0.5 would do: recipients are resolved at send time, and a second's lag is as good). The query of earlier recipient markers (strongly consistent, of the table) finds none on a first delivery and costs 0 here. Writes: the finish (the SENT marker and the outbox item's deletion) is one transaction, which doubles both, the outbox item's index entry with it: 5 WCU more than two standard writes when the event is over 1 KB (a creation's event carries every field twice, as the ticket and as changes from null, and a comment's carries the ticket with its description and the comment), 3 more otherwise. Two standard writes would be safe: a crash between them leaves an outbox item whose re-push finds the SENT marker and only has to delete it.";
-const DELIVERY_AGAIN: &str = "As for TICKET_CREATED: the marker read before the claim, the recipients read strongly consistent, the finish in one transaction (+5 WCU for an event over 1 KB, +3 under; this event's size is in its floor above).";
+const DELIVERY: &str = "The claim is one conditional put (the marker is read only when the put is refused, that is for a copy), the recipients are read eventually consistent (resolved at send time: a second's lag is as good), and the finish is two standard writes (the SENT marker, then the outbox item's deletion: a crash between them leaves an outbox item whose re-push finds SENT and only deletes it). The query of earlier recipient markers (strongly consistent, of the table) finds none on a first delivery and costs 0 here.";
+const DELIVERY_AGAIN: &str = "As for TICKET_CREATED.";
 const FEED_PAGE: &str = "A page reads every shard of the feed (16 queries at once, each strongly consistent and of the table: the visibility argument needs every committed item, docs/events.md), each asked for its share of the page plus 2 (`limit ÷ 16 + 2`; the DynamoDB backend asks one more to know whether more follow), so it reads up to 3 items per shard that the page does not return, and each query's bytes round up to 4 KB on their own. The floor counts only the page's own items, per shard. Flat in the table's size: section 10.";
-const DISPATCH: &str = "The subscription and the delivery record are read strongly consistent beside each other (1 RCU where 0.5 would do for each: a stale subscription read could sign with a secret rotated a moment ago, and the record's attempt count is checked again by the write's condition anyway). The delivery record holds the event's body (the signed bytes, the same on every attempt), so its rewrite costs by the event's size.";
+const DISPATCH: &str = "The subscription and the delivery record are read strongly consistent beside each other (1 RCU where 0.5 is the floor for each), and both are needed so: the delivery record is written by the notifier's fan-out a moment before its message is queued, and an eventually consistent read may not find it yet, which the dispatcher must take for a stale message and drop; a stale subscription could sign with a secret rotated a moment ago. The delivery record holds the event's body (the signed bytes, the same on every attempt), so its rewrite costs by the event's size.";
 const BACKLOG: &str = "The job's item is read strongly consistent (`job_pending`): +0.5 RCU, where every step is conditioned on what it reads and an eventual read would do.";
 const DEPARTURE: &str = "The job's item and the departed engineer are read strongly consistent: +0.5 RCU each, where every step is conditioned on what it reads.";
 
@@ -361,7 +361,14 @@ pub fn rows() -> Vec<Row> {
                     .and_then(Value::as_str)
                     .into_iter()
                     .collect();
-                let mut needs = vec![caller(&w.cust)?, least_loaded()];
+                let mut needs = vec![
+                    caller(&w.cust)?,
+                    least_loaded(),
+                    // SPEC §10: due times under the policy in force at creation, so a policy
+                    // put a moment before is read (strongly consistent; missing here: the
+                    // minimum, 1 RCU).
+                    get("the SLA policy in force", keys::sla_current(), Read::Strong),
+                ];
                 needs.extend(ticket_change(&id, &assignee)?);
                 Ok(s.needs(needs))
             },

@@ -3,8 +3,11 @@
 //! the local SMTP listener that `crm serve --smtp-port` runs (`smtp`, feature `smtp`).
 
 mod auth_results;
+pub mod command;
+pub mod deliver;
 mod html;
 pub mod parse;
+pub mod queue;
 pub mod quote;
 #[cfg(feature = "smtp")]
 pub mod smtp;

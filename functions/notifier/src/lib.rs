@@ -19,7 +19,7 @@ use crm_shared::queue::{JobQueue, Publisher, PushError};
 use crm_shared::service::workload::{JobReport, Workload, run_job};
 use crm_shared::store::{Claim, OutboxEntry, Store, StoreError, UserRecord, keys};
 use futures_util::future::{join_all, try_join_all};
-pub use mail::{Mail, render};
+pub use mail::{Mail, Thread, render};
 use serde::{Deserialize, Serialize};
 pub use transport::{SendError, Transport};
 
@@ -50,6 +50,9 @@ pub struct Notifier {
     pub capacity: Option<i64>,
     /// The webhook fan-out and the bus, run beside the mail (integrations.rs).
     pub integrations: integrations::Integrations,
+    /// The mail channel's reply addresses (SPEC §9: `CRM_INBOUND_ADDRESS`); `None`, mail
+    /// carries no `Reply-To` and no thread ids.
+    pub replies: Option<crm_shared::mail::ReplyAddresses>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +180,7 @@ impl Notifier {
             }
         }
         let (users, admins, followers) = tokio::try_join!(
-            try_join_all(ids.iter().map(|(id, _)| self.store.get_user(id))),
+            try_join_all(ids.iter().map(|(id, _)| self.store.get_user_eventually(id))),
             self.store.approved_admins(),
             self.followers_now(t, staff_only)
         )?;
@@ -240,7 +243,8 @@ impl Notifier {
             .iter()
             .filter(|f| t.followers.iter().any(|s| s == f.as_str()))
             .collect();
-        let users = try_join_all(still.into_iter().map(|f| self.store.get_user(f))).await?;
+        let users =
+            try_join_all(still.into_iter().map(|f| self.store.get_user_eventually(f))).await?;
         Ok(users.into_iter().flatten().collect())
     }
 
@@ -248,17 +252,21 @@ impl Notifier {
     /// keys the event's items in the store; the transports name the event by `e.id`.
     pub async fn deliver(&self, e: &Event) -> Result<Outcome, DeliveryError> {
         let id = e.key_id();
-        let (seen, recipients) = tokio::try_join!(self.store.delivery(id), self.recipients(e))?;
         let claim = new_ulid().to_string();
         let now = Timestamp::now();
-        let recovered = match self
-            .store
-            .claim_delivery(id, seen.as_ref(), &claim, now, self.lease_seconds)
-            .await?
-        {
-            // SENT is only ever written together with the outbox item's deletion, so a copy
-            // of a delivered event has nothing left to clean up.
-            Claim::AlreadySent => return Ok(Outcome::AlreadySent),
+        // The claim and the recipients side by side: a first delivery reads no marker.
+        let (claimed, recipients) = tokio::try_join!(
+            self.store
+                .claim_delivery(id, &claim, now, self.lease_seconds),
+            self.recipients(e)
+        )?;
+        let recovered = match claimed {
+            // SENT is written just before the outbox item's deletion: a copy of a delivered
+            // event (re-pushed by the sweep after a crash between the two) removes the item.
+            Claim::AlreadySent => {
+                self.store.delete_outbox(id).await?;
+                return Ok(Outcome::AlreadySent);
+            }
             Claim::Busy => {
                 return Err(DeliveryError::Retry(
                     "another delivery is in progress".into(),
@@ -281,7 +289,7 @@ impl Notifier {
             return Ok(Outcome::AlreadySent);
         }
         let count = recipients.len();
-        let mail = render(e, recipients);
+        let mail = render(e, recipients).threaded(self.replies.as_ref(), e);
         let send = async {
             if mail.recipients.is_empty() {
                 Ok(None)
@@ -534,6 +542,28 @@ impl Notifier {
     /// period, and the delivery marker makes any extra copy harmless.
     pub async fn sweep(&self, age_seconds: i64) -> Result<SweepReport, StoreError> {
         let now = Timestamp::now();
+        // The outbox and jobs beside the SLA breaches that came due (SPEC §10, their own
+        // module): a sweep that finds nothing (nearly every one) is one round trip.
+        let writer = crm_shared::service::transition::Writer {
+            store: &self.store,
+            capacity: self.capacity,
+            events: &self.publisher,
+            jobs: &self.jobs,
+        };
+        let breaches = crm_shared::service::breaches::sweep(&writer, now);
+        let (mut report, breaches) =
+            tokio::try_join!(self.sweep_outbox(now, age_seconds), breaches)?;
+        report.breaches = breaches;
+        Ok(report)
+    }
+
+    /// The outbox items and workload jobs whose push is older than `age_seconds`, pushed
+    /// again (or parked).
+    async fn sweep_outbox(
+        &self,
+        now: Timestamp,
+        age_seconds: i64,
+    ) -> Result<SweepReport, StoreError> {
         let before = now.plus_seconds(-age_seconds);
         // Both partitions at once: a sweep that finds nothing (nearly every one) is one
         // round trip, not two.
@@ -597,17 +627,6 @@ impl Notifier {
         if report.stale > 0 || report.jobs_resumed > 0 {
             tracing::info!(?report, "outbox sweep");
         }
-        // SLA breaches that came due (SPEC §10): their own module, one call.
-        report.breaches = crm_shared::service::breaches::sweep(
-            &crm_shared::service::transition::Writer {
-                store: &self.store,
-                capacity: self.capacity,
-                events: &self.publisher,
-                jobs: &self.jobs,
-            },
-            now,
-        )
-        .await?;
         Ok(report)
     }
 }

@@ -1,8 +1,9 @@
 //! What a mail about a ticket event says: the ticket id, title, description, status,
 //! priority, reporter, assignee, for updates what changed, and for a comment the comment.
 
+use crm_shared::mail::ReplyAddresses;
 use crm_shared::model::text::one_line;
-use crm_shared::model::{Event, EventType};
+use crm_shared::model::{Event, EventType, TicketId};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -11,6 +12,40 @@ pub struct Mail {
     pub subject: String,
     pub content: String,
     pub recipients: Vec<String>,
+    /// How the mail threads and is answered (SPEC §9).
+    pub thread: Thread,
+}
+
+/// The headers that make a ticket's mails one thread that can be answered (SPEC §9), and the
+/// event header every mail carries (the intake drops mail that comes back with it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    /// The event the mail is about (`X-CRM-Event`).
+    pub event_id: String,
+    /// `Reply-To`: the ticket's reply address, when the mail channel is on.
+    pub reply_to: Option<String>,
+    /// `Message-ID`: unique per event, in the inbound domain.
+    pub message_id: Option<String>,
+    /// `In-Reply-To` and `References`: the ticket's thread root, the same on all its mails.
+    pub root: Option<String>,
+}
+
+impl Mail {
+    /// The mail with the reply address and thread ids of its ticket, when the mail channel is
+    /// on (`replies`) and the event is about a ticket.
+    pub fn threaded(mut self, replies: Option<&ReplyAddresses>, e: &Event) -> Self {
+        let ticket = e
+            .data
+            .ticket
+            .as_ref()
+            .and_then(|t| TicketId::parse(&t.id).ok());
+        if let (Some(r), Some(t)) = (replies, ticket) {
+            self.thread.reply_to = Some(r.reply_to(&t));
+            self.thread.message_id = Some(r.address().message_id(&e.id, 0));
+            self.thread.root = Some(r.address().thread_root(&t));
+        }
+        self
+    }
 }
 
 fn priority_name(p: u8) -> &'static str {
@@ -39,6 +74,10 @@ pub fn render(e: &Event, recipients: Vec<String>) -> Mail {
             subject: format!("[CRM] {}", e.event_type),
             content: String::new(),
             recipients,
+            thread: Thread {
+                event_id: e.id.clone(),
+                ..Thread::default()
+            },
         };
     };
     let verb = match e.event_type {
@@ -122,6 +161,10 @@ pub fn render(e: &Event, recipients: Vec<String>) -> Mail {
         subject,
         content: c,
         recipients,
+        thread: Thread {
+            event_id: e.id.clone(),
+            ..Thread::default()
+        },
     }
 }
 

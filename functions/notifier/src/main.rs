@@ -43,6 +43,21 @@ async fn main() -> Result<(), Error> {
         webhooks: cloud::webhook_queue(&config, &sdk),
         bus: Some(bus),
     };
+    // The mail channel (SPEC §9): its reply tokens are keyed with the JWT secret, fetched
+    // only when the channel is on.
+    let replies = match &config.inbound_address {
+        None => None,
+        Some(_) => {
+            let made = match cloud::jwt_secret(&config, &sdk).await {
+                Ok(secret) => cloud::reply_addresses(&config, &secret),
+                Err(e) => Err(e),
+            };
+            match made {
+                Ok(r) => r,
+                Err(e) => cloud::exit_with(&e),
+            }
+        }
+    };
     let notifier = Notifier {
         store: Store::dynamo(DynamoBackend::new(
             dynamodb.clone(),
@@ -56,6 +71,7 @@ async fn main() -> Result<(), Error> {
         sweep_age_seconds: config.outbox_sweep_age_seconds,
         capacity: config.engineer_capacity,
         integrations,
+        replies,
     };
     cloud::warm_up(&dynamodb, &config.table_name, &notifier.publisher).await;
     let notifier = &notifier;

@@ -4,8 +4,9 @@
 
 use crate::http_client::{HttpClient, parse_url};
 use crate::mail::Mail;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 use crm_shared::config::MailTransport;
+use crm_shared::mail::EVENT_HEADER;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -95,13 +96,23 @@ impl Transport {
             Transport::Ses { client, from } => send_ses(client, from, mail).await,
             Transport::Http { client, url } => send_http(client, url, mail, event_id).await,
             Transport::Log { file, lock } => {
-                let line = serde_json::json!({
+                let mut line = serde_json::json!({
                     "eventId": event_id,
                     "subject": mail.subject,
                     "recipientEmails": mail.recipients,
                     "content": mail.content,
-                })
-                .to_string();
+                });
+                let t = &mail.thread;
+                for (k, v) in [
+                    ("replyTo", &t.reply_to),
+                    ("messageId", &t.message_id),
+                    ("inReplyTo", &t.root),
+                ] {
+                    if let Some(v) = v {
+                        line[k] = serde_json::json!(v);
+                    }
+                }
+                let line = line.to_string();
                 tracing::info!(target: "crm::mail", event_id, mail = %line, "mail");
                 if let Some(path) = file {
                     let _guard = lock.lock().await;
@@ -157,16 +168,40 @@ async fn send_ses(
             .build()
             .map_err(|e| SendError::Permanent(format!("ses content: {e}")))
     };
+    let header = |name: &str, value: &str| {
+        MessageHeader::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .map_err(|e| SendError::Permanent(format!("ses header: {e}")))
+    };
+    // The thread's headers ride on the Simple message: SES v2's `Message` takes a list of
+    // `Headers` ("The list of message headers that will be added to the email message",
+    // https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_Message.html), so no Raw
+    // MIME message of our own is needed; `Reply-To` is SendEmail's `ReplyToAddresses`
+    // (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html). Not
+    // `Message-ID`: "If you provide a Message-ID header, Amazon SES overrides the header with
+    // its own value" (https://docs.aws.amazon.com/ses/latest/dg/header-fields.html), Raw or
+    // Simple alike, so through SES the thread rests on `In-Reply-To` / `References` naming
+    // the ticket's root id, which every mail of the ticket carries.
+    let t = &mail.thread;
+    let mut headers = vec![header(EVENT_HEADER, &t.event_id)?];
+    if let Some(root) = &t.root {
+        headers.push(header("In-Reply-To", root)?);
+        headers.push(header("References", root)?);
+    }
     let mut ids = Vec::new();
     // One message per address, the address alone in it (the notifier hands over one).
     for to in &mail.recipients {
         let msg = Message::builder()
             .subject(content(&mail.subject)?)
             .body(Body::builder().text(content(&mail.content)?).build())
+            .set_headers(Some(headers.clone()))
             .build();
         let out = client
             .send_email()
             .from_email_address(from)
+            .set_reply_to_addresses(t.reply_to.clone().map(|r| vec![r]))
             .destination(Destination::builder().to_addresses(to.clone()).build())
             .content(EmailContent::builder().simple(msg).build())
             .send()
@@ -211,14 +246,17 @@ async fn send_http(
     mail: &Mail,
     event_id: &str,
 ) -> Result<Option<String>, SendError> {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "subject": mail.subject,
         "recipientEmails": mail.recipients,
         "content": mail.content,
         "requester": "CRM Service API",
-    })
-    .to_string()
-    .into_bytes();
+    });
+    // SPEC §9: the ticket's reply address, for the mail the API sends.
+    if let Some(r) = &mail.thread.reply_to {
+        body["replyTo"] = serde_json::json!(r);
+    }
+    let body = body.to_string().into_bytes();
     let mut last = String::new();
     for attempt in 0..HTTP_ATTEMPTS {
         if attempt > 0 {

@@ -55,6 +55,9 @@ pub enum S3Error {
     /// `s3:ListBucket`).
     #[error("S3 answered {0}")]
     Status(u16),
+    /// The object is larger than the reader takes (its size in bytes).
+    #[error("the object is {0} bytes, more than is read")]
+    TooLarge(u64),
 }
 
 /// The presigned GET of `download`: anyone holding it may read the object until `now + ttl`,
@@ -216,6 +219,63 @@ impl HeadClient {
             .map_err(|_| S3Error::Unavailable(format!("no answer within {:?}", self.deadline)))?
     }
 
+    /// The object's bytes, `None` when there is no such key; an object over `max_bytes` is
+    /// `S3Error::TooLarge` without its body being read (the intake reads SES's stored mail
+    /// this way: SPEC §9). A failed connection or a 5xx is tried once more.
+    pub async fn get(
+        &self,
+        bucket: &BucketAddress,
+        credentials: &Credentials,
+        key: &str,
+        now: Timestamp,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, S3Error> {
+        let url = bucket.object_url(key);
+        let once = || async {
+            let request = signed("GET", &url, bucket.region(), credentials, now)?;
+            let request = aws_smithy_runtime_api::http::Request::try_from(request)
+                .map_err(|e| S3Error::Signing(e.to_string()))?;
+            let response = self
+                .connector
+                .call(request)
+                .await
+                .map_err(|e| S3Error::Unavailable(e.to_string()))?;
+            match response.status().as_u16() {
+                200 => {}
+                404 => return Ok(None),
+                status => return Err(S3Error::Status(status)),
+            }
+            if let Some(size) = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                && size > max_bytes
+            {
+                return Err(S3Error::TooLarge(size));
+            }
+            let bytes = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+                .collect()
+                .await
+                .map_err(|e| S3Error::Unavailable(e.to_string()))?
+                .into_bytes();
+            if bytes.len() as u64 > max_bytes {
+                return Err(S3Error::TooLarge(bytes.len() as u64));
+            }
+            Ok(Some(bytes.to_vec()))
+        };
+        let attempts = async {
+            match once().await {
+                Err(S3Error::Unavailable(_)) | Err(S3Error::Status(500..)) => once().await,
+                other => other,
+            }
+        };
+        tokio::time::timeout(self.deadline * 2, attempts)
+            .await
+            .map_err(|_| {
+                S3Error::Unavailable(format!("no answer within {:?}", self.deadline * 2))
+            })?
+    }
+
     async fn attempt(
         &self,
         url: &str,
@@ -223,7 +283,7 @@ impl HeadClient {
         credentials: &Credentials,
         now: Timestamp,
     ) -> Result<Option<ObjectHead>, S3Error> {
-        let request = signed_head(url, region, credentials, now)?;
+        let request = signed("HEAD", url, region, credentials, now)?;
         let request = aws_smithy_runtime_api::http::Request::try_from(request)
             .map_err(|e| S3Error::Signing(e.to_string()))?;
         let response = self
@@ -328,9 +388,10 @@ fn signed_copy(
     Ok(request)
 }
 
-/// A HEAD signed in its headers (`Authorization`, `x-amz-date`, `x-amz-content-sha256` of the
-/// empty payload, `x-amz-security-token`).
-fn signed_head(
+/// A HEAD or GET signed in its headers (`Authorization`, `x-amz-date`, `x-amz-content-sha256`
+/// of the empty payload, `x-amz-security-token`).
+fn signed(
+    method: &str,
     url: &str,
     region: &str,
     credentials: &Credentials,
@@ -340,12 +401,14 @@ fn signed_head(
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     let identity: Identity = credentials.clone().into();
     let params = signing_params(&identity, region, settings, now)?;
-    let signable = SignableRequest::new("HEAD", url, std::iter::empty(), SignableBody::empty())
+    let signable = SignableRequest::new(method, url, std::iter::empty(), SignableBody::empty())
         .map_err(|e| S3Error::Signing(e.to_string()))?;
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| S3Error::Signing(e.to_string()))?
         .into_parts();
-    let mut request = http::Request::head(url)
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(url)
         .body(SdkBody::empty())
         .map_err(|e| S3Error::Signing(e.to_string()))?;
     let (headers, _) = instructions.into_parts();
@@ -472,7 +535,8 @@ mod tests {
     #[test]
     fn the_head_is_signed_in_its_headers() {
         let creds = Credentials::new("AKID", "secret", Some("tok".into()), None, "t");
-        let req = signed_head(
+        let req = signed(
+            "HEAD",
             "http://127.0.0.1:5000/crm-files/attachments/T/A",
             "us-east-1",
             &creds,

@@ -49,6 +49,18 @@ pub async fn add_comment_once(
     new: NewComment,
     key: Option<&IdempotencyKey>,
 ) -> Result<Created<CommentSnapshot>, ApiError> {
+    add_comment_kept(ctx, who, id, new, key, ctx.idempotency_ttl_seconds).await
+}
+
+/// `add_comment_once` with the key remembered `ttl` seconds (service/intake.rs).
+pub(super) async fn add_comment_kept(
+    ctx: &Ctx,
+    who: &Authed,
+    id: &TicketId,
+    new: NewComment,
+    key: Option<&IdempotencyKey>,
+    ttl: i64,
+) -> Result<Created<CommentSnapshot>, ApiError> {
     let fingerprint = fingerprint(&json!({
         "ticketId": id.as_str(),
         "body": new.body.as_str(),
@@ -106,7 +118,7 @@ pub async fn add_comment_once(
             .at(now)
             .by(caller.user_type)
             .chosen_under(bound)
-            .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
+            .remembered(key, &fingerprint, ttl);
         Box::pin(keep_uploads(ctx, &linked, now)).await?;
         // Linked in the comment's own transaction, only while each is still unlinked.
         for link in links {

@@ -15,6 +15,7 @@ pub mod feed;
 mod filter;
 mod followers;
 mod idempotency;
+pub mod intake;
 mod listing;
 pub mod sla;
 mod sla_listing;

@@ -92,6 +92,18 @@ pub async fn create_ticket_once(
     new: NewTicket,
     key: Option<&IdempotencyKey>,
 ) -> Result<Created<TicketSnapshot>, ApiError> {
+    create_ticket_kept(ctx, who, new, key, ctx.idempotency_ttl_seconds).await
+}
+
+/// `create_ticket_once` with the key remembered `ttl` seconds (mail keeps its Message-ID's
+/// record longer than an `Idempotency-Key`: service/intake.rs).
+pub(super) async fn create_ticket_kept(
+    ctx: &Ctx,
+    who: &Authed,
+    new: NewTicket,
+    key: Option<&IdempotencyKey>,
+    ttl: i64,
+) -> Result<Created<TicketSnapshot>, ApiError> {
     let mut request = json!({
         "title": new.title.as_str(),
         "description": new.description.as_str(),
@@ -168,7 +180,7 @@ pub async fn create_ticket_once(
         let t = Transition::create(caller.user_id.clone(), ticket)
             .at(now)
             .chosen_under(pick.map(|p| p.below))
-            .remembered(key, &fingerprint, ctx.idempotency_ttl_seconds);
+            .remembered(key, &fingerprint, ttl);
         if let Some(c) = tries.commit(t, &w).await? {
             // The next creation may choose now; the push must not hold it up.
             drop(turn);

@@ -229,12 +229,19 @@ impl DynamoBackend {
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get_with(key, true).await
+    }
+
+    /// A GetItem, strongly consistent or not: an eventually consistent read costs half (0.5
+    /// RCU per 4 KB) and may miss a write of the last second
+    /// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html).
+    pub async fn get_with(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(sdk_err)?;

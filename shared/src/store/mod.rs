@@ -194,6 +194,25 @@ impl Store {
         )
     }
 
+    /// As `get`, eventually consistent on DynamoDB (half the read units; may miss a write of
+    /// the last second). Only for items whose staleness nothing depends on: who is mailed at
+    /// send time (the embedded store has one consistency and reads as `get`).
+    pub fn get_eventually<'a>(
+        &'a self,
+        key: &'a Key,
+    ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
+        self.timed(
+            CallKind::Get,
+            |i: &Option<Item>| usize::from(i.is_some()),
+            async move {
+                match &self.backend {
+                    Backend::Dynamo(b) => b.get_with(key, false).await,
+                    Backend::Plugged(b) => b.get(key).await,
+                }
+            },
+        )
+    }
+
     pub fn query<'a>(
         &'a self,
         q: &'a Query,

@@ -236,21 +236,17 @@ impl Store {
             .transpose()
     }
 
-    /// Claims the delivery of an event for `lease_seconds`, given the marker as last read.
+    /// Claims the delivery of an event for `lease_seconds`. The first delivery of an event
+    /// (nearly all of them) costs one conditional put: the marker is read only when the put
+    /// is refused, that is for a copy of an event delivered or being delivered, or a claim
+    /// whose holder died (its lease ran out: taken over under a condition on its claim).
     pub async fn claim_delivery(
         &self,
         event_id: &str,
-        seen: Option<&Delivery>,
         claim: &str,
         now: Timestamp,
         lease_seconds: i64,
     ) -> Result<Claim, StoreError> {
-        let (cond, recovered) = match seen {
-            None => (Cond::NotExists, false),
-            Some(d) if d.state == DeliveryState::Sent => return Ok(Claim::AlreadySent),
-            Some(d) if d.lease_until_ms > now.millis() => return Ok(Claim::Busy),
-            Some(d) => (Cond::Eq("claim", Value::String(d.claim.clone())), true),
-        };
         let marker = Delivery {
             state: DeliveryState::Sending,
             claim: claim.to_owned(),
@@ -258,26 +254,42 @@ impl Store {
             tracking_id: None,
             sent_at: None,
         };
-        match self
-            .transact(vec![Write::Put {
-                item: marker_item(event_id, &marker, now)?,
-                cond,
-            }])
-            .await
-        {
-            Ok(()) => Ok(Claim::Granted { recovered }),
-            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => {
-                match self.delivery(event_id).await? {
-                    Some(d) if d.state == DeliveryState::Sent => Ok(Claim::AlreadySent),
-                    _ => Ok(Claim::Busy),
-                }
-            }
+        let item = marker_item(event_id, &marker, now)?;
+        if self.put_delivery(item.clone(), Cond::NotExists).await? {
+            return Ok(Claim::Granted { recovered: false });
+        }
+        let cond = match self.delivery(event_id).await? {
+            // Released between the put and the read: the event is free again.
+            None => Cond::NotExists,
+            Some(d) if d.state == DeliveryState::Sent => return Ok(Claim::AlreadySent),
+            Some(d) if d.lease_until_ms > now.millis() => return Ok(Claim::Busy),
+            Some(d) => Cond::Eq("claim", Value::String(d.claim)),
+        };
+        let recovered = !matches!(cond, Cond::NotExists);
+        if self.put_delivery(item, cond).await? {
+            return Ok(Claim::Granted { recovered });
+        }
+        match self.delivery(event_id).await? {
+            Some(d) if d.state == DeliveryState::Sent => Ok(Claim::AlreadySent),
+            _ => Ok(Claim::Busy),
+        }
+    }
+
+    /// Puts a delivery marker under `cond`; false when the condition did not hold.
+    async fn put_delivery(&self, item: super::Item, cond: Cond) -> Result<bool, StoreError> {
+        match self.transact(vec![Write::Put { item, cond }]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed(_) | StoreError::Contention) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    /// Records the event as sent and removes its outbox item, in one write. False when the
-    /// claim was lost meanwhile (its lease ran out and another delivery took over).
+    /// Records the event as sent, then removes its outbox item: two standard writes (half
+    /// the units of one transaction, the outbox item's index entry with them). Safe apart: a
+    /// crash between them leaves an outbox item whose re-push finds the SENT marker, and the
+    /// delivery of that copy only deletes it (`Claim::AlreadySent`). False when the claim was
+    /// lost meanwhile (its lease ran out and another delivery took over): the outbox item is
+    /// then the other delivery's to remove.
     pub async fn finish_delivery(
         &self,
         event_id: &str,
@@ -292,21 +304,24 @@ impl Store {
             tracking_id,
             sent_at: Some(now.rfc3339()),
         };
-        let writes = vec![
-            Write::Put {
-                item: marker_item(event_id, &marker, now)?,
-                cond: Cond::Eq("claim", Value::String(claim.to_owned())),
-            },
-            Write::Delete {
-                key: keys::outbox(event_id),
-                cond: Cond::Always,
-            },
-        ];
-        match self.transact(writes).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
+        let item = marker_item(event_id, &marker, now)?;
+        if !self
+            .put_delivery(item, Cond::Eq("claim", Value::String(claim.to_owned())))
+            .await?
+        {
+            return Ok(false);
         }
+        self.delete_outbox(event_id).await?;
+        Ok(true)
+    }
+
+    /// Removes an event's outbox item (delivered: its SENT marker is written).
+    pub async fn delete_outbox(&self, event_id: &str) -> Result<(), StoreError> {
+        self.transact(vec![Write::Delete {
+            key: keys::outbox(event_id),
+            cond: Cond::Always,
+        }])
+        .await
     }
 
     /// Gives a claim back after a failed send, so a retry can claim at once.

@@ -212,6 +212,31 @@ impl Store {
         self.get(&keys::user(id)).await?.map(from_item).transpose()
     }
 
+    /// The user, read eventually consistent (see `Store::get_eventually`): the notifier's
+    /// recipients, resolved at send time, where a second's lag is as good.
+    pub async fn get_user_eventually(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.get_eventually(&keys::user(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The userId registered with `email`, read from its email sentinel (SPEC §9: a mail's
+    /// sender is the user whose address it is).
+    pub async fn user_id_by_email(&self, email: &Email) -> Result<Option<UserId>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sentinel {
+            user_id: UserId,
+        }
+        Ok(self
+            .get(&keys::email(email))
+            .await?
+            .map(from_item::<Sentinel>)
+            .transpose()?
+            .map(|s| s.user_id))
+    }
+
     /// Stores a new user, its email sentinel and (for an approved admin) the admin count in
     /// one transaction, so concurrent sign-ups cannot share a userId or an email.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), CreateUserError> {

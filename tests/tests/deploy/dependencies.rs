@@ -13,12 +13,13 @@
 
 use std::collections::BTreeSet;
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "crm-auth",
     "crm-users",
     "crm-tickets",
     "crm-notifier",
     "crm-dispatcher",
+    "crm-intake",
 ];
 
 /// `cargo tree --locked <args>`'s lines.
@@ -108,6 +109,8 @@ fn function_packages() -> BTreeSet<String> {
             "crm-notifier",
             "-p",
             "crm-dispatcher",
+            "-p",
+            "crm-intake",
         ])
         .output()
         .expect("cargo tree runs");
@@ -127,6 +130,12 @@ fn function_packages() -> BTreeSet<String> {
 fn the_functions_link_ring_as_their_only_crypto_and_no_embedded_store() {
     let packages = function_packages();
     assert!(packages.contains("ring"), "ring is missing: {packages:?}");
+    // The intake Lambda reads mail from S3: the local SMTP listener (crm-intake's `smtp`
+    // feature, `crm serve` only) is not linked into it.
+    assert!(
+        !packages.contains("mailin"),
+        "the SMTP listener reached a function"
+    );
     assert!(packages.contains("rustls"), "rustls is missing");
     assert!(packages.contains("jsonwebtoken"), "jsonwebtoken is missing");
     for banned in [

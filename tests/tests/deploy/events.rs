@@ -245,6 +245,7 @@ impl World {
             jobs: crm_shared::queue::JobQueue::default(),
             capacity: None,
             integrations: Default::default(),
+            replies: None,
         }
     }
 
@@ -297,6 +298,7 @@ enum Kind {
     Schedule,
     DispatcherSqs,
     DispatcherSchedule,
+    IntakeSqs,
 }
 
 /// What a file's path promises, or why it breaks the naming rule.
@@ -332,8 +334,10 @@ fn classify(rel: &Path) -> Result<Kind, String> {
         "dispatcher" if stem.starts_with("sqs-") => Ok(Kind::DispatcherSqs),
         "dispatcher" if stem.starts_with("schedule-") => Ok(Kind::DispatcherSchedule),
         "dispatcher" => Err("dispatcher events are sqs-<what>.json or schedule-<what>.json".into()),
+        "intake" if stem.starts_with("sqs-") => Ok(Kind::IntakeSqs),
+        "intake" => Err("intake events are sqs-<what>.json".into()),
         other => Err(format!(
-            "no function {other} (auth, users, tickets, integrations, notifier, dispatcher)"
+            "no function {other} (auth, users, tickets, integrations, notifier, dispatcher, intake)"
         )),
     }
 }
@@ -481,6 +485,42 @@ async fn run_schedule(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An intake batch, message by message through the intake's handler over the seeded store
+/// (no S3, no mail channel, no DLQ here): exactly the `poison-` records can never succeed
+/// (a command for an unknown user; stored mail with the mail channel off), the others run.
+async fn run_intake_sqs(raw: &str) -> Result<(), String> {
+    use crm_intake::queue::{DeadLetters, Handled, Intake};
+    let w = world().await;
+    let ev: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not an SQS batch: {e}"))?;
+    let sdk = crm_tests::emulator::sdk_config().await;
+    let intake = Intake {
+        ctx: crm_shared::service::Ctx::new(
+            w.ctx.store.clone(),
+            &crm_shared::config::Secret::new("events-intake-secret-0123456789abcdef"),
+            3600,
+            4,
+        ),
+        replies: None,
+        mailbox: None,
+        dead_letters: DeadLetters {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            queue_url: "http://127.0.0.1:9/unused".into(),
+        },
+    };
+    for m in &ev.records {
+        let id = m.message_id.clone().unwrap_or_default();
+        match (intake.message(m).await, id.starts_with("poison-")) {
+            (Handled::Done(_), false) => {}
+            (Handled::Failed(f), true) if f.is_permanent() => {}
+            (other, poison) => {
+                return Err(format!("{id}: {other:?} (poison: {poison})"));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run_dispatcher_sqs(raw: &str) -> Result<(), String> {
     let w = world().await;
     let ev: Value = serde_json::from_str(&w.fill(raw)).map_err(|e| format!("not JSON: {e}"))?;
@@ -554,6 +594,7 @@ async fn every_event_file_gets_the_answer_its_name_promises() {
             Ok(Kind::Schedule) => Box::pin(run_schedule(&raw)).await,
             Ok(Kind::DispatcherSqs) => Box::pin(run_dispatcher_sqs(&raw)).await,
             Ok(Kind::DispatcherSchedule) => Box::pin(run_dispatcher_schedule(&raw)).await,
+            Ok(Kind::IntakeSqs) => Box::pin(run_intake_sqs(&raw)).await,
         };
         if let Err(e) = result {
             failures.push(format!("events/{}: {e}", rel.display()));
@@ -604,6 +645,9 @@ fn every_route_and_the_notifier_triggers_have_an_event() {
             Ok(Kind::DispatcherSchedule) => {
                 kinds.insert("dispatcher schedule");
             }
+            Ok(Kind::IntakeSqs) => {
+                kinds.insert("intake sqs");
+            }
             Err(_) => {}
         }
     }
@@ -618,6 +662,7 @@ fn every_route_and_the_notifier_triggers_have_an_event() {
             "401",
             "dispatcher schedule",
             "dispatcher sqs",
+            "intake sqs",
             "schedule",
             "sqs"
         ]

@@ -207,3 +207,137 @@ fn lambda_local_stops_with_status_0_on_a_sigterm_during_start_up() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The intake function under the Lambda emulator (SPEC §9): the stack's intake queue's
+/// poller hands it a command (a ticket appears through the API), S3's notification of a mail
+/// stored in a bucket on moto with SES's verdict `pass` (a second ticket), and a command that
+/// can never succeed (in the intake DLQ with its reason attribute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_function_takes_commands_and_stored_mail_from_its_queue() {
+    let server = start(&[("CRM_INBOUND_ADDRESS", "support@help.example.com")]);
+    let stack = server.lambda_stack().expect("a Lambda-shape server");
+    let c = server.client();
+    let admin = c.admin().await;
+    c.signup("intakecust", None).await.expect(201);
+    let sqs = aws_sdk_sqs::Client::new(&crm_tests::emulator::sdk_config().await);
+    let url = async |name: String| {
+        sqs.get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("the stack's queue")
+            .queue_url()
+            .expect("queue url")
+            .to_owned()
+    };
+    let queue = url(format!("{stack}-IntakeQueue")).await;
+    let dlq = url(format!("{stack}-IntakeDeadLetterQueue")).await;
+    let send = async |body: String| {
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("sending");
+    };
+    let titles = async || -> Vec<String> {
+        let r = c.get("/tickets?limit=100", &admin).await;
+        r.data()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    send(
+        json!({"type": "ticket.create", "reporter": "intakecust", "title": "From the shop",
+               "description": "Order 42 failed"})
+        .to_string(),
+    )
+    .await;
+    eventually(
+        "the command's ticket",
+        Duration::from_secs(60),
+        async || {
+            titles()
+                .await
+                .contains(&"From the shop".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
+
+    // A mail SES stored (moto takes any signature), and S3's notification of it.
+    let bucket = crm_tests::unique("crm-inbound").to_lowercase();
+    let moto = crm_tests::emulator::endpoint();
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+    let http = reqwest::Client::new();
+    let base = moto.trim_end_matches('/');
+    let r = http
+        .put(format!("{base}/{bucket}"))
+        .header("authorization", auth)
+        .send()
+        .await
+        .expect("bucket");
+    assert!(r.status().is_success(), "{}", r.status());
+    let raw = "Authentication-Results: amazonses.com; spf=pass (spfCheck: ok) client-ip=203.0.113.1; envelope-from=intakecust@email.com; helo=mx.email.com; dkim=pass header.i=@email.com; dmarc=pass header.from=email.com;\r\n\
+               From: intakecust@email.com\r\nTo: support@help.example.com\r\nSubject: By mail\r\n\
+               Message-ID: <lambda-1@email.com>\r\n\r\nSent through SES.\r\n";
+    let r = http
+        .put(format!("{base}/{bucket}/inbound/m1"))
+        .header("authorization", auth)
+        .body(raw)
+        .send()
+        .await
+        .expect("object");
+    assert!(r.status().is_success(), "{}", r.status());
+    send(
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "awsRegion": "us-east-1", "eventTime": "2026-12-06T12:00:00.000Z",
+            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "SES"},
+            "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+            "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "inbound-mail",
+                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A"},
+                              "arn": format!("arn:aws:s3:::{bucket}")},
+                   "object": {"key": "inbound/m1", "size": raw.len(), "eTag": "e",
+                              "sequencer": "0"}}}]})
+        .to_string(),
+    )
+    .await;
+    eventually("the mail's ticket", Duration::from_secs(60), async || {
+        titles().await.contains(&"By mail".to_owned()).then_some(())
+    })
+    .await;
+
+    let poison = json!({"type": "comment.create", "ticketId": "01JGQ60000000000000000000A",
+                        "author": "intakecust", "body": "x"})
+    .to_string();
+    send(poison.clone()).await;
+    let dead = eventually(
+        "the command in the DLQ",
+        Duration::from_secs(60),
+        async || {
+            let out = sqs
+                .receive_message()
+                .queue_url(&dlq)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receiving from the DLQ");
+            out.messages()
+                .iter()
+                .find(|m| m.body() == Some(poison.as_str()))
+                .cloned()
+        },
+    )
+    .await;
+    let reason = dead
+        .message_attributes()
+        .and_then(|a| a.get("reason"))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("TICKET_NOT_FOUND"), "{reason}");
+}

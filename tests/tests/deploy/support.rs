@@ -91,7 +91,7 @@ pub fn api_routes() -> Vec<(&'static str, crm_shared::http::Router)> {
 }
 
 /// The functions: logical id, events/ folder, cargo package dir, binary name.
-pub const FUNCTIONS: [(&str, &str, &str, &str); 6] = [
+pub const FUNCTIONS: [(&str, &str, &str, &str); 7] = [
     ("AuthFunction", "auth", "functions/auth", "crm-auth"),
     ("UsersFunction", "users", "functions/users", "crm-users"),
     (
@@ -118,6 +118,7 @@ pub const FUNCTIONS: [(&str, &str, &str, &str); 6] = [
         "functions/dispatcher",
         "crm-dispatcher",
     ),
+    ("IntakeFunction", "intake", "functions/intake", "crm-intake"),
 ];
 
 /// Every HttpApi route of the template: (route key, function logical id), e.g.

@@ -310,7 +310,7 @@ fn each_function_gets_only_the_actions_it_uses() {
     // one-item write to Put/Update/DeleteItem and several to TransactWriteItems, which IAM
     // authorizes per item with the same actions (there is no TransactWriteItems action).
     let api = ["ssm:GetParameter", "kms:Decrypt"];
-    let want: [(&str, &[&str]); 6] = [
+    let want: [(&str, &[&str]); 7] = [
         (
             "AuthFunction",
             &[
@@ -388,6 +388,21 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "sqs:SendMessage",
             ],
         ),
+        (
+            "IntakeFunction",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
+                // SES's stored mail (SPEC §9).
+                "s3:GetObject",
+            ],
+        ),
     ];
     let table = json!({"Fn::GetAtt": ["Table", "Arn"]}).to_string();
     let indexes = json!({"Fn::Sub": "${Table.Arn}/index/*"}).to_string();
@@ -396,7 +411,8 @@ fn each_function_gets_only_the_actions_it_uses() {
     for (function, actions) in want {
         let g = grants(t, function);
         let mut expected: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
-        if !["NotifierFunction", "DispatcherFunction"].contains(&function) {
+        // The notifier reads the secret for the reply tokens (SPEC §9).
+        if function != "DispatcherFunction" {
             expected.extend(api.iter().map(|a| a.to_string()));
         }
         // Which queues a function sends to: the events' (API functions, the notifier's
@@ -405,6 +421,12 @@ fn each_function_gets_only_the_actions_it_uses() {
         let queues: BTreeSet<String> = match function {
             "NotifierFunction" => [queue.clone(), webhook_queue.clone()].into(),
             "IntegrationsFunction" | "DispatcherFunction" => [webhook_queue.clone()].into(),
+            // Its DLQ takes what can never succeed, with the reason.
+            "IntakeFunction" => [
+                queue.clone(),
+                json!({"Fn::GetAtt": ["IntakeDeadLetterQueue", "Arn"]}).to_string(),
+            ]
+            .into(),
             _ => [queue.clone()].into(),
         };
         // The integrations function reads only the table's own partitions.
@@ -432,6 +454,7 @@ fn each_function_gets_only_the_actions_it_uses() {
                 "ssm:GetParameter" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${JwtSecretParameterName}"}).to_string()].into(),
                 "kms:Decrypt" => [json!({"Ref": "JwtSecretKmsKeyArn"}).to_string()].into(),
                 "ses:SendEmail" => [json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}).to_string()].into(),
+                "s3:GetObject" if function == "IntakeFunction" => [json!({"Fn::Sub": "${InboundBucket.Arn}/*"}).to_string()].into(),
                 "s3:PutObject" | "s3:GetObject" => [
                     json!({"Fn::Sub": "${AttachmentBucket.Arn}/pending/*"}).to_string(),
                     json!({"Fn::Sub": "${AttachmentBucket.Arn}/attachments/*"}).to_string(),
@@ -458,6 +481,8 @@ fn each_function_gets_only_the_actions_it_uses() {
         "UsersFunction",
         "TicketsFunction",
         "IntegrationsFunction",
+        "NotifierFunction",
+        "IntakeFunction",
     ] {
         let kms = statements(t, f)
             .into_iter()
@@ -512,6 +537,9 @@ fn jwt_secret_comes_from_ssm_by_name_only() {
         "UsersFunction",
         "TicketsFunction",
         "IntegrationsFunction",
+        // The reply tokens of the mail channel (SPEC §9) are keyed with it.
+        "NotifierFunction",
+        "IntakeFunction",
     ] {
         assert_eq!(
             resource(t, f)["Properties"]["Environment"]["Variables"]["CRM_JWT_SECRET_PARAMETER"],
@@ -519,14 +547,12 @@ fn jwt_secret_comes_from_ssm_by_name_only() {
             "{f}"
         );
     }
-    for f in ["NotifierFunction", "DispatcherFunction"] {
-        assert!(
-            resource(t, f)["Properties"]["Environment"]["Variables"]
-                .get("CRM_JWT_SECRET_PARAMETER")
-                .is_none(),
-            "{f} needs no secret"
-        );
-    }
+    assert!(
+        resource(t, "DispatcherFunction")["Properties"]["Environment"]["Variables"]
+            .get("CRM_JWT_SECRET_PARAMETER")
+            .is_none(),
+        "the dispatcher needs no secret"
+    );
 }
 
 #[test]
@@ -700,6 +726,9 @@ fn outputs_name_the_api_table_and_queues() {
             "DeadLetterQueueUrl",
             "WebhookQueueUrl",
             "WebhookDeadLetterQueueUrl",
+            "IntakeQueueUrl",
+            "IntakeDeadLetterQueueUrl",
+            "InboundRuleSetName",
             "EventBusName",
             "AttachmentBucketName"
         ]
@@ -815,4 +844,56 @@ fn samconfig_overrides_name_template_parameters_with_allowed_values() {
         }
     }
     assert!(checked > 0, "samconfig.toml overrides nothing");
+}
+
+#[test]
+fn mail_in_has_a_private_expiring_bucket_a_receipt_rule_and_an_intake_queue_with_its_dlq() {
+    let t = template();
+    let b = &resource(t, "InboundBucket")["Properties"];
+    let block = &b["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k], true, "{k}");
+    }
+    assert_eq!(
+        b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+            ["SSEAlgorithm"],
+        "AES256"
+    );
+    assert_eq!(
+        b["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"], 7,
+        "stored mail expires after 7 days"
+    );
+    assert_eq!(
+        b["NotificationConfiguration"]["QueueConfigurations"][0]["Queue"],
+        json!({"Fn::GetAtt": ["IntakeQueue", "Arn"]})
+    );
+    let rule = &resource(t, "InboundRule");
+    assert_eq!(rule["Condition"], "HasInboundAddress");
+    assert_eq!(
+        rule["Properties"]["Rule"]["Actions"][0]["S3Action"]["BucketName"],
+        json!({"Ref": "InboundBucket"})
+    );
+    let q = &resource(t, "IntakeQueue")["Properties"];
+    assert_eq!(
+        q["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["IntakeDeadLetterQueue", "Arn"]})
+    );
+    let f = &resource(t, "IntakeFunction")["Properties"];
+    assert_eq!(
+        f["Events"]["Queue"]["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        f["Environment"]["Variables"]["CRM_INTAKE_DLQ_URL"],
+        json!({"Ref": "IntakeDeadLetterQueue"})
+    );
+    assert_eq!(
+        resource(t, "IntakeDeadLetterAlarm")["Properties"]["Dimensions"][0]["Value"],
+        json!({"Fn::GetAtt": ["IntakeDeadLetterQueue", "QueueName"]})
+    );
 }

@@ -59,7 +59,7 @@ async fn listen() -> Listener {
 }
 
 /// Runs the smtplib client (off the runtime's threads) and returns its JSON.
-async fn smtplib(port: u16, rcpts: &[&str], msg: Vec<u8>) -> Value {
+pub(crate) async fn smtplib(port: u16, rcpts: &[&str], msg: Vec<u8>) -> Value {
     let rcpts = rcpts.join(",");
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(crm_tests::venv_python())

@@ -10,6 +10,8 @@
 mod attachments;
 mod events;
 mod feed;
+mod intake;
+mod intake_cloud;
 mod invariant;
 mod notify;
 mod sla_model;

@@ -6,7 +6,7 @@
 
 mod support;
 
-mod cloud;
+pub(crate) mod cloud;
 
 mod notification_api;
 
@@ -37,5 +37,7 @@ mod privacy;
 mod unpushable;
 
 mod undeliverable;
+
+mod threads;
 
 mod sla;

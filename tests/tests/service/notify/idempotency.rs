@@ -94,6 +94,44 @@ async fn a_redelivered_message_sends_one_mail() {
     assert_eq!(n.deliver(&ev).await, Ok(crm_notifier::Outcome::AlreadySent));
 }
 
+/// The finish is two standard writes, the SENT marker first: a crash between them leaves the
+/// outbox item, which the sweep pushes again. That copy finds the event sent, mails nobody
+/// again and removes the item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_after_a_crash_between_the_finish_writes_removes_the_outbox_item_and_mails_nobody() {
+    let (desk, n, msgs, ev) = one_event(crm_tests::emulator::dynamo_store().await).await;
+    assert_eq!(
+        failed_ids(&n.handle_sqs(event_of(&msgs)).await),
+        Vec::<String>::new()
+    );
+    // What the crash leaves: the outbox item as the change committed it, beside SENT.
+    let outbox = keys::outbox(ev.key_id());
+    let put = desk
+        .store()
+        .event_writes(&ev)
+        .expect("event writes")
+        .into_iter()
+        .find(|w| {
+            matches!(w, crm_shared::store::Write::Put { item, .. }
+                if item.get("pk").and_then(|v| v.as_str()) == Some(outbox.pk.as_str())
+                    && item.get("sk").and_then(|v| v.as_str()) == Some(outbox.sk.as_str()))
+        })
+        .expect("the outbox write");
+    desk.store()
+        .transact(vec![put])
+        .await
+        .expect("outbox item back");
+    assert!(
+        desk.store()
+            .outbox_entry(ev.key_id())
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert_eq!(n.deliver(&ev).await, Ok(crm_notifier::Outcome::AlreadySent));
+    assert_delivered_once(&desk, &ev).await;
+}
+
 crm_tests::on_both_backends!(concurrent:
     concurrent_deliveries_of_one_message_send_one_mail,
     concurrent_deliver_calls_of_one_event_send_one_mail,

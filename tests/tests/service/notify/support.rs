@@ -30,6 +30,7 @@ pub fn notifier(store: Store, transport: Transport, publisher: Publisher) -> Not
         jobs: crm_shared::queue::JobQueue::default(),
         capacity: None,
         integrations: Default::default(),
+        replies: None,
     }
 }
 

@@ -27,6 +27,7 @@ async fn notifier(desk: &Desk, bus: Bus) -> Notifier {
             webhooks: Default::default(),
             bus: Some(bus),
         },
+        replies: None,
     }
 }
 
