@@ -152,6 +152,8 @@ mod tests {
                     tags: vec![],
                     followers: vec![],
                     sla: None,
+                    satisfaction: None,
+                    merged_into: None,
                 }),
                 changes: Some(Changes(vec![Change {
                     field: "assignee".into(),

@@ -7,11 +7,12 @@ use crm_shared::ApiError;
 use crm_shared::error::ErrorCode;
 use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
-    CommentBody, Description, IdempotencyKey, Invalid, Priority, Tag, Tags, TicketId, TicketStatus,
-    Title, UserId,
+    CommentBody, Description, IdempotencyKey, Invalid, Priority, Rating, RatingComment, Tag, Tags,
+    TicketId, TicketStatus, Timestamp, Title, UserId,
 };
 use crm_shared::service::{
-    self, Authed, Created, Ctx, NewComment, NewTicket, TicketFilter, TicketOrder, TicketPatch,
+    self, Authed, Created, Ctx, NewComment, NewRating, NewTicket, TicketFilter, TicketOrder,
+    TicketPatch,
 };
 use http::{Method, StatusCode};
 
@@ -59,6 +60,19 @@ pub fn router() -> Router {
         )
         .authenticated(Method::GET, "/sla", "getSla", get_sla)
         .authenticated(Method::PUT, "/sla", "putSla", put_sla)
+        // SPEC §12.
+        .authenticated(
+            Method::PUT,
+            "/tickets/{ticketId}/satisfaction",
+            "rateTicket",
+            rate_ticket,
+        )
+        .authenticated(
+            Method::GET,
+            "/reports/satisfaction",
+            "satisfactionReport",
+            satisfaction_report,
+        )
 }
 
 async fn create_ticket(
@@ -221,6 +235,48 @@ async fn put_sla(ctx: &Ctx, who: Authed, b: Body) -> Result<ApiResponse, ApiErro
         Some("Service levels updated."),
         &policy,
     ))
+}
+
+async fn rate_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let new = NewRating {
+        rating: Rating::parse(b.required_str("rating")?)?,
+        comment: b
+            .str("comment")?
+            .map(RatingComment::parse)
+            .transpose()?
+            .flatten(),
+    };
+    let t = service::rate_ticket(ctx, &who, &id, new).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Satisfaction recorded."),
+        &t,
+    ))
+}
+
+async fn satisfaction_report(
+    ctx: &Ctx,
+    who: Authed,
+    q: QueryParams,
+) -> Result<ApiResponse, ApiError> {
+    let time = |field: &'static str| {
+        q.parsed(field, move |v| {
+            Timestamp::parse_rfc3339(v.trim()).ok_or_else(|| {
+                Invalid::new(
+                    field,
+                    format!("{field} must be an RFC 3339 time (2026-12-06T12:00:00Z)."),
+                )
+            })
+        })
+    };
+    let (from, to) = (time("from")?, time("to")?);
+    let report = service::satisfaction_report(ctx, &who, from, to).await?;
+    Ok(ApiResponse::data(StatusCode::OK, None, &report))
 }
 
 fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {

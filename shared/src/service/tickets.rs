@@ -164,6 +164,9 @@ pub async fn create_ticket_once(
             tags: new.tags.clone().unwrap_or_default(),
             followers: Vec::new(),
             sla: super::sla::start(sla_policy.as_ref(), now),
+            satisfaction: None,
+            merged_into: None,
+            closed_at: None,
         };
         let t = Transition::create(caller.user_id.clone(), ticket)
             .at(now)

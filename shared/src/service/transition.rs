@@ -15,8 +15,8 @@
 
 use crate::counters::{count_deltas, frees_capacity};
 use crate::model::{
-    Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, Timestamp, UserId,
-    UserType,
+    Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, TicketStatus,
+    Timestamp, UserId, UserType,
 };
 use crate::queue::{JobQueue, Publisher};
 use crate::sla::Metric;
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 /// The fields a ticket's history and events show, in the order they are listed: a new
 /// ticket field that clients see is one more line here.
-fn fields(t: &TicketRecord) -> [(&'static str, Value); 8] {
+fn fields(t: &TicketRecord) -> [(&'static str, Value); 10] {
     [
         ("title", json!(t.title.as_str())),
         ("description", json!(t.description.as_str())),
@@ -39,6 +39,9 @@ fn fields(t: &TicketRecord) -> [(&'static str, Value); 8] {
         // SPEC §11: sets, shown whole (`[]` when empty).
         ("tags", json!(t.tags.names())),
         ("followers", json!(t.followers)),
+        // SPEC §12.
+        ("satisfaction", json!(t.satisfaction)),
+        ("mergedInto", json!(t.merged_into)),
     ]
 }
 
@@ -71,6 +74,8 @@ pub enum Kind {
     Commented(CommentRecord),
     /// The breach sweep records the targets late now (SPEC §10): nothing else changes.
     Marked,
+    /// The reporter rates the closed ticket (SPEC §12): a `satisfaction.rated` event.
+    Rated,
 }
 
 /// One ticket change, as decided by a use case.
@@ -113,6 +118,12 @@ impl Transition {
         after: TicketRecord,
     ) -> Self {
         Self::new(actor, Kind::Commented(comment), Some(before), after)
+    }
+
+    /// The reporter's rating of `before` (CLOSED), which becomes `after` with its
+    /// `satisfaction` (SPEC §12).
+    pub fn rate(actor: UserId, before: TicketRecord, after: TicketRecord) -> Self {
+        Self::new(actor, Kind::Rated, Some(before), after)
     }
 
     /// The breach sweep's mark of `before` at `at`: the targets late then, recorded once.
@@ -175,7 +186,7 @@ impl Transition {
 
     /// Whether committing would change nothing (an update that sets what is already there).
     pub fn changes_nothing(&self) -> bool {
-        matches!(self.kind, Kind::Created | Kind::Updated)
+        matches!(self.kind, Kind::Created | Kind::Updated | Kind::Rated)
             && self.before.as_ref() == Some(&self.after)
     }
 
@@ -192,6 +203,16 @@ impl Transition {
             _ => false,
         };
         let breaches = super::sla::derive(self.before.as_ref(), &mut after, responded, now);
+        // The rating window's start (SPEC §12): when the ticket last became CLOSED.
+        let was_closed = self
+            .before
+            .as_ref()
+            .is_some_and(|b| b.status == TicketStatus::Closed);
+        if after.status != TicketStatus::Closed {
+            after.closed_at = None;
+        } else if !was_closed {
+            after.closed_at = Some(now.rfc3339());
+        }
         let changes = diff(self.before.as_ref(), &after);
         if let Some(b) = &self.before {
             if !changes.is_empty() {
@@ -335,6 +356,13 @@ fn events(
     match kind {
         Kind::Created => vec![event(EventType::TicketCreated, data(None, None))],
         Kind::Marked => Vec::new(),
+        Kind::Rated => vec![event(
+            EventType::SatisfactionRated,
+            EventData {
+                satisfaction: Some(json!(ticket.satisfaction)),
+                ..data(None, None)
+            },
+        )],
         Kind::Updated => vec![event(EventType::TicketUpdated, data(Some(changes), None))],
         Kind::Commented(c) if changes.is_empty() => {
             vec![event(EventType::CommentCreated, data(None, Some(c)))]
@@ -450,7 +478,7 @@ impl Tries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Description, Priority, TicketId, TicketStatus, Title};
+    use crate::model::{Description, Priority, TicketId, Title};
 
     fn ticket() -> TicketRecord {
         TicketRecord {
@@ -467,6 +495,9 @@ mod tests {
             tags: Default::default(),
             followers: Vec::new(),
             sla: None,
+            satisfaction: None,
+            merged_into: None,
+            closed_at: None,
         }
     }
 

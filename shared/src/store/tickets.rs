@@ -10,8 +10,8 @@ use super::paging::{Listing, Source, Spec};
 use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{
-    Change, Description, Event, Priority, Tags, TicketId, TicketSnapshot, TicketStatus, Title,
-    UserId,
+    Change, Description, Event, Priority, Satisfaction, Tags, TicketId, TicketSnapshot,
+    TicketStatus, Title, UserId,
 };
 use crate::policy::Parties;
 use crate::sla::TicketSla;
@@ -41,6 +41,16 @@ pub struct TicketRecord {
     /// SPEC §11: in the order added (absent on tickets stored before: none).
     #[serde(default)]
     pub followers: Vec<UserId>,
+    /// SPEC §12: the reporter's rating, once rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
+    /// SPEC §12: the ticket this one was merged into, once merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<TicketId>,
+    /// When the ticket last became CLOSED (the rating window's start; SPEC §12). Kept by the
+    /// transition; not shown. Absent on tickets closed before it was kept: `updatedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
 }
 
 impl Copied for TicketRecord {
@@ -94,6 +104,8 @@ impl TicketRecord {
                 .iter()
                 .map(|f| f.as_str().to_owned())
                 .collect(),
+            satisfaction: self.satisfaction.clone(),
+            merged_into: self.merged_into.as_ref().map(|m| m.as_str().to_owned()),
         }
     }
 
@@ -254,6 +266,10 @@ impl Store {
         );
         if written {
             for w in copy_writes(c.before, c.after)? {
+                tx.push(Part::Copy, w);
+            }
+            // SPEC §12: the rating index follows the ticket's rating.
+            for w in super::ratings::rating_writes(c.before, c.after)? {
                 tx.push(Part::Copy, w);
             }
         }
