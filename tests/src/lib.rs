@@ -10,6 +10,7 @@ pub mod desk;
 pub mod emulator;
 pub mod followers;
 pub mod receiver;
+pub mod satisfaction;
 pub mod s3_policy;
 pub mod server;
 

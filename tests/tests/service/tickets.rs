@@ -18,6 +18,7 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod satisfaction;
 mod sla;
 mod tags;
 mod update;
