@@ -95,6 +95,26 @@ pub fn render(e: &Event, recipients: Vec<String>) -> Mail {
     if let (Some(target), Some(due)) = (&e.data.target, &e.data.due_at) {
         let _ = writeln!(c, "Target: {target}, due at {due}.");
     }
+    // SPEC §12: the rating, and where a merged ticket's conversation went.
+    if let Some(s) = t
+        .satisfaction
+        .as_ref()
+        .filter(|_| e.event_type == EventType::SatisfactionRated)
+    {
+        let _ = writeln!(c, "Rating: {}", s.rating);
+        if let Some(comment) = &s.comment {
+            for line in comment.as_str().lines() {
+                let _ = writeln!(c, "> {line}");
+            }
+        }
+    }
+    if let Some(target) = &t.merged_into {
+        let _ = writeln!(
+            c,
+            "This ticket was merged into ticket {}: the conversation continues there, and a reply to this ticket is added to it.",
+            one_line(target)
+        );
+    }
     let _ = writeln!(c);
     let _ = writeln!(c, "Title:       {}", t.title);
     let _ = writeln!(c, "Description: {}", t.description);

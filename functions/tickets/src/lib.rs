@@ -73,6 +73,12 @@ pub fn router() -> Router {
             "satisfactionReport",
             satisfaction_report,
         )
+        .authenticated(
+            Method::POST,
+            "/tickets/{ticketId}/merge",
+            "mergeTicket",
+            merge_ticket,
+        )
 }
 
 async fn create_ticket(
@@ -180,8 +186,9 @@ async fn add_comment(
     };
     let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
     // Location: the thread the comment is read from.
-    Ok(created_response(created, "Comment added.", |_| {
-        format!("{BASE_PATH}/tickets/{id}/comments")
+    // (A comment to a merged ticket is added to its target: SPEC §12.)
+    Ok(created_response(created, "Comment added.", |c| {
+        format!("{BASE_PATH}/tickets/{}/comments", c.ticket_id)
     }))
 }
 
@@ -277,6 +284,23 @@ async fn satisfaction_report(
     let (from, to) = (time("from")?, time("to")?);
     let report = service::satisfaction_report(ctx, &who, from, to).await?;
     Ok(ApiResponse::data(StatusCode::OK, None, &report))
+}
+
+async fn merge_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let into = TicketId::parse(b.required_str("into")?).map_err(|_| {
+        ApiError::invalid("into", "into must be the id of the ticket to merge into.")
+    })?;
+    let merged = service::merge_ticket(ctx, &who, &id, &into).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Tickets merged."),
+        &merged,
+    ))
 }
 
 fn parse_patch(b: &Body) -> Result<TicketPatch, ApiError> {

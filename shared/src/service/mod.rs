@@ -15,6 +15,7 @@ mod filter;
 mod followers;
 mod idempotency;
 mod listing;
+mod merge;
 mod satisfaction;
 pub mod sla;
 mod sla_listing;
@@ -33,6 +34,7 @@ pub use filter::{TicketFilter, TicketOrder};
 pub use followers::{add_follower, remove_follower};
 pub use idempotency::Created;
 pub use listing::{HistoryView, list_tickets, ticket_history};
+pub use merge::{Merged, merge_ticket};
 pub use satisfaction::{
     AssigneeScore, NewRating, SatisfactionReport, Score, rate_ticket, satisfaction_report,
 };

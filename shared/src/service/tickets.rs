@@ -230,6 +230,13 @@ pub async fn update_ticket(
                 }
             })?;
         policy::update_ticket(&caller.caller(), &before.parties())?;
+        // SPEC §12: a merge cannot be undone; the conversation went to the target.
+        if let Some(m) = &before.merged_into {
+            return Err(ApiError::new(
+                ErrorCode::TicketMerged,
+                format!("This ticket was merged into {m}; change that one instead."),
+            ));
+        }
         if patch.tags.is_some() {
             policy::set_tags(&caller.caller())?;
         }

@@ -473,7 +473,9 @@ async fn cost_of_the_satisfaction_report_is_flat_in_the_ratings_outside_the_wind
             .await
             .expect("closing");
         f.stats.take();
-        f.w.rate(&f.cust, &t.id, Rating::Good).await.expect("rating");
+        f.w.rate(&f.cust, &t.id, Rating::Good)
+            .await
+            .expect("rating");
         // The caller and the ticket, then one transaction: 1 ticket, 1 history entry, the
         // event (outbox and feed items), the index entry.
         let u = f.stats.take_usage();
@@ -517,11 +519,10 @@ async fn cost_of_the_satisfaction_report_is_flat_in_the_ratings_outside_the_wind
         }
         f.stats.take();
         let started = std::time::Instant::now();
-        let r = f
-            .w
-            .report(&f.w.admin, Some(from), Some(to))
-            .await
-            .expect("report");
+        let r =
+            f.w.report(&f.w.admin, Some(from), Some(to))
+                .await
+                .expect("report");
         let took = started.elapsed();
         let u = f.stats.take_usage();
         assert_eq!((r.overall.good, r.overall.bad), (3, 0), "{n} outside");

@@ -38,11 +38,19 @@ async fn only_the_reporter_rates_a_closed_ticket(store: Store) {
     let t = w.create(&cust, "Printer").await;
     w.follow(&cust, &t.id, "colleague").await;
     // Not CLOSED: 409 TICKET_NOT_CLOSED, OPEN and BLOCKED alike.
-    assert_err(w.rate(&cust, &t.id, Rating::Good).await, 409, "TICKET_NOT_CLOSED");
+    assert_err(
+        w.rate(&cust, &t.id, Rating::Good).await,
+        409,
+        "TICKET_NOT_CLOSED",
+    );
     w.update(&eng, &t.id, status_patch(TicketStatus::Blocked))
         .await
         .expect("blocking");
-    assert_err(w.rate(&cust, &t.id, Rating::Good).await, 409, "TICKET_NOT_CLOSED");
+    assert_err(
+        w.rate(&cust, &t.id, Rating::Good).await,
+        409,
+        "TICKET_NOT_CLOSED",
+    );
     w.update(&eng, &t.id, status_patch(TicketStatus::Closed))
         .await
         .expect("closing");
@@ -63,8 +71,12 @@ async fn only_the_reporter_rates_a_closed_ticket(store: Store) {
     w.assert_invariant(&["eng"]).await;
     // An unknown ticket: 404.
     assert_err(
-        w.rate(&cust, crm_shared::model::TicketId::new().as_str(), Rating::Good)
-            .await,
+        w.rate(
+            &cust,
+            crm_shared::model::TicketId::new().as_str(),
+            Rating::Good,
+        )
+        .await,
         404,
         "TICKET_NOT_FOUND",
     );
@@ -93,7 +105,11 @@ async fn rating_again_replaces_it_up_to_28_days_after_closing(store: Store) {
     // The report has the one rating, the new one, in the new one's time.
     let now = w.ctx.clock.now();
     let r = w
-        .report(&w.admin, Some(now.plus_seconds(-3600)), Some(now.plus_seconds(1)))
+        .report(
+            &w.admin,
+            Some(now.plus_seconds(-3600)),
+            Some(now.plus_seconds(1)),
+        )
         .await
         .expect("report");
     assert_eq!((r.overall.good, r.overall.bad), (1, 0));
@@ -105,7 +121,11 @@ async fn rating_again_replaces_it_up_to_28_days_after_closing(store: Store) {
         )
         .await
         .expect("report");
-    assert_eq!((r.overall.good, r.overall.bad), (0, 0), "the replaced rating is gone");
+    assert_eq!(
+        (r.overall.good, r.overall.bad),
+        (0, 0),
+        "the replaced rating is gone"
+    );
     // Past 28 days after closing: 409, nothing changes.
     w.ctx.clock.advance(DAY_MS + 60_000);
     let before = w.ticket(&id).await;
@@ -128,11 +148,17 @@ async fn rating_again_replaces_it_up_to_28_days_after_closing(store: Store) {
     .await
     .expect("reply");
     assert_eq!(w.ticket(&id).await.status, TicketStatus::Open);
-    assert_err(w.rate(&cust, &id, Rating::Bad).await, 409, "TICKET_NOT_CLOSED");
+    assert_err(
+        w.rate(&cust, &id, Rating::Bad).await,
+        409,
+        "TICKET_NOT_CLOSED",
+    );
     w.update(&w.admin, &id, status_patch(TicketStatus::Closed))
         .await
         .expect("closing");
-    w.rate(&cust, &id, Rating::Bad).await.expect("rating in the new window");
+    w.rate(&cust, &id, Rating::Bad)
+        .await
+        .expect("rating in the new window");
 }
 
 async fn the_rating_is_shown_in_the_history_and_is_a_satisfaction_rated_event(store: Store) {
@@ -167,9 +193,7 @@ async fn the_rating_is_shown_in_the_history_and_is_a_satisfaction_rated_event(st
 
 /// 2 engineers, 12 tickets, ratings made at three times; the report over each window is
 /// compared with the test's own count over the tickets rated in it.
-async fn the_report_counts_the_ratings_given_in_the_window_overall_and_per_assignee(
-    store: Store,
-) {
+async fn the_report_counts_the_ratings_given_in_the_window_overall_and_per_assignee(store: Store) {
     let w = Desk::new(store).await;
     let cust = w.customer("cust").await;
     w.engineer("eng1").await;
@@ -212,8 +236,8 @@ async fn the_report_counts_the_ratings_given_in_the_window_overall_and_per_assig
                 Rating::Good
             };
             let t = w.rate(&cust, &id, r).await.expect("rating");
-            let at = Timestamp::parse_rfc3339(&t.satisfaction.expect("rated").rated_at)
-                .expect("time");
+            let at =
+                Timestamp::parse_rfc3339(&t.satisfaction.expect("rated").rated_at).expect("time");
             given.push((at, t.assignee, r));
         }
         w.ctx.clock.advance(3600 * 1000);
@@ -246,7 +270,10 @@ async fn the_report_counts_the_ratings_given_in_the_window_overall_and_per_assig
         (first.plus_seconds(-3600), first),
     ];
     for (from, to) in windows {
-        let r = w.report(&w.admin, Some(from), Some(to)).await.expect("report");
+        let r = w
+            .report(&w.admin, Some(from), Some(to))
+            .await
+            .expect("report");
         let (overall, by) = count(from, to);
         let score = |g: u64, b: u64| (g + b > 0).then(|| g as f64 / (g + b) as f64);
         assert_eq!(
@@ -277,15 +304,23 @@ async fn the_report_counts_the_ratings_given_in_the_window_overall_and_per_assig
     assert_eq!(all.assignees.last().map(|a| a.assignee.clone()), Some(None));
     // No ratings: score null.
     let none = w
-        .report(&w.admin, Some(first.plus_seconds(-7200)), Some(first.plus_seconds(-3600)))
+        .report(
+            &w.admin,
+            Some(first.plus_seconds(-7200)),
+            Some(first.plus_seconds(-3600)),
+        )
         .await
         .expect("report");
     assert_eq!(none.overall, Score::default());
     assert!(none.assignees.is_empty());
-    assert_eq!(serde_json::to_value(&none).expect("json")["score"], json!(null));
+    assert_eq!(
+        serde_json::to_value(&none).expect("json")["score"],
+        json!(null)
+    );
     // from after to: 400.
     assert_err(
-        w.report(&w.admin, Some(first), Some(first.plus_seconds(-1))).await,
+        w.report(&w.admin, Some(first), Some(first.plus_seconds(-1)))
+            .await,
         400,
         "INVALID_QUERY",
     );
@@ -301,6 +336,12 @@ async fn only_an_approved_admin_reads_the_report(store: Store) {
     for who in [&cust, &eng] {
         assert_err(w.report(who, None, None).await, 403, "FORBIDDEN");
     }
-    assert_err(w.report(&pending, None, None).await, 403, "USER_NOT_APPROVED");
-    w.report(&w.admin, None, None).await.expect("the admin reads it");
+    assert_err(
+        w.report(&pending, None, None).await,
+        403,
+        "USER_NOT_APPROVED",
+    );
+    w.report(&w.admin, None, None)
+        .await
+        .expect("the admin reads it");
 }
