@@ -4,7 +4,7 @@
 use crate::desk::{Desk, tid};
 use crm_shared::ApiError;
 use crm_shared::model::{Rating, RatingComment, TicketSnapshot, Timestamp};
-use crm_shared::service::{self, Authed, NewRating, SatisfactionReport};
+use crm_shared::service::{self, Authed, Merged, NewRating, SatisfactionReport};
 
 /// A rating with an optional comment (panics on an invalid comment).
 pub fn rating(r: Rating, comment: Option<&str>) -> NewRating {
@@ -32,5 +32,15 @@ impl Desk {
         to: Option<Timestamp>,
     ) -> Result<SatisfactionReport, ApiError> {
         service::satisfaction_report(&self.ctx, who, from, to).await
+    }
+
+    /// `who` merges `source` into `target`.
+    pub async fn merge(
+        &self,
+        who: &Authed,
+        source: &str,
+        target: &str,
+    ) -> Result<Merged, ApiError> {
+        service::merge_ticket(&self.ctx, who, &tid(source), &tid(target)).await
     }
 }

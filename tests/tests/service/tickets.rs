@@ -18,6 +18,7 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod merge;
 mod satisfaction;
 mod sla;
 mod tags;
