@@ -9,6 +9,7 @@ use super::tickets::caller_and_ticket;
 use super::transition::{Transition, Tries};
 use super::{Authed, Ctx};
 use crate::ApiError;
+use crate::error::ErrorCode;
 use crate::model::{
     CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, UserType, new_ulid,
 };
@@ -104,7 +105,7 @@ pub async fn add_comment_once(
 
 /// How many merges a comment follows to the ticket that took the conversation (a target
 /// merged later into another is followed on).
-const MERGE_HOPS: usize = 5;
+const MERGE_HOPS: usize = 10;
 
 /// SPEC §12: a comment to a merged ticket goes to the ticket it was merged into (as
 /// Zendesk does), so a reply never reopens a merged ticket and the conversation stays in
@@ -126,7 +127,15 @@ async fn merged_target(
             .ok_or_else(ApiError::ticket_not_found)?;
         policy::concerned(&caller.caller(), &ticket.parties())?;
     }
-    Ok(ticket)
+    match &ticket.merged_into {
+        None => Ok(ticket),
+        // A chain longer than any merge history makes: refused rather than written to (and
+        // perhaps reopening) a merged ticket.
+        Some(m) => Err(ApiError::new(
+            ErrorCode::TicketMerged,
+            format!("This ticket was merged into {m} and that one again; comment there."),
+        )),
+    }
 }
 
 /// GET /tickets/{ticketId}/comments: oldest first; a customer's page leaves internal notes
