@@ -61,16 +61,24 @@ pub async fn merge_ticket(
         // The caller and the source (visible to them) beside the target, in one round.
         let ((caller, source), target) =
             tokio::try_join!(caller_and_ticket(ctx, who, id), async {
+                if id == into {
+                    return Ok(None);
+                }
                 Ok::<_, ApiError>(ctx.store.get_ticket(into).await?)
             })?;
+        // Into itself: the rights first (a caller who may not merge is told so), then 409.
+        let target = match target {
+            None if id == into => source.clone(),
+            None => return Err(ApiError::ticket_not_found()),
+            Some(t) => t,
+        };
+        policy::merge(&caller.caller(), &source.parties(), &target.parties())?;
         if id == into {
             return Err(ApiError::new(
                 ErrorCode::MergeIntoItself,
                 "A ticket cannot be merged into itself.",
             ));
         }
-        let target = target.ok_or_else(ApiError::ticket_not_found)?;
-        policy::merge(&caller.caller(), &source.parties(), &target.parties())?;
         if let Some(m) = &source.merged_into {
             return Err(ApiError::new(
                 ErrorCode::TicketMerged,

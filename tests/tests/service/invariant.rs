@@ -986,12 +986,14 @@ async fn merge(
             carried.push(f.clone());
         }
     }
-    let (want, why) = if !u.active() || !m.concerned(u, &s) {
+    let (want, why) = if !u.active()
+        || !m.concerned(u, &s)
+        || !m.concerned(u, &t)
+        || !(u.admin() || assigned_both)
+    {
         (403, "403")
     } else if si == ti {
         (409, "409 into itself")
-    } else if !m.concerned(u, &t) || !(u.admin() || assigned_both) {
-        (403, "403")
     } else if s.merged_into.is_some() || t.merged_into.is_some() {
         (409, "409 merged")
     } else if carried.len() > 20 {
