@@ -1,7 +1,7 @@
 //! Satisfaction (SPEC §12): the reporter rates a CLOSED ticket, `good` or `bad`, replaceable
 //! for 28 days after it was closed. A rating is a ticket change like any other, one
-//! transition (service/transition.rs): the `satisfaction` field (in the history), version
-//! + 1, a `satisfaction.rated` event (mailed to the assignee and the approved admins), and
+//! transition (service/transition.rs): the `satisfaction` field (in the history), the
+//! version one up, a `satisfaction.rated` event (mailed to the assignee and the approved admins), and
 //! in the same transaction the ticket's entry in the rating index (store/ratings.rs), which
 //! the report reads over its window only.
 

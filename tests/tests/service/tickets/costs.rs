@@ -488,7 +488,7 @@ async fn cost_of_the_satisfaction_report_is_flat_in_the_ratings_outside_the_wind
     // Index entries outside the window, as ratings write them: a day before and a day
     // after, half each.
     let outside = |k: usize| {
-        let at = if k % 2 == 0 {
+        let at = if k.is_multiple_of(2) {
             from.plus_seconds(-86_400 - k as i64)
         } else {
             to.plus_seconds(86_400 + k as i64)
