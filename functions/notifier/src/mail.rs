@@ -211,6 +211,47 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_rating_mail_shows_the_rating_and_its_comment() {
+        let mut e = event(EventType::SatisfactionRated);
+        e.data.changes = None;
+        ticket(&mut e).satisfaction = Some(crm_shared::model::Satisfaction {
+            rating: crm_shared::model::Rating::Bad,
+            comment: crm_shared::model::RatingComment::parse("Took a week.\nStill slow.")
+                .expect("comment"),
+            rated_at: "2022-08-07T10:00:00.000Z".into(),
+        });
+        let m = render(&e, vec![]);
+        assert_eq!(m.subject, "[CRM] Ticket 01T rated: Problem in printer");
+        for want in ["Rating: bad", "> Took a week.", "> Still slow."] {
+            assert!(
+                m.content.contains(want),
+                "missing {want:?} in\n{}",
+                m.content
+            );
+        }
+    }
+
+    #[test]
+    fn the_merge_mail_tells_where_the_conversation_went() {
+        let mut e = comment(false, false);
+        ticket(&mut e).merged_into = Some("01TARGET".into());
+        let m = render(&e, vec![]);
+        assert!(
+            m.content.contains(
+                "This ticket was merged into ticket 01TARGET: the conversation continues there"
+            ),
+            "{}",
+            m.content
+        );
+        // A ticket not merged says nothing of it.
+        assert!(
+            !render(&comment(false, false), vec![])
+                .content
+                .contains("merged into")
+        );
+    }
+
     fn comment(internal: bool, reopened: bool) -> Event {
         let mut e = event(EventType::CommentCreated);
         e.data.changes = reopened.then(|| {
