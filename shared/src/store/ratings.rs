@@ -8,9 +8,8 @@
 
 use super::backend::{Cond, Item, Key, Query, Range, SortKey, StoreError, Write};
 use super::schema::{Index, TABLE};
-use super::tickets::TicketRecord;
 use super::{Store, from_item, to_item};
-use crate::model::{Rating, TicketId, Timestamp, UserId};
+use crate::model::{Rating, Satisfaction, TicketId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,26 +30,33 @@ pub struct RatingEntry {
     pub rated_at: String,
 }
 
+/// A stored ticket, as far as the index goes (store/tickets.rs's record).
+pub(super) trait Rated {
+    fn ticket_id(&self) -> &TicketId;
+    fn satisfaction(&self) -> Option<&Satisfaction>;
+    fn assignee(&self) -> Option<&UserId>;
+}
+
 fn key(rated_at: Timestamp, ticket: &TicketId) -> Key {
     Key::new(RATINGS, format!("{}#{ticket}", rated_at.sort_key()))
 }
 
 /// The key of a ticket's entry, when it is rated.
-fn entry_key(t: &TicketRecord) -> Option<Key> {
-    let s = t.satisfaction.as_ref()?;
+fn entry_key(t: &impl Rated) -> Option<Key> {
+    let s = t.satisfaction()?;
     let at = Timestamp::parse_rfc3339(&s.rated_at)?;
-    Some(key(at, &t.ticket_id))
+    Some(key(at, t.ticket_id()))
 }
 
 /// What keeps the index in step when a ticket is written as `after`: its entry (re)put
 /// when its rating changed, the entry of the rating it replaced deleted. Unconditional:
 /// the ticket's own write carries the version check.
-pub(super) fn rating_writes(
-    before: Option<&TicketRecord>,
-    after: &TicketRecord,
+pub(super) fn rating_writes<T: Rated>(
+    before: Option<&T>,
+    after: &T,
 ) -> Result<Vec<Write>, StoreError> {
-    let was = before.and_then(|b| b.satisfaction.as_ref());
-    if was == after.satisfaction.as_ref() {
+    let was = before.and_then(Rated::satisfaction);
+    if was == after.satisfaction() {
         return Ok(Vec::new());
     }
     let mut writes = Vec::new();
@@ -62,11 +68,11 @@ pub(super) fn rating_writes(
             cond: Cond::Always,
         });
     }
-    if let (Some(k), Some(s)) = (new, &after.satisfaction) {
+    if let (Some(k), Some(s)) = (new, after.satisfaction()) {
         let entry = RatingEntry {
-            ticket_id: after.ticket_id.clone(),
+            ticket_id: after.ticket_id().clone(),
             rating: s.rating,
-            assignee: after.assignee.clone(),
+            assignee: after.assignee().cloned(),
             rated_at: s.rated_at.clone(),
         };
         writes.push(Write::Put {

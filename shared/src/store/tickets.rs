@@ -65,6 +65,18 @@ impl Copied for TicketRecord {
     }
 }
 
+impl super::ratings::Rated for TicketRecord {
+    fn ticket_id(&self) -> &TicketId {
+        &self.ticket_id
+    }
+    fn satisfaction(&self) -> Option<&Satisfaction> {
+        self.satisfaction.as_ref()
+    }
+    fn assignee(&self) -> Option<&UserId> {
+        self.assignee.as_ref()
+    }
+}
+
 /// The top-level copy of `sla.rev` that ticket writes are conditioned on.
 const SLA_REV: &str = "slaRev";
 
