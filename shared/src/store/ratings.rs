@@ -140,3 +140,74 @@ fn strip(mut item: Item) -> Item {
     item.remove(TABLE.sk);
     item
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct T(TicketId, Option<Satisfaction>, Option<UserId>);
+
+    impl Rated for T {
+        fn ticket_id(&self) -> &TicketId {
+            &self.0
+        }
+        fn satisfaction(&self) -> Option<&Satisfaction> {
+            self.1.as_ref()
+        }
+        fn assignee(&self) -> Option<&UserId> {
+            self.2.as_ref()
+        }
+    }
+
+    fn rated(id: &TicketId, r: Rating, at: &str) -> T {
+        T(
+            id.clone(),
+            Some(Satisfaction {
+                rating: r,
+                comment: None,
+                rated_at: at.into(),
+            }),
+            UserId::parse("eng").ok(),
+        )
+    }
+
+    fn summary(writes: &[Write]) -> Vec<String> {
+        writes
+            .iter()
+            .map(|w| match w {
+                Write::Put { item, .. } => format!(
+                    "put {} {}",
+                    item["sk"].as_str().unwrap_or_default(),
+                    item["rating"].as_str().unwrap_or_default()
+                ),
+                Write::Delete { key, .. } => format!("delete {}", key.sk),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rating_puts_its_entry_and_a_replacement_deletes_the_old_one() {
+        let id = TicketId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap();
+        let none = T(id.clone(), None, None);
+        let first = rated(&id, Rating::Bad, "2026-12-06T12:00:00.000Z");
+        let ms = Timestamp::parse_rfc3339("2026-12-06T12:00:00.000Z")
+            .unwrap()
+            .sort_key();
+        assert_eq!(
+            summary(&rating_writes(Some(&none), &first).unwrap()),
+            [format!("put {ms}#{id} bad")]
+        );
+        let again = rated(&id, Rating::Good, "2026-12-07T12:00:00.000Z");
+        let ms2 = Timestamp::parse_rfc3339("2026-12-07T12:00:00.000Z")
+            .unwrap()
+            .sort_key();
+        assert_eq!(
+            summary(&rating_writes(Some(&first), &again).unwrap()),
+            [format!("delete {ms}#{id}"), format!("put {ms2}#{id} good")]
+        );
+        // Any other change of a rated ticket leaves its entry alone.
+        assert!(rating_writes(Some(&again), &again).unwrap().is_empty());
+        assert!(rating_writes(None, &none).unwrap().is_empty());
+    }
+}
