@@ -13,5 +13,6 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod satisfaction;
 mod tags;
 mod update;

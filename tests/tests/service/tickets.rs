@@ -18,6 +18,8 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod merge;
+mod satisfaction;
 mod sla;
 mod tags;
 mod update;
