@@ -40,6 +40,10 @@ pub enum Denied {
     FollowersReporterOrStaff,
     /// Only an approved ENGINEER or ADMIN may do this.
     StaffOnly,
+    /// SPEC §12: only the ticket's reporter rates it.
+    ReporterRatesOnly,
+    /// SPEC §12: only an approved ADMIN, or an ENGINEER assigned to both tickets, merges.
+    MergeAdminOrAssignee,
 }
 
 pub fn list_users(caller: &Caller) -> Result<(), Denied> {
@@ -281,6 +285,32 @@ pub fn read_sla(caller: &Caller) -> Result<(), Denied> {
     (caller.status == UserStatus::Approved && sees_internal_notes(caller.user_type))
         .then_some(())
         .ok_or(Denied::StaffOnly)
+}
+
+/// Rate a ticket (SPEC §12): its reporter only (once concerned; another caller: 403).
+pub fn rate(caller: &Caller, t: &Parties) -> Result<(), Denied> {
+    concerned(caller, t)?;
+    (t.reporter == &caller.id)
+        .then_some(())
+        .ok_or(Denied::ReporterRatesOnly)
+}
+
+/// Read the satisfaction report (SPEC §12): approved admins only.
+pub fn read_satisfaction(caller: &Caller) -> Result<(), Denied> {
+    caller.is_admin().then_some(()).ok_or(Denied::AdminOnly)
+}
+
+/// Merge `source` into `target` (SPEC §12): an approved ADMIN, or an ENGINEER assigned to
+/// both. Visibility first: a caller who cannot see either ticket is told so.
+pub fn merge(caller: &Caller, source: &Parties, target: &Parties) -> Result<(), Denied> {
+    concerned(caller, source)?;
+    concerned(caller, target)?;
+    let assigned_both = caller.user_type == UserType::Engineer
+        && source.assignee == Some(&caller.id)
+        && target.assignee == Some(&caller.id);
+    (caller.is_admin() || assigned_both)
+        .then_some(())
+        .ok_or(Denied::MergeAdminOrAssignee)
 }
 
 /// Whether a comment is a ticket's first response (SPEC §10) when none came yet: a public

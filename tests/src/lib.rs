@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod followers;
 pub mod receiver;
 pub mod s3_policy;
+pub mod satisfaction;
 pub mod server;
 
 pub use client::{Client, Resp, assert_error, assert_invalid, enc, keys};

@@ -134,6 +134,26 @@ pub fn render(e: &Event, recipients: Vec<String>) -> Mail {
     if let (Some(target), Some(due)) = (&e.data.target, &e.data.due_at) {
         let _ = writeln!(c, "Target: {target}, due at {due}.");
     }
+    // SPEC §12: the rating, and where a merged ticket's conversation went.
+    if let Some(s) = t
+        .satisfaction
+        .as_ref()
+        .filter(|_| e.event_type == EventType::SatisfactionRated)
+    {
+        let _ = writeln!(c, "Rating: {}", s.rating);
+        if let Some(comment) = &s.comment {
+            for line in comment.as_str().lines() {
+                let _ = writeln!(c, "> {line}");
+            }
+        }
+    }
+    if let Some(target) = &t.merged_into {
+        let _ = writeln!(
+            c,
+            "This ticket was merged into ticket {}: the conversation continues there, and a reply to this ticket is added to it.",
+            one_line(target)
+        );
+    }
     let _ = writeln!(c);
     let _ = writeln!(c, "Title:       {}", t.title);
     let _ = writeln!(c, "Description: {}", t.description);
@@ -195,6 +215,8 @@ mod tests {
                     tags: vec![],
                     followers: vec![],
                     sla: None,
+                    satisfaction: None,
+                    merged_into: None,
                 }),
                 changes: Some(Changes(vec![Change {
                     field: "assignee".into(),
@@ -230,6 +252,47 @@ mod tests {
                 m.content
             );
         }
+    }
+
+    #[test]
+    fn a_rating_mail_shows_the_rating_and_its_comment() {
+        let mut e = event(EventType::SatisfactionRated);
+        e.data.changes = None;
+        ticket(&mut e).satisfaction = Some(crm_shared::model::Satisfaction {
+            rating: crm_shared::model::Rating::Bad,
+            comment: crm_shared::model::RatingComment::parse("Took a week.\nStill slow.")
+                .expect("comment"),
+            rated_at: "2022-08-07T10:00:00.000Z".into(),
+        });
+        let m = render(&e, vec![]);
+        assert_eq!(m.subject, "[CRM] Ticket 01T rated: Problem in printer");
+        for want in ["Rating: bad", "> Took a week.", "> Still slow."] {
+            assert!(
+                m.content.contains(want),
+                "missing {want:?} in\n{}",
+                m.content
+            );
+        }
+    }
+
+    #[test]
+    fn the_merge_mail_tells_where_the_conversation_went() {
+        let mut e = comment(false, false);
+        ticket(&mut e).merged_into = Some("01TARGET".into());
+        let m = render(&e, vec![]);
+        assert!(
+            m.content.contains(
+                "This ticket was merged into ticket 01TARGET: the conversation continues there"
+            ),
+            "{}",
+            m.content
+        );
+        // A ticket not merged says nothing of it.
+        assert!(
+            !render(&comment(false, false), vec![])
+                .content
+                .contains("merged into")
+        );
     }
 
     fn comment(internal: bool, reopened: bool) -> Event {

@@ -8,12 +8,12 @@ use crm_shared::attachments::{AttachmentId, ContentType, FileName};
 use crm_shared::error::ErrorCode;
 use crm_shared::http::{ApiResponse, BASE_PATH, Body, Path, QueryParams, ResponseExt, Router};
 use crm_shared::model::{
-    CommentBody, Description, IdempotencyKey, Invalid, Priority, Tag, Tags, TicketId, TicketStatus,
-    Title, UserId,
+    CommentBody, Description, IdempotencyKey, Invalid, Priority, Rating, RatingComment, Tag, Tags,
+    TicketId, TicketStatus, Timestamp, Title, UserId,
 };
 use crm_shared::service::{
-    self, Authed, Created, Ctx, NewAttachment, NewComment, NewTicket, TicketFilter, TicketOrder,
-    TicketPatch,
+    self, Authed, Created, Ctx, NewAttachment, NewComment, NewRating, NewTicket, TicketFilter,
+    TicketOrder, TicketPatch,
 };
 use http::{Method, StatusCode};
 
@@ -73,6 +73,25 @@ pub fn router() -> Router {
         )
         .authenticated(Method::GET, "/sla", "getSla", get_sla)
         .authenticated(Method::PUT, "/sla", "putSla", put_sla)
+        // SPEC §12.
+        .authenticated(
+            Method::PUT,
+            "/tickets/{ticketId}/satisfaction",
+            "rateTicket",
+            rate_ticket,
+        )
+        .authenticated(
+            Method::GET,
+            "/reports/satisfaction",
+            "satisfactionReport",
+            satisfaction_report,
+        )
+        .authenticated(
+            Method::POST,
+            "/tickets/{ticketId}/merge",
+            "mergeTicket",
+            merge_ticket,
+        )
 }
 
 async fn create_ticket(
@@ -181,8 +200,9 @@ async fn add_comment(
     };
     let created = service::add_comment_once(ctx, &who, &id, new, key.as_ref()).await?;
     // Location: the thread the comment is read from.
-    Ok(created_response(created, "Comment added.", |_| {
-        format!("{BASE_PATH}/tickets/{id}/comments")
+    // (A comment to a merged ticket is added to its target: SPEC §12.)
+    Ok(created_response(created, "Comment added.", |c| {
+        format!("{BASE_PATH}/tickets/{}/comments", c.ticket_id)
     }))
 }
 
@@ -303,6 +323,65 @@ async fn put_sla(ctx: &Ctx, who: Authed, b: Body) -> Result<ApiResponse, ApiErro
         StatusCode::OK,
         Some("Service levels updated."),
         &policy,
+    ))
+}
+
+async fn rate_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let new = NewRating {
+        rating: Rating::parse(b.required_str("rating")?)?,
+        comment: b
+            .str("comment")?
+            .map(RatingComment::parse)
+            .transpose()?
+            .flatten(),
+    };
+    let t = service::rate_ticket(ctx, &who, &id, new).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Satisfaction recorded."),
+        &t,
+    ))
+}
+
+async fn satisfaction_report(
+    ctx: &Ctx,
+    who: Authed,
+    q: QueryParams,
+) -> Result<ApiResponse, ApiError> {
+    let time = |field: &'static str| {
+        q.parsed(field, move |v| {
+            Timestamp::parse_rfc3339(v.trim()).ok_or_else(|| {
+                Invalid::new(
+                    field,
+                    format!("{field} must be an RFC 3339 time (2026-12-06T12:00:00Z)."),
+                )
+            })
+        })
+    };
+    let (from, to) = (time("from")?, time("to")?);
+    let report = service::satisfaction_report(ctx, &who, from, to).await?;
+    Ok(ApiResponse::data(StatusCode::OK, None, &report))
+}
+
+async fn merge_ticket(
+    ctx: &Ctx,
+    who: Authed,
+    Path(id): Path<TicketId>,
+    b: Body,
+) -> Result<ApiResponse, ApiError> {
+    let into = TicketId::parse(b.required_str("into")?).map_err(|_| {
+        ApiError::invalid("into", "into must be the id of the ticket to merge into.")
+    })?;
+    let merged = service::merge_ticket(ctx, &who, &id, &into).await?;
+    Ok(ApiResponse::data(
+        StatusCode::OK,
+        Some("Tickets merged."),
+        &merged,
     ))
 }
 

@@ -104,6 +104,12 @@ impl From<Denied> for ApiError {
             Denied::StaffOnly => {
                 "Access Forbidden. Only an approved ENGINEER or ADMIN may do this."
             }
+            Denied::ReporterRatesOnly => {
+                "Access Forbidden. Only the ticket's reporter may rate it."
+            }
+            Denied::MergeAdminOrAssignee => {
+                "Access Forbidden. Only an approved ADMIN, or an ENGINEER assigned to both tickets, may merge them."
+            }
         };
         ApiError::new(ErrorCode::Forbidden, message)
     }

@@ -78,6 +78,14 @@ catalogue! {
     FollowerLimit = "FOLLOWER_LIMIT", 409;
     /// SPEC §7: at most 20 webhook subscriptions.
     WebhookLimit = "WEBHOOK_LIMIT", 409;
+    /// SPEC §12: only a CLOSED ticket is rated.
+    TicketNotClosed = "TICKET_NOT_CLOSED", 409;
+    /// SPEC §12: a rating is given or replaced up to 28 days after the ticket was closed.
+    RatingWindowClosed = "RATING_WINDOW_CLOSED", 409;
+    /// SPEC §12: a ticket is not merged into itself.
+    MergeIntoItself = "MERGE_INTO_ITSELF", 409;
+    /// SPEC §12: a merged ticket is neither merged again nor merged into.
+    TicketMerged = "TICKET_MERGED", 409;
     /// A concurrent change won; the client may re-read and retry.
     Conflict = "CONFLICT", 409;
     /// The change feed's `after` or `since` is older than its 30-day retention: events after

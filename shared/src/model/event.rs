@@ -88,6 +88,12 @@ pub struct TicketSnapshot {
     /// Its service levels, under a target (SPEC §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<SlaView>,
+    /// SPEC §12: the reporter's rating, once rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<super::Satisfaction>,
+    /// SPEC §12: the ticket this one was merged into, once merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 /// A ticket's `sla` object as clients see it (SPEC §10; kept by `crate::sla::TicketSla`).
@@ -361,6 +367,8 @@ mod tests {
             tags: vec![],
             followers: vec![],
             sla: None,
+            satisfaction: None,
+            merged_into: None,
         }
     }
 

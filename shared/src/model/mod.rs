@@ -5,6 +5,7 @@ mod comment;
 mod event;
 mod idempotency;
 mod job;
+mod satisfaction;
 mod tags;
 pub mod text;
 mod ticket;
@@ -18,6 +19,7 @@ pub use event::{
 };
 pub use idempotency::IdempotencyKey;
 pub use job::{Job, JobKind, QueueMessage, SYSTEM_ACTOR};
+pub use satisfaction::{RATING_WINDOW_DAYS, Rating, RatingComment, Satisfaction};
 pub use tags::{Tag, Tags};
 pub use ticket::{Description, Priority, TicketId, TicketStatus, Title, new_ulid};
 pub use time::{Clock, Timestamp};

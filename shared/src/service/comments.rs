@@ -11,6 +11,7 @@ use super::transition::{Transition, Tries};
 use super::{Authed, Ctx};
 use crate::ApiError;
 use crate::attachments::AttachmentId;
+use crate::error::ErrorCode;
 use crate::model::{
     CommentBody, CommentSnapshot, IdempotencyKey, TicketId, TicketStatus, UserType, new_ulid,
 };
@@ -41,7 +42,8 @@ pub async fn add_comment(
 /// POST /tickets/{ticketId}/comments with an optional `Idempotency-Key` (SPEC §3): the
 /// key's record is written in the comment's own transaction, and a retry replays the
 /// original answer (another body under the key: 422), as for ticket creation. A reporter's
-/// public reply to a CLOSED ticket reopens it in that transaction.
+/// public reply to a CLOSED ticket reopens it in that transaction. A comment to a merged
+/// ticket is added to the ticket it was merged into (SPEC §12).
 pub async fn add_comment_once(
     ctx: &Ctx,
     who: &Authed,
@@ -82,11 +84,23 @@ pub(super) async fn add_comment_kept(
         if let Some(r) = record {
             return replay(r, &fingerprint);
         }
+        let before = merged_target(ctx, &caller, before).await?;
         policy::comment(&caller.caller(), new.internal)?;
+        if before.ticket_id != *id && !new.attachments.is_empty() {
+            // Files are uploaded to one ticket and shown by it: a comment redirected to the
+            // merge's target cannot carry the source's uploads.
+            return Err(ApiError::new(
+                ErrorCode::TicketMerged,
+                format!(
+                    "This ticket was merged into {}; upload the files to that ticket and comment there.",
+                    before.ticket_id.as_str()
+                ),
+            ));
+        }
         let linked = uploads.into_links(&caller.user_id, id)?;
         let comment = CommentRecord {
             comment_id: new_ulid().to_string(),
-            ticket_id: id.clone(),
+            ticket_id: before.ticket_id.clone(),
             author: caller.user_id.clone(),
             body: new.body.clone(),
             internal: new.internal,
@@ -130,6 +144,41 @@ pub(super) async fn add_comment_kept(
         }
     }
     Err(ApiError::ticket_changed())
+}
+
+/// How many merges a comment follows to the ticket that took the conversation (a target
+/// merged later into another is followed on).
+const MERGE_HOPS: usize = 10;
+
+/// SPEC §12: a comment to a merged ticket goes to the ticket it was merged into (as
+/// Zendesk does), so a reply never reopens a merged ticket and the conversation stays in
+/// one place; the caller must be concerned with that ticket too (the source's reporter and
+/// followers became its followers). One more read per merge followed.
+async fn merged_target(
+    ctx: &Ctx,
+    caller: &crate::store::UserRecord,
+    mut ticket: crate::store::TicketRecord,
+) -> Result<crate::store::TicketRecord, ApiError> {
+    for _ in 0..MERGE_HOPS {
+        let Some(into) = ticket.merged_into.clone() else {
+            return Ok(ticket);
+        };
+        ticket = ctx
+            .store
+            .get_ticket(&into)
+            .await?
+            .ok_or_else(ApiError::ticket_not_found)?;
+        policy::concerned(&caller.caller(), &ticket.parties())?;
+    }
+    match &ticket.merged_into {
+        None => Ok(ticket),
+        // A chain longer than any merge history makes: refused rather than written to (and
+        // perhaps reopening) a merged ticket.
+        Some(m) => Err(ApiError::new(
+            ErrorCode::TicketMerged,
+            format!("This ticket was merged into {m} and that one again; comment there."),
+        )),
+    }
 }
 
 /// GET /tickets/{ticketId}/comments: oldest first; a customer's page leaves internal notes

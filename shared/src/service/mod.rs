@@ -17,6 +17,8 @@ mod followers;
 mod idempotency;
 pub mod intake;
 mod listing;
+mod merge;
+mod satisfaction;
 pub mod sla;
 mod sla_listing;
 mod tickets;
@@ -38,6 +40,10 @@ pub use filter::{TicketFilter, TicketOrder};
 pub use followers::{add_follower, remove_follower};
 pub use idempotency::Created;
 pub use listing::{HistoryView, list_tickets, ticket_history};
+pub use merge::{Merged, merge_ticket};
+pub use satisfaction::{
+    AssigneeScore, NewRating, SatisfactionReport, Score, rate_ticket, satisfaction_report,
+};
 pub use sla::{get_sla, put_sla};
 pub use tickets::{
     NewTicket, TicketPatch, create_ticket, create_ticket_once, get_ticket, update_ticket,

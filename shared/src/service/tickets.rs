@@ -176,6 +176,9 @@ pub(super) async fn create_ticket_kept(
             tags: new.tags.clone().unwrap_or_default(),
             followers: Vec::new(),
             sla: super::sla::start(sla_policy.as_ref(), now),
+            satisfaction: None,
+            merged_into: None,
+            closed_at: None,
         };
         let t = Transition::create(caller.user_id.clone(), ticket)
             .at(now)
@@ -239,6 +242,13 @@ pub async fn update_ticket(
                 }
             })?;
         policy::update_ticket(&caller.caller(), &before.parties())?;
+        // SPEC §12: a merge cannot be undone; the conversation went to the target.
+        if let Some(m) = &before.merged_into {
+            return Err(ApiError::new(
+                ErrorCode::TicketMerged,
+                format!("This ticket was merged into {m}; change that one instead."),
+            ));
+        }
         if patch.tags.is_some() {
             policy::set_tags(&caller.caller())?;
         }

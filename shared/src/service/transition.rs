@@ -15,8 +15,8 @@
 
 use crate::counters::{count_deltas, frees_capacity};
 use crate::model::{
-    Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, Timestamp, UserId,
-    UserType,
+    Change, Changes, Event, EventData, EventType, IdempotencyKey, Job, JobKind, TicketStatus,
+    Timestamp, UserId, UserType,
 };
 use crate::queue::{JobQueue, Publisher};
 use crate::sla::Metric;
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 /// The fields a ticket's history and events show, in the order they are listed: a new
 /// ticket field that clients see is one more line here.
-fn fields(t: &TicketRecord) -> [(&'static str, Value); 8] {
+fn fields(t: &TicketRecord) -> [(&'static str, Value); 10] {
     [
         ("title", json!(t.title.as_str())),
         ("description", json!(t.description.as_str())),
@@ -39,6 +39,9 @@ fn fields(t: &TicketRecord) -> [(&'static str, Value); 8] {
         // SPEC §11: sets, shown whole (`[]` when empty).
         ("tags", json!(t.tags.names())),
         ("followers", json!(t.followers)),
+        // SPEC §12.
+        ("satisfaction", json!(t.satisfaction)),
+        ("mergedInto", json!(t.merged_into)),
     ]
 }
 
@@ -71,6 +74,8 @@ pub enum Kind {
     Commented(CommentRecord),
     /// The breach sweep records the targets late now (SPEC §10): nothing else changes.
     Marked,
+    /// The reporter rates the closed ticket (SPEC §12): a `satisfaction.rated` event.
+    Rated,
 }
 
 /// One ticket change, as decided by a use case.
@@ -90,6 +95,8 @@ pub struct Transition {
     at: Timestamp,
     /// A comment's author's user type (whether it is the ticket's first response).
     author_type: Option<UserType>,
+    /// Another ticket's change committed in the same transaction (a merge's target).
+    also: Option<Box<Transition>>,
 }
 
 impl Transition {
@@ -115,6 +122,12 @@ impl Transition {
         Self::new(actor, Kind::Commented(comment), Some(before), after)
     }
 
+    /// The reporter's rating of `before` (CLOSED), which becomes `after` with its
+    /// `satisfaction` (SPEC §12).
+    pub fn rate(actor: UserId, before: TicketRecord, after: TicketRecord) -> Self {
+        Self::new(actor, Kind::Rated, Some(before), after)
+    }
+
     /// The breach sweep's mark of `before` at `at`: the targets late then, recorded once.
     pub fn mark(before: TicketRecord, at: Timestamp) -> Self {
         let after = before.clone();
@@ -132,7 +145,15 @@ impl Transition {
             checks: Vec::new(),
             at: Timestamp::now(),
             author_type: None,
+            also: None,
         }
+    }
+
+    /// Commits `other` (another ticket's change) in this change's transaction: both or
+    /// neither (SPEC §12's merge).
+    pub fn with(mut self, other: Transition) -> Self {
+        self.also = Some(Box::new(other));
+        self
     }
 
     /// A comment's author is of this user type (a public one by staff other than the
@@ -175,14 +196,33 @@ impl Transition {
 
     /// Whether committing would change nothing (an update that sets what is already there).
     pub fn changes_nothing(&self) -> bool {
-        matches!(self.kind, Kind::Created | Kind::Updated)
+        matches!(self.kind, Kind::Created | Kind::Updated | Kind::Rated)
             && self.before.as_ref() == Some(&self.after)
     }
 
     /// Writes the change in one transaction: the ticket (versioned), its counts, its
     /// history entry, the event, and what rides with it (comment, idempotency record,
-    /// backlog job). Conflicts come back for `until_committed` to retry.
-    pub async fn commit(self, w: &Writer<'_>) -> Result<Committed, TicketWriteError> {
+    /// backlog job), and the change of the ticket paired with it (`with`), if any.
+    /// Conflicts come back for `Tries` to retry.
+    pub async fn commit(mut self, w: &Writer<'_>) -> Result<Committed, TicketWriteError> {
+        let also = self.also.take();
+        let mut main = self.prepare(w)?;
+        let mut other = also.map(|t| t.prepare(w)).transpose()?;
+        if main.nothing && other.as_ref().is_none_or(|o| o.nothing) {
+            return Ok(main.into_committed(other));
+        }
+        let main_extra = std::mem::take(&mut main.extra);
+        let mut changes = vec![main.change(main_extra)];
+        if let Some(o) = other.as_mut() {
+            let extra = std::mem::take(&mut o.extra);
+            changes.push(o.change(extra));
+        }
+        w.store.commit_tickets(changes).await?;
+        Ok(main.into_committed(other))
+    }
+
+    /// The writes of this change (one ticket's), ready to commit.
+    fn prepare(self, w: &Writer<'_>) -> Result<Prepared, StoreError> {
         let now = self.at;
         let mut after = self.after;
         let responded = match (&self.kind, self.author_type) {
@@ -192,6 +232,16 @@ impl Transition {
             _ => false,
         };
         let breaches = super::sla::derive(self.before.as_ref(), &mut after, responded, now);
+        // The rating window's start (SPEC §12): when the ticket last became CLOSED.
+        let was_closed = self
+            .before
+            .as_ref()
+            .is_some_and(|b| b.status == TicketStatus::Closed);
+        if after.status != TicketStatus::Closed {
+            after.closed_at = None;
+        } else if !was_closed {
+            after.closed_at = Some(now.rfc3339());
+        }
         let changes = diff(self.before.as_ref(), &after);
         if let Some(b) = &self.before {
             if !changes.is_empty() {
@@ -204,15 +254,8 @@ impl Transition {
                 s.rev = was.rev + 1;
             }
         }
-        if matches!(self.kind, Kind::Marked) && breaches.is_empty() {
-            // Nothing late that was not recorded: nothing to write.
-            return Ok(Committed {
-                ticket: after,
-                comment: None,
-                events: Vec::new(),
-                job: None,
-            });
-        }
+        // A mark with nothing late that was not recorded: nothing to write.
+        let nothing = matches!(self.kind, Kind::Marked) && breaches.is_empty();
         let history = (!changes.is_empty()).then(|| HistoryEntry {
             version: after.version,
             actor: self.actor.clone(),
@@ -228,25 +271,25 @@ impl Transition {
         // when the system chose them, below the bound they were chosen under).
         let check = after
             .assignee
-            .as_ref()
+            .clone()
             .filter(|a| {
                 self.before
                     .as_ref()
-                    .is_none_or(|b| b.assignee.as_ref() != Some(*a))
+                    .is_none_or(|b| b.assignee.as_ref() != Some(a))
             })
             .map(|a| (a, self.bound));
         // Room freed under the capacity: the backlog may move (the system's own changes are
         // already such moves).
         let job = (!self.actor.is_reserved() && frees_capacity(w.capacity, &deltas))
             .then(|| Job::new(JobKind::Backlog, now));
-        let comment = match &self.kind {
-            Kind::Commented(c) => Some(c),
+        let comment = match self.kind {
+            Kind::Commented(ref c) => Some(c.clone()),
             _ => None,
         };
         let mut events = events(&self.kind, &self.actor, &after, changes, now);
         events.extend(breaches.iter().map(|b| breached(&after, *b, now)));
         let mut extra = Vec::new();
-        if let Some(c) = comment {
+        if let Some(c) = &comment {
             extra.push(c.write()?);
         }
         if let Some(remember) = &self.remember {
@@ -254,7 +297,7 @@ impl Transition {
                 w,
                 &self.actor,
                 remember,
-                comment,
+                comment.as_ref(),
                 &after,
                 now,
             )?);
@@ -263,26 +306,57 @@ impl Transition {
             extra.push(w.store.job_write(j, now)?);
         }
         extra.extend(self.checks);
-        w.store
-            .commit_ticket(TicketChange {
-                before: self.before.as_ref(),
-                after: &after,
-                deltas: &deltas,
-                assignee_check: check,
-                history: history.as_ref(),
-                events: &events,
-                extra,
-            })
-            .await?;
-        Ok(Committed {
-            ticket: after,
-            comment: match self.kind {
-                Kind::Commented(c) => Some(c),
-                _ => None,
-            },
-            events,
+        Ok(Prepared {
+            before: self.before,
+            after,
+            deltas,
+            check,
+            history,
+            events: if nothing { Vec::new() } else { events },
+            extra,
             job,
+            comment,
+            nothing,
         })
+    }
+}
+
+/// One ticket's change as it will be written.
+struct Prepared {
+    before: Option<TicketRecord>,
+    after: TicketRecord,
+    deltas: Vec<(UserId, i64)>,
+    check: Option<(UserId, Option<i64>)>,
+    history: Option<HistoryEntry>,
+    events: Vec<Event>,
+    extra: Vec<Write>,
+    job: Option<Job>,
+    comment: Option<CommentRecord>,
+    /// Nothing to write (a breach mark with nothing late).
+    nothing: bool,
+}
+
+impl Prepared {
+    fn change(&self, extra: Vec<Write>) -> TicketChange<'_> {
+        TicketChange {
+            before: self.before.as_ref(),
+            after: &self.after,
+            deltas: &self.deltas,
+            assignee_check: self.check.as_ref().map(|(a, b)| (a, *b)),
+            history: self.history.as_ref(),
+            events: &self.events,
+            extra,
+        }
+    }
+
+    fn into_committed(self, other: Option<Prepared>) -> Committed {
+        Committed {
+            ticket: self.after,
+            comment: self.comment,
+            events: self.events,
+            job: self.job,
+            also: other.map(|o| Box::new(o.into_committed(None))),
+        }
     }
 }
 
@@ -335,6 +409,13 @@ fn events(
     match kind {
         Kind::Created => vec![event(EventType::TicketCreated, data(None, None))],
         Kind::Marked => Vec::new(),
+        Kind::Rated => vec![event(
+            EventType::SatisfactionRated,
+            EventData {
+                satisfaction: Some(json!(ticket.satisfaction)),
+                ..data(None, None)
+            },
+        )],
         Kind::Updated => vec![event(EventType::TicketUpdated, data(Some(changes), None))],
         Kind::Commented(c) if changes.is_empty() => {
             vec![event(EventType::CommentCreated, data(None, Some(c)))]
@@ -381,6 +462,8 @@ pub struct Committed {
     pub comment: Option<CommentRecord>,
     pub events: Vec<Event>,
     pub job: Option<Job>,
+    /// The paired ticket's committed change (`Transition::with`).
+    pub also: Option<Box<Committed>>,
 }
 
 impl Committed {
@@ -391,6 +474,9 @@ impl Committed {
         }
         if let Some(j) = &self.job {
             w.jobs.publish(j).await;
+        }
+        if let Some(o) = &self.also {
+            Box::pin(o.publish(w)).await;
         }
     }
 }
@@ -450,7 +536,7 @@ impl Tries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Description, Priority, TicketId, TicketStatus, Title};
+    use crate::model::{Description, Priority, TicketId, Title};
 
     fn ticket() -> TicketRecord {
         TicketRecord {
@@ -467,6 +553,9 @@ mod tests {
             tags: Default::default(),
             followers: Vec::new(),
             sla: None,
+            satisfaction: None,
+            merged_into: None,
+            closed_at: None,
         }
     }
 

@@ -108,6 +108,9 @@ mod tests {
             updated_at: "t".into(),
             version: 1,
             sla: None,
+            satisfaction: None,
+            merged_into: None,
+            closed_at: None,
             tags: Tags::parse(tags.iter().copied()).unwrap(),
             followers: followers
                 .iter()

@@ -17,6 +17,7 @@
 //! | change feed item | `FEED#<shard:02>` | `<commit ms:013>#<ulid>` | | | | |
 //! | ticket copy under a tag (SPEC §11) | `TAG#<tag>#<shard>` | `<ticket ulid>` | | | | |
 //! | ticket copy under a follower (SPEC §11) | `FOLLOWING#<userId>` | `<ticket ulid>` | | | | |
+//! | rating index entry (SPEC §12; store/ratings.rs) | `RATINGS` | `<ratedAt ms:013>#<ticket ulid>` | | | | |
 //! | SLA policy version / the one in force | `SLA#POLICY` | `V#<n:010>` / `CURRENT` | | | | |
 //! | ticket (under an SLA with a check to come) | | | | | | `SLADUE#<shard>` / next check ms |
 //! | attachment (SPEC §13: pending upload, then linked) | `ATTACHMENT#<ulid>` | `ATTACHMENT` | | | | |

@@ -19,6 +19,7 @@ mod lag;
 mod outbox;
 mod paging;
 mod plug;
+mod ratings;
 pub mod schema;
 mod signin;
 mod sla;
@@ -48,6 +49,7 @@ pub use outbox::{Claim, Delivery, DeliveryState, MARKER_TTL_SECONDS, Mailed, Out
 pub use paging::Listing;
 pub use paging::Source;
 pub use plug::{BoxFuture, ItemBackend};
+pub use ratings::{RATINGS, RatingEntry};
 pub use signin::{Attempt, SigninFailures};
 pub use sla::{SlaPolicyRecord, SlaWriteError};
 pub use stats::{Cost, Stats, Usage};

@@ -10,8 +10,8 @@ use super::paging::{Listing, Source, Spec};
 use super::schema::{GSI1, GSI2, GSI3, GSI4, Index, TABLE};
 use super::{Store, from_item, to_item};
 use crate::model::{
-    Change, Description, Event, Priority, Tags, TicketId, TicketSnapshot, TicketStatus, Title,
-    UserId,
+    Change, Description, Event, Priority, Satisfaction, Tags, TicketId, TicketSnapshot,
+    TicketStatus, Title, UserId,
 };
 use crate::policy::Parties;
 use crate::sla::TicketSla;
@@ -41,6 +41,16 @@ pub struct TicketRecord {
     /// SPEC §11: in the order added (absent on tickets stored before: none).
     #[serde(default)]
     pub followers: Vec<UserId>,
+    /// SPEC §12: the reporter's rating, once rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
+    /// SPEC §12: the ticket this one was merged into, once merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<TicketId>,
+    /// When the ticket last became CLOSED (the rating window's start; SPEC §12). Kept by the
+    /// transition; not shown. Absent on tickets closed before it was kept: `updatedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
 }
 
 impl Copied for TicketRecord {
@@ -52,6 +62,18 @@ impl Copied for TicketRecord {
     }
     fn followers(&self) -> &[UserId] {
         &self.followers
+    }
+}
+
+impl super::ratings::Rated for TicketRecord {
+    fn ticket_id(&self) -> &TicketId {
+        &self.ticket_id
+    }
+    fn satisfaction(&self) -> Option<&Satisfaction> {
+        self.satisfaction.as_ref()
+    }
+    fn assignee(&self) -> Option<&UserId> {
+        self.assignee.as_ref()
     }
 }
 
@@ -94,6 +116,8 @@ impl TicketRecord {
                 .iter()
                 .map(|f| f.as_str().to_owned())
                 .collect(),
+            satisfaction: self.satisfaction.clone(),
+            merged_into: self.merged_into.as_ref().map(|m| m.as_str().to_owned()),
         }
     }
 
@@ -233,112 +257,17 @@ impl Store {
     /// its tags and followers, each engineer count (ADD, never read-modify-write), the
     /// history entry, the outbox event and the extras.
     pub async fn commit_ticket(&self, c: TicketChange<'_>) -> Result<(), TicketWriteError> {
+        self.commit_tickets(vec![c]).await
+    }
+
+    /// Commits the changes of several tickets (a merge's source and target, SPEC §12) in
+    /// one transaction, each as `commit_ticket` would: all or none. Their extras are
+    /// numbered in order across the changes.
+    pub async fn commit_tickets(&self, cs: Vec<TicketChange<'_>>) -> Result<(), TicketWriteError> {
         let mut tx = Tx::new();
-        let written = c.before != Some(c.after);
-        tx.push(
-            Part::Ticket,
-            match c.before {
-                None => Write::Put {
-                    item: c.after.to_item()?,
-                    cond: Cond::NotExists,
-                },
-                Some(b) if b == c.after => Write::Check {
-                    key: keys::ticket(&b.ticket_id),
-                    cond: b.unchanged(),
-                },
-                Some(b) => Write::Put {
-                    item: c.after.to_item()?,
-                    cond: b.unchanged(),
-                },
-            },
-        );
-        if written {
-            for w in copy_writes(c.before, c.after)? {
-                tx.push(Part::Copy, w);
-            }
-        }
-        // The order entry follows the ticket's resolution due time.
-        match (
-            c.before.and_then(TicketRecord::sla_order),
-            c.after.sla_order(),
-        ) {
-            (was, Some(now)) if was.as_ref() != Some(&now) => tx.push(
-                Part::Ticket,
-                Write::Put {
-                    item: c.after.order_entry(now),
-                    cond: Cond::Always,
-                },
-            ),
-            (Some(_), None) => tx.push(
-                Part::Ticket,
-                Write::Delete {
-                    key: keys::sla_order_entry(&c.after.ticket_id),
-                    cond: Cond::Always,
-                },
-            ),
-            _ => {}
-        }
-        let assignable = |below: Option<i64>| {
-            let mut conds = vec![Cond::Exists, Cond::AttrExists(GSI4.pk)];
-            if let Some(n) = below {
-                conds.push(Cond::Lt(COUNT, n));
-            }
-            Cond::All(conds)
-        };
-        for (user, delta) in c.deltas {
-            let cond = match c.assignee_check {
-                Some((a, below)) if a == user => assignable(below),
-                _ => Cond::Exists,
-            };
-            tx.push(
-                Part::User,
-                Write::Update {
-                    key: keys::user(user),
-                    set: vec![],
-                    add: vec![
-                        (COUNT, *delta),
-                        (GSI4.sk, keys::load_delta(*delta)),
-                        ("version", 1),
-                    ],
-                    remove: vec![],
-                    cond,
-                },
-            );
-        }
-        if let Some((a, below)) = c.assignee_check
-            && !c.deltas.iter().any(|(u, _)| u == a)
-        {
-            tx.push(
-                Part::User,
-                Write::Check {
-                    key: keys::user(a),
-                    cond: assignable(below),
-                },
-            );
-        }
-        if let Some(h) = c.history {
-            let hist_key = keys::history(&c.after.ticket_id, h.version);
-            tx.push(
-                Part::History,
-                Write::Put {
-                    item: to_item(
-                        h,
-                        &[
-                            (TABLE.pk, Value::String(hist_key.pk)),
-                            (TABLE.sk, Value::String(hist_key.sk)),
-                        ],
-                    )?,
-                    cond: Cond::NotExists,
-                },
-            );
-        }
-        for e in c.events {
-            for w in event_writes(e)? {
-                tx.push(Part::Outbox, w);
-            }
-        }
-        for (i, w) in c.extra.into_iter().enumerate() {
-            tx.push(Part::Extra(i), w);
+        let mut extras = 0;
+        for c in cs {
+            push_change(&mut tx, c, &mut extras)?;
         }
         match self.commit(tx).await {
             Ok(()) => Ok(()),
@@ -412,6 +341,126 @@ impl Store {
             .await?;
         page.decode()
     }
+}
+
+/// Pushes one ticket change's writes onto `tx` (`extras`: how many extras are before it).
+fn push_change(
+    tx: &mut Tx<Part>,
+    c: TicketChange<'_>,
+    extras: &mut usize,
+) -> Result<(), StoreError> {
+    let written = c.before != Some(c.after);
+    tx.push(
+        Part::Ticket,
+        match c.before {
+            None => Write::Put {
+                item: c.after.to_item()?,
+                cond: Cond::NotExists,
+            },
+            Some(b) if b == c.after => Write::Check {
+                key: keys::ticket(&b.ticket_id),
+                cond: b.unchanged(),
+            },
+            Some(b) => Write::Put {
+                item: c.after.to_item()?,
+                cond: b.unchanged(),
+            },
+        },
+    );
+    if written {
+        for w in copy_writes(c.before, c.after)? {
+            tx.push(Part::Copy, w);
+        }
+        // SPEC §12: the rating index follows the ticket's rating.
+        for w in super::ratings::rating_writes(c.before, c.after)? {
+            tx.push(Part::Copy, w);
+        }
+    }
+    // The order entry follows the ticket's resolution due time.
+    match (
+        c.before.and_then(TicketRecord::sla_order),
+        c.after.sla_order(),
+    ) {
+        (was, Some(now)) if was.as_ref() != Some(&now) => tx.push(
+            Part::Ticket,
+            Write::Put {
+                item: c.after.order_entry(now),
+                cond: Cond::Always,
+            },
+        ),
+        (Some(_), None) => tx.push(
+            Part::Ticket,
+            Write::Delete {
+                key: keys::sla_order_entry(&c.after.ticket_id),
+                cond: Cond::Always,
+            },
+        ),
+        _ => {}
+    }
+    let assignable = |below: Option<i64>| {
+        let mut conds = vec![Cond::Exists, Cond::AttrExists(GSI4.pk)];
+        if let Some(n) = below {
+            conds.push(Cond::Lt(COUNT, n));
+        }
+        Cond::All(conds)
+    };
+    for (user, delta) in c.deltas {
+        let cond = match c.assignee_check {
+            Some((a, below)) if a == user => assignable(below),
+            _ => Cond::Exists,
+        };
+        tx.push(
+            Part::User,
+            Write::Update {
+                key: keys::user(user),
+                set: vec![],
+                add: vec![
+                    (COUNT, *delta),
+                    (GSI4.sk, keys::load_delta(*delta)),
+                    ("version", 1),
+                ],
+                remove: vec![],
+                cond,
+            },
+        );
+    }
+    if let Some((a, below)) = c.assignee_check
+        && !c.deltas.iter().any(|(u, _)| u == a)
+    {
+        tx.push(
+            Part::User,
+            Write::Check {
+                key: keys::user(a),
+                cond: assignable(below),
+            },
+        );
+    }
+    if let Some(h) = c.history {
+        let hist_key = keys::history(&c.after.ticket_id, h.version);
+        tx.push(
+            Part::History,
+            Write::Put {
+                item: to_item(
+                    h,
+                    &[
+                        (TABLE.pk, Value::String(hist_key.pk)),
+                        (TABLE.sk, Value::String(hist_key.sk)),
+                    ],
+                )?,
+                cond: Cond::NotExists,
+            },
+        );
+    }
+    for e in c.events {
+        for w in event_writes(e)? {
+            tx.push(Part::Outbox, w);
+        }
+    }
+    for w in c.extra {
+        tx.push(Part::Extra(*extras), w);
+        *extras += 1;
+    }
+    Ok(())
 }
 
 /// The index partitions a ticket listing can read.

@@ -14,5 +14,6 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod satisfaction;
 mod tags;
 mod update;

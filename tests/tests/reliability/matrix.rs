@@ -277,6 +277,33 @@ const TARGET_MEANING: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "rateTicket",
+        [
+            "as getTicket (OPEN), `{rating: good}`",
+            "as getTicket, `{rating: bad}`",
+            "as getTicket, `{rating: good}`",
+            "as getTicket, `{rating: good}`",
+        ],
+    ),
+    (
+        "satisfactionReport",
+        [
+            "no query (the last 30 days)",
+            "`?from=<an hour ago>&to=<now>`",
+            "`?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z` (no ratings)",
+            "`?from=yesterday`",
+        ],
+    ),
+    (
+        "mergeTicket",
+        [
+            "as getTicket, `{into: <the same ticket>}`",
+            "two tickets made for the cell by `cust`, both assigned to `eng-assignee`: the first `{into: <the second>}`",
+            "`{into: <the caller's own ticket>}`",
+            "`{into: <the caller's own ticket>}`",
+        ],
+    ),
+    (
         "changePassword",
         [
             "the caller, a wrong `currentPassword`",
@@ -786,6 +813,63 @@ const EXPECTED: &[(&str, [[u16; 4]; 15])] = &[
         [403, 403, 403, 400],
         [403, 403, 403, 400],
         [403, 403, 403, 400],
+    ]),
+    // SPEC §12: only the reporter rates (anyone else who sees the ticket: 403), only a
+    // CLOSED ticket (every ticket here is OPEN: 409 for its reporter).
+    ("rateTicket", [
+        [401, 401, 401, 401],
+        [409, 403, 404, 400],
+        [409, 403, 404, 400],
+        [403, 403, 404, 400],
+        [409, 403, 404, 400],
+        [403, 403, 404, 400],
+        [409, 403, 404, 400],
+        [409, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [409, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+    ]),
+    // Approved ADMIN only; a bad query is 400 for any signed-in caller.
+    ("satisfactionReport", [
+        [401, 401, 401, 401],
+        [200, 200, 200, 400],
+        [200, 200, 200, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+    ]),
+    // An approved ADMIN, or an ENGINEER assigned to both, who sees both; the rights before
+    // the refusal to merge a ticket into itself (409). The followers of the followed ticket
+    // were removed by removeFollower above.
+    ("mergeTicket", [
+        [401, 401, 401, 401],
+        [409, 200, 404, 400],
+        [409, 200, 404, 400],
+        [409, 200, 404, 400],
+        [403, 403, 404, 400],
+        [409, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 403, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
+        [403, 403, 404, 400],
     ]),
     // Self (a wrong current password is 403 WRONG_PASSWORD) or an approved ADMIN resetting
     // another user; rights before existence; the body is checked before the caller's status.
@@ -1613,6 +1697,58 @@ async fn cell(f: &Fixture, i: usize, route: &str, target: usize, n: &mut usize) 
             };
             json_call("PUT", "/sla".into(), Some(body)).await
         }
+        "rateTicket" => {
+            let id = match target {
+                0 => row.own_ticket.clone(),
+                1 => row.other_ticket.clone(),
+                2 => UNKNOWN_TICKET.to_owned(),
+                _ => "not-a-ticket-id".to_owned(),
+            };
+            let rating = if target == 1 { "bad" } else { "good" };
+            json_call(
+                "PUT",
+                format!("/tickets/{id}/satisfaction"),
+                Some(json!({"rating": rating})),
+            )
+            .await
+        }
+        "satisfactionReport" => {
+            let now = crm_shared::model::Timestamp::now();
+            let q = match target {
+                0 => String::new(),
+                1 => format!(
+                    "?from={}&to={}",
+                    now.plus_seconds(-3600).rfc3339(),
+                    now.rfc3339()
+                ),
+                2 => "?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z".to_owned(),
+                _ => "?from=yesterday".to_owned(),
+            };
+            json_call("GET", format!("/reports/satisfaction{q}"), None).await
+        }
+        "mergeTicket" => {
+            let (source, into) = match target {
+                0 => (row.own_ticket.clone(), row.own_ticket.clone()),
+                1 => {
+                    let admin = f.rows[1].token.as_deref().expect("the admin's token");
+                    let cust = f.rows[6].token.as_deref().expect("the customer's token");
+                    let a = create(c, cust, &format!("Duplicate {n}")).await;
+                    let b = create(c, cust, &format!("Original {n}")).await;
+                    for t in [&a, &b] {
+                        reassign(c, admin, t, "eng-assignee").await;
+                    }
+                    (a, b)
+                }
+                2 => (UNKNOWN_TICKET.to_owned(), row.own_ticket.clone()),
+                _ => ("not-a-ticket-id".to_owned(), row.own_ticket.clone()),
+            };
+            json_call(
+                "POST",
+                format!("/tickets/{source}/merge"),
+                Some(json!({"into": into})),
+            )
+            .await
+        }
         "changePassword" => {
             let (id, body) = match target {
                 0 => (
@@ -1732,6 +1868,22 @@ fn check_body(f: &Fixture, i: usize, route: &str, r: &Resp, problems: &mut Vec<S
                 .is_none_or(|f| f.contains(&json!(me))) =>
         {
             fail(format!("the follower is still in the ticket: {}", r.data()));
+        }
+        "mergeTicket"
+            if r.data()["source"]["mergedInto"] != r.data()["target"]["_id"]
+                || r.data()["source"]["status"] != "CLOSED" =>
+        {
+            fail(format!(
+                "the source is not closed into the target: {}",
+                r.data()
+            ));
+        }
+        "satisfactionReport"
+            if !(r.data()["good"].is_u64()
+                && r.data()["bad"].is_u64()
+                && r.data()["assignees"].is_array()) =>
+        {
+            fail(format!("a report without its figures: {}", r.text));
         }
         "addComment" if r.data()["author"] != me => {
             fail(format!("author is not the caller: {}", r.data()));

@@ -17,6 +17,7 @@ crm_tests::on_both_backends!(
     a_new_mail_from_an_approved_user_becomes_a_ticket,
     a_reply_becomes_a_public_comment_with_only_the_new_text,
     a_reporters_reply_reopens_a_closed_ticket,
+    a_reply_to_a_merged_ticket_lands_on_its_target_and_reopens_nothing,
     a_forged_token_creates_nothing,
     a_stranger_or_an_unapproved_sender_creates_nothing,
     a_sender_not_concerned_with_the_ticket_creates_nothing,
@@ -162,6 +163,47 @@ async fn a_reporters_reply_reopens_a_closed_ticket(store: Store) {
     );
     ticket_of(&deliver(&w, &raw).await);
     assert_eq!(w.ticket(&t.id).await.status, TicketStatus::Open);
+}
+
+/// SPEC §12 through the mail channel: a reply to the thread of a merged ticket is a comment
+/// on the ticket it was merged into (its reporter follows that one), and the merged ticket
+/// stays CLOSED.
+async fn a_reply_to_a_merged_ticket_lands_on_its_target_and_reopens_nothing(store: Store) {
+    let w = Desk::new(store).await;
+    let cust = w.customer("cust").await;
+    w.engineer("eng1").await;
+    let source = w.create(&cust, "Printer").await;
+    let target = w.create(&cust, "Printer on floor 3").await;
+    crm_shared::service::merge_ticket(&w.ctx, &w.admin, &tid(&source.id), &tid(&target.id))
+        .await
+        .expect("merge");
+    let raw = mail(
+        "cust@email.com",
+        &replies().reply_to(&tid(&source.id)),
+        "merged1@client.example",
+        "Re: Printer",
+        "",
+        "Any news?",
+    );
+    let taken = deliver(&w, &raw).await;
+    assert!(matches!(&taken, Taken::Comment { .. }), "{taken:?}");
+    assert_eq!(
+        w.ticket(&source.id).await.status,
+        TicketStatus::Closed,
+        "a merged ticket is never reopened by a reply"
+    );
+    let on_target =
+        crm_shared::service::list_comments(&w.ctx, &w.admin, &tid(&target.id), None, 50)
+            .await
+            .expect("comments");
+    assert!(
+        on_target
+            .items
+            .iter()
+            .any(|c| c.body == "Any news?" && c.author == "cust" && !c.internal),
+        "the reply is on the target: {:?}",
+        on_target.items.iter().map(|c| &c.body).collect::<Vec<_>>()
+    );
 }
 
 async fn a_forged_token_creates_nothing(store: Store) {

@@ -19,6 +19,8 @@ mod followers;
 mod history;
 mod idempotency;
 mod listing;
+mod merge;
+mod satisfaction;
 mod sla;
 mod tags;
 mod update;

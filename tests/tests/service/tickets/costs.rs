@@ -28,6 +28,7 @@ crm_tests::on_both_backends!(
     cost_of_adding_and_removing_a_follower,
     cost_of_create_with_twenty_webhook_subscriptions,
     cost_of_the_breach_sweep_is_flat_in_the_tickets_not_coming_due,
+    cost_of_the_satisfaction_report_is_flat_in_the_ratings_outside_the_window,
 );
 
 fn cost(gets: usize, queries: usize, writes: usize, depth: usize) -> Cost {
@@ -508,4 +509,88 @@ async fn cost_of_the_breach_sweep_is_flat_in_the_tickets_not_coming_due(store: S
     assert_eq!((r.due, r.recorded), (3, 3));
     assert_eq!(u.cost, cost(0, 8, 3, 2), "3 due of {}", many + 3);
     assert_eq!(u.items_read, 3);
+}
+
+/// The satisfaction report (SPEC §12) reads the caller beside the rating index's window:
+/// with 3 ratings in the window it costs one get and one query returning 3 items, whether
+/// 100 or 10,000 ratings (`CRM_RATINGS_OUTSIDE`) lie outside the window, before and after.
+/// A rating itself is one transaction (the ticket, its history, the event, the index entry).
+async fn cost_of_the_satisfaction_report_is_flat_in_the_ratings_outside_the_window(store: Store) {
+    use crm_shared::model::{Rating, TicketId};
+    use crm_shared::store::{Cond, RATINGS, Write};
+    let f = fixture(store).await;
+    let many: usize = std::env::var("CRM_RATINGS_OUTSIDE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let mut in_window = Vec::new();
+    for i in 0..3 {
+        let t = f.w.create(&f.cust, &format!("rated {i}")).await;
+        f.w.update(&f.w.admin, &t.id, status_patch(TicketStatus::Closed))
+            .await
+            .expect("closing");
+        f.stats.take();
+        f.w.rate(&f.cust, &t.id, Rating::Good)
+            .await
+            .expect("rating");
+        // The caller and the ticket, then one transaction: 1 ticket, 1 history entry, the
+        // event (outbox and feed items), the index entry.
+        let u = f.stats.take_usage();
+        assert_eq!(u.cost, cost(2, 0, 1, 2), "a rating");
+        assert_eq!(u.items_written, 5, "a rating");
+        in_window.push(t.id);
+    }
+    let now = f.w.ctx.clock.now();
+    let (from, to) = (now.plus_seconds(-3600), now.plus_seconds(1));
+    // Index entries outside the window, as ratings write them: a day before and a day
+    // after, half each.
+    let outside = |k: usize| {
+        let at = if k.is_multiple_of(2) {
+            from.plus_seconds(-86_400 - k as i64)
+        } else {
+            to.plus_seconds(86_400 + k as i64)
+        };
+        let id = TicketId::new();
+        let mut item = serde_json::Map::new();
+        for (name, v) in [
+            ("pk", serde_json::json!(RATINGS)),
+            ("sk", serde_json::json!(format!("{}#{id}", at.sort_key()))),
+            ("ticketId", serde_json::json!(id)),
+            ("rating", serde_json::json!("bad")),
+            ("assignee", serde_json::json!("eng2")),
+            ("ratedAt", serde_json::json!(at.rfc3339())),
+        ] {
+            item.insert(name.into(), v);
+        }
+        Write::Put {
+            item,
+            cond: Cond::Always,
+        }
+    };
+    let mut written = 0;
+    for n in [100, many] {
+        while written < n {
+            let batch: Vec<Write> = (written..n.min(written + 100)).map(outside).collect();
+            written += batch.len();
+            f.w.store().transact(batch).await.expect("staging ratings");
+        }
+        f.stats.take();
+        let started = std::time::Instant::now();
+        let r =
+            f.w.report(&f.w.admin, Some(from), Some(to))
+                .await
+                .expect("report");
+        let took = started.elapsed();
+        let u = f.stats.take_usage();
+        assert_eq!((r.overall.good, r.overall.bad), (3, 0), "{n} outside");
+        assert_eq!(u.cost, cost(1, 1, 0, 1), "{n} ratings outside the window");
+        // The caller and the 3 ratings in the window.
+        assert_eq!(u.items_read, 4, "{n} ratings outside the window");
+        eprintln!(
+            "satisfaction report, 3 ratings in the window, {n} outside, {}: {:?} {} items read, {took:?}",
+            f.w.store().backend_name(),
+            u.cost,
+            u.items_read
+        );
+    }
 }
