@@ -45,6 +45,7 @@ fn system_comment(ticket: &TicketId, body: String, at: &str) -> Result<CommentRe
         body,
         internal: false,
         created_at: at.to_owned(),
+        attachments: Vec::new(),
     })
 }
 

@@ -28,6 +28,7 @@ crm_tests::on_both_backends!(
     an_internal_notes_attachments_are_staff_only,
     file_names_with_separators_line_breaks_or_bidi_controls_are_refused,
     a_file_name_reaches_the_download_header_escaped,
+    a_comment_redirected_to_a_merge_target_refuses_the_sources_uploads,
 );
 
 struct Fixture {
@@ -497,4 +498,34 @@ async fn a_file_name_reaches_the_download_header_escaped(store: Store) {
     assert_eq!(d, content_disposition(&FileName::parse(name).unwrap()));
     assert!(d.is_ascii() && !d.contains(['\r', '\n']), "{d:?}");
     assert!(!d.contains("filename=evil.exe"), "{d:?}");
+}
+
+/// SPEC §12 meets §13: a comment to a merged ticket goes to its target, but files are
+/// granted to one ticket and shown by it, so such a comment with the source's uploads is
+/// refused (409 TICKET_MERGED) and links nothing; the same upload is then still linkable
+/// nowhere else, and a comment without files still reaches the target.
+async fn a_comment_redirected_to_a_merge_target_refuses_the_sources_uploads(store: Store) {
+    let f = fixture(store).await;
+    let cust = f.w.customer("cust").await;
+    f.w.engineer("eng1").await;
+    let source = f.w.create(&cust, "source").await;
+    let target = f.w.create(&cust, "target").await;
+    let file = f
+        .upload(&cust, &source.id, "a.txt", "text/plain", b"abc")
+        .await;
+    service::merge_ticket(&f.w.ctx, &f.w.admin, &tid(&source.id), &tid(&target.id))
+        .await
+        .expect("merge");
+    assert_err(
+        f.comment(&cust, &source.id, with(public("with the file"), &[&file]))
+            .await,
+        409,
+        "TICKET_MERGED",
+    );
+    let c = f
+        .comment(&cust, &source.id, public("without the file"))
+        .await
+        .expect("a comment without files reaches the target");
+    assert_eq!(c.ticket_id, target.id);
+    assert!(c.attachments.is_empty());
 }

@@ -143,6 +143,7 @@ async fn rating_again_replaces_it_up_to_28_days_after_closing(store: Store) {
         crm_shared::service::NewComment {
             body: crm_shared::model::CommentBody::parse("Broken again").expect("body"),
             internal: false,
+            attachments: Vec::new(),
         },
     )
     .await
