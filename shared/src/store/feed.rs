@@ -375,10 +375,19 @@ impl Store {
                     });
                 }
                 rounds += 1;
-                let share = (MAX_ITEMS_READ - read).div_ceil(need.len()).max(1);
+                // The items left to read, split so that the round's queries together never
+                // ask for more (a shard whose share is nothing waits for the next page).
+                let left = MAX_ITEMS_READ - read;
+                let n = need.len();
+                let need: Vec<(usize, usize)> = need
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, i)| (i, left / n + usize::from(k < left % n)))
+                    .filter(|&(_, share)| share > 0)
+                    .collect();
                 let queries: Vec<Query> = need
                     .iter()
-                    .map(|&i| {
+                    .map(|&(i, share)| {
                         let s = &shards[i];
                         let cap = match only {
                             Some(_) => share,
@@ -398,7 +407,7 @@ impl Store {
                 let pages =
                     futures_util::future::try_join_all(queries.iter().map(|q| self.query(q)))
                         .await?;
-                for (&i, page) in need.iter().zip(pages) {
+                for (&(i, _), page) in need.iter().zip(pages) {
                     let s = &mut shards[i];
                     s.done = !page.more;
                     s.fetch = s.fetch.saturating_mul(2);
