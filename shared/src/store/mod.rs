@@ -180,20 +180,12 @@ impl Store {
         }
     }
 
+    /// A strongly consistent read: what every request that decides on an item uses.
     pub fn get<'a>(
         &'a self,
         key: &'a Key,
     ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
-        self.timed(
-            CallKind::Get,
-            |i: &Option<Item>| usize::from(i.is_some()),
-            async move {
-                match &self.backend {
-                    Backend::Dynamo(b) => b.get(key).await,
-                    Backend::Plugged(b) => b.get(key).await,
-                }
-            },
-        )
+        self.read(key, true)
     }
 
     /// As `get`, eventually consistent on DynamoDB (half the read units; may miss a write of
@@ -203,12 +195,20 @@ impl Store {
         &'a self,
         key: &'a Key,
     ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
+        self.read(key, false)
+    }
+
+    fn read<'a>(
+        &'a self,
+        key: &'a Key,
+        consistent: bool,
+    ) -> impl std::future::Future<Output = Result<Option<Item>, StoreError>> + 'a {
         self.timed(
             CallKind::Get,
             |i: &Option<Item>| usize::from(i.is_some()),
             async move {
                 match &self.backend {
-                    Backend::Dynamo(b) => b.get_with(key, false).await,
+                    Backend::Dynamo(b) => b.get_with(key, consistent).await,
                     Backend::Plugged(b) => b.get(key).await,
                 }
             },
